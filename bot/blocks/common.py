@@ -1,0 +1,46 @@
+"""Block Kit pieces every surface shares, and the limits slack-sdk does not check."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+
+from bot.text import escape_mrkdwn, truncate
+
+MESSAGE_MAX_BLOCKS = 50  # chat.postMessage and ephemeral responses
+VIEW_MAX_BLOCKS = 100  # modals and the Home tab
+SECTION_TEXT_MAX = 3000
+FIELD_TEXT_MAX = 2000
+
+
+def within_block_limit(blocks: list[Block], limit: int = MESSAGE_MAX_BLOCKS) -> list[Block]:
+    """Keep a message inside Slack's block limit, ending a cut list with "…and N more"."""
+    if len(blocks) <= limit:
+        return blocks
+    kept = blocks[: limit - 1]
+    return [*kept, ContextBlock(elements=[MarkdownTextObject(text=f"…and {len(blocks) - len(kept)} more")])]
+
+
+def user_text(text: str, limit: int = SECTION_TEXT_MAX) -> str:
+    """User-typed text made safe for mrkdwn and cut to fit its field."""
+    return escape_mrkdwn(truncate(text, limit))
+
+
+def quote(text: str, limit: int = FIELD_TEXT_MAX) -> str:
+    """User text as a mrkdwn block quote."""
+    return "\n".join(f">{line}" for line in user_text(text, limit).splitlines() or [""])
+
+
+def local_time(moment: datetime, fmt: str = "{date_short_pretty} at {time}") -> str:
+    """A time Slack shows in each reader's own time zone, with a UTC fallback."""
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{fmt}|{fallback}>"
+
+
+def error_message(problem: str, *, hint: str | None = None) -> list[Block]:
+    """A friendly ephemeral answer to bad input: what went wrong and how to write it."""
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f":warning: {truncate(problem, 2900)}"))]
+    if hint:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(hint, 2900))]))
+    return blocks

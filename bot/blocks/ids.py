@@ -1,0 +1,28 @@
+"""Block Kit identifiers, one enum per surface; renderers, handlers and tests share them."""
+
+from enum import StrEnum
+
+
+class LeadFeedbackIds(StrEnum):
+    MODAL = "leadfeedback.modal"
+    LEAD = "leadfeedback.lead"
+    RATING = "leadfeedback.rating"
+    REASONS = "leadfeedback.reasons"
+    SOURCE = "leadfeedback.source"
+    CAMPAIGN = "leadfeedback.campaign"
+    NOTE = "leadfeedback.note"
+    EDIT = "leadfeedback.edit"
+    RATE_ANOTHER = "leadfeedback.rate_another"
+
+
+# Form field (as services name it) → the modal block that shows its error.
+LEAD_FORM_BLOCKS: dict[str, str] = {
+    "lead": LeadFeedbackIds.LEAD,
+    "rating": LeadFeedbackIds.RATING,
+    "reasons": LeadFeedbackIds.REASONS,
+    "source": LeadFeedbackIds.SOURCE,
+    "source_id": LeadFeedbackIds.SOURCE,
+    "new_source": LeadFeedbackIds.SOURCE,
+    "campaign": LeadFeedbackIds.CAMPAIGN,
+    "note": LeadFeedbackIds.NOTE,
+}

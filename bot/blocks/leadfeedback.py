@@ -1,0 +1,237 @@
+"""Block Kit for /leadfeedback: the rating modal, confirmations, "mine", help and the lead feed."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    ExternalDataSelectElement,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    OptionGroup,
+    PlainTextInputElement,
+    PlainTextObject,
+    RadioButtonsElement,
+    SectionBlock,
+    StaticMultiSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.blocks.common import local_time, quote, user_text, within_block_limit
+from bot.blocks.ids import LeadFeedbackIds as Ids
+from bot.defaults import RATING_LABELS
+from bot.leads import CAMPAIGN_MAX, LEAD_MAX, NOTE_MAX, QUICK_USAGE, LeadFormOptions, RatedLead
+
+
+class LeadFormMetadata(BaseModel):
+    """Carried in the modal's private_metadata: what is edited and where to confirm."""
+
+    rating_id: int | None = None
+    response_url: str | None = None
+    channel_id: str | None = None
+
+
+class RatingButtonValue(BaseModel):
+    """An Edit button's value."""
+
+    rating_id: int
+
+
+def stars(rating: int) -> str:
+    return "★" * rating + "☆" * (5 - rating)
+
+
+def _rating_option(rating: int) -> Option:
+    return Option(value=str(rating), text=PlainTextObject(text=f"{rating} · {RATING_LABELS[rating]}"))
+
+
+def source_option(source_id: int, label: str) -> Option:
+    return Option(value=f"id:{source_id}", text=PlainTextObject(text=label[:75]))
+
+
+def new_source_option(typed: str) -> Option:
+    typed = typed[:60]
+    return Option(value=f"new:{typed}", text=PlainTextObject(text=f"Add “{typed}”"[:75]))
+
+
+def lead_feedback_modal(
+    options: LeadFormOptions, metadata: LeadFormMetadata, prefill: RatedLead | None = None
+) -> View:
+    """The rating modal; with `prefill` it edits that rating."""
+    reason_label = dict(options.bad_reasons + options.good_reasons)
+    groups = [
+        OptionGroup(label=title, options=[Option(value=code, text=label[:75]) for code, label in group])
+        for title, group in (("Bad lead", options.bad_reasons), ("Good lead", options.good_reasons))
+        if group
+    ]
+    initial_reasons = [Option(value=code, text=reason_label[code][:75])
+                       for code in (prefill.reason_codes if prefill else ()) if code in reason_label]
+    source = (source_option(prefill.source_id, prefill.source)
+              if prefill and prefill.source_id and prefill.source else None)
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=Ids.LEAD,
+            label="Lead",
+            hint="A CRM id, email, company or URL. Rating the same lead again updates your rating.",
+            element=PlainTextInputElement(
+                action_id=Ids.LEAD, max_length=LEAD_MAX, initial_value=prefill.lead_ref if prefill else None,
+                placeholder="ACME-4411, jane@acme.com or acme.com",
+            ),
+        ),
+        InputBlock(
+            block_id=Ids.RATING,
+            label="How good was this lead?",
+            element=RadioButtonsElement(
+                action_id=Ids.RATING,
+                options=[_rating_option(r) for r in range(1, 6)],
+                initial_option=_rating_option(prefill.rating) if prefill else None,
+            ),
+        ),
+        InputBlock(
+            block_id=Ids.REASONS,
+            label="Why?",
+            optional=True,
+            element=StaticMultiSelectElement(
+                action_id=Ids.REASONS, placeholder="Pick reasons", option_groups=groups,
+                initial_options=initial_reasons or None,
+            ),
+        ),
+        InputBlock(
+            block_id=Ids.SOURCE,
+            label="Source",
+            optional=True,
+            hint="Type to search, or type a new source to add it.",
+            element=ExternalDataSelectElement(
+                action_id=Ids.SOURCE, placeholder="Webinar, paid search…", min_query_length=0,
+                initial_option=source,
+            ),
+        ),
+        InputBlock(
+            block_id=Ids.CAMPAIGN,
+            label="Campaign",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=Ids.CAMPAIGN, max_length=CAMPAIGN_MAX, placeholder="Q4 ROI webinar",
+                initial_value=prefill.campaign if prefill and prefill.campaign else None,
+            ),
+        ),
+        InputBlock(
+            block_id=Ids.NOTE,
+            label="Note",
+            optional=True,
+            hint="Required when the reason is “other”. Marketing may read it.",
+            element=PlainTextInputElement(
+                action_id=Ids.NOTE, multiline=True, max_length=NOTE_MAX,
+                initial_value=prefill.note if prefill and prefill.note else None,
+            ),
+        ),
+    ]
+    return View(
+        type="modal",
+        callback_id=Ids.MODAL,
+        title="Edit lead rating" if prefill else "Rate a lead",
+        submit="Save" if prefill else "Rate",
+        close="Cancel",
+        private_metadata=metadata.model_dump_json(exclude_none=True),
+        blocks=blocks,
+    )
+
+
+def _rating_fields(rated: RatedLead) -> list[str]:
+    fields = []
+    if rated.reasons:
+        fields.append("*Reasons*\n" + user_text(", ".join(rated.reasons), 1900))
+    if rated.source:
+        fields.append("*Source*\n" + user_text(rated.source, 200))
+    if rated.campaign:
+        fields.append("*Campaign*\n" + user_text(rated.campaign, 200))
+    return fields
+
+
+def _edit_button(rated: RatedLead) -> ButtonElement:
+    return ButtonElement(
+        action_id=Ids.EDIT, text="Edit", value=RatingButtonValue(rating_id=rated.id).model_dump_json()
+    )
+
+
+def _headline(rated: RatedLead) -> str:
+    return f"*{user_text(rated.lead_ref, 200)}*  {stars(rated.rating)} {rated.rating}/5 · {rated.rating_label}"
+
+
+def rating_confirmation(rated: RatedLead) -> tuple[str, list[Block]]:
+    """The rep's confirmation: what was stored, with an Edit button. Returns (fallback text, blocks)."""
+    verb = "Rated" if rated.created else "Updated your rating of"
+    text = f"{verb} {rated.lead_ref}: {rated.rating}/5"
+    blocks: list[Block] = [
+        SectionBlock(text=f":white_check_mark: {verb} {_headline(rated)}", accessory=_edit_button(rated))
+    ]
+    fields = _rating_fields(rated)
+    if fields:
+        blocks.append(SectionBlock(fields=fields))
+    if rated.note:
+        blocks.append(SectionBlock(text=quote(rated.note)))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text="One rating per lead: rating it again updates this one. `/leadfeedback mine` lists your ratings."
+    )]))
+    return text, blocks
+
+
+def my_ratings_message(ratings: list[RatedLead], total: int) -> tuple[str, list[Block]]:
+    """`/leadfeedback mine`: the rep's latest ratings, each with an Edit button."""
+    if not ratings:
+        text = "You haven't rated any leads yet."
+        return text, [SectionBlock(text=f"{text} Try `/leadfeedback` or `/leadfeedback help`.")]
+    shown = f"Your last {len(ratings)} lead ratings" + (f" (of {total})" if total > len(ratings) else "")
+    blocks: list[Block] = [HeaderBlock(text=shown)]
+    for rated in ratings:
+        details = " · ".join(filter(None, [", ".join(rated.reasons), rated.source]))
+        line = _headline(rated) + (f"\n{user_text(details, 1000)}" if details else "")
+        line += f"\n_{local_time(rated.updated_at)}_"
+        blocks.append(SectionBlock(text=line, accessory=_edit_button(rated)))
+    return shown, within_block_limit(blocks)
+
+
+def help_message(reason_codes: str, source_codes: str) -> tuple[str, list[Block]]:
+    """`/leadfeedback help`: usage with examples and the workspace's codes."""
+    text = "How to rate a lead with /leadfeedback"
+    blocks: list[Block] = [
+        HeaderBlock(text="Rate a lead in ten seconds"),
+        SectionBlock(text=(
+            "*`/leadfeedback`* opens a form.\n"
+            f"*One line:* {QUICK_USAGE}\n"
+            '• The lead can be a CRM id, email, company or URL; quote it if it has spaces: `"Acme Corp" 4 great-fit`\n'
+            "• Rating: 1 junk · 2 poor · 3 okay · 4 good · 5 great fit\n"
+            "• Reasons forgive case and dashes, and a unique start is enough (`budg` → `no-budget`)\n"
+            "• Add `source:webinar` to say where the lead came from\n"
+            "• Rating the same lead again updates your earlier rating"
+        )),
+        SectionBlock(text=f"*Reason codes:* {reason_codes}"),
+        SectionBlock(text=f"*Sources:* {source_codes}"),
+        DividerBlock(),
+        SectionBlock(text="*`/leadfeedback mine`* shows your latest ratings, with Edit buttons."),
+        ActionsBlock(elements=[ButtonElement(action_id=Ids.RATE_ANOTHER, text="Rate a lead", style="primary")]),
+    ]
+    return text, blocks
+
+
+def lead_feed_message(rated: RatedLead) -> tuple[str, list[Block]]:
+    """The post in the lead-feed channel, for marketing, about a badly rated lead."""
+    flag = ":triangular_flag_on_post:" if rated.rating <= 2 else ":arrows_counterclockwise:"
+    text = f"Lead {rated.lead_ref} rated {rated.rating}/5 by a rep"
+    fields = [*_rating_fields(rated), f"*Rated by*\n<@{rated.rater_user_id}>"]
+    blocks: list[Block] = [
+        SectionBlock(text=f"{flag} {_headline(rated)}"),
+        SectionBlock(fields=fields),
+    ]
+    if rated.note:
+        blocks.append(SectionBlock(text=quote(rated.note)))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text=f"Rated {local_time(rated.updated_at)} with `/leadfeedback`"
+    )]))
+    return text, blocks

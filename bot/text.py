@@ -1,0 +1,52 @@
+"""Text in and out of Slack: undoing Slack's escaping of what people type, escaping what we show."""
+
+from __future__ import annotations
+
+import re
+
+_SLACK_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+# <@U123|name>, <#C123|general>, <!here>, <https://x.io|x.io>, <mailto:a@b.co|a@b.co>
+_SLACK_ANGLE = re.compile(r"<([^<>]*)>")
+_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "‘": "'", "’": "'"})
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape user text for mrkdwn so it can't mention, ping @channel or render a fake link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` characters, ending in an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _plain_angle(match: re.Match[str]) -> str:
+    inner = match.group(1)
+    target, _, label = inner.partition("|")
+    if target.startswith(("@", "#", "!")):
+        # Mentions become plain text, so stored notes never ping anyone when shown again.
+        return ("@" if target[0] == "@" else "#" if target[0] == "#" else "@") + (label or target[1:])
+    if target.startswith("mailto:"):
+        return target.removeprefix("mailto:")
+    return target
+
+
+def plain_command_text(text: str) -> str:
+    """Slash-command text as the person typed it: links, mentions and entities unwrapped."""
+    text = _SLACK_ANGLE.sub(_plain_angle, text or "")
+    for entity, char in _SLACK_ENTITIES:
+        text = text.replace(entity, char)
+    return text.translate(_SMART_QUOTES).strip()
+
+
+def slug(text: str) -> str:
+    """Lower-case, dash-separated form used to match codes forgivingly ("No Budget" → "no-budget")."""
+    return re.sub(r"[^0-9a-z]+", "-", text.casefold().replace("&", "and")).strip("-")
+
+
+def lead_key(lead_ref: str) -> str:
+    """The normalised identity of a lead reference: case, spacing, URL scheme and www don't matter."""
+    key = " ".join(lead_ref.split()).casefold()
+    key = re.sub(r"^(https?://)?(www\.)?", "", key)
+    key = key.removeprefix("mailto:")
+    return key.rstrip("/")

@@ -1,0 +1,16 @@
+"""Thin Slack adapters, one module per surface; `register` wires them all, once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from handlers import leadfeedback
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+
+    from bot.app import Crossfeed
+
+
+def register(app: App, crossfeed: Crossfeed) -> None:
+    leadfeedback.register(app, crossfeed)

@@ -1,0 +1,185 @@
+"""/leadfeedback: the rating modal, the one-line form, `mine`, `help`, Edit buttons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.app import Crossfeed, error_reply, tell_user
+from bot.blocks.ids import LEAD_FORM_BLOCKS
+from bot.blocks.ids import LeadFeedbackIds as Ids
+from bot.blocks.leadfeedback import (
+    LeadFormMetadata,
+    RatingButtonValue,
+    help_message,
+    lead_feedback_modal,
+    my_ratings_message,
+    new_source_option,
+    rating_confirmation,
+    source_option,
+)
+from bot.errors import InvalidInput
+from bot.leads import (
+    CodeList,
+    LeadRatingInput,
+    RatedLead,
+    find_sources,
+    lead_form_options,
+    my_recent_ratings,
+    parse_quick_rating,
+    rate_lead,
+    rating_for_edit,
+)
+from bot.text import plain_command_text
+from storage import queries
+
+
+def _no_text(body: dict) -> bool:
+    return not plain_command_text(body.get("text", ""))
+
+
+class LeadFeedback:
+    """Listeners for /leadfeedback and its modal and buttons."""
+
+    def __init__(self, crossfeed: Crossfeed):
+        self.cf = crossfeed
+        self.report = error_reply(crossfeed)
+
+    def on_command_without_text(self, ack: Ack, body: dict) -> None:
+        """`/leadfeedback` alone opens the rating modal."""
+        ack()
+        metadata = LeadFormMetadata(response_url=body.get("response_url"), channel_id=body.get("channel_id"))
+        self._open_modal_after_ack(body, metadata)
+
+    def on_command(self, ack: Ack, body: dict, context) -> None:
+        """`/leadfeedback help`, `/leadfeedback mine` or the one-line form."""
+        text = plain_command_text(body.get("text", ""))
+        word = text.split()[0].casefold()
+        if word == "help" and len(text.split()) == 1:
+            with self.cf.transaction() as session:
+                queries.ensure_workspace(session=session, team_id=context.team_id)
+                codes = [CodeList(rows, what="").codes() for rows in (
+                    queries.active_reasons(session=session, team_id=context.team_id),
+                    queries.active_sources(session=session, team_id=context.team_id))]
+            fallback, blocks = help_message(*codes)
+        elif word == "mine" and len(text.split()) == 1:
+            with self.cf.transaction() as session:
+                ratings, total = my_recent_ratings(session=session, team_id=context.team_id, user_id=context.user_id)
+            fallback, blocks = my_ratings_message(ratings, total)
+        else:
+            rated = self._save(context, parse_quick_rating(text))
+            fallback, blocks = rating_confirmation(rated)
+        ack(text=fallback, blocks=blocks, response_type="ephemeral")
+
+    def on_rating_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
+        """The modal's Rate/Save: field errors in the modal, or close it and confirm."""
+        metadata = LeadFormMetadata.model_validate_json(view.get("private_metadata") or "{}")
+        try:
+            rated = self._save(context, _form_input(view["state"]["values"]), rating_id=metadata.rating_id)
+        except InvalidInput as invalid:
+            errors = {LEAD_FORM_BLOCKS.get(field, Ids.LEAD): message for field, message in invalid.fields.items()}
+            return ack(response_action="errors", errors=errors)
+        ack()
+        self.cf.after_ack.run(self._confirm, body, metadata, rated, on_error=self._reporter(body))
+
+    def on_edit_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
+        """An Edit button: open the modal prefilled with that rating."""
+        ack()
+        try:
+            value = RatingButtonValue.model_validate_json(action.get("value") or "")
+        except ValidationError:
+            value = None
+        with self.cf.transaction() as session:
+            prefill = (rating_for_edit(session=session, team_id=context.team_id, user_id=context.user_id,
+                                       rating_id=value.rating_id) if value else None)
+        metadata = LeadFormMetadata(rating_id=value.rating_id if value else None,
+                                    response_url=body.get("response_url"))
+        self._open_modal_after_ack(body, metadata, prefill)
+
+    def on_rate_clicked(self, ack: Ack, body: dict) -> None:
+        """"Rate a lead" buttons (help message, App Home)."""
+        ack()
+        self._open_modal_after_ack(body, LeadFormMetadata(response_url=body.get("response_url")))
+
+    def on_source_options(self, ack: Ack, payload: dict, context) -> None:
+        """Typeahead for the source field: known sources, plus adding what was typed."""
+        typed = " ".join((payload.get("value") or "").split())
+        with self.cf.transaction() as session:
+            matches = find_sources(session=session, team_id=context.team_id, typed=typed)
+        options = [source_option(source_id, label) for source_id, label in matches]
+        if typed and all(label.casefold() != typed.casefold() for _, label in matches):
+            options.append(new_source_option(typed))
+        ack(options=[option.to_dict() for option in options[:100]])
+
+    # --- after ack -------------------------------------------------------------------------------
+
+    def _open_modal_after_ack(self, body: dict, metadata: LeadFormMetadata, prefill: RatedLead | None = None):
+        team_id = (body.get("team") or {}).get("id") or body.get("team_id")
+        with self.cf.transaction() as session:
+            options = lead_form_options(session=session, team_id=team_id)
+        view = lead_feedback_modal(options, metadata, prefill)
+        self.cf.after_ack.run(self._open_view, body["trigger_id"], view, on_error=self._reporter(body))
+
+    def _open_view(self, trigger_id: str, view) -> None:
+        self.cf.client.views_open(trigger_id=trigger_id, view=view)
+
+    def _confirm(self, body: dict, metadata: LeadFormMetadata, rated: RatedLead) -> None:
+        text, blocks = rating_confirmation(rated)
+        if metadata.response_url:
+            response = self.cf.webhook(metadata.response_url).send(
+                text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+            )
+            if response.status_code == 200:
+                return
+        # No (or an expired) response_url: confirm in the rep's DM with the app instead.
+        self.cf.client.chat_postMessage(channel=body["user"]["id"], text=text, blocks=blocks)
+
+    def _reporter(self, body: dict):
+        def report(error: Exception) -> None:
+            self.report(error=error, body={**body, "type": "after_ack"}, request=None, response=None)
+
+        return report
+
+    def _save(self, context, rating: LeadRatingInput, rating_id: int | None = None) -> RatedLead:
+        with self.cf.transaction() as session:
+            rated = rate_lead(
+                session=session, team_id=context.team_id, user_id=context.user_id, rating=rating,
+                now=datetime.now(UTC), lead_feed_channel=self.cf.settings.lead_feed_channel, rating_id=rating_id,
+            )
+        self.cf.outbox.deliver_soon()
+        return rated
+
+    def register(self, app: App) -> None:
+        app.command("/leadfeedback", matchers=[_no_text])(self.on_command_without_text)
+        app.command("/leadfeedback")(self.on_command)
+        app.view(Ids.MODAL)(self.on_rating_submitted)
+        app.action(Ids.EDIT)(self.on_edit_clicked)
+        app.action(Ids.RATE_ANOTHER)(self.on_rate_clicked)
+        app.options(Ids.SOURCE)(self.on_source_options)
+
+
+def _form_input(values: dict) -> LeadRatingInput:
+    """The modal's state.values as a validated rating (field errors raise InvalidInput)."""
+
+    def field(block: str) -> dict:
+        return (values.get(block) or {}).get(block) or {}
+
+    source = (field(Ids.SOURCE).get("selected_option") or {}).get("value") or ""
+    kind, _, source_value = source.partition(":")
+    rating_option = field(Ids.RATING).get("selected_option") or {}
+    return LeadRatingInput.parse(dict(
+        lead=field(Ids.LEAD).get("value"),
+        rating=rating_option.get("value"),
+        reasons=[option["value"] for option in field(Ids.REASONS).get("selected_options") or []],
+        source_id=int(source_value) if kind == "id" and source_value.isdigit() else None,
+        new_source=source_value if kind == "new" else None,
+        campaign=field(Ids.CAMPAIGN).get("value"),
+        note=field(Ids.NOTE).get("value"),
+    ))
+
+
+def register(app: App, crossfeed: Crossfeed) -> None:
+    LeadFeedback(crossfeed).register(app)

@@ -1,0 +1,42 @@
+"""Alembic environment: uses the connection handed over by storage.db.migrate, or DATABASE_URL."""
+
+import os
+
+from alembic import context
+from sqlalchemy import pool
+
+from bot.settings import DEFAULT_DATABASE_URL, normalise_database_url
+from storage.db import make_engine
+from storage.models import Base
+
+target_metadata = Base.metadata
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    # APScheduler creates and owns its job table.
+    return not (type_ == "table" and name == "apscheduler_jobs")
+
+
+def run_with(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        render_as_batch=connection.dialect.name == "sqlite",
+        include_object=include_object,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = context.config.attributes.get("connection")
+if connection is not None:
+    run_with(connection)
+else:
+    # The alembic CLI (e.g. `alembic revision --autogenerate`): DATABASE_URL or the default file.
+    url = context.config.get_main_option("sqlalchemy.url") or normalise_database_url(
+        os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    )
+    with make_engine(url, poolclass=pool.NullPool).connect() as conn:
+        run_with(conn)
+        conn.commit()

@@ -1,0 +1,308 @@
+"""Query functions: keyword-only, one idea each. All SQL lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.defaults import DEFAULT_REASONS, DEFAULT_SOURCES
+from storage.models import (
+    LeadRating,
+    LeadRatingReason,
+    LeadSource,
+    OutboxMessage,
+    ReasonCode,
+    Workspace,
+)
+
+
+def _insert(session: Session, model):
+    """INSERT with ON CONFLICT support for whichever database the session is bound to."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+# --- workspaces -------------------------------------------------------------------------------
+
+
+def ensure_workspace(*, session: Session, team_id: str) -> None:
+    """Create the workspace with its default reason codes and sources, once."""
+    if session.get(Workspace, team_id) is not None:
+        return
+    created = session.execute(
+        _insert(session, Workspace).values(team_id=team_id).on_conflict_do_nothing()
+    ).rowcount
+    if not created:
+        return
+    session.execute(
+        _insert(session, ReasonCode).on_conflict_do_nothing(),
+        [
+            dict(
+                team_id=team_id,
+                code=r.code,
+                label=r.label,
+                polarity=r.polarity,
+                fix_area=r.fix_area,
+                aliases=list(r.aliases),
+                requires_note=r.requires_note,
+                position=i,
+            )
+            for i, r in enumerate(DEFAULT_REASONS)
+        ],
+    )
+    session.execute(
+        _insert(session, LeadSource).on_conflict_do_nothing(),
+        [
+            dict(team_id=team_id, code=s.code, label=s.label, aliases=list(s.aliases), position=i)
+            for i, s in enumerate(DEFAULT_SOURCES)
+        ],
+    )
+
+
+# --- reason codes and sources -------------------------------------------------------------------
+
+
+def active_reasons(*, session: Session, team_id: str) -> Sequence[ReasonCode]:
+    return session.scalars(
+        select(ReasonCode)
+        .where(ReasonCode.team_id == team_id, ReasonCode.retired_at.is_(None))
+        .order_by(ReasonCode.position, ReasonCode.id)
+    ).all()
+
+
+def active_sources(*, session: Session, team_id: str) -> Sequence[LeadSource]:
+    return session.scalars(
+        select(LeadSource)
+        .where(LeadSource.team_id == team_id, LeadSource.retired_at.is_(None))
+        .order_by(LeadSource.position, LeadSource.id)
+    ).all()
+
+
+def search_sources(*, session: Session, team_id: str, typed: str, limit: int) -> Sequence[LeadSource]:
+    """Active sources whose label or code contains what was typed, in list order."""
+    pattern = f"%{typed.casefold()}%"
+    return session.scalars(
+        select(LeadSource)
+        .where(
+            LeadSource.team_id == team_id,
+            LeadSource.retired_at.is_(None),
+            or_(func.lower(LeadSource.label).like(pattern), LeadSource.code.like(pattern)),
+        )
+        .order_by(LeadSource.position, LeadSource.id)
+        .limit(limit)
+    ).all()
+
+
+def source_by_id(*, session: Session, team_id: str, source_id: int) -> LeadSource | None:
+    return session.scalar(
+        select(LeadSource).where(LeadSource.team_id == team_id, LeadSource.id == source_id)
+    )
+
+
+def add_source(*, session: Session, team_id: str, code: str, label: str, created_by: str) -> int:
+    """Add a source a rep typed in (or find the existing one with that code); returns its id."""
+    next_position = session.scalar(
+        select(func.coalesce(func.max(LeadSource.position), 0) + 1).where(LeadSource.team_id == team_id)
+    )
+    session.execute(
+        _insert(session, LeadSource)
+        .values(team_id=team_id, code=code, label=label, aliases=[], position=next_position,
+                created_by=created_by)
+        .on_conflict_do_nothing()
+    )
+    return session.scalar(
+        select(LeadSource.id).where(LeadSource.team_id == team_id, LeadSource.code == code)
+    )
+
+
+# --- lead ratings -------------------------------------------------------------------------------
+
+
+def rating_id_for_lead(*, session: Session, team_id: str, rater_user_id: str, lead_key: str) -> int | None:
+    return session.scalar(
+        select(LeadRating.id).where(
+            LeadRating.team_id == team_id,
+            LeadRating.rater_user_id == rater_user_id,
+            LeadRating.lead_key == lead_key,
+        )
+    )
+
+
+def upsert_lead_rating(
+    *,
+    session: Session,
+    team_id: str,
+    rater_user_id: str,
+    lead_ref: str,
+    lead_key: str,
+    rating: int,
+    source_id: int | None,
+    campaign: str | None,
+    note: str | None,
+    reason_ids: Sequence[int],
+    now: datetime,
+) -> int:
+    """Insert or replace the rep's one current rating of a lead; returns the row id."""
+    values = dict(
+        lead_ref=lead_ref, rating=rating, source_id=source_id, campaign=campaign, note=note, updated_at=now
+    )
+    statement = _insert(session, LeadRating).values(
+        team_id=team_id, rater_user_id=rater_user_id, lead_key=lead_key, rated_at=now, **values
+    )
+    rating_id = session.scalar(
+        statement.on_conflict_do_update(
+            index_elements=["team_id", "rater_user_id", "lead_key"], set_=values
+        ).returning(LeadRating.id)
+    )
+    _replace_reasons(session=session, rating_id=rating_id, reason_ids=reason_ids)
+    return rating_id
+
+
+def update_lead_rating(
+    *,
+    session: Session,
+    rating_id: int,
+    lead_ref: str,
+    lead_key: str,
+    rating: int,
+    source_id: int | None,
+    campaign: str | None,
+    note: str | None,
+    reason_ids: Sequence[int],
+    now: datetime,
+) -> None:
+    session.execute(
+        update(LeadRating)
+        .where(LeadRating.id == rating_id)
+        .values(
+            lead_ref=lead_ref, lead_key=lead_key, rating=rating, source_id=source_id,
+            campaign=campaign, note=note, updated_at=now,
+        )
+    )
+    _replace_reasons(session=session, rating_id=rating_id, reason_ids=reason_ids)
+
+
+def _replace_reasons(*, session: Session, rating_id: int, reason_ids: Sequence[int]) -> None:
+    session.execute(delete(LeadRatingReason).where(LeadRatingReason.rating_id == rating_id))
+    if reason_ids:
+        session.execute(
+            _insert(session, LeadRatingReason),
+            [{"rating_id": rating_id, "reason_id": reason_id} for reason_id in dict.fromkeys(reason_ids)],
+        )
+    session.expire_all()
+
+
+def lead_rating(*, session: Session, team_id: str, rating_id: int) -> LeadRating | None:
+    return session.scalar(select(LeadRating).where(LeadRating.team_id == team_id, LeadRating.id == rating_id))
+
+
+def recent_ratings(*, session: Session, team_id: str, rater_user_id: str, limit: int) -> Sequence[LeadRating]:
+    return session.scalars(
+        select(LeadRating)
+        .where(LeadRating.team_id == team_id, LeadRating.rater_user_id == rater_user_id)
+        .order_by(LeadRating.updated_at.desc(), LeadRating.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def count_ratings(*, session: Session, team_id: str, rater_user_id: str) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(LeadRating)
+        .where(LeadRating.team_id == team_id, LeadRating.rater_user_id == rater_user_id)
+    )
+
+
+# --- outbox -------------------------------------------------------------------------------------
+
+
+def enqueue_outbox(
+    *,
+    session: Session,
+    team_id: str,
+    kind: str,
+    dedupe_key: str,
+    channel: str | None,
+    payload: dict,
+    now: datetime,
+) -> None:
+    """Queue a message; queueing the same key again re-arms it (e.g. to re-sync an edited post)."""
+    session.execute(
+        _insert(session, OutboxMessage)
+        .values(team_id=team_id, kind=kind, dedupe_key=dedupe_key, channel=channel, payload=payload,
+                status="pending", attempts=0, next_attempt_at=now, created_at=now)
+        .on_conflict_do_update(
+            index_elements=["team_id", "dedupe_key"],
+            set_=dict(payload=payload, status="pending", attempts=0, next_attempt_at=now, last_error=None),
+        )
+    )
+
+
+def outbox_message_for(*, session: Session, team_id: str, dedupe_key: str) -> OutboxMessage | None:
+    return session.scalar(
+        select(OutboxMessage).where(OutboxMessage.team_id == team_id, OutboxMessage.dedupe_key == dedupe_key)
+    )
+
+
+def due_outbox_ids(*, session: Session, now: datetime, lease: timedelta, limit: int) -> list[int]:
+    """Messages ready to send: pending and due, or stuck in 'sending' past their lease (a crash)."""
+    return list(
+        session.scalars(
+            select(OutboxMessage.id)
+            .where(
+                or_(
+                    and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+                    and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at <= now - lease),
+                )
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+
+
+def claim_outbox_message(*, session: Session, message_id: int, now: datetime, lease: timedelta) -> bool:
+    """Atomically take one message for sending; False when another worker has it."""
+    claimed = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            or_(
+                and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+                and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at <= now - lease),
+            ),
+        )
+        .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1)
+    ).rowcount
+    return claimed == 1
+
+
+def outbox_message(*, session: Session, message_id: int) -> OutboxMessage | None:
+    return session.get(OutboxMessage, message_id)
+
+
+def mark_outbox_sent(*, session: Session, message_id: int, channel: str, slack_ts: str, now: datetime) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(status="sent", channel=channel, slack_ts=slack_ts, sent_at=now, last_error=None)
+    )
+
+
+def mark_outbox_failed(
+    *, session: Session, message_id: int, error: str, retry_at: datetime | None
+) -> None:
+    """Record a failed attempt: pending again at `retry_at`, or failed for good when None."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            status="pending" if retry_at else "failed",
+            next_attempt_at=retry_at or OutboxMessage.next_attempt_at,
+            last_error=error[:2000],
+        )
+    )

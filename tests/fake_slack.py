@@ -1,0 +1,209 @@
+"""A fake Slack Web API on loopback: records every call, answers like Slack, checks Block Kit."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+MESSAGE_MAX_BLOCKS = 50
+BOT_USER = "UBOT"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict
+    auth: str | None = None
+
+    @property
+    def blocks(self) -> list[dict]:
+        return self.params.get("blocks") or []
+
+    @property
+    def view(self) -> dict:
+        return self.params.get("view") or {}
+
+    def text_everywhere(self) -> str:
+        """Every string in the call, for asserting what a person would see."""
+        return json.dumps(self.params, ensure_ascii=False)
+
+
+@dataclass
+class Failure:
+    status: int
+    error: str
+    retry_after: int | None
+    remaining: int
+
+
+@dataclass
+class Script:
+    failures: dict[str, list[Failure]] = field(default_factory=lambda: defaultdict(list))
+
+    def fail(self, method: str, *, times: int = 1, status: int = 200, error: str = "internal_error",
+             retry_after: int | None = None) -> None:
+        """Make the next `times` calls of `method` fail (HTTP `status`, or ok:false with `error`)."""
+        self.failures[method].append(Failure(status, error, retry_after, times))
+
+    def next_failure(self, method: str) -> Failure | None:
+        queue = self.failures.get(method) or []
+        while queue and queue[0].remaining <= 0:
+            queue.pop(0)
+        if not queue:
+            return None
+        queue[0].remaining -= 1
+        return queue[0]
+
+
+def check_blocks(method: str, params: dict) -> list[str]:
+    """What Slack would reject: slack-sdk's validators plus the limits slack-sdk does not check."""
+    problems = []
+    blocks = params.get("blocks")
+    if blocks is not None:
+        if len(blocks) > MESSAGE_MAX_BLOCKS:
+            problems.append(f"{method}: {len(blocks)} blocks (Slack allows {MESSAGE_MAX_BLOCKS})")
+        if not params.get("text"):
+            problems.append(f"{method}: blocks without a text fallback")
+        for block in blocks:
+            try:
+                Block.parse(block).to_dict()
+            except Exception as error:
+                problems.append(f"{method}: invalid block {block.get('type')}: {error}")
+    view = params.get("view")
+    if view is not None:
+        try:
+            View(**view).to_dict()
+        except Exception as error:
+            problems.append(f"{method}: invalid view: {error}")
+    return problems
+
+
+class FakeSlackServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), FakeSlackHandler)
+        self.calls: list[Call] = []
+        self.problems: list[str] = []
+        self.script = Script()
+        self.lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/api/"
+
+    def response_url(self, name: str = "cmd") -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/respond/{name}"
+
+    def start(self) -> FakeSlackServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    # --- what tests read ---
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self.lock:
+            return [call for call in self.calls if call.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5) -> list[Call]:
+        """Poll until `method` was called at least `count` times (work after ack runs on threads)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            calls = self.calls_to(method)
+            if len(calls) >= count:
+                return calls
+            time.sleep(0.01)
+        raise AssertionError(f"expected {count} call(s) to {method}, got {len(self.calls_to(method))}: "
+                             f"{[c.method for c in self.calls]}")
+
+    def reset(self) -> None:
+        with self.lock:
+            self.calls.clear()
+
+
+class FakeSlackHandler(BaseHTTPRequestHandler):
+    server: FakeSlackServer
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if self.path.startswith("/respond/"):
+            params = json.loads(raw)
+            method = "response_url"
+        else:
+            params = json.loads(raw) if raw.startswith("{") else dict(parse_qsl(raw))
+            for key in ("blocks", "view", "attachments"):
+                if isinstance(params.get(key), str):
+                    params[key] = json.loads(params[key])
+            method = self.path.rsplit("/", 1)[-1]
+        problems = check_blocks(method, params)
+        with self.server.lock:
+            self.server.calls.append(Call(method, params, self.headers.get("Authorization")))
+            self.server.problems.extend(problems)
+        failure = self.server.script.next_failure(method)
+        if failure is not None:
+            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+            body = {"ok": False, "error": "ratelimited" if failure.status == 429 else failure.error}
+            return self._reply(failure.status, body, headers)
+        if problems:
+            return self._reply(200, {"ok": False, "error": "invalid_blocks", "problems": problems})
+        if method == "response_url":
+            return self._reply(200, None)
+        answer = ANSWERS.get(method)
+        if answer is None:
+            with self.server.lock:
+                self.server.problems.append(f"unexpected Slack method {method}")
+            return self._reply(404, {"ok": False, "error": "unknown_method"})
+        return self._reply(200, {"ok": True, **answer(self.server, params)})
+
+    def _reply(self, status: int, body: dict | None, headers: dict | None = None) -> None:
+        data = b"ok" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain" if body is None else "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _view(server, params):
+    view = params.get("view") or {}
+    return {"view": {"id": "V123", "hash": "h1", **view}}
+
+
+ANSWERS = {
+    "auth.test": lambda s, p: {"user_id": BOT_USER, "bot_id": "B1", "team_id": "T1", "team": "Acme",
+                               "url": "https://acme.slack.com/"},
+    "chat.postMessage": lambda s, p: {"channel": p.get("channel"), "ts": s.next_ts(),
+                                      "message": {"text": p.get("text")}},
+    "chat.update": lambda s, p: {"channel": p.get("channel"), "ts": p.get("ts")},
+    "chat.postEphemeral": lambda s, p: {"message_ts": s.next_ts()},
+    "conversations.join": lambda s, p: {"channel": {"id": p.get("channel")}},
+    "conversations.open": lambda s, p: {"channel": {"id": "D" + str(p.get("users", "U")).split(",")[0]}},
+    "views.open": _view,
+    "views.update": _view,
+    "views.push": _view,
+    "views.publish": _view,
+    "users.info": lambda s, p: {"user": {"id": p.get("user"), "tz": "America/New_York"}},
+}
