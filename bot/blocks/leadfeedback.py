@@ -167,7 +167,7 @@ def _headline(rated: RatedLead) -> str:
 def rating_confirmation(rated: RatedLead) -> tuple[str, list[Block]]:
     """The rep's confirmation: what was stored, with an Edit button. Returns (fallback text, blocks)."""
     verb = "Rated" if rated.created else "Updated your rating of"
-    text = f"{verb} {rated.lead_ref}: {rated.rating}/5"
+    text = f"{verb} {user_text(rated.lead_ref, 200)}: {rated.rating}/5"
     blocks: list[Block] = [
         SectionBlock(text=f":white_check_mark: {verb} {_headline(rated)}", accessory=_edit_button(rated))
     ]
@@ -223,7 +223,7 @@ def help_message(reason_codes: str, source_codes: str) -> tuple[str, list[Block]
 def lead_feed_message(rated: RatedLead) -> tuple[str, list[Block]]:
     """The post in the lead-feed channel, for marketing, about a badly rated lead."""
     flag = ":triangular_flag_on_post:" if rated.rating <= 2 else ":arrows_counterclockwise:"
-    text = f"Lead {rated.lead_ref} rated {rated.rating}/5 by a rep"
+    text = f"Lead {user_text(rated.lead_ref, 200)} rated {rated.rating}/5 by a rep"
     fields = [*_rating_fields(rated), f"*Rated by*\n<@{rated.rater_user_id}>"]
     blocks: list[Block] = [
         SectionBlock(text=f"{flag} {_headline(rated)}"),
