@@ -1,0 +1,187 @@
+"""/leadfeedback's modal: open, validate, submit, confirm, edit — through signed requests."""
+
+from __future__ import annotations
+
+import json
+
+from bot.blocks.ids import LeadFeedbackIds as Ids
+from tests.helpers import rating_count, ratings, reason_codes, sources
+
+
+def values(lead="ACME-4411", rating="2", reasons=("no-budget",), source=None, campaign=None, note=None):
+    """state.values as Slack sends them for the rating modal."""
+    def option(value):
+        return {"text": {"type": "plain_text", "text": value}, "value": value}
+
+    return {
+        Ids.LEAD: {Ids.LEAD: {"type": "plain_text_input", "value": lead}},
+        Ids.RATING: {Ids.RATING: {"type": "radio_buttons", "selected_option": option(rating) if rating else None}},
+        Ids.REASONS: {Ids.REASONS: {"type": "multi_static_select",
+                                    "selected_options": [option(r) for r in reasons]}},
+        Ids.SOURCE: {Ids.SOURCE: {"type": "external_select",
+                                  "selected_option": option(source) if source else None}},
+        Ids.CAMPAIGN: {Ids.CAMPAIGN: {"type": "plain_text_input", "value": campaign}},
+        Ids.NOTE: {Ids.NOTE: {"type": "plain_text_input", "value": note}},
+    }
+
+
+def open_modal(running, slack) -> dict:
+    reply = slack.command("/leadfeedback", "")
+    assert reply.status == 200 and reply.body == ""
+    [call] = running.fake.wait_for("views.open")
+    running.fake.reset()
+    return call.view
+
+
+def test_no_text_opens_the_rating_modal(running, slack):
+    view = open_modal(running, slack)
+
+    assert view["callback_id"] == Ids.MODAL
+    assert view["title"]["text"] == "Rate a lead"
+    block_ids = [block["block_id"] for block in view["blocks"]]
+    assert block_ids == [Ids.LEAD, Ids.RATING, Ids.REASONS, Ids.SOURCE, Ids.CAMPAIGN, Ids.NOTE]
+    rating = view["blocks"][1]["element"]["options"]
+    assert [o["text"]["text"] for o in rating] == ["1 · Junk", "2 · Poor", "3 · Okay", "4 · Good", "5 · Great fit"]
+    groups = view["blocks"][2]["element"]["option_groups"]
+    assert [g["label"]["text"] for g in groups] == ["Bad lead", "Good lead"]
+    assert "no-budget" in [o["value"] for o in groups[0]["options"]]
+    assert json.loads(view["private_metadata"])["response_url"].endswith("/respond/leadfeedback-U1")
+
+
+def test_submitting_the_modal_stores_the_rating_closes_it_and_confirms(running, slack):
+    view = open_modal(running, slack)
+
+    reply = slack.submit(view, values(reasons=("no-budget", "wrong-persona"), campaign="Q4 ROI webinar",
+                                      note="Only wanted pricing"))
+
+    assert reply.status == 200 and reply.body == "", "an empty 200 closes the modal"
+    [row] = ratings(running.crossfeed)
+    assert (row.lead_ref, row.rating, row.campaign, row.note) == ("ACME-4411", 2, "Q4 ROI webinar",
+                                                                  "Only wanted pricing")
+    assert reason_codes(row) == ["wrong-persona", "no-budget"]
+    [confirmation] = running.fake.wait_for("response_url")
+    assert confirmation.params["response_type"] == "ephemeral"
+    assert confirmation.params["text"] == "Rated ACME-4411: 2/5"
+    assert confirmation.blocks[0]["accessory"]["action_id"] == Ids.EDIT
+
+
+def test_invalid_fields_are_shown_on_the_field_and_nothing_is_stored(running, slack):
+    view = open_modal(running, slack)
+
+    reply = slack.submit(view, values(lead="   ", reasons=("other",), campaign="c" * 151))
+
+    assert reply.status == 200
+    answer = reply.json
+    assert answer["response_action"] == "errors"
+    assert answer["errors"][Ids.LEAD] == "Say which lead: a CRM id, email, company or URL."
+    assert answer["errors"][Ids.CAMPAIGN] == "The campaign is 151 characters; keep it to 150."
+    assert rating_count(running.crossfeed) == 0
+    assert not running.fake.calls_to("response_url")
+
+
+def test_other_needs_a_note(running, slack):
+    view = open_modal(running, slack)
+
+    reply = slack.submit(view, values(reasons=("other",)))
+
+    assert reply.json["errors"] == {Ids.NOTE: "You picked “other”: say why in the note."}
+    assert rating_count(running.crossfeed) == 0
+
+
+def test_a_double_submit_leaves_one_rating(running, slack):
+    view = open_modal(running, slack)
+
+    first = slack.submit(view, values())
+    second = slack.submit(view, values())
+
+    assert first.status == second.status == 200
+    assert rating_count(running.crossfeed) == 1
+
+
+def test_source_typeahead_offers_known_sources_and_adding_a_new_one(running, slack):
+    reply = slack.suggest(Ids.SOURCE, "web")
+
+    labels = [option["text"]["text"] for option in reply.json["options"]]
+    assert labels == ["Webinar", "Direct web", "Add “web”"]
+
+    everything = slack.suggest(Ids.SOURCE, "").json["options"]
+    assert len(everything) == 12 and everything[0]["text"]["text"] == "Paid search"
+
+
+def test_a_new_source_typed_in_the_modal_is_added_and_used(running, slack):
+    view = open_modal(running, slack)
+
+    slack.submit(view, values(source="new:G2 reviews"))
+
+    [row] = ratings(running.crossfeed)
+    assert row.source.label == "G2 reviews" and row.source.created_by == "U1"
+    assert "G2 reviews" in [source.label for source in sources(running.crossfeed)]
+    again = slack.suggest(Ids.SOURCE, "g2").json["options"]
+    assert [o["text"]["text"] for o in again] == ["G2 reviews", "Add “g2”"]
+
+
+def test_edit_button_opens_the_modal_prefilled_and_saving_updates_the_same_row(running, slack):
+    slack.command("/leadfeedback", 'ACME-4411 2 no-budget source:webinar "only wanted pricing"')
+    [row] = ratings(running.crossfeed)
+
+    reply = slack.click(Ids.EDIT, json.dumps({"rating_id": row.id}))
+
+    assert reply.status == 200
+    [call] = running.fake.wait_for("views.open")
+    view = call.view
+    assert view["title"]["text"] == "Edit lead rating"
+    by_id = {block["block_id"]: block["element"] for block in view["blocks"]}
+    assert by_id[Ids.LEAD]["initial_value"] == "ACME-4411"
+    assert by_id[Ids.RATING]["initial_option"]["value"] == "2"
+    assert [o["value"] for o in by_id[Ids.REASONS]["initial_options"]] == ["no-budget"]
+    assert by_id[Ids.SOURCE]["initial_option"]["text"]["text"] == "Webinar"
+    assert by_id[Ids.NOTE]["initial_value"] == "only wanted pricing"
+    assert json.loads(view["private_metadata"])["rating_id"] == row.id
+
+    slack.submit(view, values(lead="ACME-4411", rating="3", reasons=("bad-timing",)))
+
+    [edited] = ratings(running.crossfeed)
+    assert edited.id == row.id and edited.rating == 3 and reason_codes(edited) == ["bad-timing"]
+    [confirmation] = running.fake.wait_for("response_url")
+    assert confirmation.params["text"] == "Updated your rating of ACME-4411: 3/5"
+
+
+def test_editing_a_lead_into_one_already_rated_is_refused_on_the_field(running, slack):
+    slack.command("/leadfeedback", "ACME-1 2")
+    slack.command("/leadfeedback", "ACME-2 4")
+    first = ratings(running.crossfeed)[0]
+    slack.click(Ids.EDIT, json.dumps({"rating_id": first.id}))
+    [call] = running.fake.wait_for("views.open")
+
+    reply = slack.submit(call.view, values(lead="acme-2", rating="2", reasons=()))
+
+    assert "You have already rated this lead" in reply.json["errors"][Ids.LEAD]
+    assert sorted(r.lead_ref for r in ratings(running.crossfeed)) == ["ACME-1", "ACME-2"]
+
+
+def test_editing_someone_elses_rating_is_refused_politely(running, slack):
+    slack.command("/leadfeedback", "ACME-1 2", user="U1")
+    [row] = ratings(running.crossfeed)
+
+    reply = slack.click(Ids.EDIT, json.dumps({"rating_id": row.id}), user="U2")
+
+    assert reply.status == 200
+    [told] = running.fake.wait_for("response_url")
+    assert "You can only edit your own ratings." in told.params["text"]
+    assert not running.fake.calls_to("views.open")
+
+
+def test_an_expired_trigger_is_reported_to_the_person(running, slack):
+    running.fake.script.fail("views.open", error="expired_trigger_id")
+
+    slack.command("/leadfeedback", "")
+
+    [told] = running.fake.wait_for("response_url")
+    assert "Sorry, something went wrong" in told.params["text"] and "reference" in told.params["text"]
+
+
+def test_rate_a_lead_button_in_help_opens_the_modal(running, slack):
+    slack.click(Ids.RATE_ANOTHER)
+
+    [call] = running.fake.wait_for("views.open")
+    assert call.view["callback_id"] == Ids.MODAL
