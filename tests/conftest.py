@@ -120,3 +120,21 @@ def running(settings, fake_slack, crossfeed):
 @pytest.fixture
 def slack(running) -> SlackDriver:
     return running.slack
+
+
+@pytest.fixture
+def start_app(database_url, fake_slack):
+    """Start the app with some settings changed, e.g. start_app(lead_feed_channel="C_FEED")."""
+    started = []
+
+    def start(**overrides) -> RunningApp:
+        runtime = Crossfeed.start(make_settings(database_url, fake_slack, **overrides))
+        app = RunningApp(runtime.settings, fake_slack, runtime)
+        started.append(app)
+        return app
+
+    yield start
+    for app in started:
+        app.settle()
+        app.stop()
+        app.crossfeed.close()

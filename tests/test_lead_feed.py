@@ -1,0 +1,152 @@
+"""The lead-feed channel: ratings of 1–2 posted for marketing, through the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from freezegun import freeze_time
+
+from tests.helpers import outbox, ratings
+
+FEED = "C_FEED"
+
+
+@pytest.fixture
+def feed(start_app):
+    return start_app(lead_feed_channel=FEED)
+
+
+def test_a_bad_lead_is_posted_to_the_feed_with_user_text_escaped(feed):
+    feed.slack.command("/leadfeedback", '"Acme &amp; &lt;Co&gt;" 2 no-budget source:webinar "ping <!channel> now"',
+                       user="U7")
+    feed.settle()
+
+    [post] = feed.fake.calls_to("chat.postMessage")
+    assert post.params["channel"] == FEED
+    shown = post.text_everywhere()
+    assert "Acme &amp; &lt;Co&gt;" in shown and "<Co>" not in shown
+    assert "<!channel>" not in shown and "@channel" in shown
+    assert "No budget" in shown and "Webinar" in shown and "<@U7>" in shown
+    [message] = outbox(feed.crossfeed)
+    assert (message.status, message.channel) == ("sent", FEED)
+    assert message.slack_ts.startswith("1700000000."), "the post's ts is kept, to update it later"
+
+
+def test_good_leads_are_not_posted(feed):
+    feed.slack.command("/leadfeedback", "ACME-1 4 great-fit")
+    feed.slack.command("/leadfeedback", "ACME-2 3")
+    feed.settle()
+
+    assert feed.fake.calls_to("chat.postMessage") == []
+    assert outbox(feed.crossfeed) == []
+
+
+def test_without_a_feed_channel_nothing_is_posted(running, slack):
+    slack.command("/leadfeedback", "ACME-1 1 spam")
+    running.settle()
+
+    assert running.fake.calls_to("chat.postMessage") == []
+
+
+def test_re_rating_a_posted_lead_updates_the_post_in_place(feed):
+    feed.slack.command("/leadfeedback", "ACME-1 1 spam")
+    feed.settle()
+    [post] = feed.fake.calls_to("chat.postMessage")
+
+    feed.slack.command("/leadfeedback", "ACME-1 4 great-fit")
+    feed.settle()
+
+    [update] = feed.fake.calls_to("chat.update")
+    assert update.params["channel"] == FEED
+    assert update.params["ts"] == outbox(feed.crossfeed)[0].slack_ts
+    assert "4/5" in update.text_everywhere() and "Great fit" in update.text_everywhere()
+    assert len(feed.fake.calls_to("chat.postMessage")) == 1, post
+
+
+def test_a_retried_command_posts_once(feed):
+    body = feed.slack.command_body("/leadfeedback", "ACME-1 1 spam")
+    feed.slack.post(body)
+    feed.settle()
+    feed.slack.post(body, headers={"X-Slack-Retry-Num": "1"})
+    feed.settle()
+
+    assert len(feed.fake.calls_to("chat.postMessage")) == 1
+    assert len(outbox(feed.crossfeed)) == 1
+
+
+def test_rate_limits_are_waited_out_by_the_client(feed):
+    feed.fake.script.fail("chat.postMessage", times=2, status=429, retry_after=0)
+
+    feed.slack.command("/leadfeedback", "ACME-1 1 spam")
+    feed.settle()
+
+    assert len(feed.fake.calls_to("chat.postMessage")) == 3
+    assert outbox(feed.crossfeed)[0].status == "sent"
+
+
+def test_a_failed_post_is_recorded_and_retried_later_never_dropped(feed):
+    feed.fake.script.fail("chat.postMessage", times=1, status=500)
+
+    reply = feed.slack.command("/leadfeedback", "ACME-1 1 spam")
+    feed.settle()
+
+    assert reply.json["text"] == "Rated ACME-1: 1/5", "the rep's rating is stored whatever Slack does"
+    [message] = outbox(feed.crossfeed)
+    assert (message.status, message.attempts) == ("pending", 1)
+    assert "500" in message.last_error or "internal_error" in message.last_error
+
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    with freeze_time(later):
+        report = feed.crossfeed.outbox.deliver_due()
+
+    assert report.sent == 1
+    assert outbox(feed.crossfeed)[0].status == "sent"
+    assert len(feed.fake.calls_to("chat.postMessage")) == 2
+
+
+def test_a_post_that_keeps_failing_ends_failed_with_its_error(feed):
+    feed.fake.script.fail("chat.postMessage", times=100, error="channel_not_found")
+    feed.slack.command("/leadfeedback", "ACME-1 1 spam")
+    feed.settle()
+
+    moment = datetime.now(UTC)
+    for _ in range(10):
+        moment += timedelta(hours=2)
+        with freeze_time(moment):
+            feed.crossfeed.outbox.deliver_due()
+
+    [message] = outbox(feed.crossfeed)
+    assert (message.status, message.attempts, message.last_error) == ("failed", 8, "channel_not_found")
+    assert len(ratings(feed.crossfeed)) == 1
+
+
+def test_the_bot_joins_a_public_feed_channel_it_is_not_in(feed):
+    feed.fake.script.fail("chat.postMessage", times=1, error="not_in_channel")
+
+    feed.slack.command("/leadfeedback", "ACME-1 2 no-need")
+    feed.settle()
+
+    [join] = feed.fake.calls_to("conversations.join")
+    assert join.params["channel"] == FEED
+    assert len(feed.fake.calls_to("chat.postMessage")) == 2
+    assert outbox(feed.crossfeed)[0].status == "sent"
+
+
+def test_a_crash_mid_delivery_is_resumed_after_the_lease(feed):
+    from storage import queries
+
+    feed.slack.command("/leadfeedback", "ACME-1 1 spam")
+    feed.settle()
+    feed.fake.reset()
+    # Simulate a worker that claimed a re-queued message and died before sending it.
+    now = datetime.now(UTC)
+    with feed.crossfeed.transaction() as session:
+        queries.enqueue_outbox(session=session, team_id="T1", kind="lead_feed", dedupe_key="lead-feed:1",
+                               channel=FEED, payload={"rating_id": 1}, now=now)
+        assert queries.claim_outbox_message(session=session, message_id=1, now=now, lease=timedelta(minutes=5))
+
+    assert feed.crossfeed.outbox.deliver_due().sent == 0, "still leased to the crashed worker"
+    with freeze_time(now + timedelta(minutes=6)):
+        assert feed.crossfeed.outbox.deliver_due().sent == 1
+    assert len(feed.fake.calls_to("chat.update")) == 1
