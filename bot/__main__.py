@@ -24,7 +24,12 @@ def serve_socket_mode(settings: Settings) -> None:
     from bot.server import configure_logging
 
     configure_logging(settings)
-    app = create_app(settings, crossfeed=Crossfeed.start(settings))
+    crossfeed = Crossfeed.start(settings)
+    if settings.run_scheduler:
+        from schedules.clock import start_in_background
+
+        start_in_background(crossfeed)
+    app = create_app(settings, crossfeed=crossfeed)
     logger.info("Crossfeed is running in Socket Mode")
     SocketModeHandler(app, settings.slack_app_token).start()
 

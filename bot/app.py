@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.background import AfterAck
 from bot.blocks.common import error_message
-from bot.errors import CrossfeedError, InvalidInput
+from bot.errors import CrossfeedError
 from bot.outbox import Outbox
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory, migrate

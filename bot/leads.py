@@ -191,7 +191,8 @@ class RatedLead:
             id=row.id, lead_ref=row.lead_ref, rating=row.rating,
             reasons=tuple(reason.label for reason in row.reasons),
             source=row.source.label if row.source else None,
-            reason_codes=tuple(reason.code for reason in row.reasons), source_id=row.source_id, campaign=row.campaign, note=row.note,
+            reason_codes=tuple(reason.code for reason in row.reasons), source_id=row.source_id,
+            campaign=row.campaign, note=row.note,
             rater_user_id=row.rater_user_id, updated_at=row.updated_at, created=created,
         )
 
@@ -255,7 +256,7 @@ def rate_lead(
         if same_lead not in (None, rating_id):
             raise InvalidInput({"lead": "You have already rated this lead: edit that rating instead "
                                         "(see `/leadfeedback mine`)."})
-        queries.update_lead_rating(session=session, rating_id=rating_id, **values)
+        queries.update_lead_rating(session=session, team_id=team_id, rating_id=rating_id, **values)
         created = False
     if lead_feed_channel:
         _queue_lead_feed_post(session=session, team_id=team_id, rating_id=rating_id, rating=rating.rating,

@@ -36,6 +36,10 @@ def build_wsgi(settings: Settings | None = None) -> CrossfeedWSGI:
     settings = settings or load_settings()
     configure_logging(settings)
     crossfeed = Crossfeed.start(settings)
+    if settings.run_scheduler:
+        from schedules.clock import start_in_background
+
+        start_in_background(crossfeed)
     return CrossfeedWSGI(create_app(settings, crossfeed=crossfeed), crossfeed)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 

@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from slack_bolt import Ack, App
-from slack_sdk import WebClient
 
-from bot.app import Crossfeed, error_reply, tell_user
+from bot.app import Crossfeed, error_reply
 from bot.blocks.ids import LEAD_FORM_BLOCKS
 from bot.blocks.ids import LeadFeedbackIds as Ids
 from bot.blocks.leadfeedback import (

@@ -1,54 +1,41 @@
-"""`python -m schedules`: the clock process. Scheduled jobs arrive with the pulse issue."""
+"""`python -m schedules`: the clock process. `python -m schedules run JOB` runs one job once, now."""
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import sys
+from datetime import UTC
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from bot.app import Crossfeed
+from bot.server import configure_logging
 from bot.settings import load_settings
+from schedules import jobs
+from schedules.clock import add_jobs
 
-JOBS = {"outbox": "deliver queued Slack messages (lead-feed posts) that are due"}
-
-
-def run_job(name: str) -> int:
-    from bot.app import Crossfeed
-
-    settings = load_settings()
-    crossfeed = Crossfeed.start(settings)
-    try:
-        if name == "outbox":
-            report = crossfeed.outbox.deliver_due()
-            print(f"outbox: {report.sent} sent, {report.failed} failed, {report.skipped} skipped")
-            return 0 if not report.failed else 1
-    finally:
-        crossfeed.close()
-    return 2
+USAGE = f"usage: python -m schedules [run JOB]   (JOB is one of: {', '.join(jobs.JOBS)})"
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["run"]:
-        if len(argv) != 2 or argv[1] not in JOBS:
-            names = ", ".join(JOBS)
-            print(f"usage: python -m schedules run JOB   (JOB is one of: {names})", file=sys.stderr)
-            return 2
-        return run_job(argv[1])
-    if argv:
-        print("usage: python -m schedules [run JOB]", file=sys.stderr)
+    if argv and (argv[0] != "run" or len(argv) != 2 or argv[1] not in jobs.JOBS):
+        print(USAGE, file=sys.stderr)
         return 2
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    scheduler = BlockingScheduler(timezone="UTC")
-    scheduler.add_job(
-        "schedules.jobs:deliver_outbox", "interval", minutes=1, id="outbox", replace_existing=True,
-        coalesce=True, max_instances=1, misfire_grace_time=300,
-    )
+    configure_logging(settings)
+    crossfeed = Crossfeed.start(settings)
+    jobs.use(crossfeed)
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    return 0
+        if argv:
+            print(jobs.JOBS[argv[1]]())
+            return 0
+        scheduler = BlockingScheduler(timezone=UTC)
+        add_jobs(scheduler)
+        with contextlib.suppress(KeyboardInterrupt, SystemExit):
+            scheduler.start()
+        return 0
+    finally:
+        crossfeed.close()
 
 
 if __name__ == "__main__":

@@ -136,6 +136,7 @@ class LeadRating(Base):
 class LeadRatingReason(Base):
     __tablename__ = "lead_rating_reasons"
 
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
     rating_id: Mapped[int] = mapped_column(
         ForeignKey("lead_ratings.id", ondelete="CASCADE"), primary_key=True
     )

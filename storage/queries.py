@@ -158,13 +158,14 @@ def upsert_lead_rating(
             index_elements=["team_id", "rater_user_id", "lead_key"], set_=values
         ).returning(LeadRating.id)
     )
-    _replace_reasons(session=session, rating_id=rating_id, reason_ids=reason_ids)
+    _replace_reasons(session=session, team_id=team_id, rating_id=rating_id, reason_ids=reason_ids)
     return rating_id
 
 
 def update_lead_rating(
     *,
     session: Session,
+    team_id: str,
     rating_id: int,
     lead_ref: str,
     lead_key: str,
@@ -177,21 +178,22 @@ def update_lead_rating(
 ) -> None:
     session.execute(
         update(LeadRating)
-        .where(LeadRating.id == rating_id)
+        .where(LeadRating.team_id == team_id, LeadRating.id == rating_id)
         .values(
             lead_ref=lead_ref, lead_key=lead_key, rating=rating, source_id=source_id,
             campaign=campaign, note=note, updated_at=now,
         )
     )
-    _replace_reasons(session=session, rating_id=rating_id, reason_ids=reason_ids)
+    _replace_reasons(session=session, team_id=team_id, rating_id=rating_id, reason_ids=reason_ids)
 
 
-def _replace_reasons(*, session: Session, rating_id: int, reason_ids: Sequence[int]) -> None:
+def _replace_reasons(*, session: Session, team_id: str, rating_id: int, reason_ids: Sequence[int]) -> None:
     session.execute(delete(LeadRatingReason).where(LeadRatingReason.rating_id == rating_id))
     if reason_ids:
         session.execute(
             _insert(session, LeadRatingReason),
-            [{"rating_id": rating_id, "reason_id": reason_id} for reason_id in dict.fromkeys(reason_ids)],
+            [{"team_id": team_id, "rating_id": rating_id, "reason_id": reason_id}
+             for reason_id in dict.fromkeys(reason_ids)],
         )
     session.expire_all()
 

@@ -13,7 +13,7 @@ def test_one_line_rating_is_stored_and_confirmed(running, slack):
     assert reply.status == 200
     answer = reply.json
     assert answer["response_type"] == "ephemeral"
-    assert "Rated ACME-4411: 2/5" == answer["text"]
+    assert answer["text"] == "Rated ACME-4411: 2/5"
     headline = answer["blocks"][0]
     assert "*ACME-4411*" in headline["text"]["text"] and "2/5 · Poor" in headline["text"]["text"]
     assert headline["accessory"]["action_id"] == "leadfeedback.edit"

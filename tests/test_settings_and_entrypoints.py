@@ -77,3 +77,66 @@ def test_release_step_migrates_an_empty_database(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert "is up to date" in result.stdout
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_python_m_bot_serves_slack_and_health_over_http(tmp_path, fake_slack):
+    import time
+    import urllib.request
+
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import SECRET
+    from tests.slack_driver import SlackDriver
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
+    env.update(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake_slack.url,
+               DATABASE_URL=f"sqlite:///{tmp_path}/bot.db", PORT=str(port), RUN_SCHEDULER="0",
+               PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING")
+    server = subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=1) as health:
+                    assert health.status == 200
+                    break
+            except OSError:
+                assert server.poll() is None, server.stdout.read()
+                assert time.monotonic() < deadline, "python -m bot did not start"
+                time.sleep(0.1)
+
+        reply = SlackDriver(app_url=url, secret=SECRET, fake=fake_slack).command("/leadfeedback", "ACME-1 2 no-budget")
+
+        assert reply.status == 200 and reply.json["text"] == "Rated ACME-1: 2/5"
+        engine = create_engine(f"sqlite:///{tmp_path}/bot.db")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT lead_ref, rating FROM lead_ratings")).all() == [("ACME-1", 2)]
+        engine.dispose()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_schedules_run_outbox_delivers_what_is_due(tmp_path, fake_slack):
+    from tests.conftest import SECRET
+
+    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.url,
+           "DATABASE_URL": f"sqlite:///{tmp_path}/clock.db", "PYTHONPATH": str(ROOT)}
+
+    result = run(["-m", "schedules", "run", "outbox"], env, cwd=tmp_path)
+    unknown = run(["-m", "schedules", "run", "nonsense"], env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "outbox: 0 sent, 0 failed, 0 skipped"
+    assert unknown.returncode == 2 and "outbox" in unknown.stderr

@@ -1,13 +1,12 @@
-"""leads, reasons, sources, outbox
+"""workspaces, lead ratings, reason codes, sources, outbox
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 02:05:59.866289
+Create Date: 2026-11-25 02:15:40.910544
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -103,10 +102,12 @@ def upgrade() -> None:
         batch_op.create_index('ix_lead_ratings_team_rated_at', ['team_id', 'rated_at'], unique=False)
 
     op.create_table('lead_rating_reasons',
+    sa.Column('team_id', sa.String(length=32), nullable=False),
     sa.Column('rating_id', sa.Integer(), nullable=False),
     sa.Column('reason_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['rating_id'], ['lead_ratings.id'], name=op.f('fk_lead_rating_reasons_rating_id_lead_ratings'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['reason_id'], ['reason_codes.id'], name=op.f('fk_lead_rating_reasons_reason_id_reason_codes')),
+    sa.ForeignKeyConstraint(['team_id'], ['workspaces.team_id'], name=op.f('fk_lead_rating_reasons_team_id_workspaces')),
     sa.PrimaryKeyConstraint('rating_id', 'reason_id', name=op.f('pk_lead_rating_reasons'))
     )
     with op.batch_alter_table('lead_rating_reasons', schema=None) as batch_op:
