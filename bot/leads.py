@@ -180,13 +180,14 @@ class RatedLead:
     rater_user_id: str
     updated_at: datetime
     created: bool = False
+    feed_post_queued: bool = False
 
     @property
     def rating_label(self) -> str:
         return RATING_LABELS[self.rating]
 
     @classmethod
-    def of(cls, row: LeadRating, *, created: bool = False) -> RatedLead:
+    def of(cls, row: LeadRating, *, created: bool = False, feed_post_queued: bool = False) -> RatedLead:
         return cls(
             id=row.id, lead_ref=row.lead_ref, rating=row.rating,
             reasons=tuple(reason.label for reason in row.reasons),
@@ -194,6 +195,7 @@ class RatedLead:
             reason_codes=tuple(reason.code for reason in row.reasons), source_id=row.source_id,
             campaign=row.campaign, note=row.note,
             rater_user_id=row.rater_user_id, updated_at=row.updated_at, created=created,
+            feed_post_queued=feed_post_queued,
         )
 
 
@@ -258,11 +260,12 @@ def rate_lead(
                                         "(see `/leadfeedback mine`)."})
         queries.update_lead_rating(session=session, team_id=team_id, rating_id=rating_id, **values)
         created = False
-    if lead_feed_channel:
-        _queue_lead_feed_post(session=session, team_id=team_id, rating_id=rating_id, rating=rating.rating,
-                              channel=lead_feed_channel, now=now)
+    queued = bool(lead_feed_channel) and _queue_lead_feed_post(
+        session=session, team_id=team_id, rating_id=rating_id, rating=rating.rating,
+        channel=lead_feed_channel, now=now,
+    )
     row = queries.lead_rating(session=session, team_id=team_id, rating_id=rating_id)
-    return RatedLead.of(row, created=created)
+    return RatedLead.of(row, created=created, feed_post_queued=queued)
 
 
 def _resolve_codes(
@@ -297,13 +300,15 @@ def _resolve_codes(
 
 def _queue_lead_feed_post(
     *, session: Session, team_id: str, rating_id: int, rating: int, channel: str, now: datetime
-) -> None:
+) -> bool:
     # Bad leads are posted for marketing; a post already made is re-synced whenever the rating changes.
     key = f"lead-feed:{rating_id}"
     already = queries.outbox_message_for(session=session, team_id=team_id, dedupe_key=key)
-    if rating in FEED_RATINGS or already is not None:
-        queries.enqueue_outbox(session=session, team_id=team_id, kind="lead_feed", dedupe_key=key,
-                               channel=channel, payload={"rating_id": rating_id}, now=now)
+    if rating not in FEED_RATINGS and already is None:
+        return False
+    queries.enqueue_outbox(session=session, team_id=team_id, kind="lead_feed", dedupe_key=key,
+                           channel=channel, payload={"rating_id": rating_id}, now=now)
+    return True
 
 
 def rating_for_edit(*, session: Session, team_id: str, user_id: str, rating_id: int) -> RatedLead:

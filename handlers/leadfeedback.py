@@ -148,7 +148,8 @@ class LeadFeedback:
                 session=session, team_id=context.team_id, user_id=context.user_id, rating=rating,
                 now=datetime.now(UTC), lead_feed_channel=self.cf.settings.lead_feed_channel, rating_id=rating_id,
             )
-        self.cf.outbox.deliver_soon()
+        if rated.feed_post_queued:
+            self.cf.outbox.deliver_soon()
         return rated
 
     def register(self, app: App) -> None:
