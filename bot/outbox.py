@@ -21,7 +21,9 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.leadfeedback import lead_feed_message
+from bot.blocks.pulse import pulse_prompt_message, pulse_reminder_message
 from bot.leads import lead_rating_for_feed
+from bot.pulse import prompt_for, reminder_state
 from storage import queries
 from storage.models import OutboxMessage
 
@@ -60,7 +62,29 @@ def compose_lead_feed(session: Session, message: OutboxMessage) -> SlackPost | N
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
-COMPOSERS: dict[str, Composer] = {"lead_feed": compose_lead_feed}
+def compose_pulse_prompt(session: Session, message: OutboxMessage) -> SlackPost | None:
+    # The respondent token is made here, at send time, and exists only in the DM's buttons.
+    prompt = prompt_for(session=session, round_id=message.payload["round_id"], user_id=message.payload["user_id"])
+    if prompt is None:
+        return None
+    text, blocks = pulse_prompt_message(prompt)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
+def compose_pulse_reminder(session: Session, message: OutboxMessage) -> SlackPost | None:
+    state = reminder_state(session=session, round_id=message.payload["round_id"],
+                           user_id=message.payload["user_id"], now=datetime.now(UTC))
+    if state is None:
+        return None  # answered (or closed) since the reminder was queued: never remind those who answered
+    text, blocks = pulse_reminder_message(state)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
+COMPOSERS: dict[str, Composer] = {
+    "lead_feed": compose_lead_feed,
+    "pulse_prompt": compose_pulse_prompt,
+    "pulse_reminder": compose_pulse_reminder,
+}
 
 
 def retry_delay(attempts: int, error: SlackApiError | None = None) -> timedelta:

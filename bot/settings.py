@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///crossfeed.db"
 
@@ -32,6 +34,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     run_scheduler: bool = True
     lead_feed_channel: str | None = None
+    admin_user_ids: Annotated[frozenset[str], NoDecode] = frozenset()
+    workspace_timezone: str | None = None
     slack_max_rate_limit_retries: int = Field(default=3, ge=0, le=10)
 
     @field_validator("database_url", mode="before")
@@ -45,7 +49,24 @@ class Settings(BaseSettings):
         # urljoin(base_url, method) drops the last path segment without it.
         return url if url.endswith("/") else url + "/"
 
-    @field_validator("lead_feed_channel", mode="before")
+    @field_validator("admin_user_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.replace(" ", ",").split(",") if part.strip())
+        return value
+
+    @field_validator("workspace_timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Paris") from None
+        return value
+
+    @field_validator("lead_feed_channel", "workspace_timezone", mode="before")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if isinstance(value, str) else value

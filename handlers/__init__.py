@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers import leadfeedback
+from handlers import alignment, leadfeedback, pulse
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -14,3 +14,5 @@ if TYPE_CHECKING:
 
 def register(app: App, crossfeed: Crossfeed) -> None:
     leadfeedback.register(app, crossfeed)
+    pulse.register(app, crossfeed)
+    alignment.register(app, crossfeed)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from datetime import UTC
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -12,7 +11,7 @@ from bot.app import Crossfeed
 from bot.server import configure_logging
 from bot.settings import load_settings
 from schedules import jobs
-from schedules.clock import add_jobs
+from schedules.clock import add_jobs, configure
 
 USAGE = f"usage: python -m schedules [run JOB]   (JOB is one of: {', '.join(jobs.JOBS)})"
 
@@ -29,7 +28,8 @@ def main(argv: list[str]) -> int:
         if argv:
             print(jobs.JOBS[argv[1]]())
             return 0
-        scheduler = BlockingScheduler(timezone=UTC)
+        scheduler = BlockingScheduler()
+        configure(scheduler, crossfeed)
         add_jobs(scheduler)
         with contextlib.suppress(KeyboardInterrupt, SystemExit):
             scheduler.start()

@@ -7,8 +7,11 @@ their runtime with `use()`.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from bot.app import Crossfeed
+from bot.pulse import open_due_round, queue_due_reminders
+from storage.teams import all_configs
 
 logger = logging.getLogger(__name__)
 _runtime: Crossfeed | None = None
@@ -34,4 +37,35 @@ def deliver_outbox() -> str:
     return summary
 
 
-JOBS = {"outbox": deliver_outbox}
+def open_pulse_rounds() -> str:
+    """Open every workspace's pulse round that is due (each workspace in its own transaction)."""
+    crossfeed, now = runtime(), datetime.now(UTC)
+    with crossfeed.transaction() as session:
+        team_ids = [config.team_id for config in all_configs(session=session)]
+    opened = []
+    for team_id in team_ids:
+        try:
+            with crossfeed.transaction() as session:
+                result = open_due_round(session=session, team_id=team_id, now=now,
+                                        default_zone=crossfeed.settings.workspace_timezone)
+        except Exception:
+            logger.exception("could not open the pulse round of workspace %s", team_id)
+            continue
+        if result:
+            logger.info("opened pulse %s in %s: %s people asked", result.period, team_id, result.asked)
+            opened.append(result)
+    if opened:
+        crossfeed.outbox.deliver_due()
+    return f"pulse: {len(opened)} round(s) opened, {sum(r.asked for r in opened)} people asked"
+
+
+def send_pulse_reminders() -> str:
+    crossfeed = runtime()
+    with crossfeed.transaction() as session:
+        queued = queue_due_reminders(session=session, now=datetime.now(UTC))
+    if queued:
+        crossfeed.outbox.deliver_due()
+    return f"reminders: {queued} queued"
+
+
+JOBS = {"pulse": open_pulse_rounds, "reminders": send_pulse_reminders, "outbox": deliver_outbox}

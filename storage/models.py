@@ -170,3 +170,130 @@ class OutboxMessage(Base):
     slack_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# --- teams, admins and pulse checks ---------------------------------------------------------------
+
+
+class WorkspaceConfig(Base):
+    """A workspace's configuration; defaults until an admin changes them."""
+
+    __tablename__ = "workspace_configs"
+    __table_args__ = (
+        # Fewer than 3 answers would let people work out who said what.
+        CheckConstraint("anonymity_threshold >= 3", name="anonymity_floor"),
+        CheckConstraint("comment_threshold >= anonymity_threshold", name="comment_floor"),
+        CheckConstraint("pulse_cadence IN ('weekly', 'biweekly')", name="cadence"),
+    )
+
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"), primary_key=True)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    first_admin_user_id: Mapped[str | None] = mapped_column(String(32))
+    sales_name: Mapped[str] = mapped_column(String(40), default="Sales")
+    marketing_name: Mapped[str] = mapped_column(String(40), default="Marketing")
+    sales_usergroup_id: Mapped[str | None] = mapped_column(String(32))
+    marketing_usergroup_id: Mapped[str | None] = mapped_column(String(32))
+    pulse_cadence: Mapped[str] = mapped_column(String(8), default="weekly")
+    pulse_day: Mapped[str] = mapped_column(String(3), default="wed")
+    pulse_time: Mapped[str] = mapped_column(String(5), default="10:00")
+    pulse_open_hours: Mapped[int] = mapped_column(Integer, default=72)
+    pulse_reminder_hours: Mapped[int] = mapped_column(Integer, default=24)
+    pulse_questions: Mapped[list[str] | None] = mapped_column(JSON)
+    anonymity_threshold: Mapped[int] = mapped_column(Integer, default=3)
+    comment_threshold: Mapped[int] = mapped_column(Integer, default=5)
+
+
+class Admin(Base):
+    __tablename__ = "admins"
+    __table_args__ = (UniqueConstraint("team_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    added_by: Mapped[str | None] = mapped_column(String(32))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TeamMember(Base):
+    """A person in the sales or marketing team: added by hand, or synced from the team's user group."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id"),
+        CheckConstraint("side IN ('sales', 'marketing')", name="side"),
+        CheckConstraint("origin IN ('explicit', 'usergroup')", name="origin"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(9))
+    origin: Mapped[str] = mapped_column(String(9))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PulseRound(Base):
+    """One pulse round: unique per workspace and period, so two clocks open it once."""
+
+    __tablename__ = "pulse_rounds"
+    __table_args__ = (UniqueConstraint("team_id", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    period: Mapped[str] = mapped_column(String(16))
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    remind_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    questions: Mapped[list[str]] = mapped_column(JSON)
+    sales_name: Mapped[str] = mapped_column(String(40))
+    marketing_name: Mapped[str] = mapped_column(String(40))
+    reminders_queued: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PulseParticipation(Base):
+    """Who was asked and whether they answered: the ledger that says whom to remind.
+
+    Kept apart from the answers, and holding no time of answering, so it cannot be joined to them.
+    """
+
+    __tablename__ = "pulse_participation"
+    __table_args__ = (UniqueConstraint("round_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    round_id: Mapped[int] = mapped_column(ForeignKey("pulse_rounds.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(9))
+    answered_via: Mapped[str | None] = mapped_column(String(5))
+
+
+class PulseAnswer(Base):
+    """One anonymous answer: no user id, no timestamp, no sequence number.
+
+    `respondent` is a random token that exists only in the buttons of the person's DM, so the
+    same person can change an answer (and a double click stays one answer) without the database
+    knowing who they are.
+    """
+
+    __tablename__ = "pulse_answers"
+
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    round_id: Mapped[int] = mapped_column(ForeignKey("pulse_rounds.id", ondelete="CASCADE"), primary_key=True)
+    respondent: Mapped[str] = mapped_column(String(32), primary_key=True)
+    question: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    side: Mapped[str] = mapped_column(String(9))
+    score: Mapped[int] = mapped_column(SmallInteger)
+
+    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),)
+
+
+class PulseComment(Base):
+    """One anonymous comment per respondent and round (same token as the answers)."""
+
+    __tablename__ = "pulse_comments"
+
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    round_id: Mapped[int] = mapped_column(ForeignKey("pulse_rounds.id", ondelete="CASCADE"), primary_key=True)
+    respondent: Mapped[str] = mapped_column(String(32), primary_key=True)
+    side: Mapped[str] = mapped_column(String(9))
+    text: Mapped[str] = mapped_column(Text)

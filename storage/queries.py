@@ -20,7 +20,7 @@ from storage.models import (
 )
 
 
-def _insert(session: Session, model):
+def dialect_insert(session: Session, model):
     """INSERT with ON CONFLICT support for whichever database the session is bound to."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
@@ -34,12 +34,12 @@ def ensure_workspace(*, session: Session, team_id: str) -> None:
     if session.get(Workspace, team_id) is not None:
         return
     created = session.execute(
-        _insert(session, Workspace).values(team_id=team_id).on_conflict_do_nothing()
+        dialect_insert(session, Workspace).values(team_id=team_id).on_conflict_do_nothing()
     ).rowcount
     if not created:
         return
     session.execute(
-        _insert(session, ReasonCode).on_conflict_do_nothing(),
+        dialect_insert(session, ReasonCode).on_conflict_do_nothing(),
         [
             dict(
                 team_id=team_id,
@@ -55,7 +55,7 @@ def ensure_workspace(*, session: Session, team_id: str) -> None:
         ],
     )
     session.execute(
-        _insert(session, LeadSource).on_conflict_do_nothing(),
+        dialect_insert(session, LeadSource).on_conflict_do_nothing(),
         [
             dict(team_id=team_id, code=s.code, label=s.label, aliases=list(s.aliases), position=i)
             for i, s in enumerate(DEFAULT_SOURCES)
@@ -109,7 +109,7 @@ def add_source(*, session: Session, team_id: str, code: str, label: str, created
         select(func.coalesce(func.max(LeadSource.position), 0) + 1).where(LeadSource.team_id == team_id)
     )
     session.execute(
-        _insert(session, LeadSource)
+        dialect_insert(session, LeadSource)
         .values(team_id=team_id, code=code, label=label, aliases=[], position=next_position,
                 created_by=created_by)
         .on_conflict_do_nothing()
@@ -150,7 +150,7 @@ def upsert_lead_rating(
     values = dict(
         lead_ref=lead_ref, rating=rating, source_id=source_id, campaign=campaign, note=note, updated_at=now
     )
-    statement = _insert(session, LeadRating).values(
+    statement = dialect_insert(session, LeadRating).values(
         team_id=team_id, rater_user_id=rater_user_id, lead_key=lead_key, rated_at=now, **values
     )
     rating_id = session.scalar(
@@ -191,7 +191,7 @@ def _replace_reasons(*, session: Session, team_id: str, rating_id: int, reason_i
     session.execute(delete(LeadRatingReason).where(LeadRatingReason.rating_id == rating_id))
     if reason_ids:
         session.execute(
-            _insert(session, LeadRatingReason),
+            dialect_insert(session, LeadRatingReason),
             [{"team_id": team_id, "rating_id": rating_id, "reason_id": reason_id}
              for reason_id in dict.fromkeys(reason_ids)],
         )
@@ -234,7 +234,7 @@ def enqueue_outbox(
 ) -> None:
     """Queue a message; queueing the same key again re-arms it (e.g. to re-sync an edited post)."""
     session.execute(
-        _insert(session, OutboxMessage)
+        dialect_insert(session, OutboxMessage)
         .values(team_id=team_id, kind=kind, dedupe_key=dedupe_key, channel=channel, payload=payload,
                 status="pending", attempts=0, next_attempt_at=now, created_at=now)
         .on_conflict_do_update(

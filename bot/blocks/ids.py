@@ -26,3 +26,12 @@ LEAD_FORM_BLOCKS: dict[str, str] = {
     "campaign": LeadFeedbackIds.CAMPAIGN,
     "note": LeadFeedbackIds.NOTE,
 }
+
+
+class PulseIds(StrEnum):
+    ANSWER = "pulse.answer"
+    COMMENT = "pulse.comment"
+    COMMENT_MODAL = "pulse.comment_modal"
+    COMMENT_TEXT = "pulse.comment_text"
+    FORM = "pulse.form"
+    QUESTION = "pulse.q"  # + the question's index: pulse.q0, pulse.q1, …

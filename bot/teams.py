@@ -1,0 +1,109 @@
+"""Teams (sales and marketing) and admins: who is asked, and who may change things."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from bot.errors import InvalidInput, NotAllowed
+from storage import teams as store
+
+SIDES = ("sales", "marketing")
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_USERGROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def mentioned_users(text: str) -> list[str]:
+    """User ids mentioned in slash-command text (Slack sends them as <@U123|name>)."""
+    return list(dict.fromkeys(_USER.findall(text or "")))
+
+
+def mentioned_usergroups(text: str) -> list[str]:
+    return list(dict.fromkeys(_USERGROUP.findall(text or "")))
+
+
+def side_named(text: str) -> str:
+    """Which team the last word names: `sales` or `marketing` (forgiving: `mktg`, `Sales`)."""
+    words = [w for w in re.sub(r"<[^>]*>", " ", text or "").casefold().split()]
+    for word in reversed(words):
+        for side in SIDES:
+            if side.startswith(word) and len(word) >= 3 or word in {"mktg", "mkt"} and side == "marketing":
+                return side
+    raise InvalidInput({"side": "Say which team: `sales` or `marketing`."})
+
+
+@dataclass(frozen=True)
+class AdminCheck:
+    became_first_admin: bool
+
+
+def require_admin(*, session: Session, team_id: str, user_id: str, configured: frozenset[str]) -> AdminCheck:
+    """Let an admin through; in a workspace with no admin yet, make this person the first one."""
+    store.workspace_config(session=session, team_id=team_id)
+    admins = set(store.admin_ids(session=session, team_id=team_id)) | configured
+    if user_id in admins:
+        return AdminCheck(became_first_admin=False)
+    if not admins and store.claim_first_admin(session=session, team_id=team_id, user_id=user_id):
+        return AdminCheck(became_first_admin=True)
+    admins = set(store.admin_ids(session=session, team_id=team_id)) | configured
+    listed = ", ".join(f"<@{admin}>" for admin in sorted(admins))
+    raise NotAllowed(f"Only Crossfeed admins can do that. Ask one of them: {listed}.")
+
+
+def add_admins(*, session: Session, team_id: str, user_ids: list[str], added_by: str) -> None:
+    if not user_ids:
+        raise InvalidInput({"users": "Mention the people to make admins, e.g. `/alignment admin add @jane`."})
+    store.add_admins(session=session, team_id=team_id, user_ids=user_ids, added_by=added_by)
+
+
+def add_members(*, session: Session, team_id: str, user_ids: list[str], side: str) -> None:
+    if not user_ids:
+        raise InvalidInput({"users": "Mention the people to add, e.g. `/alignment team add @jane @bob sales`."})
+    store.workspace_config(session=session, team_id=team_id)
+    store.put_members(session=session, team_id=team_id, user_ids=user_ids, side=side, origin="explicit")
+
+
+def remove_members(*, session: Session, team_id: str, user_ids: list[str]) -> int:
+    if not user_ids:
+        raise InvalidInput({"users": "Mention the people to remove, e.g. `/alignment team remove @jane`."})
+    return store.remove_members(session=session, team_id=team_id, user_ids=user_ids)
+
+
+def set_usergroup(*, session: Session, team_id: str, side: str, usergroup_id: str) -> None:
+    config = store.workspace_config(session=session, team_id=team_id)
+    setattr(config, f"{side}_usergroup_id", usergroup_id)
+
+
+def usergroups(*, session: Session, team_id: str) -> dict[str, str]:
+    """side → user group id, for the teams that have one."""
+    config = store.workspace_config(session=session, team_id=team_id)
+    return {side: group for side in SIDES if (group := getattr(config, f"{side}_usergroup_id"))}
+
+
+def sync_from_usergroup(*, session: Session, team_id: str, side: str, user_ids: list[str]) -> None:
+    """Make the synced members of `side` exactly the user group's members; explicit ones stay."""
+    store.remove_synced_members_except(session=session, team_id=team_id, side=side, keep=user_ids)
+    store.put_members(session=session, team_id=team_id, user_ids=user_ids, side=side, origin="usergroup")
+
+
+@dataclass(frozen=True)
+class Roster:
+    names: dict[str, str]
+    members: dict[str, list[tuple[str, str]]]  # side → [(user_id, origin)]
+    usergroups: dict[str, str]
+    admins: list[str]
+
+
+def roster(*, session: Session, team_id: str, configured_admins: frozenset[str]) -> Roster:
+    config = store.workspace_config(session=session, team_id=team_id)
+    members: dict[str, list[tuple[str, str]]] = {side: [] for side in SIDES}
+    for member in store.team_members(session=session, team_id=team_id):
+        members[member.side].append((member.user_id, member.origin))
+    return Roster(
+        names={"sales": config.sales_name, "marketing": config.marketing_name},
+        members=members,
+        usergroups={side: g for side in SIDES if (g := getattr(config, f"{side}_usergroup_id"))},
+        admins=sorted(set(store.admin_ids(session=session, team_id=team_id)) | configured_admins),
+    )

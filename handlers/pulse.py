@@ -1,0 +1,151 @@
+"""/pulse and the pulse DM: answer buttons, the comment modal, the `/pulse` modal, results."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from slack_bolt import Ack, App
+
+from bot.app import Crossfeed, error_reply
+from bot.blocks.ids import PulseIds as Ids
+from bot.blocks.pulse import (
+    PulseFormMetadata,
+    comment_modal,
+    pulse_form_modal,
+    pulse_prompt_message,
+    pulse_results_message,
+    pulse_state_message,
+)
+from bot.errors import InvalidInput
+from bot.pulse import (
+    PulseButtonValue,
+    prompt_for,
+    pulse_form_state,
+    pulse_results,
+    record_pulse_click,
+    record_pulse_comment,
+    record_pulse_form,
+)
+from bot.text import plain_command_text
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Pulse:
+    """Listeners for pulse checks."""
+
+    def __init__(self, crossfeed: Crossfeed):
+        self.cf = crossfeed
+        self.report = error_reply(crossfeed)
+
+    def on_command(self, ack: Ack, body: dict, context) -> None:
+        """`/pulse` opens the open round in a modal; `/pulse results` shows the last closed round."""
+        word = plain_command_text(body.get("text", "")).casefold()
+        if word == "results":
+            with self.cf.transaction() as session:
+                results = pulse_results(session=session, team_id=context.team_id, now=_now())
+            text, blocks = pulse_results_message(results)
+            return ack(text=text, blocks=blocks, response_type="ephemeral")
+        if word not in ("", "answer"):
+            return ack(text="Try `/pulse` to answer the open pulse, or `/pulse results` for the last one.",
+                       response_type="ephemeral")
+        with self.cf.transaction() as session:
+            state = pulse_form_state(session=session, team_id=context.team_id, user_id=context.user_id,
+                                     now=_now(), default_zone=self.cf.settings.workspace_timezone)
+        if state.prompt is None:
+            text, blocks = pulse_state_message(state)
+            return ack(text=text, blocks=blocks, response_type="ephemeral")
+        ack()
+        self.cf.after_ack.run(self._open_view, body["trigger_id"], pulse_form_modal(state.prompt),
+                              on_error=self._reporter(body))
+
+    def on_answer_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
+        """A 1–5 button in the DM: store the answer and show it in the message, in place."""
+        ack()
+        value = _button_value(action)
+        with self.cf.transaction() as session:
+            prompt = record_pulse_click(session=session, team_id=context.team_id, user_id=context.user_id,
+                                        value=value, now=_now())
+        text, blocks = pulse_prompt_message(prompt)
+        self.cf.after_ack.run(self._update_dm, body, text, blocks, on_error=self._reporter(body))
+
+    def on_comment_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
+        """"Add a comment" in the DM opens a short modal."""
+        ack()
+        value = _button_value(action)
+        with self.cf.transaction() as session:
+            prompt = prompt_for(session=session, round_id=value.r, user_id=context.user_id, token=value.t)
+        if prompt is None:
+            raise InvalidInput({"comment": "This pulse wasn't sent to you."})
+        self.cf.after_ack.run(self._open_view, body["trigger_id"], comment_modal(prompt),
+                              on_error=self._reporter(body))
+
+    def on_comment_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
+        value = PulseButtonValue.model_validate_json(view.get("private_metadata") or "{}")
+        text = ((view["state"]["values"].get(Ids.COMMENT_TEXT) or {}).get(Ids.COMMENT_TEXT) or {}).get("value")
+        try:
+            with self.cf.transaction() as session:
+                record_pulse_comment(session=session, team_id=context.team_id, user_id=context.user_id,
+                                     round_id=value.r, token=value.t, text=text, now=_now())
+        except InvalidInput as invalid:
+            return ack(response_action="errors", errors={Ids.COMMENT_TEXT: " ".join(invalid.fields.values())})
+        ack()
+
+    def on_form_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
+        """The `/pulse` modal's Send."""
+        metadata = PulseFormMetadata.model_validate_json(view.get("private_metadata") or "{}")
+        values = view["state"]["values"]
+        scores = {}
+        for block_id, fields in values.items():
+            if match := re.fullmatch(re.escape(Ids.QUESTION) + r"(\d+)", block_id):
+                chosen = (fields.get(block_id) or {}).get("selected_option") or {}
+                if str(chosen.get("value", "")).isdigit():
+                    scores[int(match[1])] = int(chosen["value"])
+        comment = ((values.get(Ids.COMMENT_TEXT) or {}).get(Ids.COMMENT_TEXT) or {}).get("value")
+        try:
+            with self.cf.transaction() as session:
+                record_pulse_form(session=session, team_id=context.team_id, user_id=context.user_id,
+                                  round_id=metadata.r, scores=scores, comment=comment, now=_now())
+        except InvalidInput as invalid:
+            errors = {(Ids.COMMENT_TEXT if field == "comment" else f"{Ids.QUESTION}{field[1:]}"): message
+                      for field, message in invalid.fields.items()}
+            return ack(response_action="errors", errors=errors)
+        ack()
+        self.cf.outbox.deliver_soon()
+
+    # --- after ack -------------------------------------------------------------------------------
+
+    def _open_view(self, trigger_id: str, view) -> None:
+        self.cf.client.views_open(trigger_id=trigger_id, view=view)
+
+    def _update_dm(self, body: dict, text: str, blocks: list) -> None:
+        self.cf.client.chat_update(channel=body["channel"]["id"], ts=body["message"]["ts"], text=text,
+                                   blocks=blocks)
+
+    def _reporter(self, body: dict):
+        def report(error: Exception) -> None:
+            self.report(error=error, body={**body, "type": "after_ack"}, request=None, response=None)
+
+        return report
+
+    def register(self, app: App) -> None:
+        app.command("/pulse")(self.on_command)
+        app.action(re.compile(r"^pulse\.answer\.\d+\.\d$"))(self.on_answer_clicked)
+        app.action(Ids.COMMENT)(self.on_comment_clicked)
+        app.view(Ids.COMMENT_MODAL)(self.on_comment_submitted)
+        app.view(Ids.FORM)(self.on_form_submitted)
+
+
+def _button_value(action: dict) -> PulseButtonValue:
+    try:
+        return PulseButtonValue.model_validate_json(action.get("value") or "")
+    except ValidationError:
+        raise InvalidInput({"answer": "That button is from an old version of this message."}) from None
+
+
+def register(app: App, crossfeed: Crossfeed) -> None:
+    Pulse(crossfeed).register(app)

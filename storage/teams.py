@@ -1,0 +1,90 @@
+"""Queries for admins, team membership and workspace configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import Admin, TeamMember, WorkspaceConfig
+from storage.queries import dialect_insert, ensure_workspace
+
+
+def workspace_config(*, session: Session, team_id: str) -> WorkspaceConfig:
+    """The workspace's configuration, created with defaults on first use."""
+    ensure_workspace(session=session, team_id=team_id)
+    session.execute(dialect_insert(session, WorkspaceConfig).values(team_id=team_id).on_conflict_do_nothing())
+    return session.get(WorkspaceConfig, team_id, populate_existing=True)
+
+
+def all_configs(*, session: Session) -> Sequence[WorkspaceConfig]:
+    return session.scalars(select(WorkspaceConfig).order_by(WorkspaceConfig.team_id)).all()
+
+
+def admin_ids(*, session: Session, team_id: str) -> list[str]:
+    return list(session.scalars(select(Admin.user_id).where(Admin.team_id == team_id).order_by(Admin.id)))
+
+
+def add_admins(*, session: Session, team_id: str, user_ids: Iterable[str], added_by: str | None) -> None:
+    rows = [dict(team_id=team_id, user_id=user_id, added_by=added_by) for user_id in dict.fromkeys(user_ids)]
+    if rows:
+        session.execute(dialect_insert(session, Admin).on_conflict_do_nothing(), rows)
+
+
+def claim_first_admin(*, session: Session, team_id: str, user_id: str) -> bool:
+    """Make `user_id` the workspace's first admin, unless someone already is (race-safe)."""
+    claimed = session.execute(
+        update(WorkspaceConfig)
+        .where(WorkspaceConfig.team_id == team_id, WorkspaceConfig.first_admin_user_id.is_(None))
+        .values(first_admin_user_id=user_id)
+    ).rowcount
+    if claimed:
+        add_admins(session=session, team_id=team_id, user_ids=[user_id], added_by=None)
+    return bool(claimed)
+
+
+def team_members(*, session: Session, team_id: str) -> Sequence[TeamMember]:
+    return session.scalars(
+        select(TeamMember).where(TeamMember.team_id == team_id).order_by(TeamMember.side, TeamMember.id)
+    ).all()
+
+
+def put_members(*, session: Session, team_id: str, user_ids: Iterable[str], side: str, origin: str) -> None:
+    """Put people in a team (moving them out of the other one); an explicit add wins over a sync."""
+    statement = dialect_insert(session, TeamMember)
+    rows = [dict(team_id=team_id, user_id=user_id, side=side, origin=origin) for user_id in dict.fromkeys(user_ids)]
+    if not rows:
+        return
+    changes = dict(side=statement.excluded.side, origin=statement.excluded.origin)
+    upsert = statement.on_conflict_do_update(index_elements=["team_id", "user_id"], set_=changes)
+    if origin == "usergroup":
+        upsert = statement.on_conflict_do_update(
+            index_elements=["team_id", "user_id"], set_=changes, where=TeamMember.origin == "usergroup"
+        )
+    session.execute(upsert, rows)
+
+
+def remove_members(*, session: Session, team_id: str, user_ids: Iterable[str]) -> int:
+    return session.execute(
+        delete(TeamMember).where(TeamMember.team_id == team_id, TeamMember.user_id.in_(list(user_ids)))
+    ).rowcount
+
+
+def remove_synced_members_except(*, session: Session, team_id: str, side: str, keep: Iterable[str]) -> int:
+    """Drop people synced from `side`'s user group who are no longer in it."""
+    return session.execute(
+        delete(TeamMember).where(
+            TeamMember.team_id == team_id, TeamMember.side == side, TeamMember.origin == "usergroup",
+            TeamMember.user_id.not_in(list(keep)),
+        )
+    ).rowcount
+
+
+def set_timezone_if_unset(*, session: Session, team_id: str, timezone: str) -> None:
+    workspace_config(session=session, team_id=team_id)
+    session.execute(
+        update(WorkspaceConfig)
+        .where(WorkspaceConfig.team_id == team_id, WorkspaceConfig.timezone.is_(None))
+        .values(timezone=timezone)
+    )
