@@ -23,6 +23,8 @@ class Call:
     method: str
     params: dict
     auth: str | None = None
+    status: int = 200
+    ok: bool = True
 
     @property
     def blocks(self) -> list[dict]:
@@ -95,6 +97,7 @@ class FakeSlackServer(ThreadingHTTPServer):
         self.calls: list[Call] = []
         self.problems: list[str] = []
         self.script = Script()
+        self.usergroups: dict[str, list[str]] = {}
         self.lock = threading.Lock()
         self._ts = itertools.count(1)
         self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -119,9 +122,9 @@ class FakeSlackServer(ThreadingHTTPServer):
 
     # --- what tests read ---
 
-    def calls_to(self, method: str) -> list[Call]:
+    def calls_to(self, method: str, *, succeeded: bool = False) -> list[Call]:
         with self.lock:
-            return [call for call in self.calls if call.method == method]
+            return [call for call in self.calls if call.method == method and (call.ok or not succeeded)]
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 5) -> list[Call]:
         """Poll until `method` was called at least `count` times (work after ack runs on threads)."""
@@ -157,11 +160,13 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
                     params[key] = json.loads(params[key])
             method = self.path.rsplit("/", 1)[-1]
         problems = check_blocks(method, params)
+        call = Call(method, params, self.headers.get("Authorization"))
         with self.server.lock:
-            self.server.calls.append(Call(method, params, self.headers.get("Authorization")))
+            self.server.calls.append(call)
             self.server.problems.extend(problems)
         failure = self.server.script.next_failure(method)
         if failure is not None:
+            call.status, call.ok = failure.status, False
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
             body = {"ok": False, "error": "ratelimited" if failure.status == 429 else failure.error}
             return self._reply(failure.status, body, headers)
@@ -206,4 +211,5 @@ ANSWERS = {
     "views.push": _view,
     "views.publish": _view,
     "users.info": lambda s, p: {"user": {"id": p.get("user"), "tz": "America/New_York"}},
+    "usergroups.users.list": lambda s, p: {"users": s.usergroups.get(p.get("usergroup"), [])},
 }

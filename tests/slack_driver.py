@@ -82,7 +82,7 @@ class SlackDriver:
         return self.post(urlencode({"payload": json.dumps(payload)}), **kwargs)
 
     def click(self, action_id: str, value: str | None = None, *, user: str = "U1", block_id: str = "b1",
-              response_url: bool = True, **kwargs) -> Reply:
+              response_url: bool = True, channel: str = "C1", message_ts: str = "1.1", **kwargs) -> Reply:
         action = {"type": "button", "action_id": action_id, "block_id": block_id, "action_ts": "1.2",
                   "text": {"type": "plain_text", "text": "Button"}}
         if value is not None:
@@ -90,8 +90,8 @@ class SlackDriver:
         payload = {
             "type": "block_actions", "team": {"id": TEAM, "domain": "acme"}, "user": {"id": user, "team_id": TEAM},
             "api_app_id": "A1", "trigger_id": "13345.trigger", "actions": [action],
-            "container": {"type": "message", "message_ts": "1.1", "channel_id": "C1", "is_ephemeral": True},
-            "channel": {"id": "C1"},
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": True},
+            "channel": {"id": channel}, "message": {"ts": message_ts, "type": "message", "text": "", "blocks": []},
         }
         if response_url:
             payload["response_url"] = self.fake.response_url(f"click-{user}")
