@@ -45,6 +45,7 @@ class Failure:
     error: str
     retry_after: int | None
     remaining: int
+    skip: int = 0
 
 
 @dataclass
@@ -52,15 +53,18 @@ class Script:
     failures: dict[str, list[Failure]] = field(default_factory=lambda: defaultdict(list))
 
     def fail(self, method: str, *, times: int = 1, status: int = 200, error: str = "internal_error",
-             retry_after: int | None = None) -> None:
-        """Make the next `times` calls of `method` fail (HTTP `status`, or ok:false with `error`)."""
-        self.failures[method].append(Failure(status, error, retry_after, times))
+             retry_after: int | None = None, after: int = 0) -> None:
+        """Make `times` calls of `method` fail (HTTP `status`, or ok:false with `error`), after `after` succeed."""
+        self.failures[method].append(Failure(status, error, retry_after, times, after))
 
     def next_failure(self, method: str) -> Failure | None:
         queue = self.failures.get(method) or []
         while queue and queue[0].remaining <= 0:
             queue.pop(0)
         if not queue:
+            return None
+        if queue[0].skip > 0:
+            queue[0].skip -= 1
             return None
         queue[0].remaining -= 1
         return queue[0]

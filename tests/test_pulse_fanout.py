@@ -1,0 +1,100 @@
+"""Fan-out of a pulse round through the outbox: rate limits, errors, a crash, two workers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+
+from bot.app import Crossfeed
+from bot.outbox import Outbox
+from tests.helpers import outbox
+from tests.pulse_kit import OPENING, make_teams, open_round
+
+SALES = [f"US{i:03d}" for i in range(250)]
+MARKETING = [f"UM{i:03d}" for i in range(250)]
+EVERYONE = sorted(SALES + MARKETING)
+
+
+def delivered(fake) -> Counter:
+    return Counter(call.params["channel"] for call in fake.calls_to("chat.postMessage", succeeded=True))
+
+
+def test_500_members_are_each_prompted_exactly_once_despite_429s_and_500s(crossfeed, fake_slack):
+    make_teams(crossfeed, sales=SALES, marketing=MARKETING)
+    fake_slack.script.fail("chat.postMessage", times=1, status=429, retry_after=0, after=10)
+    fake_slack.script.fail("chat.postMessage", times=4, status=500, after=100)
+    fake_slack.script.fail("chat.postMessage", times=1, status=429, retry_after=0, after=200)
+    fake_slack.script.fail("chat.postMessage", times=3, status=503, after=50)
+
+    summary = open_round(crossfeed)
+    first_pass = delivered(fake_slack)
+    with freeze_time(OPENING + timedelta(minutes=5)):
+        retry = crossfeed.outbox.deliver_due()
+
+    assert summary == "pulse: 1 round(s) opened, 500 people asked"
+    assert len(first_pass) == 493, "7 failed on the first pass: 429s were waited out by the client"
+    assert retry.sent == 7
+    assert sorted(delivered(fake_slack)) == EVERYONE
+    assert set(delivered(fake_slack).values()) == {1}
+    assert {message.status for message in outbox(crossfeed)} == {"sent"}
+
+
+class Crash(BaseException):
+    """The process dying (not an exception the outbox could catch)."""
+
+
+def test_a_crash_mid_fan_out_resumes_without_resending(crossfeed, fake_slack, settings, monkeypatch):
+    make_teams(crossfeed, sales=SALES, marketing=MARKETING)
+    real_send = Outbox._send
+    sent_before_crash = 0
+
+    def send_then_die(self, post, update_ts):
+        nonlocal sent_before_crash
+        if sent_before_crash == 200:
+            raise Crash
+        sent_before_crash += 1
+        return real_send(self, post, update_ts)
+
+    monkeypatch.setattr(Outbox, "_send", send_then_die)
+    with pytest.raises(Crash):
+        open_round(crossfeed)
+    monkeypatch.setattr(Outbox, "_send", real_send)
+    assert len(delivered(fake_slack)) == 200
+
+    restarted = Crossfeed.start(settings)
+    try:
+        with freeze_time(OPENING + timedelta(minutes=1)):
+            resumed = restarted.outbox.deliver_due()
+        with freeze_time(OPENING + timedelta(minutes=6)):
+            after_lease = restarted.outbox.deliver_due()
+    finally:
+        restarted.close()
+
+    assert resumed.sent == 299, "the one claimed when the process died waits for its lease to expire"
+    assert after_lease.sent == 1
+    assert sorted(delivered(fake_slack)) == EVERYONE
+    assert set(delivered(fake_slack).values()) == {1}
+
+
+def test_two_workers_delivering_at_once_send_each_prompt_once(crossfeed, fake_slack, settings):
+    make_teams(crossfeed, sales=SALES[:100], marketing=MARKETING[:100])
+    fake_slack.script.fail("chat.postMessage", times=10_000)  # hold every DM back while the round opens
+    open_round(crossfeed)
+    fake_slack.script.failures.clear()
+    fake_slack.reset()
+    other = Crossfeed.start(settings)
+    try:
+        # Both see the messages as due without freezegun, which threads can't share.
+        for runtime in (crossfeed, other):
+            runtime.outbox.clock = lambda: OPENING + timedelta(hours=2)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            reports = list(pool.map(lambda runtime: runtime.outbox.deliver_due(), [crossfeed, other]))
+    finally:
+        other.close()
+
+    assert sum(report.sent for report in reports) == 200
+    assert set(delivered(fake_slack).values()) == {1} and len(delivered(fake_slack)) == 200
