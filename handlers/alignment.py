@@ -1,11 +1,15 @@
-"""/alignment: teams and admins (setup, digest and export come with later issues)."""
+"""/alignment: teams, admins, the pulse schedule and time zone (setup, digest and export come later)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from slack_bolt import Ack, App
+from sqlalchemy.orm import Session
 
 from bot.app import Crossfeed, error_reply
 from bot.blocks.alignment import help_message, notice, roster_message
+from bot.errors import InvalidInput
 from bot.teams import (
     add_admins,
     add_members,
@@ -19,7 +23,11 @@ from bot.teams import (
     sync_from_usergroup,
     usergroups,
 )
+from bot.workspace import set_pulse_schedule, set_timezone
 from storage.teams import set_timezone_if_unset
+
+# What an admin command hands back: the confirmation, and optional work to do after ack.
+Outcome = tuple[str, Callable[[dict], None] | None]
 
 
 class Alignment:
@@ -28,57 +36,83 @@ class Alignment:
     def __init__(self, crossfeed: Crossfeed):
         self.cf = crossfeed
         self.report = error_reply(crossfeed)
+        self.admin_commands: dict[str, Callable[[Session, str, str, str, list[str]], Outcome]] = {
+            "team add": self._team_add,
+            "team remove": self._team_remove,
+            "team group": self._team_group,
+            "team sync": self._team_sync,
+            "admin add": self._admin_add,
+            "pulse schedule": self._pulse_schedule,
+            "timezone": self._timezone,
+        }
 
     def on_command(self, ack: Ack, body: dict, context) -> None:
         raw = body.get("text", "")
         words = raw.casefold().split()
-        command = " ".join(words[:2])
-        team_id, user_id = context.team_id, context.user_id
-        if command in ("team list", "admin list") or not words or words[0] == "help":
-            return self._show(ack, team_id, words)
-        if command not in ("team add", "team remove", "team sync", "team group", "admin add"):
-            return self._show(ack, team_id, ["help"])
+        name = "timezone" if words[:1] == ["timezone"] else " ".join(words[:2])
+        command = self.admin_commands.get(name)
+        if command is None:
+            return self._show(ack, context.team_id, words)
         with self.cf.transaction() as session:
-            check = require_admin(session=session, team_id=team_id, user_id=user_id,
+            check = require_admin(session=session, team_id=context.team_id, user_id=context.user_id,
                                   configured=self.cf.settings.admin_user_ids)
-            users = mentioned_users(raw)
-            if command == "team add":
-                side = side_named(raw)
-                add_members(session=session, team_id=team_id, user_ids=users, side=side)
-                done = f"Added {len(users)} {'person' if len(users) == 1 else 'people'} to {side}."
-            elif command == "team remove":
-                removed = remove_members(session=session, team_id=team_id, user_ids=users)
-                done = f"Removed {removed} of {len(users)} from their team."
-            elif command == "team group":
-                groups = mentioned_usergroups(raw)
-                if len(groups) != 1:
-                    return ack(text="Mention one user group, e.g. `/alignment team group @sales-team sales`.",
-                               response_type="ephemeral")
-                side = side_named(raw)
-                set_usergroup(session=session, team_id=team_id, side=side, usergroup_id=groups[0])
-                done = f"{side.title()} now follows <!subteam^{groups[0]}>. Run `/alignment team sync` to read it."
-            elif command == "team sync":
-                groups = usergroups(session=session, team_id=team_id)
-                done = ("Syncing teams from their user groups…" if groups else
-                        "No team has a user group yet: `/alignment team group @group sales|marketing`.")
-            else:
-                add_admins(session=session, team_id=team_id, user_ids=users, added_by=user_id)
-                done = f"{', '.join(f'<@{u}>' for u in users)} can now run admin commands."
+            done, follow_up = command(session, context.team_id, context.user_id, raw, words)
         text, blocks = notice(done, first_admin=check.became_first_admin)
         ack(text=text, blocks=blocks, response_type="ephemeral")
         if check.became_first_admin:
-            self.cf.after_ack.run(self._adopt_timezone, team_id, user_id, on_error=self._reporter(body))
-        if command == "team sync" and groups:
-            self.cf.after_ack.run(self._sync, body, team_id, groups, on_error=self._reporter(body))
+            self.cf.after_ack.run(self._adopt_timezone, context.team_id, context.user_id,
+                                  on_error=self._reporter(body))
+        if follow_up:
+            self.cf.after_ack.run(follow_up, body, on_error=self._reporter(body))
 
     def _show(self, ack: Ack, team_id: str, words: list[str]) -> None:
-        if words[:1] in (["team"], ["admin"]):
+        """`team list`, `admin list`, or help for anything else."""
+        if words[:1] in (["team"], ["admin"]) and words[1:2] == ["list"]:
             with self.cf.transaction() as session:
                 text, blocks = roster_message(roster(session=session, team_id=team_id,
                                                      configured_admins=self.cf.settings.admin_user_ids))
         else:
             text, blocks = help_message()
         ack(text=text, blocks=blocks, response_type="ephemeral")
+
+    # --- admin commands ------------------------------------------------------------------------
+
+    def _team_add(self, session: Session, team_id: str, user_id: str, raw: str, words: list[str]) -> Outcome:
+        users, side = mentioned_users(raw), side_named(raw)
+        add_members(session=session, team_id=team_id, user_ids=users, side=side)
+        return f"Added {len(users)} {'person' if len(users) == 1 else 'people'} to {side}.", None
+
+    def _team_remove(self, session: Session, team_id: str, user_id: str, raw: str, words: list[str]) -> Outcome:
+        users = mentioned_users(raw)
+        removed = remove_members(session=session, team_id=team_id, user_ids=users)
+        return f"Removed {removed} of {len(users)} from their team.", None
+
+    def _team_group(self, session: Session, team_id: str, user_id: str, raw: str, words: list[str]) -> Outcome:
+        groups = mentioned_usergroups(raw)
+        if len(groups) != 1:
+            raise InvalidInput({"group": "Mention one user group, e.g. `/alignment team group @sales-team sales`."})
+        side = side_named(raw)
+        set_usergroup(session=session, team_id=team_id, side=side, usergroup_id=groups[0])
+        return f"{side.title()} now follows <!subteam^{groups[0]}>. Run `/alignment team sync` to read it.", None
+
+    def _team_sync(self, session: Session, team_id: str, user_id: str, raw: str, words: list[str]) -> Outcome:
+        groups = usergroups(session=session, team_id=team_id)
+        if not groups:
+            return "No team has a user group yet: `/alignment team group @group sales|marketing`.", None
+        return "Syncing teams from their user groups…", lambda body: self._sync(body, team_id, groups)
+
+    def _admin_add(self, session: Session, team_id: str, user_id: str, raw: str, words: list[str]) -> Outcome:
+        users = mentioned_users(raw)
+        add_admins(session=session, team_id=team_id, user_ids=users, added_by=user_id)
+        return f"{', '.join(f'<@{u}>' for u in users)} can now run admin commands.", None
+
+    def _pulse_schedule(self, session: Session, team_id: str, user_id: str, raw: str, words: list[str]) -> Outcome:
+        reads = set_pulse_schedule(session=session, team_id=team_id, words=words[2:])
+        return f"Pulse checks now open {reads}, workspace time, from the next round on.", None
+
+    def _timezone(self, session: Session, team_id: str, user_id: str, raw: str, words: list[str]) -> Outcome:
+        zone = set_timezone(session=session, team_id=team_id, name=(raw.split()[1:2] or [""])[0])
+        return f"Workspace time zone set to {zone}: schedules now follow it.", None
 
     # --- after ack -------------------------------------------------------------------------------
 

@@ -140,3 +140,21 @@ def test_two_people_racing_to_be_first_admin_make_one(crossfeed):
 
     assert results.count(True) == 1
     assert len(admins(crossfeed)) == 1
+
+
+def test_admins_set_the_pulse_schedule_and_time_zone(running, slack):
+    schedule = slack.command("/alignment", "pulse schedule biweekly Thursday 9:30")
+    zone = slack.command("/alignment", "timezone Europe/Paris")
+    bad_zone = slack.command("/alignment", "timezone Mars/Olympus")
+    bad_schedule = slack.command("/alignment", "pulse schedule sometimes")
+    refused = slack.command("/alignment", "timezone UTC", user="U7")
+
+    assert "every two weeks on Thu at 09:30" in schedule.body
+    assert "Europe/Paris" in zone.body
+    assert "isn't a time zone I know" in bad_zone.body
+    assert "I couldn't read that schedule" in bad_schedule.body
+    assert "Only Crossfeed admins" in refused.body
+    with running.crossfeed.sessions() as session:
+        config = store.workspace_config(session=session, team_id="T1")
+        assert (config.pulse_cadence, config.pulse_day, config.pulse_time, config.timezone) == (
+            "biweekly", "thu", "09:30", "Europe/Paris")

@@ -15,6 +15,8 @@ ALIGNMENT_HELP = (
     "• `/alignment team remove @jane`\n"
     "• `/alignment team group @sales-team sales` uses a user group; `/alignment team sync` reads the groups\n"
     "• `/alignment team list`\n"
+    "*Pulse checks and time*\n"
+    "• `/alignment pulse schedule weekly wed 10:00` (or `biweekly`) · `/alignment timezone Europe/Paris`\n"
     "*Admins*\n"
     "• `/alignment admin add @user` · `/alignment admin list`\n"
     "In a workspace with no admin yet, the first person to run an admin command becomes one."
