@@ -67,3 +67,20 @@ def test_an_unexpected_error_gets_an_apology_with_a_reference_that_is_in_the_log
     logged = [r for r in caplog.records if reference in r.getMessage()]
     assert logged and logged[0].exc_info is not None, "the log has the reference and the traceback"
     assert rating_count(running.crossfeed) == 0, "the rating's transaction was rolled back"
+
+
+def test_an_unexpected_error_in_a_modal_replaces_it_with_an_apology(running, slack):
+    from tests.test_leadfeedback_modal import open_modal, values
+
+    view = open_modal(running, slack)
+    with running.crossfeed.engine.begin() as connection:
+        connection.execute(text("DROP TABLE lead_rating_reasons"))
+
+    reply = slack.submit(view, values())
+
+    assert reply.status == 200
+    answer = reply.json
+    assert answer["response_action"] == "update"
+    shown = answer["view"]["blocks"][0]["text"]["text"]
+    assert "Sorry, something went wrong on our side" in shown and "reference" in shown
+    assert rating_count(running.crossfeed) == 0
