@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -71,6 +71,15 @@ class Crossfeed:
     def webhook(self, url: str) -> WebhookClient:
         """A response_url client with the same retry policy as the Web API client."""
         return WebhookClient(url, retry_handlers=slack_retry_handlers(self.settings))
+
+    def later(self, body: dict, work: Callable[[], object]) -> None:
+        """Run `work` after Slack has been answered; a failure is reported to the person in `body`."""
+        report = error_reply(self)
+
+        def on_error(error: Exception) -> None:
+            report(error=error, body={**body, "type": "after_ack"}, request=None, response=None)
+
+        self.after_ack.run(work, on_error=on_error)
 
     def wait_idle(self, timeout: float = 5) -> bool:
         """Wait for after-ack work and outbox deliveries to finish (shutdown and tests)."""

@@ -216,6 +216,14 @@ def lead_form_options(*, session: Session, team_id: str) -> LeadFormOptions:
     )
 
 
+def workspace_codes(*, session: Session, team_id: str) -> tuple[str, str]:
+    """The workspace's reason codes and source codes, listed for help text."""
+    queries.ensure_workspace(session=session, team_id=team_id)
+    reasons = CodeList(queries.active_reasons(session=session, team_id=team_id), what="reason code")
+    sources = CodeList(queries.active_sources(session=session, team_id=team_id), what="source")
+    return reasons.codes(), sources.codes()
+
+
 def find_sources(*, session: Session, team_id: str, typed: str, limit: int = 20) -> list[tuple[int, str]]:
     """Sources for the modal's typeahead: (id, label) of those matching what was typed."""
     queries.ensure_workspace(session=session, team_id=team_id)

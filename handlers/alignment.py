@@ -7,7 +7,7 @@ from collections.abc import Callable
 from slack_bolt import Ack, App
 from sqlalchemy.orm import Session
 
-from bot.app import Crossfeed, error_reply
+from bot.app import Crossfeed
 from bot.blocks.alignment import help_message, notice, roster_message
 from bot.errors import InvalidInput
 from bot.teams import (
@@ -35,7 +35,6 @@ class Alignment:
 
     def __init__(self, crossfeed: Crossfeed):
         self.cf = crossfeed
-        self.report = error_reply(crossfeed)
         self.admin_commands: dict[str, Callable[[Session, str, str, str, list[str]], Outcome]] = {
             "team add": self._team_add,
             "team remove": self._team_remove,
@@ -60,10 +59,9 @@ class Alignment:
         text, blocks = notice(done, first_admin=check.became_first_admin)
         ack(text=text, blocks=blocks, response_type="ephemeral")
         if check.became_first_admin:
-            self.cf.after_ack.run(self._adopt_timezone, context.team_id, context.user_id,
-                                  on_error=self._reporter(body))
+            self.cf.later(body, lambda: self._adopt_timezone(context.team_id, context.user_id))
         if follow_up:
-            self.cf.after_ack.run(follow_up, body, on_error=self._reporter(body))
+            self.cf.later(body, lambda: follow_up(body))
 
     def _show(self, ack: Ack, team_id: str, words: list[str]) -> None:
         """`team list`, `admin list`, or help for anything else."""
@@ -134,12 +132,6 @@ class Alignment:
         if zone:
             with self.cf.transaction() as session:
                 set_timezone_if_unset(session=session, team_id=team_id, timezone=zone)
-
-    def _reporter(self, body: dict):
-        def report(error: Exception) -> None:
-            self.report(error=error, body={**body, "type": "after_ack"}, request=None, response=None)
-
-        return report
 
     def register(self, app: App) -> None:
         app.command("/alignment")(self.on_command)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 from slack_bolt import Ack, App
 
-from bot.app import Crossfeed, error_reply
+from bot.app import Crossfeed
 from bot.blocks.ids import LEAD_FORM_BLOCKS
 from bot.blocks.ids import LeadFeedbackIds as Ids
 from bot.blocks.leadfeedback import (
@@ -22,7 +22,6 @@ from bot.blocks.leadfeedback import (
 )
 from bot.errors import InvalidInput
 from bot.leads import (
-    CodeList,
     LeadRatingInput,
     RatedLead,
     find_sources,
@@ -31,9 +30,9 @@ from bot.leads import (
     parse_quick_rating,
     rate_lead,
     rating_for_edit,
+    workspace_codes,
 )
 from bot.text import plain_command_text
-from storage import queries
 
 
 def _no_text(body: dict) -> bool:
@@ -45,7 +44,6 @@ class LeadFeedback:
 
     def __init__(self, crossfeed: Crossfeed):
         self.cf = crossfeed
-        self.report = error_reply(crossfeed)
 
     def on_command_without_text(self, ack: Ack, body: dict) -> None:
         """`/leadfeedback` alone opens the rating modal."""
@@ -59,11 +57,8 @@ class LeadFeedback:
         word = text.split()[0].casefold()
         if word == "help" and len(text.split()) == 1:
             with self.cf.transaction() as session:
-                queries.ensure_workspace(session=session, team_id=context.team_id)
-                codes = [CodeList(rows, what="").codes() for rows in (
-                    queries.active_reasons(session=session, team_id=context.team_id),
-                    queries.active_sources(session=session, team_id=context.team_id))]
-            fallback, blocks = help_message(*codes)
+                reasons, sources = workspace_codes(session=session, team_id=context.team_id)
+            fallback, blocks = help_message(reasons, sources)
         elif word == "mine" and len(text.split()) == 1:
             with self.cf.transaction() as session:
                 ratings, total = my_recent_ratings(session=session, team_id=context.team_id, user_id=context.user_id)
@@ -82,7 +77,7 @@ class LeadFeedback:
             errors = {LEAD_FORM_BLOCKS.get(field, Ids.LEAD): message for field, message in invalid.fields.items()}
             return ack(response_action="errors", errors=errors)
         ack()
-        self.cf.after_ack.run(self._confirm, body, metadata, rated, on_error=self._reporter(body))
+        self.cf.later(body, lambda: self._confirm(body, metadata, rated))
 
     def on_edit_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
         """An Edit button: open the modal prefilled with that rating."""
@@ -120,10 +115,7 @@ class LeadFeedback:
         with self.cf.transaction() as session:
             options = lead_form_options(session=session, team_id=team_id)
         view = lead_feedback_modal(options, metadata, prefill)
-        self.cf.after_ack.run(self._open_view, body["trigger_id"], view, on_error=self._reporter(body))
-
-    def _open_view(self, trigger_id: str, view) -> None:
-        self.cf.client.views_open(trigger_id=trigger_id, view=view)
+        self.cf.later(body, lambda: self.cf.client.views_open(trigger_id=body["trigger_id"], view=view))
 
     def _confirm(self, body: dict, metadata: LeadFormMetadata, rated: RatedLead) -> None:
         text, blocks = rating_confirmation(rated)
@@ -135,12 +127,6 @@ class LeadFeedback:
                 return
         # No (or an expired) response_url: confirm in the rep's DM with the app instead.
         self.cf.client.chat_postMessage(channel=body["user"]["id"], text=text, blocks=blocks)
-
-    def _reporter(self, body: dict):
-        def report(error: Exception) -> None:
-            self.report(error=error, body={**body, "type": "after_ack"}, request=None, response=None)
-
-        return report
 
     def _save(self, context, rating: LeadRatingInput, rating_id: int | None = None) -> RatedLead:
         with self.cf.transaction() as session:

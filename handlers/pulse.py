@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 from slack_bolt import Ack, App
 
-from bot.app import Crossfeed, error_reply
+from bot.app import Crossfeed
 from bot.blocks.ids import PulseIds as Ids
 from bot.blocks.pulse import (
     PulseFormMetadata,
@@ -40,7 +40,6 @@ class Pulse:
 
     def __init__(self, crossfeed: Crossfeed):
         self.cf = crossfeed
-        self.report = error_reply(crossfeed)
 
     def on_command(self, ack: Ack, body: dict, context) -> None:
         """`/pulse` opens the open round in a modal; `/pulse results` shows the last closed round."""
@@ -60,8 +59,7 @@ class Pulse:
             text, blocks = pulse_state_message(state)
             return ack(text=text, blocks=blocks, response_type="ephemeral")
         ack()
-        self.cf.after_ack.run(self._open_view, body["trigger_id"], pulse_form_modal(state.prompt),
-                              on_error=self._reporter(body))
+        self._open_view(body, pulse_form_modal(state.prompt))
 
     def on_answer_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
         """A 1–5 button in the DM: store the answer and show it in the message, in place."""
@@ -71,7 +69,8 @@ class Pulse:
             prompt = record_pulse_click(session=session, team_id=context.team_id, user_id=context.user_id,
                                         value=value, now=_now())
         text, blocks = pulse_prompt_message(prompt)
-        self.cf.after_ack.run(self._update_dm, body, text, blocks, on_error=self._reporter(body))
+        self.cf.later(body, lambda: self.cf.client.chat_update(
+            channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks))
 
     def on_comment_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
         """"Add a comment" in the DM opens a short modal."""
@@ -81,8 +80,7 @@ class Pulse:
             prompt = prompt_for(session=session, round_id=value.r, user_id=context.user_id, token=value.t)
         if prompt is None:
             raise InvalidInput({"comment": "This pulse wasn't sent to you."})
-        self.cf.after_ack.run(self._open_view, body["trigger_id"], comment_modal(prompt),
-                              on_error=self._reporter(body))
+        self._open_view(body, comment_modal(prompt))
 
     def on_comment_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
         value = PulseButtonValue.model_validate_json(view.get("private_metadata") or "{}")
@@ -119,18 +117,8 @@ class Pulse:
 
     # --- after ack -------------------------------------------------------------------------------
 
-    def _open_view(self, trigger_id: str, view) -> None:
-        self.cf.client.views_open(trigger_id=trigger_id, view=view)
-
-    def _update_dm(self, body: dict, text: str, blocks: list) -> None:
-        self.cf.client.chat_update(channel=body["channel"]["id"], ts=body["message"]["ts"], text=text,
-                                   blocks=blocks)
-
-    def _reporter(self, body: dict):
-        def report(error: Exception) -> None:
-            self.report(error=error, body={**body, "type": "after_ack"}, request=None, response=None)
-
-        return report
+    def _open_view(self, body: dict, view) -> None:
+        self.cf.later(body, lambda: self.cf.client.views_open(trigger_id=body["trigger_id"], view=view))
 
     def register(self, app: App) -> None:
         app.command("/pulse")(self.on_command)
