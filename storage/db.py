@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -39,11 +40,25 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # SQLite allows one writer. Threads of this process queue on a lock instead of each polling
+    # SQLite's busy handler, whose growing sleeps (up to 100 ms a try) made the tail latency.
+    writer = threading.RLock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        # A deferred transaction that reads and then writes fails with "database is locked"
-        # without waiting for busy_timeout; taking the write lock up front makes it wait instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writer.acquire()
+        try:
+            # A deferred transaction that reads and then writes fails with "database is locked"
+            # without waiting for busy_timeout; taking the write lock up front makes it wait instead.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.release()
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection):
+        writer.release()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
