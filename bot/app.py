@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,11 +31,28 @@ logger = logging.getLogger("crossfeed")
 APOLOGY = "Sorry, something went wrong on our side and nothing was saved. Please try again in a minute."
 
 
+class RetryAfterHandler(RateLimitErrorRetryHandler):
+    """Waits out HTTP 429 for Slack's Retry-After plus at most 0.1 s.
+
+    slack-sdk's handler adds a random 0–1 s to every wait; for one sender fanning out DMs that
+    cost a third of the time (bench/pulse_fanout.py: ratio 1.40 at 50 posts/s, 1.59 at 100).
+    """
+
+    def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
+        if response is None:
+            raise error
+        retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
+        value = retry_after[0] if isinstance(retry_after, list) else retry_after
+        time.sleep(max(0.0, float(value)) + random.uniform(0, 0.1))
+        state.next_attempt_requested = True
+        state.increment_current_attempt()
+
+
 def slack_retry_handlers(settings: Settings) -> list:
     # Only connection errors and 429s are retried: a retried 5xx on chat.postMessage can post twice.
     return [
         ConnectionErrorRetryHandler(),
-        RateLimitErrorRetryHandler(max_retry_count=settings.slack_max_rate_limit_retries),
+        RetryAfterHandler(max_retry_count=settings.slack_max_rate_limit_retries),
     ]
 
 
