@@ -20,16 +20,26 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-class Settings(BaseSettings):
-    """Every setting Crossfeed reads; the README lists them with their meaning."""
+class DatabaseSettings(BaseSettings):
+    """Just DATABASE_URL, for tools that touch only the database (`python -m storage upgrade`)."""
 
     model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _use_psycopg3(cls, url: str) -> str:
+        return normalise_database_url(url) if isinstance(url, str) else url
+
+
+class Settings(DatabaseSettings):
+    """Every setting Crossfeed reads; the README lists them with their meaning."""
 
     slack_bot_token: str = Field(min_length=1)
     slack_signing_secret: str = ""
     slack_app_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
-    database_url: str = DEFAULT_DATABASE_URL
     port: int = 3000
     log_level: str = "INFO"
     run_scheduler: bool = True
@@ -37,11 +47,6 @@ class Settings(BaseSettings):
     admin_user_ids: Annotated[frozenset[str], NoDecode] = frozenset()
     workspace_timezone: str | None = None
     slack_max_rate_limit_retries: int = Field(default=3, ge=0, le=10)
-
-    @field_validator("database_url", mode="before")
-    @classmethod
-    def _use_psycopg3(cls, url: str) -> str:
-        return normalise_database_url(url) if isinstance(url, str) else url
 
     @field_validator("slack_api_url")
     @classmethod
@@ -95,7 +100,7 @@ def describe_settings_error(error: ValidationError) -> str:
         name = str(first["loc"][0]).upper()
         if first["type"] == "missing":
             return f"missing required setting {name} (set it in the environment or in .env)"
-        return f"invalid setting {name}: {first['msg']}"
+        return f"invalid setting {name}: {first['msg'].removeprefix('Value error, ')}"
     return f"invalid settings: {first['msg'].removeprefix('Value error, ')}"
 
 

@@ -2,7 +2,7 @@
 
 import sys
 
-from bot.settings import DEFAULT_DATABASE_URL, normalise_database_url
+from bot.settings import DatabaseSettings
 from storage.db import make_engine, migrate
 
 
@@ -10,10 +10,7 @@ def main(argv: list[str]) -> int:
     if argv != ["upgrade"]:
         print("usage: python -m storage upgrade", file=sys.stderr)
         return 2
-    import os
-
-    url = normalise_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
-    engine = make_engine(url)
+    engine = make_engine(DatabaseSettings().database_url)
     migrate(engine)
     print(f"crossfeed: database at {engine.url.render_as_string(hide_password=True)} is up to date")
     return 0

@@ -69,6 +69,7 @@ def test_a_bad_value_is_named():
     with pytest.raises(ValidationError) as raised:
         Settings(_env_file=None, slack_bot_token="x", slack_signing_secret="s", port="eighty")
     assert describe_settings_error(raised.value).startswith("invalid setting PORT:")
+    assert "Value error" not in describe_settings_error(raised.value)
 
 
 def test_release_step_migrates_an_empty_database(tmp_path):
@@ -140,3 +141,12 @@ def test_schedules_run_outbox_delivers_what_is_due(tmp_path, fake_slack):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "outbox: 0 sent, 0 failed, 0 skipped"
     assert unknown.returncode == 2 and "outbox" in unknown.stderr
+
+
+def test_release_step_reads_database_url_from_dot_env(tmp_path):
+    (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{tmp_path}/from-env-file.db\n")
+
+    result = run(["-m", "storage", "upgrade"], {"PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "from-env-file.db").exists() and not (tmp_path / "crossfeed.db").exists()
