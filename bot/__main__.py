@@ -31,7 +31,11 @@ def serve_socket_mode(settings: Settings) -> None:
         start_in_background(crossfeed)
     app = create_app(settings, crossfeed=crossfeed)
     logger.info("Crossfeed is running in Socket Mode")
-    SocketModeHandler(app, settings.slack_app_token).start()
+    try:
+        SocketModeHandler(app, settings.slack_app_token).start()
+    except Exception as error:  # e.g. an invalid app token, or Slack unreachable
+        logger.debug("Socket Mode failed", exc_info=error)
+        raise SystemExit(f"crossfeed: could not connect to Slack in Socket Mode: {error}") from None
 
 
 def serve_http(settings: Settings) -> None:
