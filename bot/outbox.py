@@ -21,8 +21,10 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.leadfeedback import lead_feed_message
+from bot.blocks.messaging import ask_card, ask_summary_message
 from bot.blocks.pulse import pulse_prompt_message, pulse_reminder_message
 from bot.leads import lead_rating_for_feed
+from bot.messaging import ask_summary, ask_view
 from bot.pulse import prompt_for, reminder_state
 from storage import queries
 from storage.models import OutboxMessage
@@ -80,7 +82,27 @@ def compose_pulse_reminder(session: Session, message: OutboxMessage) -> SlackPos
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
+def compose_messaging_card(session: Session, message: OutboxMessage) -> SlackPost | None:
+    view = ask_view(session=session, team_id=message.team_id, ask_id=message.payload["ask_id"], now=datetime.now(UTC))
+    if view is None:
+        return None
+    text, blocks = ask_card(view)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
+def compose_messaging_summary(session: Session, message: OutboxMessage) -> SlackPost | None:
+    results = ask_summary(session=session, team_id=message.team_id, ask_id=message.payload["ask_id"],
+                          now=datetime.now(UTC))
+    if results is None:
+        return None
+    text, blocks = ask_summary_message(results)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
 COMPOSERS: dict[str, Composer] = {
+    "messaging_card": compose_messaging_card,
+    "messaging_dm": compose_messaging_card,
+    "messaging_summary": compose_messaging_summary,
     "lead_feed": compose_lead_feed,
     "pulse_prompt": compose_pulse_prompt,
     "pulse_reminder": compose_pulse_reminder,

@@ -44,6 +44,7 @@ class Settings(DatabaseSettings):
     log_level: str = "INFO"
     run_scheduler: bool = True
     lead_feed_channel: str | None = None
+    sales_channel: str | None = None
     admin_user_ids: Annotated[frozenset[str], NoDecode] = frozenset()
     workspace_timezone: str | None = None
     slack_max_rate_limit_retries: int = Field(default=3, ge=0, le=10)
@@ -71,7 +72,7 @@ class Settings(DatabaseSettings):
                 raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Paris") from None
         return value
 
-    @field_validator("lead_feed_channel", "workspace_timezone", mode="before")
+    @field_validator("lead_feed_channel", "sales_channel", "workspace_timezone", mode="before")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if isinstance(value, str) else value

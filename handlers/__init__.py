@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers import alignment, home, leadfeedback, pulse
+from handlers import alignment, home, leadfeedback, messaging, pulse
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -16,4 +16,5 @@ def register(app: App, crossfeed: Crossfeed) -> None:
     leadfeedback.register(app, crossfeed)
     pulse.register(app, crossfeed)
     alignment.register(app, crossfeed)
+    messaging.register(app, crossfeed)
     home.register(app, crossfeed)

@@ -1,11 +1,11 @@
-"""App Home, and an honest answer for commands this version does not serve yet."""
+"""App Home."""
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
 from bot.app import Crossfeed
-from bot.blocks.home import MESSAGING_NOT_YET, home_view
+from bot.blocks.home import home_view
 
 
 class Home:
@@ -18,12 +18,8 @@ class Home:
             return
         self.cf.later(body, lambda: self.cf.client.views_publish(user_id=event["user"], view=home_view()))
 
-    def on_messaging_command(self, ack: Ack) -> None:
-        ack(text=MESSAGING_NOT_YET, response_type="ephemeral")
-
     def register(self, app: App) -> None:
         app.event("app_home_opened")(self.on_home_opened)
-        app.command("/messaging")(self.on_messaging_command)
 
 
 def register(app: App, crossfeed: Crossfeed) -> None:

@@ -23,6 +23,7 @@ JOB_TABLE = "apscheduler_jobs"
 EVERY_MINUTE_JOBS = {
     "pulse": ("schedules.jobs:open_pulse_rounds", 60, 6 * 3600),
     "reminders": ("schedules.jobs:send_pulse_reminders", 300, 6 * 3600),
+    "messaging": ("schedules.jobs:close_messaging_asks", 60, 6 * 3600),
     "outbox": ("schedules.jobs:deliver_outbox", 60, 3600),
 }
 

@@ -10,6 +10,7 @@ import logging
 from datetime import UTC, datetime
 
 from bot.app import Crossfeed
+from bot.messaging import close_due_asks
 from bot.pulse import open_due_round, queue_due_reminders
 from storage.teams import all_configs
 
@@ -68,4 +69,15 @@ def send_pulse_reminders() -> str:
     return f"reminders: {queued} queued"
 
 
-JOBS = {"pulse": open_pulse_rounds, "reminders": send_pulse_reminders, "outbox": deliver_outbox}
+def close_messaging_asks() -> str:
+    """Close messaging asks whose time is up: summary DM to the asker, card marked closed."""
+    crossfeed = runtime()
+    with crossfeed.transaction() as session:
+        closed = close_due_asks(session=session, now=datetime.now(UTC))
+    if closed:
+        crossfeed.outbox.deliver_due()
+    return f"messaging: {closed} ask(s) closed"
+
+
+JOBS = {"pulse": open_pulse_rounds, "reminders": send_pulse_reminders, "messaging": close_messaging_asks,
+        "outbox": deliver_outbox}

@@ -297,3 +297,65 @@ class PulseComment(Base):
     respondent: Mapped[str] = mapped_column(String(32), primary_key=True)
     side: Mapped[str] = mapped_column(String(9))
     text: Mapped[str] = mapped_column(Text)
+
+
+# --- messaging feedback ---------------------------------------------------------------------------
+
+
+class MessagingAsk(Base):
+    """A marketer's question to sales: how did this message, talk track or asset land with buyers?"""
+
+    __tablename__ = "messaging_asks"
+    __table_args__ = (
+        Index("ix_messaging_asks_team_closes", "team_id", "closes_at"),
+        CheckConstraint("audience IN ('channel', 'dm')", name="audience"),
+        # The modal's view id: a re-submitted or double-clicked modal creates one ask.
+        UniqueConstraint("team_id", "submission_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    asker_user_id: Mapped[str] = mapped_column(String(32))
+    asker_side: Mapped[str | None] = mapped_column(String(9))
+    name: Mapped[str] = mapped_column(String(100))
+    link: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(String(7))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submission_key: Mapped[str] = mapped_column(String(64))
+
+
+class MessagingAnswer(Base):
+    """A rep's answer to an ask: one per rep and ask, changeable until the ask closes. Not anonymous."""
+
+    __tablename__ = "messaging_answers"
+    __table_args__ = (
+        UniqueConstraint("ask_id", "rep_user_id"),
+        CheckConstraint("reaction IN ('resonated', 'mixed', 'flat', 'not_used')", name="reaction"),
+        Index("ix_messaging_answers_team_answered", "team_id", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    ask_id: Mapped[int] = mapped_column(ForeignKey("messaging_asks.id", ondelete="CASCADE"))
+    rep_user_id: Mapped[str] = mapped_column(String(32))
+    reaction: Mapped[str] = mapped_column(String(9))
+    buyer_stage: Mapped[str | None] = mapped_column(String(20))
+    buyer_quote: Mapped[str | None] = mapped_column(Text)
+    suggestion: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MessagingUsage(Base):
+    """Where a rep used the messaging (email, call, demo, …): one row per place, for SQL counts."""
+
+    __tablename__ = "messaging_usage"
+
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    answer_id: Mapped[int] = mapped_column(ForeignKey("messaging_answers.id", ondelete="CASCADE"), primary_key=True)
+    used_in: Mapped[str] = mapped_column(String(10), primary_key=True)

@@ -216,4 +216,5 @@ ANSWERS = {
     "views.publish": _view,
     "users.info": lambda s, p: {"user": {"id": p.get("user"), "tz": "America/New_York"}},
     "usergroups.users.list": lambda s, p: {"users": s.usergroups.get(p.get("usergroup"), [])},
+    "usergroups.list": lambda s, p: {"usergroups": [{"id": g, "handle": g.lower(), "name": g} for g in s.usergroups]},
 }

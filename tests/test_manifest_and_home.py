@@ -46,9 +46,3 @@ def test_opening_the_home_tab_publishes_it(running, slack):
     [published] = running.fake.wait_for("views.publish")
     assert published.params["user_id"] == "U1"
     assert "Rate a lead" in json.dumps(published.view)
-
-
-def test_messaging_says_plainly_that_it_is_not_available_yet(slack):
-    reply = slack.command("/messaging", "ask")
-
-    assert reply.status == 200 and "isn't available in this version" in reply.json["text"]

@@ -14,7 +14,7 @@ def test_jobs_are_registered_once_with_coalescing_and_a_misfire_grace():
 
     registered = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert set(registered) == {"pulse", "reminders", "outbox"}
+    assert set(registered) == {"pulse", "reminders", "messaging", "outbox"}
     assert registered["outbox"].func is jobs.deliver_outbox
     assert registered["pulse"].func is jobs.open_pulse_rounds
     for job in registered.values():
@@ -43,5 +43,5 @@ def test_jobs_persist_in_the_database_job_store(crossfeed):
     again = BackgroundScheduler()
     configure(again, crossfeed)
     again.start(paused=True)
-    assert {job.id for job in again.get_jobs()} == {"pulse", "reminders", "outbox"}
+    assert {job.id for job in again.get_jobs()} == {"pulse", "reminders", "messaging", "outbox"}
     again.shutdown(wait=False)

@@ -25,6 +25,7 @@ def home_view() -> View:
         SectionBlock(text=(
             "• `/leadfeedback ACME-4411 2 no-budget \"only wanted pricing\"` rates a lead in one line\n"
             "• `/leadfeedback mine` shows your latest ratings, with Edit buttons\n"
+            "• `/messaging` lists open messaging asks; `/messaging ask` asks sales how your messaging landed\n"
             "• `/pulse` answers this week's alignment pulse; `/pulse results` shows the last one\n"
             "• `/alignment help` lists team and admin commands"
         )),
@@ -32,7 +33,3 @@ def home_view() -> View:
             text="Pulse answers are anonymous; lead ratings and messaging feedback carry your name."
         )]),
     ])
-
-
-MESSAGING_NOT_YET = ("Messaging feedback isn't available in this version of Crossfeed yet. Meanwhile, rate leads "
-                     "with `/leadfeedback` and answer the pulse with `/pulse`.")

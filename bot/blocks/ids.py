@@ -35,3 +35,33 @@ class PulseIds(StrEnum):
     COMMENT_TEXT = "pulse.comment_text"
     FORM = "pulse.form"
     QUESTION = "pulse.q"  # + the question's index: pulse.q0, pulse.q1, …
+
+
+class MessagingIds(StrEnum):
+    ASK_MODAL = "messaging.ask_modal"
+    NAME = "messaging.name"
+    LINK = "messaging.link"
+    DESCRIPTION = "messaging.description"
+    CHANNEL = "messaging.channel"
+    PEOPLE = "messaging.people"
+    GROUP = "messaging.group"
+    DAYS = "messaging.days"
+    REACT = "messaging.react"  # + "." + the reaction: messaging.react.resonated, …
+    ANSWER_MODAL = "messaging.answer_modal"
+    REACTION = "messaging.reaction"
+    USED_IN = "messaging.used_in"
+    STAGE = "messaging.stage"
+    QUOTE = "messaging.quote"
+    SUGGESTION = "messaging.suggestion"
+
+
+# AskInput / AnswerInput field → the modal block that shows its error.
+ASK_FORM_BLOCKS: dict[str, str] = {
+    "name": MessagingIds.NAME, "link": MessagingIds.LINK, "description": MessagingIds.DESCRIPTION,
+    "channel_id": MessagingIds.CHANNEL, "user_ids": MessagingIds.PEOPLE, "usergroup_id": MessagingIds.GROUP,
+    "days": MessagingIds.DAYS,
+}
+ANSWER_FORM_BLOCKS: dict[str, str] = {
+    "reaction": MessagingIds.REACTION, "used_in": MessagingIds.USED_IN, "stage": MessagingIds.STAGE,
+    "quote": MessagingIds.QUOTE, "suggestion": MessagingIds.SUGGESTION,
+}

@@ -1,0 +1,334 @@
+"""Messaging feedback: marketers ask how a message landed; reps answer; the asker gets the evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from sqlalchemy.orm import Session
+
+from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
+from storage import messaging as store
+from storage import queries
+from storage.models import MessagingAsk
+
+REACTIONS = {"resonated": "Resonated", "mixed": "Mixed", "flat": "Fell flat", "not_used": "Haven't used it yet"}
+PLACES = {"email": "Email", "call": "Call", "demo": "Demo", "social": "Social", "event": "Event", "other": "Other"}
+STAGES = {"discovery": "Discovery", "evaluation": "Evaluation", "proposal": "Proposal / negotiation",
+          "closed_won": "Closed won", "closed_lost": "Closed lost"}
+NAME_MAX, LINK_MAX, DESCRIPTION_MAX, QUOTE_MAX = 100, 500, 1500, 1000
+DEFAULT_DAYS, MAX_DAYS = 14, 90
+
+
+class AskClosed(CrossfeedError):
+    pass
+
+
+def _at_most(value: str | None, limit: int, what: str) -> str | None:
+    value = (value or "").strip() or None
+    if value and len(value) > limit:
+        raise ValueError(f"{what} is {len(value)} characters; keep it to {limit}.")
+    return value
+
+
+class AskInput(BaseModel):
+    """What a marketer asks about, and whom."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str
+    link: str | None = None
+    description: str | None = None
+    channel_id: str | None = None
+    user_ids: list[str] = []
+    usergroup_id: str | None = None
+    days: int = DEFAULT_DAYS
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: str | None) -> str:
+        value = " ".join((value or "").split())
+        if not value:
+            raise ValueError("Name what you're asking about, e.g. “Q4 ROI talk track”.")
+        return _at_most(value, NAME_MAX, "The name")
+
+    @field_validator("link", mode="before")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        value = _at_most(value, LINK_MAX, "The link")
+        if value:
+            parts = urlparse(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc or any(c in value for c in " <>|"):
+                raise ValueError("The link must be a web address starting with http:// or https://.")
+        return value
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _description(cls, value: str | None) -> str | None:
+        return _at_most(value, DESCRIPTION_MAX, "The description")
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _days(cls, value: object) -> int:
+        text = str(value if value not in (None, "") else DEFAULT_DAYS).strip()
+        if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+            raise ValueError(f"Keep the ask open between 1 and {MAX_DAYS} days.")
+        return int(text)
+
+
+class AnswerInput(BaseModel):
+    """A rep's answer: the reaction, where it was used, the buyer's words and a suggestion."""
+
+    reaction: str
+    used_in: list[str] = []
+    stage: str | None = None
+    quote: str | None = None
+    suggestion: str | None = None
+
+    @field_validator("reaction")
+    @classmethod
+    def _reaction(cls, value: str) -> str:
+        if value not in REACTIONS:
+            raise ValueError("Pick how it landed.")
+        return value
+
+    @field_validator("used_in")
+    @classmethod
+    def _used_in(cls, value: list[str]) -> list[str]:
+        if any(place not in PLACES for place in value):
+            raise ValueError("Pick where you used it from the list.")
+        return value
+
+    @field_validator("stage")
+    @classmethod
+    def _stage(cls, value: str | None) -> str | None:
+        if value and value not in STAGES:
+            raise ValueError("Pick a buyer stage from the list.")
+        return value
+
+    @field_validator("quote", mode="before")
+    @classmethod
+    def _quote(cls, value: str | None) -> str | None:
+        return _at_most(value, QUOTE_MAX, "The buyer's words")
+
+    @field_validator("suggestion", mode="before")
+    @classmethod
+    def _suggestion(cls, value: str | None) -> str | None:
+        return _at_most(value, QUOTE_MAX, "The suggestion")
+
+
+def parse(model: type[BaseModel], data: dict) -> BaseModel:
+    """Validate, turning pydantic's errors into friendly per-field messages."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        fields: dict[str, str] = {}
+        for item in error.errors():
+            fields.setdefault(str(item["loc"][0]) if item["loc"] else "name", item["msg"].removeprefix("Value error, "))
+        raise InvalidInput(fields) from None
+
+
+@dataclass(frozen=True)
+class AskView:
+    """An ask as people see it, with its live tally."""
+
+    id: int
+    name: str
+    link: str | None
+    description: str | None
+    asker_user_id: str
+    audience: str
+    channel_id: str | None
+    closes_at: datetime
+    closed: bool
+    tally: dict[str, int]
+
+    @property
+    def answered(self) -> int:
+        return sum(self.tally.values())
+
+    @property
+    def used(self) -> int:
+        return self.tally["resonated"] + self.tally["mixed"] + self.tally["flat"]
+
+    @property
+    def resonance_rate(self) -> float | None:
+        """Resonated ÷ used (answers from reps who haven't used it yet don't count)."""
+        return self.tally["resonated"] / self.used if self.used else None
+
+
+def _view(ask: MessagingAsk, tally: dict[str, int], now: datetime) -> AskView:
+    return AskView(
+        id=ask.id, name=ask.name, link=ask.link, description=ask.description, asker_user_id=ask.asker_user_id,
+        audience=ask.audience, channel_id=ask.channel_id, closes_at=ask.closes_at,
+        closed=ask.closed_at is not None or ask.closes_at <= now, tally=tally,
+    )
+
+
+def ask_view(*, session: Session, team_id: str, ask_id: int, now: datetime) -> AskView | None:
+    ask = store.ask(session=session, team_id=team_id, ask_id=ask_id)
+    if ask is None:
+        return None
+    return _view(ask, store.tallies(session=session, ask_ids=[ask.id])[ask.id], now)
+
+
+def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, recipients: list[str],
+               submission_key: str, now: datetime) -> AskView:
+    """Store the ask and queue its card: in the channel, or as a DM to each recipient."""
+    if not ask.channel_id and not recipients:
+        raise InvalidInput({"channel_id": "Pick a channel to post in, or people or a user group to DM."})
+    queries.ensure_workspace(session=session, team_id=team_id)
+    audience = "channel" if ask.channel_id else "dm"
+    ask_id, created = store.create_ask(
+        session=session, team_id=team_id, submission_key=submission_key, asker_user_id=user_id,
+        asker_side=store.side_of(session=session, team_id=team_id, user_id=user_id), name=ask.name, link=ask.link,
+        description=ask.description, audience=audience, channel_id=ask.channel_id,
+        recipients=[] if ask.channel_id else recipients, opened_at=now, closes_at=now + timedelta(days=ask.days),
+    )
+    if created and audience == "channel":
+        queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_card",
+                               dedupe_key=f"ask-card:{ask_id}", channel=ask.channel_id,
+                               payload={"ask_id": ask_id}, now=now)
+    elif created:
+        for recipient in dict.fromkeys(recipients):
+            queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_dm",
+                                   dedupe_key=f"ask-dm:{ask_id}:{recipient}", channel=recipient,
+                                   payload={"ask_id": ask_id}, now=now)
+    return ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now)
+
+
+def _open_ask(*, session: Session, team_id: str, ask_id: int, now: datetime) -> AskView:
+    view = ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now)
+    if view is None:
+        raise NotFound("This ask no longer exists, so there is nothing to answer.")
+    if view.closed:
+        raise AskClosed(f"“{view.name}” has closed, so your answer wasn't recorded. Thanks all the same!")
+    return view
+
+
+@dataclass(frozen=True)
+class AnswerForm:
+    ask: AskView
+    reaction: str
+    previous: AnswerInput | None
+
+
+def answer_form(*, session: Session, team_id: str, user_id: str, ask_id: int, reaction: str,
+                now: datetime) -> AnswerForm:
+    """What the answer modal opens with: the clicked reaction, and the rep's earlier answer if any."""
+    view = _open_ask(session=session, team_id=team_id, ask_id=ask_id, now=now)
+    if reaction not in REACTIONS:
+        raise InvalidInput({"reaction": "That button is from an old version of this card."})
+    earlier = store.answer_of(session=session, ask_id=ask_id, rep_user_id=user_id)
+    previous = None
+    if earlier:
+        places = store.usage_of(session=session, answer_ids=[earlier.id])[earlier.id]
+        previous = AnswerInput(reaction=earlier.reaction, used_in=places, stage=earlier.buyer_stage,
+                               quote=earlier.buyer_quote, suggestion=earlier.suggestion)
+    return AnswerForm(ask=view, reaction=reaction, previous=previous)
+
+
+def record_answer(*, session: Session, team_id: str, user_id: str, ask_id: int, answer: AnswerInput,
+                  now: datetime) -> AskView:
+    """Store (or change) the rep's one answer, and re-sync the channel card's tally."""
+    view = _open_ask(session=session, team_id=team_id, ask_id=ask_id, now=now)
+    if answer.reaction != "not_used" and not answer.used_in:
+        raise InvalidInput({"used_in": "Say where you used it (email, call, demo, …)."})
+    store.save_answer(session=session, team_id=team_id, ask_id=ask_id, rep_user_id=user_id,
+                      used_in=[] if answer.reaction == "not_used" else answer.used_in, now=now,
+                      reaction=answer.reaction, buyer_stage=answer.stage, buyer_quote=answer.quote,
+                      suggestion=answer.suggestion)
+    if view.audience == "channel":
+        _resync_card(session=session, team_id=team_id, view=view, now=now)
+    return ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now)
+
+
+def _resync_card(*, session: Session, team_id: str, view: AskView, now: datetime) -> None:
+    queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_card",
+                           dedupe_key=f"ask-card:{view.id}", channel=view.channel_id,
+                           payload={"ask_id": view.id}, now=now)
+
+
+def open_asks(*, session: Session, team_id: str, now: datetime, limit: int = 20) -> list[AskView]:
+    asks = store.open_asks(session=session, team_id=team_id, now=now, limit=limit)
+    tallies = store.tallies(session=session, ask_ids=[a.id for a in asks])
+    return [_view(a, tallies[a.id], now) for a in asks]
+
+
+def asks_of(*, session: Session, team_id: str, user_id: str, now: datetime, limit: int = 20) -> list[AskView]:
+    asks = store.asks_by(session=session, team_id=team_id, asker_user_id=user_id, limit=limit)
+    tallies = store.tallies(session=session, ask_ids=[a.id for a in asks])
+    return [_view(a, tallies[a.id], now) for a in asks]
+
+
+@dataclass(frozen=True)
+class RepAnswer:
+    rep_user_id: str
+    reaction: str
+    used_in: tuple[str, ...]
+    stage: str | None
+    quote: str | None
+    suggestion: str | None
+
+
+@dataclass(frozen=True)
+class AskResults:
+    ask: AskView
+    answers: tuple[RepAnswer, ...]
+    usage: dict[str, int]
+
+
+def _results(*, session: Session, view: AskView) -> AskResults:
+    rows = store.answers(session=session, ask_id=view.id)
+    places = store.usage_of(session=session, answer_ids=[row.id for row in rows])
+    answers = tuple(RepAnswer(rep_user_id=r.rep_user_id, reaction=r.reaction, used_in=tuple(places[r.id]),
+                              stage=r.buyer_stage, quote=r.buyer_quote, suggestion=r.suggestion) for r in rows)
+    return AskResults(ask=view, answers=answers, usage=store.usage_counts(session=session, ask_id=view.id))
+
+
+def ask_results(*, session: Session, team_id: str, user_id: str, which: str, now: datetime) -> AskResults:
+    """`/messaging results <ask>`: every answer, with names, for the person who asked."""
+    typed = which.strip().lstrip("#")
+    if typed.isdigit():
+        ask = store.ask(session=session, team_id=team_id, ask_id=int(typed))
+        candidates = [ask] if ask else []
+    else:
+        candidates = list(store.asks_named(session=session, team_id=team_id, typed=typed))
+    mine = [a for a in candidates if a.asker_user_id == user_id]
+    if not candidates:
+        raise NotFound(f"I couldn't find an ask matching “{typed[:60]}”. `/messaging results` lists yours.")
+    if not mine:
+        raise NotAllowed("Only the person who asked can see the answers with names. "
+                         "`/messaging results` lists your own asks.")
+    if len(mine) > 1 and not typed.isdigit():
+        listed = ", ".join(f"#{a.id} {a.name}" for a in mine[:5])
+        raise InvalidInput({"ask": f"More than one of your asks matches: {listed}. Use its number, e.g. "
+                                   f"`/messaging results #{mine[0].id}`."})
+    ask = mine[0]
+    tally = store.tallies(session=session, ask_ids=[ask.id])[ask.id]
+    return _results(session=session, view=_view(ask, tally, now))
+
+
+def close_due_asks(*, session: Session, now: datetime) -> int:
+    """Close every ask whose time is up: queue the asker's summary and the card's closed state, once."""
+    closed = 0
+    for ask in store.asks_due_to_close(session=session, now=now):
+        if not store.claim_close(session=session, ask_id=ask.id, now=now):
+            continue
+        queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_summary",
+                               dedupe_key=f"ask-summary:{ask.id}", channel=ask.asker_user_id,
+                               payload={"ask_id": ask.id}, now=now)
+        if ask.audience == "channel":
+            queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_card",
+                                   dedupe_key=f"ask-card:{ask.id}", channel=ask.channel_id,
+                                   payload={"ask_id": ask.id}, now=now)
+        closed += 1
+    return closed
+
+
+def ask_summary(*, session: Session, team_id: str, ask_id: int, now: datetime) -> AskResults | None:
+    """The closed ask's evidence, for the asker's summary DM."""
+    view = ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now)
+    return _results(session=session, view=view) if view else None

@@ -1,0 +1,173 @@
+"""/messaging: asks, the card's buttons, the answer modal, lists and results."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from slack_bolt import Ack, App
+
+from bot.app import Crossfeed
+from bot.blocks.ids import ANSWER_FORM_BLOCKS, ASK_FORM_BLOCKS
+from bot.blocks.ids import MessagingIds as Ids
+from bot.blocks.messaging import (
+    AnswerMetadata,
+    ReactionValue,
+    answer_modal,
+    answer_thanks,
+    ask_card,
+    ask_modal,
+    ask_results_message,
+    my_asks_message,
+    open_asks_message,
+)
+from bot.errors import InvalidInput
+from bot.messaging import (
+    AnswerInput,
+    AskInput,
+    answer_form,
+    ask_results,
+    asks_of,
+    create_ask,
+    open_asks,
+    parse,
+    record_answer,
+)
+from bot.text import plain_command_text
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _field(values: dict, block: str) -> dict:
+    return (values.get(block) or {}).get(block) or {}
+
+
+class Messaging:
+    """Listeners for messaging feedback."""
+
+    def __init__(self, crossfeed: Crossfeed):
+        self.cf = crossfeed
+
+    def on_command(self, ack: Ack, body: dict, context) -> None:
+        """`/messaging`, `/messaging ask`, `/messaging results [ask]`."""
+        text = plain_command_text(body.get("text", ""))
+        word, _, rest = text.partition(" ")
+        word = word.casefold()
+        if word == "ask":
+            ack()
+            return self.cf.later(body, lambda: self._open_ask_modal(body["trigger_id"]))
+        with self.cf.transaction() as session:
+            if word == "results" and rest.strip():
+                reply = ask_results_message(ask_results(session=session, team_id=context.team_id,
+                                                        user_id=context.user_id, which=rest, now=_now()))
+            elif word == "results":
+                reply = my_asks_message(asks_of(session=session, team_id=context.team_id,
+                                                user_id=context.user_id, now=_now()))
+            elif not word:
+                reply = open_asks_message(open_asks(session=session, team_id=context.team_id, now=_now()))
+            else:
+                raise InvalidInput({"command": "Try `/messaging` (open asks), `/messaging ask`, or "
+                                               "`/messaging results [#number]`."})
+        text, blocks = reply
+        ack(text=text, blocks=blocks, response_type="ephemeral")
+
+    def on_ask_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
+        values = view["state"]["values"]
+        try:
+            ask = parse(AskInput, dict(
+                name=_field(values, Ids.NAME).get("value"), link=_field(values, Ids.LINK).get("value"),
+                description=_field(values, Ids.DESCRIPTION).get("value"),
+                channel_id=_field(values, Ids.CHANNEL).get("selected_conversation"),
+                user_ids=_field(values, Ids.PEOPLE).get("selected_users") or [],
+                usergroup_id=(_field(values, Ids.GROUP).get("selected_option") or {}).get("value"),
+                days=_field(values, Ids.DAYS).get("value"),
+            ))
+            recipients = [] if ask.channel_id else self._recipients(ask)
+            with self.cf.transaction() as session:
+                created = create_ask(session=session, team_id=context.team_id, user_id=context.user_id, ask=ask,
+                                     recipients=recipients, submission_key=view["id"], now=_now())
+        except InvalidInput as invalid:
+            return ack(response_action="errors", errors={ASK_FORM_BLOCKS.get(field, Ids.NAME): message
+                                                         for field, message in invalid.fields.items()})
+        ack()
+        self.cf.outbox.deliver_soon()
+        where = f"<#{created.channel_id}>" if created.channel_id else f"{len(recipients)} people by DM"
+        self.cf.later(body, lambda: self.cf.client.chat_postMessage(
+            channel=context.user_id, text=f"Your ask “{created.name}” is out to {where}. "
+                                          f"`/messaging results #{created.id}` shows the answers."))
+
+    def on_reaction_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
+        """A card button: open the answer modal prefilled with that reaction."""
+        ack()
+        try:
+            value = ReactionValue.model_validate_json(action.get("value") or "")
+        except ValidationError:
+            raise InvalidInput({"reaction": "That button is from an old version of this card."}) from None
+        with self.cf.transaction() as session:
+            form = answer_form(session=session, team_id=context.team_id, user_id=context.user_id,
+                               ask_id=value.a, reaction=value.r, now=_now())
+        container = body.get("container") or {}
+        metadata = AnswerMetadata(a=value.a, channel=container.get("channel_id"), ts=container.get("message_ts"))
+        view = answer_modal(form, metadata)
+        self.cf.later(body, lambda: self.cf.client.views_open(trigger_id=body["trigger_id"], view=view))
+
+    def on_answer_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
+        metadata = AnswerMetadata.model_validate_json(view.get("private_metadata") or "{}")
+        values = view["state"]["values"]
+        try:
+            answer = parse(AnswerInput, dict(
+                reaction=(_field(values, Ids.REACTION).get("selected_option") or {}).get("value", ""),
+                used_in=[o["value"] for o in _field(values, Ids.USED_IN).get("selected_options") or []],
+                stage=(_field(values, Ids.STAGE).get("selected_option") or {}).get("value"),
+                quote=_field(values, Ids.QUOTE).get("value"),
+                suggestion=_field(values, Ids.SUGGESTION).get("value"),
+            ))
+            with self.cf.transaction() as session:
+                updated = record_answer(session=session, team_id=context.team_id, user_id=context.user_id,
+                                        ask_id=metadata.a, answer=answer, now=_now())
+        except InvalidInput as invalid:
+            return ack(response_action="errors", errors={ANSWER_FORM_BLOCKS.get(field, Ids.REACTION): message
+                                                         for field, message in invalid.fields.items()})
+        ack()
+        self.cf.outbox.deliver_soon()
+        self.cf.later(body, lambda: self._confirm_answer(context.user_id, metadata, updated, answer.reaction))
+
+    # --- after ack -------------------------------------------------------------------------------
+
+    def _open_ask_modal(self, trigger_id: str) -> None:
+        try:
+            groups = [(g["id"], g.get("handle") or g.get("name", "")) for g in
+                      self.cf.client.usergroups_list()["usergroups"] if not g.get("date_delete")]
+        except Exception:
+            groups = []  # no user groups (or no scope for them): the modal offers channels and people
+        view = ask_modal(default_channel=self.cf.settings.sales_channel, usergroups=groups)
+        self.cf.client.views_open(trigger_id=trigger_id, view=view)
+
+    def _recipients(self, ask: AskInput) -> list[str]:
+        people = list(ask.user_ids)
+        if ask.usergroup_id:
+            people += self.cf.client.usergroups_users_list(usergroup=ask.usergroup_id)["users"]
+        return list(dict.fromkeys(people))
+
+    def _confirm_answer(self, user_id: str, metadata: AnswerMetadata, view, reaction: str) -> None:
+        if view.audience == "dm" and metadata.channel and metadata.ts:
+            text, blocks = ask_card(view, your_reaction=reaction)
+            self.cf.client.chat_update(channel=metadata.channel, ts=metadata.ts, text=text, blocks=blocks)
+        elif metadata.channel:
+            self.cf.client.chat_postEphemeral(channel=metadata.channel, user=user_id,
+                                              text=answer_thanks(view, reaction))
+        else:
+            self.cf.client.chat_postMessage(channel=user_id, text=answer_thanks(view, reaction))
+
+    def register(self, app: App) -> None:
+        app.command("/messaging")(self.on_command)
+        app.view(Ids.ASK_MODAL)(self.on_ask_submitted)
+        app.action(re.compile(r"^messaging\.react\.[a-z_]+$"))(self.on_reaction_clicked)
+        app.view(Ids.ANSWER_MODAL)(self.on_answer_submitted)
+
+
+def register(app: App, crossfeed: Crossfeed) -> None:
+    Messaging(crossfeed).register(app)

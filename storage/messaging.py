@@ -1,0 +1,138 @@
+"""Queries for messaging asks and answers; tallies are aggregated in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import MessagingAnswer, MessagingAsk, MessagingUsage, TeamMember
+from storage.queries import dialect_insert
+
+REACTIONS = ("resonated", "mixed", "flat", "not_used")
+
+
+def create_ask(*, session: Session, team_id: str, submission_key: str, **values) -> tuple[int, bool]:
+    """Insert the ask once per modal submission; returns (id, created)."""
+    created = session.scalar(
+        dialect_insert(session, MessagingAsk)
+        .values(team_id=team_id, submission_key=submission_key, **values)
+        .on_conflict_do_nothing(index_elements=["team_id", "submission_key"])
+        .returning(MessagingAsk.id)
+    )
+    if created is not None:
+        return created, True
+    existing = session.scalar(select(MessagingAsk.id).where(
+        MessagingAsk.team_id == team_id, MessagingAsk.submission_key == submission_key))
+    return existing, False
+
+
+def ask(*, session: Session, team_id: str, ask_id: int) -> MessagingAsk | None:
+    return session.scalar(select(MessagingAsk).where(MessagingAsk.team_id == team_id, MessagingAsk.id == ask_id))
+
+
+def side_of(*, session: Session, team_id: str, user_id: str) -> str | None:
+    return session.scalar(select(TeamMember.side).where(TeamMember.team_id == team_id, TeamMember.user_id == user_id))
+
+
+def open_asks(*, session: Session, team_id: str, now: datetime, limit: int) -> Sequence[MessagingAsk]:
+    return session.scalars(
+        select(MessagingAsk)
+        .where(MessagingAsk.team_id == team_id, MessagingAsk.closed_at.is_(None), MessagingAsk.closes_at > now)
+        .order_by(MessagingAsk.closes_at, MessagingAsk.id)
+        .limit(limit)
+    ).all()
+
+
+def asks_by(*, session: Session, team_id: str, asker_user_id: str, limit: int) -> Sequence[MessagingAsk]:
+    return session.scalars(
+        select(MessagingAsk)
+        .where(MessagingAsk.team_id == team_id, MessagingAsk.asker_user_id == asker_user_id)
+        .order_by(MessagingAsk.opened_at.desc(), MessagingAsk.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def asks_named(*, session: Session, team_id: str, typed: str) -> Sequence[MessagingAsk]:
+    """Asks whose name contains `typed` (case-insensitive), newest first."""
+    return session.scalars(
+        select(MessagingAsk)
+        .where(MessagingAsk.team_id == team_id, func.lower(MessagingAsk.name).contains(typed.casefold()))
+        .order_by(MessagingAsk.opened_at.desc())
+        .limit(10)
+    ).all()
+
+
+def asks_due_to_close(*, session: Session, now: datetime) -> Sequence[MessagingAsk]:
+    return session.scalars(
+        select(MessagingAsk).where(MessagingAsk.closed_at.is_(None), MessagingAsk.closes_at <= now)
+    ).all()
+
+
+def claim_close(*, session: Session, ask_id: int, now: datetime) -> bool:
+    """Mark the ask closed; only one caller ever wins."""
+    return session.execute(
+        update(MessagingAsk).where(MessagingAsk.id == ask_id, MessagingAsk.closed_at.is_(None)).values(closed_at=now)
+    ).rowcount == 1
+
+
+def save_answer(*, session: Session, team_id: str, ask_id: int, rep_user_id: str, used_in: Sequence[str],
+                now: datetime, **values) -> int:
+    """Insert or replace the rep's one answer to the ask, with where they used it; returns its id."""
+    statement = dialect_insert(session, MessagingAnswer).values(
+        team_id=team_id, ask_id=ask_id, rep_user_id=rep_user_id, answered_at=now, updated_at=now, **values
+    )
+    answer_id = session.scalar(statement.on_conflict_do_update(
+        index_elements=["ask_id", "rep_user_id"], set_=dict(updated_at=now, **values)
+    ).returning(MessagingAnswer.id))
+    session.execute(delete(MessagingUsage).where(MessagingUsage.answer_id == answer_id))
+    if used_in:
+        session.execute(dialect_insert(session, MessagingUsage),
+                        [dict(team_id=team_id, answer_id=answer_id, used_in=place) for place in dict.fromkeys(used_in)])
+    return answer_id
+
+
+def usage_counts(*, session: Session, ask_id: int) -> dict[str, int]:
+    """Where the ask's messaging was used: place → number of reps."""
+    return dict(session.execute(
+        select(MessagingUsage.used_in, func.count())
+        .join(MessagingAnswer, MessagingAnswer.id == MessagingUsage.answer_id)
+        .where(MessagingAnswer.ask_id == ask_id)
+        .group_by(MessagingUsage.used_in)
+        .order_by(func.count().desc(), MessagingUsage.used_in)
+    ).all())
+
+
+def usage_of(*, session: Session, answer_ids: Sequence[int]) -> dict[int, list[str]]:
+    places: dict[int, list[str]] = {answer_id: [] for answer_id in answer_ids}
+    for answer_id, place in session.execute(
+        select(MessagingUsage.answer_id, MessagingUsage.used_in).where(MessagingUsage.answer_id.in_(list(answer_ids)))
+    ):
+        places[answer_id].append(place)
+    return places
+
+
+def answer_of(*, session: Session, ask_id: int, rep_user_id: str) -> MessagingAnswer | None:
+    return session.scalar(select(MessagingAnswer).where(
+        MessagingAnswer.ask_id == ask_id, MessagingAnswer.rep_user_id == rep_user_id))
+
+
+def answers(*, session: Session, ask_id: int) -> Sequence[MessagingAnswer]:
+    return session.scalars(
+        select(MessagingAnswer).where(MessagingAnswer.ask_id == ask_id)
+        .order_by(MessagingAnswer.updated_at.desc(), MessagingAnswer.id.desc())
+    ).all()
+
+
+def tallies(*, session: Session, ask_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """ask id → {reaction: count}, every reaction present (zero when nobody chose it)."""
+    columns = [func.sum(case((MessagingAnswer.reaction == r, 1), else_=0)).label(r) for r in REACTIONS]
+    rows = session.execute(
+        select(MessagingAnswer.ask_id, *columns)
+        .where(MessagingAnswer.ask_id.in_(list(ask_ids)))
+        .group_by(MessagingAnswer.ask_id)
+    ).all()
+    found = {row.ask_id: {r: int(getattr(row, r) or 0) for r in REACTIONS} for row in rows}
+    return {ask_id: found.get(ask_id, dict.fromkeys(REACTIONS, 0)) for ask_id in ask_ids}
