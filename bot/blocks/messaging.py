@@ -220,7 +220,7 @@ def ask_results_message(results: AskResults) -> tuple[str, list[Block]]:
     """`/messaging results <ask>`: every answer with name, quote and suggestion."""
     view = results.ask
     text = f"Answers to {user_text(view.name, NAME_MAX)}"
-    blocks: list[Block] = [HeaderBlock(text=f"#{view.id} {view.name}"[:150]),
+    blocks: list[Block] = [SectionBlock(text=f"*#{view.id} {user_text(view.name, NAME_MAX)}*"),
                            ContextBlock(elements=[MarkdownTextObject(text=tally_line(view))])]
     if not results.answers:
         blocks.append(SectionBlock(text="Nobody has answered yet."))
