@@ -324,6 +324,11 @@ def close_due_asks(*, session: Session, now: datetime) -> int:
             queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_card",
                                    dedupe_key=f"ask-card:{ask.id}", channel=ask.channel_id,
                                    payload={"ask_id": ask.id}, now=now)
+        for recipient in ask.recipients:
+            # Re-syncing each DM'd card updates it in place (the outbox kept its ts) to its closed state.
+            queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_dm",
+                                   dedupe_key=f"ask-dm:{ask.id}:{recipient}", channel=recipient,
+                                   payload={"ask_id": ask.id}, now=now)
         closed += 1
     return closed
 

@@ -199,6 +199,15 @@ def test_a_dm_ask_goes_to_each_person_and_updates_their_own_card(app):
     assert (update.params["channel"], update.params["ts"]) == ("DU2", "5.5")
     assert "You answered *Resonated*" in json.dumps(update.blocks)
 
+    app.fake.reset()
+    jobs.use(app.crossfeed)
+    with freeze_time(ask.closes_at + timedelta(minutes=1)):
+        jobs.close_messaging_asks()
+    closed_cards = app.fake.calls_to("chat.update")
+    assert sorted(c.params["channel"] for c in closed_cards) == ["U1", "U2", "U3", "U4"]
+    assert all("Closed" in json.dumps(c.blocks) and "messaging.react" not in json.dumps(c.blocks)
+               for c in closed_cards)
+
 
 def test_a_resubmitted_ask_modal_creates_one_ask(app):
     view = open_ask_modal(app)
