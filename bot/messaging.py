@@ -159,7 +159,7 @@ class AskView:
         return self.tally["resonated"] / self.used if self.used else None
 
 
-def _view(ask: MessagingAsk, tally: dict[str, int], now: datetime) -> AskView:
+def view_of(ask: MessagingAsk, tally: dict[str, int], now: datetime) -> AskView:
     return AskView(
         id=ask.id, name=ask.name, link=ask.link, description=ask.description, asker_user_id=ask.asker_user_id,
         audience=ask.audience, channel_id=ask.channel_id, closes_at=ask.closes_at,
@@ -171,7 +171,7 @@ def ask_view(*, session: Session, team_id: str, ask_id: int, now: datetime) -> A
     ask = store.ask(session=session, team_id=team_id, ask_id=ask_id)
     if ask is None:
         return None
-    return _view(ask, store.tallies(session=session, ask_ids=[ask.id])[ask.id], now)
+    return view_of(ask, store.tallies(session=session, ask_ids=[ask.id])[ask.id], now)
 
 
 def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, recipients: list[str],
@@ -254,13 +254,13 @@ def _resync_card(*, session: Session, team_id: str, view: AskView, now: datetime
 def open_asks(*, session: Session, team_id: str, now: datetime, limit: int = 20) -> list[AskView]:
     asks = store.open_asks(session=session, team_id=team_id, now=now, limit=limit)
     tallies = store.tallies(session=session, ask_ids=[a.id for a in asks])
-    return [_view(a, tallies[a.id], now) for a in asks]
+    return [view_of(a, tallies[a.id], now) for a in asks]
 
 
 def asks_of(*, session: Session, team_id: str, user_id: str, now: datetime, limit: int = 20) -> list[AskView]:
     asks = store.asks_by(session=session, team_id=team_id, asker_user_id=user_id, limit=limit)
     tallies = store.tallies(session=session, ask_ids=[a.id for a in asks])
-    return [_view(a, tallies[a.id], now) for a in asks]
+    return [view_of(a, tallies[a.id], now) for a in asks]
 
 
 @dataclass(frozen=True)
@@ -308,7 +308,7 @@ def ask_results(*, session: Session, team_id: str, user_id: str, which: str, now
                                    f"`/messaging results #{mine[0].id}`."})
     ask = mine[0]
     tally = store.tallies(session=session, ask_ids=[ask.id])[ask.id]
-    return _results(session=session, view=_view(ask, tally, now))
+    return _results(session=session, view=view_of(ask, tally, now))
 
 
 def close_due_asks(*, session: Session, now: datetime) -> int:

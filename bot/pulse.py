@@ -318,9 +318,12 @@ class PulseResults:
 def pulse_results(*, session: Session, team_id: str, now: datetime) -> PulseResults | None:
     """The last closed round's aggregates, with every number below the anonymity threshold withheld."""
     pulse_round = store.last_closed_round(session=session, team_id=team_id, now=now)
-    if pulse_round is None:
-        return None
-    config = workspace_config(session=session, team_id=team_id)
+    return round_results(session=session, pulse_round=pulse_round) if pulse_round else None
+
+
+def round_results(*, session: Session, pulse_round: PulseRound) -> PulseResults:
+    """A round's aggregates per team, with every number below the anonymity threshold withheld."""
+    config = workspace_config(session=session, team_id=pulse_round.team_id)
     threshold = max(3, config.anonymity_threshold)
     comment_threshold = max(threshold, config.comment_threshold)
     averages = {(side, q): (n, avg) for side, q, n, avg in store.score_aggregates(session=session,

@@ -12,12 +12,17 @@ from storage import teams as store
 
 SIDES = ("sales", "marketing")
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
 _USERGROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 def mentioned_users(text: str) -> list[str]:
     """User ids mentioned in slash-command text (Slack sends them as <@U123|name>)."""
     return list(dict.fromkeys(_USER.findall(text or "")))
+
+
+def mentioned_channels(text: str) -> list[str]:
+    return list(dict.fromkeys(_CHANNEL.findall(text or "")))
 
 
 def mentioned_usergroups(text: str) -> list[str]:

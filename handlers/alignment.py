@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from slack_bolt import Ack, App
 from sqlalchemy.orm import Session
 
 from bot.app import Crossfeed
 from bot.blocks.alignment import help_message, notice, roster_message
+from bot.blocks.digest import digest_message
+from bot.digest import build_weekly_digest, digest_week
+from bot.digest_posting import post_digest
 from bot.errors import InvalidInput
 from bot.teams import (
     add_admins,
     add_members,
+    mentioned_channels,
     mentioned_usergroups,
     mentioned_users,
     remove_members,
@@ -24,7 +29,12 @@ from bot.teams import (
     usergroups,
 )
 from bot.workspace import set_pulse_schedule, set_timezone
-from storage.teams import set_timezone_if_unset
+from storage.teams import set_timezone_if_unset, workspace_config
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
 
 # What an admin command hands back: the confirmation, and optional work to do after ack.
 Outcome = tuple[str, Callable[[dict], None] | None]
@@ -43,6 +53,8 @@ class Alignment:
             "admin add": self._admin_add,
             "pulse schedule": self._pulse_schedule,
             "timezone": self._timezone,
+            "digest post": self._digest_post,
+            "digest channels": self._digest_channels,
         }
 
     def on_command(self, ack: Ack, body: dict, context) -> None:
@@ -53,8 +65,12 @@ class Alignment:
         if command is None:
             return self._show(ack, context.team_id, words)
         with self.cf.transaction() as session:
-            check = require_admin(session=session, team_id=context.team_id, user_id=context.user_id,
-                                  configured=self.cf.settings.admin_user_ids)
+            check = require_admin(
+                session=session,
+                team_id=context.team_id,
+                user_id=context.user_id,
+                configured=self.cf.settings.admin_user_ids,
+            )
             done, follow_up = command(session, context.team_id, context.user_id, raw, words)
         text, blocks = notice(done, first_admin=check.became_first_admin)
         ack(text=text, blocks=blocks, response_type="ephemeral")
@@ -64,11 +80,26 @@ class Alignment:
             self.cf.later(body, lambda: follow_up(body))
 
     def _show(self, ack: Ack, team_id: str, words: list[str]) -> None:
-        """`team list`, `admin list`, or help for anything else."""
-        if words[:1] in (["team"], ["admin"]) and words[1:2] == ["list"]:
+        """`team list`, `admin list`, `digest [last]` previews, or help for anything else."""
+        if words[:1] == ["digest"] and words[1:] in ([], ["last"]):
             with self.cf.transaction() as session:
-                text, blocks = roster_message(roster(session=session, team_id=team_id,
-                                                     configured_admins=self.cf.settings.admin_user_ids))
+                week, partial = digest_week(
+                    session=session,
+                    team_id=team_id,
+                    now=_now(),
+                    which=" ".join(words[1:]),
+                    default_zone=self.cf.settings.workspace_timezone,
+                )
+                # The preview skips the 12-week trend so it answers within Slack's 3 seconds.
+                digest = build_weekly_digest(
+                    session=session, team_id=team_id, week=week, partial=partial, with_trend=False
+                )
+            text, blocks = digest_message(digest)
+        elif words[:1] in (["team"], ["admin"]) and words[1:2] == ["list"]:
+            with self.cf.transaction() as session:
+                text, blocks = roster_message(
+                    roster(session=session, team_id=team_id, configured_admins=self.cf.settings.admin_user_ids)
+                )
         else:
             text, blocks = help_message()
         ack(text=text, blocks=blocks, response_type="ephemeral")
@@ -112,17 +143,44 @@ class Alignment:
         zone = set_timezone(session=session, team_id=team_id, name=(raw.split()[1:2] or [""])[0])
         return f"Workspace time zone set to {zone}: schedules now follow it.", None
 
+    def _digest_post(self, session: Session, team_id: str, user_id: str, raw: str, words: list[str]) -> Outcome:
+        channels = list(workspace_config(session=session, team_id=team_id).digest_channels or [])
+        if not channels:
+            raise InvalidInput({"channels": "No digest channel yet: `/alignment digest channels #leadership`."})
+        week, _ = digest_week(
+            session=session, team_id=team_id, now=_now(), which="last", default_zone=self.cf.settings.workspace_timezone
+        )
+
+        def post(body: dict) -> None:
+            outcomes = post_digest(self.cf, team_id=team_id, channels=channels, week=week, now=_now())
+            summary = ", ".join(f"<#{o.channel}>: {o.result}" for o in outcomes)
+            self.cf.webhook(body["response_url"]).send(
+                text=f"Digest {week.label}: {summary}.", response_type="ephemeral", replace_original=False
+            )
+
+        return f"Posting the digest of {week.label}…", post
+
+    def _digest_channels(self, session: Session, team_id: str, user_id: str, raw: str, words: list[str]) -> Outcome:
+        channels = mentioned_channels(raw)
+        if not channels:
+            raise InvalidInput({"channels": "Mention the channels, e.g. `/alignment digest channels #leadership`."})
+        workspace_config(session=session, team_id=team_id).digest_channels = channels
+        listed = ", ".join(f"<#{c}>" for c in channels)
+        return f"The weekly digest will be posted to {listed}. Invite Crossfeed to private channels.", None
+
     # --- after ack -------------------------------------------------------------------------------
 
     def _sync(self, body: dict, team_id: str, groups: dict[str, str]) -> None:
-        members = {side: self.cf.client.usergroups_users_list(usergroup=group)["users"]
-                   for side, group in groups.items()}
+        members = {
+            side: self.cf.client.usergroups_users_list(usergroup=group)["users"] for side, group in groups.items()
+        }
         with self.cf.transaction() as session:
             for side, user_ids in members.items():
                 sync_from_usergroup(session=session, team_id=team_id, side=side, user_ids=user_ids)
         summary = ", ".join(f"{side}: {len(ids)} from the user group" for side, ids in members.items())
-        self.cf.webhook(body["response_url"]).send(text=f"Teams synced ({summary}).", response_type="ephemeral",
-                                                   replace_original=False)
+        self.cf.webhook(body["response_url"]).send(
+            text=f"Teams synced ({summary}).", response_type="ephemeral", replace_original=False
+        )
 
     def _adopt_timezone(self, team_id: str, user_id: str) -> None:
         # The first admin is, in practice, whoever installed Crossfeed: their time zone is the default.

@@ -111,7 +111,8 @@ class LeadRating(Base):
     __table_args__ = (
         UniqueConstraint("team_id", "rater_user_id", "lead_key"),
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
-        Index("ix_lead_ratings_team_rated_at", "team_id", "rated_at"),
+        # Covers the digest's lead section: a week's rows are read from the index alone.
+        Index("ix_lead_ratings_team_rated_at", "team_id", "rated_at", "rating", "source_id", "rater_user_id"),
         Index("ix_lead_ratings_rater_updated", "team_id", "rater_user_id", "updated_at"),
     )
 
@@ -201,6 +202,9 @@ class WorkspaceConfig(Base):
     pulse_questions: Mapped[list[str] | None] = mapped_column(JSON)
     anonymity_threshold: Mapped[int] = mapped_column(Integer, default=3)
     comment_threshold: Mapped[int] = mapped_column(Integer, default=5)
+    digest_channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    digest_day: Mapped[str] = mapped_column(String(3), default="mon")
+    digest_time: Mapped[str] = mapped_column(String(5), default="09:00")
 
 
 class Admin(Base):
@@ -359,3 +363,30 @@ class MessagingUsage(Base):
     team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
     answer_id: Mapped[int] = mapped_column(ForeignKey("messaging_answers.id", ondelete="CASCADE"), primary_key=True)
     used_in: Mapped[str] = mapped_column(String(10), primary_key=True)
+
+
+# --- weekly digest ----------------------------------------------------------------------------------
+
+
+class DigestPost(Base):
+    """The claim that makes the weekly digest post exactly once per workspace, channel and week.
+
+    Inserted before posting (status `claimed`), marked `posted` with the message ts after; a claim
+    left `claimed` by a crash is reconciled against the channel's history before posting again.
+    """
+
+    __tablename__ = "digest_posts"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "week"),
+        CheckConstraint("status IN ('claimed', 'posted')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    week: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(7), default="claimed")
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    late: Mapped[bool] = mapped_column(Boolean, default=False)

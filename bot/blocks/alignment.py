@@ -17,6 +17,9 @@ ALIGNMENT_HELP = (
     "• `/alignment team list`\n"
     "*Pulse checks and time*\n"
     "• `/alignment pulse schedule weekly wed 10:00` (or `biweekly`) · `/alignment timezone Europe/Paris`\n"
+    "*Weekly digest*\n"
+    "• `/alignment digest` previews this week so far; `/alignment digest last` shows last week\n"
+    "• `/alignment digest channels #leadership` (admins) · `/alignment digest post` (admins) posts last week's now\n"
     "*Admins*\n"
     "• `/alignment admin add @user` · `/alignment admin list`\n"
     "In a workspace with no admin yet, the first person to run an admin command becomes one."
@@ -35,9 +38,13 @@ def roster_message(roster: Roster) -> tuple[str, list[Block]]:
     for side in ("sales", "marketing"):
         members = roster.members[side]
         group = f" · user group <!subteam^{roster.usergroups[side]}>" if side in roster.usergroups else ""
-        blocks.append(SectionBlock(text=(
-            f"*{user_text(roster.names[side], 40)}* ({len(members)}){group}\n{_people([m for m, _ in members])}"
-        )))
+        blocks.append(
+            SectionBlock(
+                text=(
+                    f"*{user_text(roster.names[side], 40)}* ({len(members)}){group}\n{_people([m for m, _ in members])}"
+                )
+            )
+        )
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Admins: {_people(roster.admins)}")]))
     return text, blocks
 
@@ -46,10 +53,15 @@ def notice(text: str, *, first_admin: bool = False) -> tuple[str, list[Block]]:
     """A short confirmation; tells a person when they have just become the first admin."""
     blocks: list[Block] = [SectionBlock(text=text)]
     if first_admin:
-        blocks.insert(0, SectionBlock(text=(
-            ":crown: You are now this workspace's first Crossfeed admin, because nobody was yet. "
-            "Add others with `/alignment admin add @user`."
-        )))
+        blocks.insert(
+            0,
+            SectionBlock(
+                text=(
+                    ":crown: You are now this workspace's first Crossfeed admin, because nobody was yet. "
+                    "Add others with `/alignment admin add @user`."
+                )
+            ),
+        )
     return text, blocks
 
 

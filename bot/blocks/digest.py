@@ -1,0 +1,119 @@
+"""Block Kit for the weekly alignment digest: readable on a phone, inside Slack's limits."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+
+from bot.blocks.common import quote, user_text, within_block_limit
+from bot.digest import WeeklyDigest
+from bot.messaging import REACTIONS
+
+LIST_MAX = 5
+
+
+def _delta(value: float | int | None, unit: str = "") -> str:
+    if value is None or value == 0:
+        return ""
+    arrow = ":small_red_triangle:" if value > 0 else ":small_red_triangle_down:"
+    return f" {arrow}{abs(value):.1f}{unit}" if isinstance(value, float) else f" {arrow}{abs(value)}{unit}"
+
+
+def _listed(lines: list[str], limit: int = LIST_MAX) -> str:
+    shown = lines[:limit]
+    more = len(lines) - limit
+    return "\n".join(shown) + (f"\n…and {more} more" if more > 0 else "")
+
+
+def _share(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None else "–"
+
+
+def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, list[Block]]:
+    """The digest as one message: header, index, talking points, leads, messaging, pulse."""
+    week = digest.week
+    title = f"Sales × Marketing alignment · {week.label}" + (" (so far)" if digest.partial else "")
+    text = title
+    blocks: list[Block] = [HeaderBlock(text=title[:150])]
+    if late:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=":hourglass: Posted late: Crossfeed wasn't running at the scheduled time.")]))
+    if digest.empty:
+        blocks.append(SectionBlock(text=(
+            "No feedback this week, so there is nothing to measure yet. Here is how to start:\n"
+            "• Reps: `/leadfeedback ACME-4411 2 no-budget` rates a lead in ten seconds\n"
+            "• Marketers: `/messaging ask` asks sales how your messaging landed\n"
+            "• Admins: `/alignment team add @people sales|marketing` so the weekly pulse reaches both teams")))
+        return f"{text}: no feedback this week", blocks
+    if digest.index is not None:
+        blocks.append(SectionBlock(text=f"*Alignment index: {digest.index}/100*{_delta(digest.index_change, ' pts')}"))
+    if digest.talking_points:
+        blocks.append(SectionBlock(text="*Talking points*\n" + "\n".join(
+            f"• {user_text(point, 600)}" for point in digest.talking_points)))
+    blocks.append(DividerBlock())
+
+    leads = digest.leads
+    if leads.ratings:
+        blocks.append(SectionBlock(text=":dart: *Lead quality*", fields=[
+            f"*Leads rated*\n{leads.ratings}",
+            f"*Reps who rated*\n{leads.raters} of {leads.sales_team or '–'}",
+            f"*Average*\n{leads.average:.1f}/5{_delta(leads.average_change)}",
+            f"*Good (4–5) / bad (1–2)*\n{_share(leads.good_share)} / {_share(leads.bad_share)}",
+        ]))
+        sources = [f"{user_text(s.label, 75)}: {s.average:.1f} ({s.ratings})" for s in leads.ranked_sources]
+        if leads.other_sources:
+            sources.append(f"{leads.other_sources.label}: {leads.other_sources.average:.1f} "
+                           f"({leads.other_sources.ratings})")
+        if sources:
+            blocks.append(SectionBlock(text="*Sources, best first* (average, ratings)\n" + _listed(sources)))
+        if leads.bad_reasons:
+            reasons = [f"{user_text(r.label, 75)}: {r.count}{_delta(r.change)}" for r in leads.bad_reasons]
+            blocks.append(SectionBlock(text="*Why leads were bad*\n" + _listed(reasons)))
+    else:
+        blocks.append(SectionBlock(text=":dart: *Lead quality*\nNo leads were rated this week."))
+    blocks.append(DividerBlock())
+
+    messaging = digest.messaging
+    if messaging.asks:
+        lines = []
+        for ask in messaging.asks:
+            rate = f"{ask.resonance:.0%} resonance" if ask.resonance is not None else "not used yet"
+            counts = ", ".join(f"{label} {ask.tally[r]}" for r, label in REACTIONS.items() if ask.tally[r])
+            lines.append(f"*{user_text(ask.name, 100)}*: {rate} · {counts or 'no answers'}")
+        blocks.append(SectionBlock(text=":speech_balloon: *Messaging scoreboard*\n" + _listed(lines)))
+        best_worst = []
+        if messaging.best:
+            best_worst.append(f"*Landed best*\n{user_text(messaging.best.name, 100)}")
+        if messaging.worst and messaging.worst != messaging.best:
+            best_worst.append(f"*Landed worst*\n{user_text(messaging.worst.name, 100)}")
+        if best_worst:
+            blocks.append(SectionBlock(fields=best_worst))
+        if messaging.quotes:
+            blocks.append(SectionBlock(text="*Buyers said*\n" + "\n".join(
+                f"{quote(q, 300)}\n_on {user_text(name, 100)}_" for name, _, q in messaging.quotes)))
+    else:
+        blocks.append(SectionBlock(text=":speech_balloon: *Messaging*\nNo messaging asks were open this week."))
+    blocks.append(DividerBlock())
+
+    if digest.pulse:
+        results = digest.pulse.results
+        for index, team in enumerate(results.teams):
+            rate = f"{team.answered} of {team.asked} answered" if team.asked else "nobody asked"
+            if team.shown:
+                scores = [f"{user_text(q, 150)}: *{s:.1f}*{_delta(digest.pulse.change(team.side, i))}"
+                          for i, (q, s) in enumerate(team.scores) if s is not None]
+                body = "\n".join(scores)
+            else:
+                body = f"_Not enough answers to show without identifying people (needs {results.threshold})._"
+            heading = ":bar_chart: *Pulse*\n" if index == 0 else ""
+            blocks.append(SectionBlock(text=f"{heading}*{user_text(team.name, 40)}* · {rate}\n{body}"))
+            if team.comments:
+                blocks.append(SectionBlock(text=_listed([quote(c, 300) for c in team.comments], 3)))
+        if results.gap is not None:
+            blocks.append(ContextBlock(elements=[MarkdownTextObject(
+                text=f"Perception gap (sales' view of alignment − marketing's): {results.gap:+.1f}")]))
+    else:
+        blocks.append(SectionBlock(text=":bar_chart: *Pulse*\nNo pulse round this week."))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text="Pulse answers are anonymous; numbers below the anonymity threshold are never shown. "
+             "`/alignment digest` previews the current week.")]))
+    return text, within_block_limit(blocks)

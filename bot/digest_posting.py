@@ -1,0 +1,158 @@
+"""Posting the weekly digest to each digest channel exactly once per week.
+
+A claim row (workspace, channel, week) is inserted before posting, under a unique constraint, so
+two clocks never both post; the message carries metadata naming the week, so a claim left behind
+by a crash between posting and recording is reconciled from the channel's history instead of
+posting twice. The trend chart is uploaded after the message; if that fails the digest stands.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+from slack_sdk.errors import SlackApiError
+
+from bot.app import Crossfeed
+from bot.blocks.digest import digest_message
+from bot.chart import trend_chart
+from bot.digest import Week, build_weekly_digest, last_complete_week, week_of
+from bot.pulse import workspace_zone
+from storage import digest as store
+from storage.teams import all_configs, workspace_config
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPE = "crossfeed_digest"
+CLAIM_LEASE = timedelta(minutes=10)
+LATE_AFTER = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    channel: str
+    week: str
+    result: str  # "posted" | "already posted" | "reconciled" | "failed: …"
+
+
+def scheduled_time(config, week: Week) -> datetime:
+    """When this week's digest is due: the configured day and time, in the workspace's zone."""
+    hour, minute = (int(part) for part in config.digest_time.split(":"))
+    trigger = CronTrigger(day_of_week=config.digest_day, hour=hour, minute=minute, timezone=week.zone)
+    return trigger.get_next_fire_time(None, week.start)
+
+
+def post_due_digests(crossfeed: Crossfeed, now: datetime) -> list[DigestOutcome]:
+    """Post every workspace's digest of last week whose time has come (the scheduled job)."""
+    outcomes = []
+    with crossfeed.transaction() as session:
+        configs = [
+            (c.team_id, list(c.digest_channels or []), c.digest_day, c.digest_time, c.timezone)
+            for c in all_configs(session=session)
+        ]
+    for team_id, channels, *_ in configs:
+        if not channels:
+            continue
+        with crossfeed.transaction() as session:
+            config = workspace_config(session=session, team_id=team_id)
+            zone = workspace_zone(config, crossfeed.settings.workspace_timezone)
+            due = scheduled_time(config, week_of(now, zone))
+        if now < due:
+            continue
+        week = last_complete_week(now, zone)
+        outcomes += post_digest(
+            crossfeed, team_id=team_id, channels=channels, week=week, now=now, late=now - due > LATE_AFTER
+        )
+    return outcomes
+
+
+def post_digest(
+    crossfeed: Crossfeed, *, team_id: str, channels: list[str], week: Week, now: datetime, late: bool = False
+) -> list[DigestOutcome]:
+    """Post `week`'s digest to each channel that has not had it; the claim makes it once per channel."""
+    outcomes, message, chart = [], None, None
+    for channel in channels:
+        with crossfeed.transaction() as session:
+            claimed = store.claim_digest_post(
+                session=session, team_id=team_id, channel_id=channel, week=week.label, now=now, late=late
+            )
+        if not claimed:
+            reconciled = _reconcile(crossfeed, team_id=team_id, channel=channel, week=week, now=now)
+            if reconciled != "repost":
+                outcomes.append(DigestOutcome(channel, week.label, reconciled))
+                continue
+        if message is None:
+            with crossfeed.transaction() as session:
+                digest = build_weekly_digest(session=session, team_id=team_id, week=week)
+            message, chart = digest_message(digest, late=late), trend_chart(digest)
+        outcomes.append(
+            _post(crossfeed, team_id=team_id, channel=channel, week=week, now=now, message=message, chart=chart)
+        )
+    return outcomes
+
+
+def _post(
+    crossfeed: Crossfeed, *, team_id: str, channel: str, week: Week, now: datetime, message, chart
+) -> DigestOutcome:
+    text, blocks = message
+    try:
+        response = crossfeed.client.chat_postMessage(
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            metadata={"event_type": EVENT_TYPE, "event_payload": {"team_id": team_id, "week": week.label}},
+        )
+    except SlackApiError as error:
+        with crossfeed.transaction() as session:
+            store.release_claim(session=session, team_id=team_id, channel_id=channel, week=week.label)
+        reason = error.response.get("error") if error.response is not None else str(error)
+        logger.error(
+            "digest %s for %s in %s failed: %s; the next run tries again", week.label, team_id, channel, reason
+        )
+        return DigestOutcome(channel, week.label, f"failed: {reason}")
+    with crossfeed.transaction() as session:
+        store.mark_digest_posted(
+            session=session, team_id=team_id, channel_id=channel, week=week.label, ts=response["ts"], now=now
+        )
+    if chart:
+        try:
+            crossfeed.client.files_upload_v2(
+                channel=response["channel"],
+                thread_ts=response["ts"],
+                file=chart,
+                filename=f"alignment-{week.label}.png",
+                title=f"Alignment trend to {week.label}",
+            )
+        except Exception:
+            logger.warning("the digest's chart could not be uploaded; the digest was posted without it", exc_info=True)
+    return DigestOutcome(channel, week.label, "posted")
+
+
+def _reconcile(crossfeed: Crossfeed, *, team_id: str, channel: str, week: Week, now: datetime) -> str:
+    """A claim exists: posted already, still in flight, or left by a crash (then look for our message)."""
+    with crossfeed.transaction() as session:
+        stale = [
+            c
+            for c in store.stale_claims(session=session, team_id=team_id, week=week.label, before=now - CLAIM_LEASE)
+            if c.channel_id == channel
+        ]
+    if not stale:
+        return "already posted"
+    claim = stale[0]
+    history = crossfeed.client.conversations_history(
+        channel=channel, oldest=f"{claim.claimed_at.timestamp() - 60:.6f}", include_all_metadata=True, limit=200
+    )
+    for posted in history.get("messages", []):
+        payload = posted.get("metadata") or {}
+        if payload.get("event_type") == EVENT_TYPE and payload.get("event_payload", {}).get("week") == week.label:
+            with crossfeed.transaction() as session:
+                store.mark_digest_posted(
+                    session=session, team_id=team_id, channel_id=channel, week=week.label, ts=posted["ts"], now=now
+                )
+            return "reconciled"
+    with crossfeed.transaction() as session:
+        if not store.retake_claim(session=session, claim_id=claim.id, now=now):
+            return "already posted"
+    return "repost"

@@ -1,0 +1,188 @@
+"""The weekly digest's aggregations, in SQL over one week's rows (indexed by workspace and time)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    DigestPost,
+    LeadRating,
+    LeadRatingReason,
+    LeadSource,
+    MessagingAnswer,
+    MessagingAsk,
+    PulseRound,
+    ReasonCode,
+    TeamMember,
+)
+from storage.queries import dialect_insert
+
+
+def _week(start: datetime, end: datetime):
+    return and_(LeadRating.rated_at >= start, LeadRating.rated_at < end)
+
+
+def lead_totals(
+    *, session: Session, team_id: str, start: datetime, end: datetime
+) -> tuple[int, int, float | None, int, int]:
+    """(ratings, distinct raters, average, good 4–5, bad 1–2) for the week."""
+    row = session.execute(
+        select(
+            func.count(),
+            func.count(func.distinct(LeadRating.rater_user_id)),
+            func.avg(LeadRating.rating),
+            func.coalesce(func.sum(case((LeadRating.rating >= 4, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((LeadRating.rating <= 2, 1), else_=0)), 0),
+        ).where(LeadRating.team_id == team_id, _week(start, end))
+    ).one()
+    return int(row[0]), int(row[1]), float(row[2]) if row[2] is not None else None, int(row[3]), int(row[4])
+
+
+def lead_sources(
+    *, session: Session, team_id: str, start: datetime, end: datetime
+) -> list[tuple[str | None, int, float]]:
+    """(source label or None, ratings, average) per source for the week."""
+    rows = session.execute(
+        select(LeadRating.source_id, func.count(), func.avg(LeadRating.rating))
+        .where(LeadRating.team_id == team_id, _week(start, end))
+        .group_by(LeadRating.source_id)
+    ).all()
+    labels = dict(
+        session.execute(
+            select(LeadSource.id, LeadSource.label).where(LeadSource.id.in_([r[0] for r in rows if r[0] is not None]))
+        ).all()
+    )
+    return [(labels.get(source_id), int(count), float(average)) for source_id, count, average in rows]
+
+
+def bad_lead_reasons(*, session: Session, team_id: str, start: datetime, end: datetime) -> dict[str, tuple[str, int]]:
+    """code → (label, count) of reasons given for leads rated 1–2 in the week."""
+    rows = session.execute(
+        select(ReasonCode.code, ReasonCode.label, func.count())
+        .select_from(LeadRating)
+        .join(LeadRatingReason, LeadRatingReason.rating_id == LeadRating.id)
+        .join(ReasonCode, ReasonCode.id == LeadRatingReason.reason_id)
+        .where(LeadRating.team_id == team_id, _week(start, end), LeadRating.rating <= 2)
+        .group_by(ReasonCode.code, ReasonCode.label)
+    ).all()
+    return {code: (label, int(count)) for code, label, count in rows}
+
+
+def weekly_lead_averages(
+    *, session: Session, team_id: str, weeks: list[tuple[datetime, datetime]]
+) -> list[float | None]:
+    """The average rating of each week, for the trend chart (one indexed range query per week)."""
+    return [lead_totals(session=session, team_id=team_id, start=start, end=end)[2] for start, end in weeks]
+
+
+def sales_team_size(*, session: Session, team_id: str) -> int:
+    return session.scalar(
+        select(func.count()).select_from(TeamMember).where(TeamMember.team_id == team_id, TeamMember.side == "sales")
+    )
+
+
+def active_asks(*, session: Session, team_id: str, start: datetime, end: datetime) -> list[MessagingAsk]:
+    """Asks open at some point of the week."""
+    return list(
+        session.scalars(
+            select(MessagingAsk)
+            .where(
+                MessagingAsk.team_id == team_id,
+                MessagingAsk.opened_at < end,
+                MessagingAsk.closes_at >= start,
+                or_(MessagingAsk.closed_at.is_(None), MessagingAsk.closed_at >= start),
+            )
+            .order_by(MessagingAsk.opened_at)
+        )
+    )
+
+
+def quotes_in_week(
+    *, session: Session, ask_ids: list[int], start: datetime, end: datetime, limit: int
+) -> list[tuple[int, str, str]]:
+    """(ask id, reaction, quote) given in the week, resonated first."""
+    order = case((MessagingAnswer.reaction == "resonated", 0), (MessagingAnswer.reaction == "mixed", 1), else_=2)
+    return [
+        tuple(r)
+        for r in session.execute(
+            select(MessagingAnswer.ask_id, MessagingAnswer.reaction, MessagingAnswer.buyer_quote)
+            .where(
+                MessagingAnswer.ask_id.in_(ask_ids),
+                MessagingAnswer.buyer_quote.is_not(None),
+                MessagingAnswer.updated_at >= start,
+                MessagingAnswer.updated_at < end,
+            )
+            .order_by(order, MessagingAnswer.updated_at.desc())
+            .limit(limit)
+        ).all()
+    ]
+
+
+def round_for_week(*, session: Session, team_id: str, period: str) -> PulseRound | None:
+    return session.scalar(select(PulseRound).where(PulseRound.team_id == team_id, PulseRound.period == period))
+
+
+def claim_digest_post(*, session: Session, team_id: str, channel_id: str, week: str, now: datetime, late: bool) -> bool:
+    """Claim this channel's digest for the week before posting; False when it is already claimed."""
+    return (
+        session.execute(
+            dialect_insert(session, DigestPost)
+            .values(team_id=team_id, channel_id=channel_id, week=week, status="claimed", claimed_at=now, late=late)
+            .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "week"])
+        ).rowcount
+        == 1
+    )
+
+
+def stale_claims(*, session: Session, team_id: str, week: str, before: datetime) -> list[DigestPost]:
+    """Claims never marked posted (a crash between posting and recording), older than `before`."""
+    return list(
+        session.scalars(
+            select(DigestPost).where(
+                DigestPost.team_id == team_id,
+                DigestPost.week == week,
+                DigestPost.status == "claimed",
+                DigestPost.claimed_at < before,
+            )
+        )
+    )
+
+
+def retake_claim(*, session: Session, claim_id: int, now: datetime) -> bool:
+    return (
+        session.execute(
+            update(DigestPost)
+            .where(DigestPost.id == claim_id, DigestPost.status == "claimed", DigestPost.claimed_at < now)
+            .values(claimed_at=now)
+        ).rowcount
+        == 1
+    )
+
+
+def mark_digest_posted(*, session: Session, team_id: str, channel_id: str, week: str, ts: str, now: datetime) -> None:
+    session.execute(
+        update(DigestPost)
+        .where(
+            DigestPost.team_id == team_id,
+            DigestPost.channel_id == channel_id,
+            DigestPost.week == week,
+        )
+        .values(status="posted", slack_ts=ts, posted_at=now)
+    )
+
+
+def release_claim(*, session: Session, team_id: str, channel_id: str, week: str) -> None:
+    """Give a claim back after a post that failed, so the next run tries again."""
+    from sqlalchemy import delete
+
+    session.execute(
+        delete(DigestPost).where(
+            DigestPost.team_id == team_id,
+            DigestPost.channel_id == channel_id,
+            DigestPost.week == week,
+            DigestPost.status == "claimed",
+        )
+    )
