@@ -35,7 +35,7 @@ class RetryAfterHandler(RateLimitErrorRetryHandler):
     """Waits out HTTP 429 for Slack's Retry-After plus at most 0.1 s.
 
     slack-sdk's handler adds a random 0–1 s to every wait; for one sender fanning out DMs that
-    cost a third of the time (bench/pulse_fanout.py: ratio 1.40 at 50 posts/s, 1.59 at 100).
+    is lost time (`python bench/pulse_fanout.py --quick --stock-retry-handler` compares the two).
     """
 
     def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -36,7 +36,8 @@ def week_starting(monday, zone: ZoneInfo) -> Week:
     after = monday + timedelta(days=7)
     end = datetime(after.year, after.month, after.day, tzinfo=zone)
     year, number, _ = monday.isocalendar()
-    return Week(label=f"{year}-W{number:02d}", start=start, end=end, zone=zone)
+    # UTC instants: arithmetic on datetimes sharing a ZoneInfo would ignore the DST change.
+    return Week(label=f"{year}-W{number:02d}", start=start.astimezone(UTC), end=end.astimezone(UTC), zone=zone)
 
 
 def week_of(moment: datetime, zone: ZoneInfo) -> Week:

@@ -186,13 +186,14 @@ def prompt_for(*, session: Session, round_id: int, user_id: str, token: str | No
     ledger = store.participation(session=session, round_id=round_id, user_id=user_id) if pulse_round else None
     if ledger is None:
         return None
+    known = token is not None  # a fresh token has no answers yet: skip looking
     token = token or new_respondent_token()
     return PulsePrompt(
         round_id=round_id, side=ledger.side, token=token,
         questions=tuple(phrase(q, pulse_round, ledger.side) for q in pulse_round.questions),
         comment_prompt=phrase(COMMENT_PROMPT, pulse_round, ledger.side),
-        chosen=store.answers_of(session=session, round_id=round_id, respondent=token),
-        has_comment=store.comment_of(session=session, round_id=round_id, respondent=token) is not None,
+        chosen=store.answers_of(session=session, round_id=round_id, respondent=token) if known else {},
+        has_comment=known and store.comment_of(session=session, round_id=round_id, respondent=token) is not None,
         closes_at=pulse_round.closes_at, answered_via_form=ledger.answered_via == "form",
         threshold=max(3, workspace_config(session=session, team_id=pulse_round.team_id).anonymity_threshold),
     )

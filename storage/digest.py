@@ -127,14 +127,14 @@ def round_for_week(*, session: Session, team_id: str, period: str) -> PulseRound
 
 def claim_digest_post(*, session: Session, team_id: str, channel_id: str, week: str, now: datetime, late: bool) -> bool:
     """Claim this channel's digest for the week before posting; False when it is already claimed."""
-    return (
-        session.execute(
-            dialect_insert(session, DigestPost)
-            .values(team_id=team_id, channel_id=channel_id, week=week, status="claimed", claimed_at=now, late=late)
-            .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "week"])
-        ).rowcount
-        == 1
+    # RETURNING, not rowcount: psycopg reports -1 for this insert through the ORM session.
+    claimed = session.scalar(
+        dialect_insert(session, DigestPost)
+        .values(team_id=team_id, channel_id=channel_id, week=week, status="claimed", claimed_at=now, late=late)
+        .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "week"])
+        .returning(DigestPost.id)
     )
+    return claimed is not None
 
 
 def stale_claims(*, session: Session, team_id: str, week: str, before: datetime) -> list[DigestPost]:

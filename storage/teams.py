@@ -12,7 +12,10 @@ from storage.queries import dialect_insert, ensure_workspace
 
 
 def workspace_config(*, session: Session, team_id: str) -> WorkspaceConfig:
-    """The workspace's configuration, created with defaults on first use."""
+    """The workspace's configuration, created with defaults on first use (reading it writes nothing)."""
+    config = session.get(WorkspaceConfig, team_id)
+    if config is not None:
+        return config
     ensure_workspace(session=session, team_id=team_id)
     session.execute(dialect_insert(session, WorkspaceConfig).values(team_id=team_id).on_conflict_do_nothing())
     return session.get(WorkspaceConfig, team_id, populate_existing=True)

@@ -102,6 +102,7 @@ class FakeSlackServer(ThreadingHTTPServer):
         self.problems: list[str] = []
         self.script = Script()
         self.usergroups: dict[str, list[str]] = {}
+        self.history: dict[str, list[dict]] = {}
         self.lock = threading.Lock()
         self._ts = itertools.count(1)
         self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -153,7 +154,13 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.startswith("/upload/"):
+            # files_upload_v2's second step: the bytes go to the URL files.getUploadURLExternal gave.
+            with self.server.lock:
+                self.server.calls.append(Call("upload", {"size": len(data), "path": self.path}))
+            return self._reply(200, None)
+        raw = data.decode()
         if self.path.startswith("/respond/"):
             params = json.loads(raw)
             method = "response_url"
@@ -196,6 +203,20 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+def _post(server, params):
+    ts = server.next_ts()
+    metadata = params.get("metadata")
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    server.history.setdefault(params.get("channel"), []).append(
+        {"ts": ts, "text": params.get("text"), "metadata": metadata})
+    return {"channel": params.get("channel"), "ts": ts, "message": {"text": params.get("text")}}
+
+
+def _upload_url(server, params):
+    return {"upload_url": f"http://127.0.0.1:{server.server_address[1]}/upload/F1", "file_id": "F1"}
+
+
 def _view(server, params):
     view = params.get("view") or {}
     return {"view": {"id": "V123", "hash": "h1", **view}}
@@ -204,8 +225,10 @@ def _view(server, params):
 ANSWERS = {
     "auth.test": lambda s, p: {"user_id": BOT_USER, "bot_id": "B1", "team_id": "T1", "team": "Acme",
                                "url": "https://acme.slack.com/"},
-    "chat.postMessage": lambda s, p: {"channel": p.get("channel"), "ts": s.next_ts(),
-                                      "message": {"text": p.get("text")}},
+    "chat.postMessage": _post,
+    "conversations.history": lambda s, p: {"messages": list(reversed(s.history.get(p.get("channel"), [])))},
+    "files.getUploadURLExternal": _upload_url,
+    "files.completeUploadExternal": lambda s, p: {"files": [{"id": "F1", "title": "chart"}]},
     "chat.update": lambda s, p: {"channel": p.get("channel"), "ts": p.get("ts")},
     "chat.postEphemeral": lambda s, p: {"message_ts": s.next_ts()},
     "conversations.join": lambda s, p: {"channel": {"id": p.get("channel")}},

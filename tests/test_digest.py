@@ -1,0 +1,301 @@
+"""The weekly digest: hand-checked numbers, week boundaries, thresholds, escaping, exactly-once posting."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select, update
+
+from bot.app import Crossfeed
+from bot.blocks.digest import digest_message
+from bot.digest import build_weekly_digest, last_complete_week, week_of
+from bot.digest_posting import post_due_digests
+from bot.leads import parse_quick_rating, rate_lead
+from bot.pulse import PulseButtonValue, open_due_round, record_pulse_click
+from storage import teams as team_store
+from storage.models import DigestPost
+
+NY = ZoneInfo("America/New_York")
+# Monday 23 November 2026, 09:00 in New York (EST): the digest of 2026-W47 (16–22 November) is due.
+DUE = datetime(2026, 11, 23, 9, 0, tzinfo=NY)
+W47_WEDNESDAY = datetime(2026, 11, 18, 12, 0, tzinfo=NY)
+W46_WEDNESDAY = datetime(2026, 11, 11, 12, 0, tzinfo=NY)
+DIGEST = "C_LEADERS"
+
+
+def setup_workspace(crossfeed, *, sales=("U1", "U2", "U3", "U4"), marketing=("M1", "M2", "M3"), channels=(DIGEST,)):
+    with crossfeed.transaction() as session:
+        config = team_store.workspace_config(session=session, team_id="T1")
+        config.timezone = "America/New_York"
+        config.digest_channels = list(channels)
+        team_store.put_members(session=session, team_id="T1", user_ids=list(sales), side="sales", origin="explicit")
+        team_store.put_members(session=session, team_id="T1", user_ids=list(marketing), side="marketing",
+                               origin="explicit")
+
+
+def rate(crossfeed, user, text, at):
+    with crossfeed.transaction() as session:
+        rate_lead(session=session, team_id="T1", user_id=user, rating=parse_quick_rating(text), now=at)
+
+
+def seed_leads(crossfeed):
+    for user, text in [
+        ("U1", "A-1 2 no-budget source:webinar"), ("U1", "A-2 1 no-budget wrong-persona source:webinar"),
+        ("U2", "A-3 2 not-icp source:webinar"), ("U2", "A-4 5 great-fit source:paid-search"),
+        ("U3", "A-5 4 source:paid-search"), ("U3", "A-6 4 source:paid-search"), ("U3", "A-7 3 source:email"),
+    ]:
+        rate(crossfeed, user, text, W47_WEDNESDAY)
+    rate(crossfeed, "U1", "B-1 4", W46_WEDNESDAY)
+    rate(crossfeed, "U1", "B-2 4", W46_WEDNESDAY)
+
+
+def digest_of(crossfeed, week=None, **kwargs):
+    week = week or last_complete_week(DUE, NY)
+    with crossfeed.transaction() as session:
+        return build_weekly_digest(session=session, team_id="T1", week=week, **kwargs)
+
+
+def test_lead_section_numbers_are_right(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    seed_leads(crossfeed)
+
+    digest = digest_of(crossfeed)
+    leads = digest.leads
+
+    assert digest.week.label == "2026-W47"
+    assert (leads.ratings, leads.raters, leads.sales_team) == (7, 3, 4)
+    assert leads.average == 3.0 and leads.average_change == -1.0  # 21/7, against 4.0 the week before
+    assert round(leads.good_share, 3) == round(3 / 7, 3) and round(leads.bad_share, 3) == round(3 / 7, 3)
+    assert [(s.label, s.ratings, s.average) for s in leads.ranked_sources] == [
+        ("Paid search", 3, 4.33), ("Webinar", 3, 1.67)]
+    assert (leads.other_sources.ratings, leads.other_sources.average) == (1, 3.0)
+    assert [(r.label, r.count, r.change) for r in leads.bad_reasons] == [
+        ("No budget", 2, 2), ("Not our ICP", 1, 1), ("Wrong persona / no authority", 1, 1)]
+    assert digest.index == 50 and digest.index_change == -25  # (3−1)/4 against (4−1)/4
+    assert digest.talking_points == (
+        "Lead quality fell 1.0 points to 3.0/5 — the biggest drop this week.",
+        "Webinar leads averaged 1.7/5 over 3 ratings; top reason for bad leads: No budget.",
+    )
+    assert digest.trend_leads[-2:] == (4.0, 3.0) and len(digest.trend_leads) == 12
+
+
+def test_week_boundaries_are_local_midnight():
+    week = last_complete_week(DUE, NY)
+    assert week.start == datetime(2026, 11, 16, tzinfo=NY) and week.end == datetime(2026, 11, 23, tzinfo=NY)
+    # Sunday 23:59 in New York is Monday 04:59 UTC: still last week.
+    assert week_of(datetime(2026, 11, 23, 4, 59, tzinfo=ZoneInfo("UTC")), NY).label == "2026-W47"
+    assert week_of(datetime(2026, 11, 23, 5, 0, tzinfo=ZoneInfo("UTC")), NY).label == "2026-W48"
+
+
+def test_the_week_containing_a_dst_change_is_169_hours_long():
+    week = week_of(datetime(2026, 10, 28, 12, tzinfo=NY), NY)  # clocks went back on Sunday 1 November
+    assert week.label == "2026-W44"
+    assert week.end - week.start == timedelta(hours=169)
+    assert week.end.astimezone(ZoneInfo("UTC")) == datetime(2026, 11, 2, 5, 0, tzinfo=ZoneInfo("UTC"))
+
+
+def test_ratings_at_the_week_edges(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    rate(crossfeed, "U1", "EDGE-1 2", datetime(2026, 11, 22, 23, 59, tzinfo=NY))
+    rate(crossfeed, "U1", "EDGE-2 2", datetime(2026, 11, 23, 0, 0, tzinfo=NY))
+    rate(crossfeed, "U1", "EDGE-3 2", datetime(2026, 11, 16, 0, 0, tzinfo=NY))
+
+    assert digest_of(crossfeed).leads.ratings == 2
+
+
+def test_pulse_section_respects_thresholds_and_shows_the_gap(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    opening = datetime(2026, 11, 18, 10, 0, tzinfo=NY)
+    with crossfeed.transaction() as session:
+        round_id = open_due_round(session=session, team_id="T1", now=opening).round_id
+        for user, scores in {"U1": (4, 4), "U2": (5, 3), "U3": (3, 3), "M1": (2, 2), "M2": (2, 4)}.items():
+            for question, score in enumerate(scores):
+                record_pulse_click(session=session, team_id="T1", user_id=user, now=opening + timedelta(hours=1),
+                                   value=PulseButtonValue(r=round_id, t=f"token-{user}", q=question, s=score))
+
+    digest = digest_of(crossfeed)
+    sales, marketing = digest.pulse.results.teams
+
+    assert sales.shown and sales.scores[0][1] == 4.0 and sales.scores[1][1] == 3.33
+    assert not marketing.shown and marketing.scores[0][1] is None  # 2 answers: below 3
+    assert (sales.asked, sales.answered, marketing.asked, marketing.answered) == (4, 3, 3, 2)
+    assert digest.pulse.results.gap is None
+    text = json.dumps([b.to_dict() for b in digest_message(digest)[1]], ensure_ascii=False)
+    assert "Not enough answers to show without identifying people" in text
+    assert "2.0" not in text.split("Marketing")[1][:200], "marketing's average must not appear"
+
+
+def test_an_empty_week_gets_a_helpful_digest(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+
+    digest = digest_of(crossfeed)
+    text, blocks = digest_message(digest)
+
+    assert digest.empty
+    shown = json.dumps([b.to_dict() for b in blocks])
+    assert "No feedback this week" in shown and "/leadfeedback" in shown and "0%" not in shown
+
+
+def test_user_text_in_the_digest_is_escaped_and_blocks_are_valid(crossfeed, fake_slack):
+    from slack_sdk.models.blocks import Block
+
+    setup_workspace(crossfeed)
+    with crossfeed.transaction() as session:
+        from storage.queries import add_source
+
+        add_source(session=session, team_id="T1", code="evil", label="<!channel> & <@U9>", created_by="U1")
+    for n in range(3):
+        rate(crossfeed, "U1", f"X-{n} 1 spam source:evil", W47_WEDNESDAY)
+
+    text, blocks = digest_message(digest_of(crossfeed))
+    shown = json.dumps([b.to_dict() for b in blocks])
+
+    assert "<!channel>" not in shown and "<@U9>" not in shown
+    assert "&lt;!channel&gt; &amp; &lt;@U9&gt;" in shown
+    assert len(blocks) <= 50
+    for block in blocks:
+        Block.parse(block.to_dict()).to_dict()
+
+
+def posted_digests(fake):
+    return [c for c in fake.calls_to("chat.postMessage", succeeded=True) if c.params["channel"] == DIGEST]
+
+
+def test_the_digest_posts_on_schedule_once_per_channel_with_its_chart(crossfeed, fake_slack):
+    setup_workspace(crossfeed, channels=(DIGEST, "C_OTHER"))
+    seed_leads(crossfeed)
+
+    assert post_due_digests(crossfeed, DUE - timedelta(minutes=1)) == []
+    first = post_due_digests(crossfeed, DUE)
+    again = post_due_digests(crossfeed, DUE + timedelta(minutes=30))
+
+    assert [o.result for o in first] == ["posted", "posted"]
+    assert [o.result for o in again] == ["already posted", "already posted"]
+    [message] = posted_digests(fake_slack)
+    assert "2026-W47" in message.params["text"]
+    assert "Posted late" not in json.dumps(message.blocks)
+    uploads = fake_slack.calls_to("files.completeUploadExternal")
+    assert len(uploads) == 2 and fake_slack.calls_to("upload")[0].params["size"] > 1000
+    with crossfeed.sessions() as session:
+        assert {(p.channel_id, p.status) for p in session.scalars(select(DigestPost))} == {
+            (DIGEST, "posted"), ("C_OTHER", "posted")}
+
+
+def test_a_digest_missed_while_down_posts_once_late_and_says_so(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    seed_leads(crossfeed)
+
+    post_due_digests(crossfeed, DUE + timedelta(hours=26))
+    post_due_digests(crossfeed, DUE + timedelta(hours=27))
+
+    [message] = posted_digests(fake_slack)
+    assert "Posted late" in json.dumps(message.blocks)
+
+
+def test_two_clocks_racing_post_once(crossfeed, fake_slack, settings):
+    setup_workspace(crossfeed)
+    seed_leads(crossfeed)
+    other = Crossfeed.start(settings)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda runtime: post_due_digests(runtime, DUE), [crossfeed, other, crossfeed, other]))
+    finally:
+        other.close()
+
+    assert len(posted_digests(fake_slack)) == 1
+
+
+def test_a_crash_between_posting_and_recording_does_not_post_twice(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    seed_leads(crossfeed)
+    post_due_digests(crossfeed, DUE)
+    # As if the process died after Slack accepted the message but before the claim was marked posted.
+    with crossfeed.transaction() as session:
+        session.execute(update(DigestPost).values(status="claimed", slack_ts=None, posted_at=None))
+
+    soon = post_due_digests(crossfeed, DUE + timedelta(minutes=2))
+    later = post_due_digests(crossfeed, DUE + timedelta(minutes=15))
+
+    assert [o.result for o in soon] == ["already posted"], "still within the claim's lease"
+    assert [o.result for o in later] == ["reconciled"]
+    assert len(posted_digests(fake_slack)) == 1
+    with crossfeed.sessions() as session:
+        assert session.scalar(select(DigestPost.status)) == "posted"
+
+
+def test_a_crash_before_posting_posts_once_after_the_lease(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    seed_leads(crossfeed)
+    with crossfeed.transaction() as session:
+        from storage.digest import claim_digest_post
+
+        claim_digest_post(session=session, team_id="T1", channel_id=DIGEST, week="2026-W47", now=DUE, late=False)
+
+    assert [o.result for o in post_due_digests(crossfeed, DUE + timedelta(minutes=15))] == ["posted"]
+    assert len(posted_digests(fake_slack)) == 1
+
+
+def test_if_the_chart_upload_fails_the_digest_still_posts(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    seed_leads(crossfeed)
+    fake_slack.script.fail("files.getUploadURLExternal", times=5, error="not_allowed")
+
+    outcomes = post_due_digests(crossfeed, DUE)
+
+    assert [o.result for o in outcomes] == ["posted"]
+    assert len(posted_digests(fake_slack)) == 1
+    assert not fake_slack.calls_to("files.completeUploadExternal")
+
+
+def test_a_failed_post_releases_the_claim_for_the_next_run(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    seed_leads(crossfeed)
+    fake_slack.script.fail("chat.postMessage", times=1, error="channel_not_found")
+
+    assert post_due_digests(crossfeed, DUE)[0].result == "failed: channel_not_found"
+    assert post_due_digests(crossfeed, DUE + timedelta(minutes=5))[0].result == "posted"
+
+
+@pytest.mark.parametrize("words, expected", [("digest", "2026-W48 (so far)"), ("digest last", "2026-W47")])
+def test_alignment_digest_previews_privately(running, slack, words, expected):
+    setup_workspace(running.crossfeed)
+    seed_leads(running.crossfeed)
+
+    with freeze_time(DUE + timedelta(days=1)):
+        reply = slack.command("/alignment", words, user="U7")
+
+    assert reply.status == 200 and reply.json["response_type"] == "ephemeral"
+    assert expected in reply.json["text"]
+    assert not running.fake.calls_to("chat.postMessage")
+
+
+def test_alignment_digest_post_is_for_admins_and_posts_once(running, slack):
+    setup_workspace(running.crossfeed)
+    seed_leads(running.crossfeed)
+    slack.command("/alignment", "admin add <@UADMIN>", user="UADMIN")  # becomes the first admin
+
+    refused = slack.command("/alignment", "digest post", user="U7")
+    with freeze_time(DUE + timedelta(days=1)):
+        posted = slack.command("/alignment", "digest post", user="UADMIN")
+        running.settle()
+        slack.command("/alignment", "digest post", user="UADMIN")
+        running.settle()
+
+    assert "Only Crossfeed admins" in refused.body
+    assert "Posting the digest of 2026-W47" in posted.body
+    assert len(posted_digests(running.fake)) == 1
+    told = [c.params["text"] for c in running.fake.calls_to("response_url")]
+    assert any("posted" in t for t in told) and any("already posted" in t for t in told)
+
+
+def test_admins_choose_the_digest_channels(running, slack):
+    reply = slack.command("/alignment", "digest channels <#C0LEAD|leadership> <#C0EXEC|exec>")
+
+    assert "<#C0LEAD>, <#C0EXEC>" in reply.body
+    with running.crossfeed.sessions() as session:
+        assert team_store.workspace_config(session=session, team_id="T1").digest_channels == ["C0LEAD", "C0EXEC"]
