@@ -70,6 +70,7 @@ class LeadSection:
     raters: int
     sales_team: int
     average: float | None
+    previous_average: float | None
     average_change: float | None
     good_share: float | None
     bad_share: float | None
@@ -165,6 +166,7 @@ def _lead_section(session: Session, team_id: str, week: Week) -> LeadSection:
         raters=raters,
         sales_team=store.sales_team_size(session=session, team_id=team_id),
         average=round(average, 2) if average is not None else None,
+        previous_average=round(before, 2) if before is not None else None,
         average_change=round(average - before, 2) if average is not None and before is not None else None,
         good_share=good / count if count else None,
         bad_share=bad / count if count else None,
@@ -174,7 +176,7 @@ def _lead_section(session: Session, team_id: str, week: Week) -> LeadSection:
     )
 
 
-def _messaging_section(session: Session, team_id: str, week: Week) -> MessagingSection:
+def _messaging_section(session: Session, team_id: str, week: Week, *, with_quotes: bool = True) -> MessagingSection:
     asks = store.active_asks(session=session, team_id=team_id, start=week.start, end=week.end)
     tallies = messaging_store.tallies(session=session, ask_ids=[a.id for a in asks])
     lines = []
@@ -185,7 +187,11 @@ def _messaging_section(session: Session, team_id: str, week: Week) -> MessagingS
     best = max(rated, key=lambda a: (a.resonance, a.answered)) if rated else None
     worst = min(rated, key=lambda a: (a.resonance, -a.answered)) if len(rated) > 1 else None
     names = {a.id: a.name for a in asks}
-    quotes = store.quotes_in_week(session=session, ask_ids=list(names), start=week.start, end=week.end, limit=3)
+    quotes = (
+        store.quotes_in_week(session=session, ask_ids=list(names), start=week.start, end=week.end, limit=3)
+        if with_quotes and names
+        else []
+    )
     return MessagingSection(
         asks=tuple(lines),
         best=best,
@@ -208,24 +214,27 @@ def _pulse_section(session: Session, team_id: str, week: Week) -> PulseSection |
     return PulseSection(results=round_results(session=session, pulse_round=pulse_round), previous=previous)
 
 
-def alignment_index(leads: LeadSection, messaging: MessagingSection, pulse: PulseSection | None) -> int | None:
-    """0–100: the mean of the parts this week has — pulse alignment, lead quality, messaging resonance.
+def alignment_index(lead_average: float | None, pulse: PulseResults | None, resonated: int, used: int) -> int | None:
+    """0–100: the mean of the parts the week has — pulse alignment, lead quality, messaging resonance.
 
     pulse: both teams' shown "how aligned" averages, (score − 1) ÷ 4; leads: (average rating − 1) ÷ 4;
     messaging: resonated ÷ used over the week's asks. Each part is 0–1; the index is their mean × 100.
     """
     parts = []
-    if pulse:
-        shown = [_score(pulse.results, side, 0) for side in ("sales", "marketing")]
-        shown = [s for s in shown if s is not None]
-        if shown:
-            parts.append((sum(shown) / len(shown) - 1) / 4)
-    if leads.average is not None:
-        parts.append((leads.average - 1) / 4)
-    used = sum(a.tally["resonated"] + a.tally["mixed"] + a.tally["flat"] for a in messaging.asks)
+    shown = [s for s in (_score(pulse, side, 0) for side in ("sales", "marketing")) if s is not None]
+    if shown:
+        parts.append((sum(shown) / len(shown) - 1) / 4)
+    if lead_average is not None:
+        parts.append((lead_average - 1) / 4)
     if used:
-        parts.append(sum(a.tally["resonated"] for a in messaging.asks) / used)
+        parts.append(resonated / used)
     return round(100 * sum(parts) / len(parts)) if parts else None
+
+
+def _resonance(asks) -> tuple[int, int]:
+    """(resonated, used) over asks' tallies."""
+    used = sum(a.tally["resonated"] + a.tally["mixed"] + a.tally["flat"] for a in asks)
+    return sum(a.tally["resonated"] for a in asks), used
 
 
 def talking_points(
@@ -290,19 +299,18 @@ def talking_points(
     return tuple(text for _, text in sorted(points, key=lambda p: -p[0])[:4])
 
 
-def _core(session: Session, team_id: str, week: Week):
-    leads = _lead_section(session, team_id, week)
-    messaging = _messaging_section(session, team_id, week)
-    pulse = _pulse_section(session, team_id, week)
-    return leads, messaging, pulse, alignment_index(leads, messaging, pulse)
-
-
 def build_weekly_digest(
     *, session: Session, team_id: str, week: Week, partial: bool = False, with_trend: bool = True
 ) -> WeeklyDigest:
     """The digest of `week` (a preview when `partial`), from SQL aggregates over that week's rows."""
-    leads, messaging, pulse, index = _core(session, team_id, week)
-    previous_index = _core(session, team_id, week.before())[3]
+    leads = _lead_section(session, team_id, week)
+    messaging = _messaging_section(session, team_id, week)
+    pulse = _pulse_section(session, team_id, week)
+    index = alignment_index(leads.average, pulse.results if pulse else None, *_resonance(messaging.asks))
+    previous_asks = _messaging_section(session, team_id, week.before(), with_quotes=False).asks
+    previous_index = alignment_index(
+        leads.previous_average, pulse.previous if pulse else None, *_resonance(previous_asks)
+    )
     index_change = index - previous_index if index is not None and previous_index is not None else None
     weeks = [week]
     for _ in range(TREND_WEEKS - 1):
@@ -313,9 +321,17 @@ def build_weekly_digest(
         trend_leads = tuple(
             store.weekly_lead_averages(session=session, team_id=team_id, weeks=[(w.start, w.end) for w in weeks])
         )
-        rounds = {w.label: store.round_for_week(session=session, team_id=team_id, period=w.label) for w in weeks}
-        results = {label: round_results(session=session, pulse_round=r) if r else None for label, r in rounds.items()}
-        trend_pulse = {side: tuple(_score(results[w.label], side, 0) for w in weeks) for side in ("sales", "marketing")}
+        alignment = store.weekly_pulse_alignment(session=session, team_id=team_id, periods=[w.label for w in weeks])
+        threshold = max(3, workspace_config(session=session, team_id=team_id).anonymity_threshold)
+        trend_pulse = {
+            side: tuple(
+                round(alignment[(w.label, side)][1], 2)
+                if alignment.get((w.label, side), (0, 0))[0] >= threshold
+                else None
+                for w in weeks
+            )
+            for side in ("sales", "marketing")
+        }
     return WeeklyDigest(
         team_id=team_id,
         week=week,

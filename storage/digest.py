@@ -14,6 +14,7 @@ from storage.models import (
     LeadSource,
     MessagingAnswer,
     MessagingAsk,
+    PulseAnswer,
     PulseRound,
     ReasonCode,
     TeamMember,
@@ -74,8 +75,31 @@ def bad_lead_reasons(*, session: Session, team_id: str, start: datetime, end: da
 def weekly_lead_averages(
     *, session: Session, team_id: str, weeks: list[tuple[datetime, datetime]]
 ) -> list[float | None]:
-    """The average rating of each week, for the trend chart (one indexed range query per week)."""
-    return [lead_totals(session=session, team_id=team_id, start=start, end=end)[2] for start, end in weeks]
+    """The average rating of each week, for the trend chart, in one pass over the weeks' index range."""
+    columns = []
+    for n, (start, end) in enumerate(weeks):
+        in_week = and_(LeadRating.rated_at >= start, LeadRating.rated_at < end)
+        columns.append(func.avg(case((in_week, LeadRating.rating))).label(f"w{n}"))
+    row = session.execute(select(*columns).where(LeadRating.team_id == team_id, _week(weeks[0][0], weeks[-1][1]))).one()
+    return [float(value) if value is not None else None for value in row]
+
+
+def weekly_pulse_alignment(
+    *, session: Session, team_id: str, periods: list[str]
+) -> dict[tuple[str, str], tuple[int, float]]:
+    """(period, side) → (respondents, average) of the first ("how aligned") question, for the trend."""
+    rows = session.execute(
+        select(
+            PulseRound.period,
+            PulseAnswer.side,
+            func.count(func.distinct(PulseAnswer.respondent)),
+            func.avg(PulseAnswer.score),
+        )
+        .join(PulseRound, PulseRound.id == PulseAnswer.round_id)
+        .where(PulseRound.team_id == team_id, PulseRound.period.in_(periods), PulseAnswer.question == 0)
+        .group_by(PulseRound.period, PulseAnswer.side)
+    ).all()
+    return {(period, side): (int(n), float(avg)) for period, side, n, avg in rows}
 
 
 def sales_team_size(*, session: Session, team_id: str) -> int:
