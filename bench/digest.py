@@ -96,8 +96,8 @@ def seed(crossfeed: Crossfeed, *, ratings: int, pulse_answers: int, messaging_an
     rating_sql = typed(
         "INSERT INTO lead_ratings (id, team_id, rater_user_id, lead_ref, lead_key, rating, source_id, rated_at, "
         "updated_at) VALUES (:id, :team, :rater, :ref, :ref, :rating, :source, :at, :at)", "at")
-    reason_sql = text("INSERT INTO lead_rating_reasons (team_id, rating_id, reason_id) "
-                      "VALUES (:team, :rating, :reason)")
+    reason_sql = typed("INSERT INTO lead_rating_reasons (team_id, rating_id, reason_id, rated_at, rating) "
+                       "VALUES (:team, :rating, :reason, :at, :score)", "at")
 
     def rating_rows():
         for i in range(ratings):
@@ -106,7 +106,8 @@ def seed(crossfeed: Crossfeed, *, ratings: int, pulse_answers: int, messaging_an
                        rating=rng.choices((1, 2, 3, 4, 5), (15, 20, 25, 25, 15))[0], source=rng.choice(sources), at=at)
 
     for batch in chunks(rating_rows()):
-        reasons = [dict(team=TEAM, rating=row["id"], reason=reason) for row in batch if row["rating"] <= 2
+        reasons = [dict(team=TEAM, rating=row["id"], reason=reason, at=row["at"], score=row["rating"])
+                   for row in batch if row["rating"] <= 2
                    for reason in rng.sample(bad, rng.choice((1, 1, 2)))]
         with crossfeed.engine.begin() as connection:
             connection.execute(rating_sql, batch)

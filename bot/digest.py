@@ -155,8 +155,9 @@ def _lead_section(session: Session, team_id: str, week: Week) -> LeadSection:
         if rest
         else None
     )
-    reasons = store.bad_lead_reasons(session=session, team_id=team_id, start=week.start, end=week.end)
-    reasons_before = store.bad_lead_reasons(session=session, team_id=team_id, start=previous.start, end=previous.end)
+    reasons_before, reasons = store.bad_lead_reasons(
+        session=session, team_id=team_id, weeks=[(previous.start, previous.end), (week.start, week.end)]
+    )
     reason_lines = sorted(
         (ReasonLine(label, n, n - reasons_before.get(code, ("", 0))[1]) for code, (label, n) in reasons.items()),
         key=lambda r: (-r.count, r.label),

@@ -59,17 +59,30 @@ def lead_sources(
     return [(labels.get(source_id), int(count), float(average)) for source_id, count, average in rows]
 
 
-def bad_lead_reasons(*, session: Session, team_id: str, start: datetime, end: datetime) -> dict[str, tuple[str, int]]:
-    """code → (label, count) of reasons given for leads rated 1–2 in the week."""
+def bad_lead_reasons(
+    *, session: Session, team_id: str, weeks: list[tuple[datetime, datetime]]
+) -> list[dict[str, tuple[str, int]]]:
+    """For each of `weeks` (adjacent, in order): code → (label, count) of reasons given for leads rated 1–2.
+
+    Counted from the reasons table's own (team, time, rating) index: no join with the rating history.
+    """
+    in_range = and_(LeadRatingReason.rated_at >= weeks[0][0], LeadRatingReason.rated_at < weeks[-1][1])
+    counts = [
+        func.count(case((and_(LeadRatingReason.rated_at >= start, LeadRatingReason.rated_at < end), 1))).label(f"w{n}")
+        for n, (start, end) in enumerate(weeks)
+    ]
+    per_reason = (
+        select(LeadRatingReason.reason_id, *counts)
+        .where(LeadRatingReason.team_id == team_id, in_range, LeadRatingReason.rating <= 2)
+        .group_by(LeadRatingReason.reason_id)
+        .subquery()
+    )
     rows = session.execute(
-        select(ReasonCode.code, ReasonCode.label, func.count())
-        .select_from(LeadRating)
-        .join(LeadRatingReason, LeadRatingReason.rating_id == LeadRating.id)
-        .join(ReasonCode, ReasonCode.id == LeadRatingReason.reason_id)
-        .where(LeadRating.team_id == team_id, _week(start, end), LeadRating.rating <= 2)
-        .group_by(ReasonCode.code, ReasonCode.label)
+        select(ReasonCode.code, ReasonCode.label, *(per_reason.c[f"w{n}"] for n in range(len(weeks)))).join(
+            per_reason, per_reason.c.reason_id == ReasonCode.id
+        )
     ).all()
-    return {code: (label, int(count)) for code, label, count in rows}
+    return [{row[0]: (row[1], int(row[2 + n])) for row in rows if row[2 + n]} for n in range(len(weeks))]
 
 
 def weekly_lead_averages(

@@ -135,13 +135,21 @@ class LeadRating(Base):
 
 
 class LeadRatingReason(Base):
+    """A reason given for a rating; carries the rating's time and score so the digest can count a week's
+    reasons from this table's own index, without joining the whole history."""
+
     __tablename__ = "lead_rating_reasons"
+    __table_args__ = (
+        Index("ix_lead_rating_reasons_team_rated_at", "team_id", "rated_at", "rating", "reason_id"),
+    )
 
     team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
     rating_id: Mapped[int] = mapped_column(
         ForeignKey("lead_ratings.id", ondelete="CASCADE"), primary_key=True
     )
     reason_id: Mapped[int] = mapped_column(ForeignKey("reason_codes.id"), primary_key=True, index=True)
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rating: Mapped[int] = mapped_column(SmallInteger)
 
 
 class OutboxMessage(Base):

@@ -190,10 +190,13 @@ def update_lead_rating(
 def _replace_reasons(*, session: Session, team_id: str, rating_id: int, reason_ids: Sequence[int]) -> None:
     session.execute(delete(LeadRatingReason).where(LeadRatingReason.rating_id == rating_id))
     if reason_ids:
+        rated_at, rating = session.execute(
+            select(LeadRating.rated_at, LeadRating.rating).where(LeadRating.id == rating_id)
+        ).one()
         session.execute(
             dialect_insert(session, LeadRatingReason),
-            [{"team_id": team_id, "rating_id": rating_id, "reason_id": reason_id}
-             for reason_id in dict.fromkeys(reason_ids)],
+            [{"team_id": team_id, "rating_id": rating_id, "reason_id": reason_id, "rated_at": rated_at,
+              "rating": rating} for reason_id in dict.fromkeys(reason_ids)],
         )
     session.expire_all()
 

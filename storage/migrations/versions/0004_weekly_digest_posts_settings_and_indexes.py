@@ -1,8 +1,8 @@
-"""weekly digest posts and settings
+"""weekly digest posts, settings and indexes
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-25 03:02:48.108064
+Create Date: 2026-11-25 03:15:07.344254
 """
 
 from alembic import op
@@ -32,6 +32,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_digest_posts')),
     sa.UniqueConstraint('team_id', 'channel_id', 'week', name=op.f('uq_digest_posts_team_id_channel_id_week'))
     )
+    with op.batch_alter_table('lead_rating_reasons', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('rated_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('rating', sa.SmallInteger(), nullable=True))
+    # Existing reasons take their rating's time and score, then the columns become required.
+    op.execute(
+        "UPDATE lead_rating_reasons SET "
+        "rated_at = (SELECT rated_at FROM lead_ratings WHERE lead_ratings.id = lead_rating_reasons.rating_id), "
+        "rating = (SELECT rating FROM lead_ratings WHERE lead_ratings.id = lead_rating_reasons.rating_id)"
+    )
+    with op.batch_alter_table('lead_rating_reasons', schema=None) as batch_op:
+        batch_op.alter_column('rated_at', existing_type=sa.DateTime(timezone=True), nullable=False)
+        batch_op.alter_column('rating', existing_type=sa.SmallInteger(), nullable=False)
+        batch_op.create_index('ix_lead_rating_reasons_team_rated_at', ['team_id', 'rated_at', 'rating', 'reason_id'], unique=False)
+
     with op.batch_alter_table('lead_ratings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_lead_ratings_team_rated_at'))
         batch_op.create_index('ix_lead_ratings_team_rated_at', ['team_id', 'rated_at', 'rating', 'source_id', 'rater_user_id'], unique=False)
@@ -54,6 +68,11 @@ def downgrade() -> None:
     with op.batch_alter_table('lead_ratings', schema=None) as batch_op:
         batch_op.drop_index('ix_lead_ratings_team_rated_at')
         batch_op.create_index(batch_op.f('ix_lead_ratings_team_rated_at'), ['team_id', 'rated_at'], unique=False)
+
+    with op.batch_alter_table('lead_rating_reasons', schema=None) as batch_op:
+        batch_op.drop_index('ix_lead_rating_reasons_team_rated_at')
+        batch_op.drop_column('rating')
+        batch_op.drop_column('rated_at')
 
     op.drop_table('digest_posts')
     # ### end Alembic commands ###
