@@ -25,16 +25,30 @@ def set_timezone(*, session: Session, team_id: str, name: str) -> str:
     return name
 
 
+def _day_and_time(words: list[str]) -> tuple[str | None, str | None]:
+    day = next((w[:3] for w in words if w[:3] in DAYS), None)
+    clock = next((w for w in words if re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", w)), None)
+    return day, f"{int(clock.split(':')[0]):02d}:{clock.split(':')[1]}" if clock else None
+
+
 def set_pulse_schedule(*, session: Session, team_id: str, words: list[str]) -> str:
     """Parse `weekly|biweekly <day> <HH:MM>` and store it; returns how it now reads."""
     cadence = next((w for w in words if w in ("weekly", "biweekly", "fortnightly")), None)
-    day = next((w[:3] for w in words if w[:3] in DAYS), None)
-    clock = next((w for w in words if re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", w)), None)
+    day, clock = _day_and_time(words)
     if not (cadence and day and clock):
         raise InvalidInput({"schedule": f"I couldn't read that schedule. Write it like {SCHEDULE_USAGE}."})
     config = workspace_config(session=session, team_id=team_id)
     config.pulse_cadence = "weekly" if cadence == "weekly" else "biweekly"
-    config.pulse_day = day
-    config.pulse_time = f"{int(clock.split(':')[0]):02d}:{clock.split(':')[1]}"
+    config.pulse_day, config.pulse_time = day, clock
     every = "every week" if config.pulse_cadence == "weekly" else "every two weeks"
     return f"{every} on {day.title()} at {config.pulse_time}"
+
+
+def set_digest_schedule(*, session: Session, team_id: str, words: list[str]) -> str:
+    """Parse `<day> <HH:MM>` for the weekly digest and store it; returns how it now reads."""
+    day, clock = _day_and_time(words)
+    if not (day and clock):
+        raise InvalidInput({"schedule": "I couldn't read that. Write it like `/alignment digest schedule mon 09:00`."})
+    config = workspace_config(session=session, team_id=team_id)
+    config.digest_day, config.digest_time = day, clock
+    return f"every {day.title()} at {clock}"

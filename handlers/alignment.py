@@ -28,7 +28,7 @@ from bot.teams import (
     sync_from_usergroup,
     usergroups,
 )
-from bot.workspace import set_pulse_schedule, set_timezone
+from bot.workspace import set_digest_schedule, set_pulse_schedule, set_timezone
 from storage.teams import set_timezone_if_unset, workspace_config
 
 
@@ -55,6 +55,7 @@ class Alignment:
             "timezone": self._timezone,
             "digest post": self._digest_post,
             "digest channels": self._digest_channels,
+            "digest schedule": self._digest_schedule,
         }
 
     def on_command(self, ack: Ack, body: dict, context) -> None:
@@ -167,6 +168,10 @@ class Alignment:
         workspace_config(session=session, team_id=team_id).digest_channels = channels
         listed = ", ".join(f"<#{c}>" for c in channels)
         return f"The weekly digest will be posted to {listed}. Invite Crossfeed to private channels.", None
+
+    def _digest_schedule(self, session: Session, team_id: str, user_id: str, raw: str, words: list[str]) -> Outcome:
+        reads = set_digest_schedule(session=session, team_id=team_id, words=words[2:])
+        return f"The weekly digest will be posted {reads}, workspace time.", None
 
     # --- after ack -------------------------------------------------------------------------------
 

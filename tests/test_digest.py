@@ -299,3 +299,13 @@ def test_admins_choose_the_digest_channels(running, slack):
     assert "<#C0LEAD>, <#C0EXEC>" in reply.body
     with running.crossfeed.sessions() as session:
         assert team_store.workspace_config(session=session, team_id="T1").digest_channels == ["C0LEAD", "C0EXEC"]
+
+
+def test_admins_set_when_the_digest_is_posted(running, slack):
+    reply = slack.command("/alignment", "digest schedule friday 16:30")
+    bad = slack.command("/alignment", "digest schedule soon")
+
+    assert "every Fri at 16:30" in reply.body and "I couldn't read that" in bad.body
+    with running.crossfeed.sessions() as session:
+        config = team_store.workspace_config(session=session, team_id="T1")
+        assert (config.digest_day, config.digest_time) == ("fri", "16:30")

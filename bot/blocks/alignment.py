@@ -20,6 +20,7 @@ ALIGNMENT_HELP = (
     "*Weekly digest*\n"
     "• `/alignment digest` previews this week so far; `/alignment digest last` shows last week\n"
     "• `/alignment digest channels #leadership` (admins) · `/alignment digest post` (admins) posts last week's now\n"
+    "• `/alignment digest schedule mon 09:00` (admins) sets when it is posted\n"
     "*Admins*\n"
     "• `/alignment admin add @user` · `/alignment admin list`\n"
     "In a workspace with no admin yet, the first person to run an admin command becomes one."
