@@ -7,6 +7,7 @@ their runtime with `use()`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.app import Crossfeed
@@ -60,23 +61,24 @@ def open_pulse_rounds() -> str:
     return f"pulse: {len(opened)} round(s) opened, {sum(r.asked for r in opened)} people asked"
 
 
-def send_pulse_reminders() -> str:
+def _queue_then_deliver(queue: Callable[..., int]) -> int:
+    """Run a service that queues Slack messages in one transaction, then deliver what it queued."""
     crossfeed = runtime()
     with crossfeed.transaction() as session:
-        queued = queue_due_reminders(session=session, now=datetime.now(UTC))
+        queued = queue(session=session, now=datetime.now(UTC))
     if queued:
         crossfeed.outbox.deliver_due()
-    return f"reminders: {queued} queued"
+    return queued
+
+
+def send_pulse_reminders() -> str:
+    """Queue one reminder to each person who has not answered a round whose reminder time came."""
+    return f"reminders: {_queue_then_deliver(queue_due_reminders)} queued"
 
 
 def close_messaging_asks() -> str:
     """Close messaging asks whose time is up: summary DM to the asker, card marked closed."""
-    crossfeed = runtime()
-    with crossfeed.transaction() as session:
-        closed = close_due_asks(session=session, now=datetime.now(UTC))
-    if closed:
-        crossfeed.outbox.deliver_due()
-    return f"messaging: {closed} ask(s) closed"
+    return f"messaging: {_queue_then_deliver(close_due_asks)} ask(s) closed"
 
 
 JOBS = {"pulse": open_pulse_rounds, "reminders": send_pulse_reminders, "messaging": close_messaging_asks,
