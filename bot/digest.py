@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session
 
 from bot.messaging import view_of
@@ -48,6 +49,20 @@ def week_of(moment: datetime, zone: ZoneInfo) -> Week:
 
 def last_complete_week(now: datetime, zone: ZoneInfo) -> Week:
     return week_of(now, zone).before()
+
+
+def scheduled_time(config, week: Week) -> datetime:
+    """When this week's digest is due: the configured day and time, in the workspace's zone."""
+    hour, minute = (int(part) for part in config.digest_time.split(":"))
+    trigger = CronTrigger(day_of_week=config.digest_day, hour=hour, minute=minute, timezone=week.zone)
+    return trigger.get_next_fire_time(None, week.start)
+
+
+def next_digest_time(config, now: datetime, zone: ZoneInfo) -> datetime:
+    """When the next digest is due (this week's time if still ahead, else next week's)."""
+    this_week = week_of(now, zone)
+    due = scheduled_time(config, this_week)
+    return due if due > now else scheduled_time(config, week_starting(this_week.end.astimezone(zone).date(), zone))
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from apscheduler.triggers.cron import CronTrigger
 from slack_sdk.errors import SlackApiError
 
 from bot.app import Crossfeed
 from bot.blocks.digest import digest_message
 from bot.chart import trend_chart
-from bot.digest import Week, build_weekly_digest, last_complete_week, week_of
+from bot.digest import Week, build_weekly_digest, last_complete_week, scheduled_time, week_of
 from bot.pulse import workspace_zone
 from storage import digest as store
 from storage.teams import all_configs, workspace_config
@@ -35,13 +34,6 @@ class DigestOutcome:
     channel: str
     week: str
     result: str  # "posted" | "already posted" | "reconciled" | "failed: …"
-
-
-def scheduled_time(config, week: Week) -> datetime:
-    """When this week's digest is due: the configured day and time, in the workspace's zone."""
-    hour, minute = (int(part) for part in config.digest_time.split(":"))
-    trigger = CronTrigger(day_of_week=config.digest_day, hour=hour, minute=minute, timezone=week.zone)
-    return trigger.get_next_fire_time(None, week.start)
 
 
 def post_due_digests(crossfeed: Crossfeed, now: datetime) -> list[DigestOutcome]:

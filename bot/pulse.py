@@ -15,7 +15,7 @@ from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
 from storage import pulse as store
 from storage import queries
 from storage.models import PulseRound, WorkspaceConfig
-from storage.teams import workspace_config
+from storage.teams import team_members, workspace_config
 
 DEFAULT_QUESTIONS = (
     "How aligned do you feel with {other team} this week?",
@@ -247,7 +247,7 @@ def record_pulse_comment(*, session: Session, team_id: str, user_id: str, round_
 class PulseFormState:
     """What `/pulse` can do for this person now."""
 
-    status: str  # "none_open" | "not_asked" | "answered_in_dm" | "answered_in_form" | "open"
+    status: str  # "not_set_up" | "none_open" | "not_asked" | "answered_in_dm" | "answered_in_form" | "open"
     prompt: PulsePrompt | None = None
     next_opening: datetime | None = None
     closes_at: datetime | None = None
@@ -258,6 +258,8 @@ def pulse_form_state(*, session: Session, team_id: str, user_id: str, now: datet
     pulse_round = store.open_round(session=session, team_id=team_id, now=now)
     if pulse_round is None:
         config = workspace_config(session=session, team_id=team_id)
+        if not team_members(session=session, team_id=team_id):
+            return PulseFormState("not_set_up")
         return PulseFormState("none_open", next_opening=next_opening(config, now, default_zone=default_zone))
     ledger = store.participation(session=session, round_id=pulse_round.id, user_id=user_id)
     if ledger is None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from bot.digest import next_digest_time
 from bot.errors import InvalidInput
-from storage.teams import workspace_config
+from bot.pulse import next_opening, workspace_zone
+from storage.teams import admin_ids, team_members, workspace_config
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SCHEDULE_USAGE = ("`/alignment pulse schedule weekly|biweekly <day> <HH:MM>`, "
@@ -52,3 +56,44 @@ def set_digest_schedule(*, session: Session, team_id: str, words: list[str]) -> 
     config = workspace_config(session=session, team_id=team_id)
     config.digest_day, config.digest_time = day, clock
     return f"every {day.title()} at {clock}"
+
+
+@dataclass(frozen=True)
+class WorkspaceStatus:
+    """`/alignment status`: the configuration and the next scheduled runs."""
+
+    timezone: str
+    team_sizes: dict[str, int]
+    usergroups: dict[str, str]
+    admins: list[str]
+    pulse_schedule: str
+    next_pulse: datetime
+    thresholds: tuple[int, int]
+    digest_channels: list[str]
+    digest_schedule: str
+    next_digest: datetime | None
+    sales_channel: str | None
+    lead_feed_channel: str | None
+
+
+def workspace_status(*, session: Session, team_id: str, now: datetime, configured_admins: frozenset[str],
+                     default_zone: str | None, sales_channel: str | None,
+                     lead_feed_channel: str | None) -> WorkspaceStatus:
+    config = workspace_config(session=session, team_id=team_id)
+    zone = workspace_zone(config, default_zone)
+    sizes = {"sales": 0, "marketing": 0}
+    for member in team_members(session=session, team_id=team_id):
+        sizes[member.side] += 1
+    every = "every week" if config.pulse_cadence == "weekly" else "every two weeks"
+    channels = list(config.digest_channels or [])
+    return WorkspaceStatus(
+        timezone=zone.key, team_sizes=sizes,
+        usergroups={side: g for side in ("sales", "marketing") if (g := getattr(config, f"{side}_usergroup_id"))},
+        admins=sorted(set(admin_ids(session=session, team_id=team_id)) | configured_admins),
+        pulse_schedule=f"{every} on {config.pulse_day.title()} at {config.pulse_time}",
+        next_pulse=next_opening(config, now, default_zone=default_zone),
+        thresholds=(max(3, config.anonymity_threshold), max(3, config.comment_threshold)),
+        digest_channels=channels, digest_schedule=f"every {config.digest_day.title()} at {config.digest_time}",
+        next_digest=next_digest_time(config, now, zone) if channels else None,
+        sales_channel=sales_channel, lead_feed_channel=lead_feed_channel,
+    )

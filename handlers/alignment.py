@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 from sqlalchemy.orm import Session
 
 from bot.app import Crossfeed
-from bot.blocks.alignment import help_message, notice, roster_message
+from bot.blocks.alignment import help_message, notice, roster_message, status_message
 from bot.blocks.digest import digest_message
 from bot.digest import build_weekly_digest, digest_week
 from bot.digest_posting import post_digest
@@ -28,7 +28,7 @@ from bot.teams import (
     sync_from_usergroup,
     usergroups,
 )
-from bot.workspace import set_digest_schedule, set_pulse_schedule, set_timezone
+from bot.workspace import set_digest_schedule, set_pulse_schedule, set_timezone, workspace_status
 from storage.teams import set_timezone_if_unset, workspace_config
 
 
@@ -96,6 +96,14 @@ class Alignment:
                     session=session, team_id=team_id, week=week, partial=partial, with_trend=False
                 )
             text, blocks = digest_message(digest)
+        elif words == ["status"]:
+            with self.cf.transaction() as session:
+                status = workspace_status(
+                    session=session, team_id=team_id, now=_now(), configured_admins=self.cf.settings.admin_user_ids,
+                    default_zone=self.cf.settings.workspace_timezone, sales_channel=self.cf.settings.sales_channel,
+                    lead_feed_channel=self.cf.settings.lead_feed_channel,
+                )
+            text, blocks = status_message(status)
         elif words[:1] in (["team"], ["admin"]) and words[1:2] == ["list"]:
             with self.cf.transaction() as session:
                 text, blocks = roster_message(

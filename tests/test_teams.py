@@ -158,3 +158,22 @@ def test_admins_set_the_pulse_schedule_and_time_zone(running, slack):
         config = store.workspace_config(session=session, team_id="T1")
         assert (config.pulse_cadence, config.pulse_day, config.pulse_time, config.timezone) == (
             "biweekly", "thu", "09:30", "Europe/Paris")
+
+
+def test_status_shows_the_configuration_and_next_runs(running, slack):
+    slack.command("/alignment", "team add <@U2|jane> <@U3|kim> sales")
+    slack.command("/alignment", "digest channels <#C0LEAD|leadership>")
+
+    reply = slack.command("/alignment", "status", user="U9")
+
+    text = reply.body
+    assert "Sales 2" in text and "Marketing 0" in text
+    assert "every week on Wed at 10:00" in text and "every Mon at 09:00 to <#C0LEAD>" in text
+    assert "scores from 3 answers, comments from 5" in text
+    assert text.count("<!date^") == 2, "next pulse and next digest, in the reader's time zone"
+
+
+def test_first_run_pulse_points_to_team_setup(running, slack):
+    reply = slack.command("/pulse", user="U1")
+
+    assert "Pulse checks aren't set up here yet" in reply.body and "/alignment team add" in reply.body

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.blocks.common import user_text
+from bot.blocks.common import local_time, user_text
 from bot.teams import Roster
+from bot.workspace import WorkspaceStatus
 
 MEMBERS_SHOWN = 60
 
@@ -21,6 +22,8 @@ ALIGNMENT_HELP = (
     "• `/alignment digest` previews this week so far; `/alignment digest last` shows last week\n"
     "• `/alignment digest channels #leadership` (admins) · `/alignment digest post` (admins) posts last week's now\n"
     "• `/alignment digest schedule mon 09:00` (admins) sets when it is posted\n"
+    "*Status*\n"
+    "• `/alignment status` shows the configuration and the next scheduled runs\n"
     "*Admins*\n"
     "• `/alignment admin add @user` · `/alignment admin list`\n"
     "In a workspace with no admin yet, the first person to run an admin command becomes one."
@@ -68,3 +71,29 @@ def notice(text: str, *, first_admin: bool = False) -> tuple[str, list[Block]]:
 
 def help_message() -> tuple[str, list[Block]]:
     return "Crossfeed /alignment commands", [SectionBlock(text=ALIGNMENT_HELP)]
+
+
+def status_message(status: WorkspaceStatus) -> tuple[str, list[Block]]:
+    """`/alignment status`: how this workspace is configured and what runs next."""
+    def channel(channel_id: str | None) -> str:
+        return f"<#{channel_id}>" if channel_id else "_not set_"
+
+    groups = ", ".join(f"{side}: <!subteam^{group}>" for side, group in status.usergroups.items()) or "none"
+    digest_next = local_time(status.next_digest) if status.next_digest else "_no digest channel yet_"
+    text = "Crossfeed status"
+    blocks: list[Block] = [
+        HeaderBlock(text=text),
+        SectionBlock(fields=[
+            f"*Time zone*\n{status.timezone}",
+            f"*Teams*\nSales {status.team_sizes['sales']} · Marketing {status.team_sizes['marketing']}",
+            f"*User groups*\n{groups}",
+            f"*Anonymity*\nscores from {status.thresholds[0]} answers, comments from {status.thresholds[1]}",
+            f"*Pulse*\n{status.pulse_schedule}\nnext: {local_time(status.next_pulse)}",
+            f"*Digest*\n{status.digest_schedule} to "
+            f"{', '.join(channel(c) for c in status.digest_channels) or '_no channel_'}\nnext: {digest_next}",
+            f"*Messaging asks go to*\n{channel(status.sales_channel)}",
+            f"*Lead feed (ratings 1–2)*\n{channel(status.lead_feed_channel)}",
+        ]),
+        ContextBlock(elements=[MarkdownTextObject(text=f"Admins: {_people(status.admins)}")]),
+    ]
+    return text, blocks
