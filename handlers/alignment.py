@@ -9,8 +9,16 @@ from slack_bolt import Ack, App
 from sqlalchemy.orm import Session
 
 from bot.app import Crossfeed
-from bot.blocks.alignment import help_message, notice, roster_message, status_message
+from bot.blocks.alignment import (
+    forget_confirmation,
+    forgotten_message,
+    help_message,
+    notice,
+    roster_message,
+    status_message,
+)
 from bot.blocks.digest import digest_message
+from bot.blocks.ids import AlignmentIds
 from bot.digest import build_weekly_digest, digest_week
 from bot.digest_posting import post_digest
 from bot.errors import InvalidInput
@@ -29,7 +37,7 @@ from bot.teams import (
     usergroups,
 )
 from bot.workspace import set_digest_schedule, set_pulse_schedule, set_timezone, workspace_status
-from storage.teams import set_timezone_if_unset, workspace_config
+from storage.teams import forget_person, set_timezone_if_unset, workspace_config
 
 
 def _now() -> datetime:
@@ -61,7 +69,9 @@ class Alignment:
     def on_command(self, ack: Ack, body: dict, context) -> None:
         raw = body.get("text", "")
         words = raw.casefold().split()
-        name = "timezone" if words[:1] == ["timezone"] else " ".join(words[:2])
+        name = words[0] if words[:1] in (["timezone"], ["forget"]) else " ".join(words[:2])
+        if name == "forget":
+            return self._ask_to_forget(ack, context, raw)
         command = self.admin_commands.get(name)
         if command is None:
             return self._show(ack, context.team_id, words)
@@ -112,6 +122,30 @@ class Alignment:
         else:
             text, blocks = help_message()
         ack(text=text, blocks=blocks, response_type="ephemeral")
+
+    def _ask_to_forget(self, ack: Ack, context, raw: str) -> None:
+        """`/alignment forget @user`: a confirmation step first (admins only)."""
+        users = mentioned_users(raw)
+        if len(users) != 1:
+            raise InvalidInput({"user": "Mention one person, e.g. `/alignment forget @jane`."})
+        with self.cf.transaction() as session:
+            require_admin(session=session, team_id=context.team_id, user_id=context.user_id,
+                          configured=self.cf.settings.admin_user_ids)
+        text, blocks = forget_confirmation(users[0])
+        ack(text=text, blocks=blocks, response_type="ephemeral")
+
+    def on_forget_confirmed(self, ack: Ack, action: dict, context, respond) -> None:
+        ack()
+        user_id = action["value"]
+        with self.cf.transaction() as session:
+            require_admin(session=session, team_id=context.team_id, user_id=context.user_id,
+                          configured=self.cf.settings.admin_user_ids)
+            deleted = forget_person(session=session, team_id=context.team_id, user_id=user_id)
+        respond(text=forgotten_message(user_id, deleted), replace_original=True)
+
+    def on_forget_cancelled(self, ack: Ack, respond) -> None:
+        ack()
+        respond(text="Cancelled: nothing was deleted.", replace_original=True)
 
     # --- admin commands ------------------------------------------------------------------------
 
@@ -206,6 +240,8 @@ class Alignment:
 
     def register(self, app: App) -> None:
         app.command("/alignment")(self.on_command)
+        app.action(AlignmentIds.FORGET_CONFIRM)(self.on_forget_confirmed)
+        app.action(AlignmentIds.FORGET_CANCEL)(self.on_forget_cancelled)
 
 
 def register(app: App, crossfeed: Crossfeed) -> None:

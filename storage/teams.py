@@ -91,3 +91,18 @@ def set_timezone_if_unset(*, session: Session, team_id: str, timezone: str) -> N
         .where(WorkspaceConfig.team_id == team_id, WorkspaceConfig.timezone.is_(None))
         .values(timezone=timezone)
     )
+
+
+def forget_person(*, session: Session, team_id: str, user_id: str) -> dict[str, int]:
+    """Delete what Crossfeed holds about one person; reasons and usage go with their rows (ON DELETE CASCADE)."""
+    from storage.models import LeadRating, MessagingAnswer, OutboxMessage, PulseParticipation
+
+    deleted = {}
+    for name, model, column in (
+        ("lead ratings", LeadRating, LeadRating.rater_user_id),
+        ("messaging answers", MessagingAnswer, MessagingAnswer.rep_user_id),
+        ("pulse participation rows", PulseParticipation, PulseParticipation.user_id),
+        ("queued DMs", OutboxMessage, OutboxMessage.channel),
+    ):
+        deleted[name] = session.execute(delete(model).where(model.team_id == team_id, column == user_id)).rowcount
+    return deleted

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 
 from bot.blocks.common import local_time, user_text
+from bot.blocks.ids import AlignmentIds
 from bot.teams import Roster
 from bot.workspace import WorkspaceStatus
 
@@ -24,6 +33,8 @@ ALIGNMENT_HELP = (
     "• `/alignment digest schedule mon 09:00` (admins) sets when it is posted\n"
     "*Status*\n"
     "• `/alignment status` shows the configuration and the next scheduled runs\n"
+    "*Data*\n"
+    "• `/alignment forget @user` (admins) deletes a person's ratings, answers and participation, after a confirmation\n"
     "*Admins*\n"
     "• `/alignment admin add @user` · `/alignment admin list`\n"
     "In a workspace with no admin yet, the first person to run an admin command becomes one."
@@ -97,3 +108,24 @@ def status_message(status: WorkspaceStatus) -> tuple[str, list[Block]]:
         ContextBlock(elements=[MarkdownTextObject(text=f"Admins: {_people(status.admins)}")]),
     ]
     return text, blocks
+
+
+def forget_confirmation(user_id: str) -> tuple[str, list[Block]]:
+    """The confirmation step before deleting a person's data."""
+    text = f"Delete what Crossfeed holds about <@{user_id}>?"
+    return text, [
+        SectionBlock(text=(
+            f":warning: *{text}*\nThis deletes their lead ratings, messaging answers and pulse participation "
+            "records, and cannot be undone. Pulse answers are anonymous and stay in the aggregates."
+        )),
+        ActionsBlock(elements=[
+            ButtonElement(action_id=AlignmentIds.FORGET_CONFIRM, text="Delete their data", style="danger",
+                          value=user_id),
+            ButtonElement(action_id=AlignmentIds.FORGET_CANCEL, text="Cancel", value=user_id),
+        ]),
+    ]
+
+
+def forgotten_message(user_id: str, deleted: dict[str, int]) -> str:
+    counts = ", ".join(f"{count} {name}" for name, count in deleted.items())
+    return f":wastebasket: Deleted what Crossfeed held about <@{user_id}>: {counts}."

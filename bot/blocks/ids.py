@@ -65,3 +65,8 @@ ANSWER_FORM_BLOCKS: dict[str, str] = {
     "reaction": MessagingIds.REACTION, "used_in": MessagingIds.USED_IN, "stage": MessagingIds.STAGE,
     "quote": MessagingIds.QUOTE, "suggestion": MessagingIds.SUGGESTION,
 }
+
+
+class AlignmentIds(StrEnum):
+    FORGET_CONFIRM = "alignment.forget_confirm"
+    FORGET_CANCEL = "alignment.forget_cancel"
