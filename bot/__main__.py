@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 from bot.settings import Settings, load_settings
 
@@ -10,6 +14,8 @@ logger = logging.getLogger("crossfeed")
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["export"]:
+        raise SystemExit(export_to_files(sys.argv[2:]))
     settings = load_settings()
     if settings.slack_app_token:
         serve_socket_mode(settings)
@@ -57,6 +63,35 @@ def serve_http(settings: Settings) -> None:
             return build_wsgi(settings)
 
     Server().run()
+
+
+def export_to_files(argv: list[str]) -> int:
+    """`python -m bot export --out DIR [--weeks N]`: the CSV export, for operators, one folder per workspace."""
+    from sqlalchemy import select
+
+    from bot.export import MAX_WEEKS, export_csvs
+    from bot.settings import DatabaseSettings
+    from storage.db import make_engine, make_session_factory, migrate
+    from storage.models import Workspace
+
+    parser = argparse.ArgumentParser(prog="python -m bot export", description=export_to_files.__doc__)
+    parser.add_argument("--out", required=True, type=Path, help="folder to write the CSV files into")
+    parser.add_argument("--weeks", type=int, default=12, choices=range(1, MAX_WEEKS + 1), metavar="N",
+                        help="how many weeks back (default 12)")
+    args = parser.parse_args(argv)
+    engine = make_engine(DatabaseSettings().database_url)
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        for team_id in session.scalars(select(Workspace.team_id).order_by(Workspace.team_id)):
+            folder = args.out / team_id
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, text in export_csvs(session=session, team_id=team_id, now=datetime.now(UTC),
+                                          weeks=args.weeks).items():
+                (folder / name).write_text(text, encoding="utf-8")
+                print(folder / name)
+    engine.dispose()
+    return 0
 
 
 if __name__ == "__main__":

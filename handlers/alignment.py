@@ -22,6 +22,7 @@ from bot.blocks.ids import AlignmentIds
 from bot.digest import build_weekly_digest, digest_week
 from bot.digest_posting import post_digest
 from bot.errors import InvalidInput
+from bot.export import export_csvs, export_weeks
 from bot.teams import (
     add_admins,
     add_members,
@@ -64,12 +65,13 @@ class Alignment:
             "digest post": self._digest_post,
             "digest channels": self._digest_channels,
             "digest schedule": self._digest_schedule,
+            "export": self._export,
         }
 
     def on_command(self, ack: Ack, body: dict, context) -> None:
         raw = body.get("text", "")
         words = raw.casefold().split()
-        name = words[0] if words[:1] in (["timezone"], ["forget"]) else " ".join(words[:2])
+        name = words[0] if words[:1] in (["timezone"], ["forget"], ["export"]) else " ".join(words[:2])
         if name == "forget":
             return self._ask_to_forget(ack, context, raw)
         command = self.admin_commands.get(name)
@@ -214,6 +216,20 @@ class Alignment:
     def _digest_schedule(self, session: Session, team_id: str, user_id: str, raw: str, words: list[str]) -> Outcome:
         reads = set_digest_schedule(session=session, team_id=team_id, words=words[2:])
         return f"The weekly digest will be posted {reads}, workspace time.", None
+
+    def _export(self, session: Session, team_id: str, user_id: str, raw: str, words: list[str]) -> Outcome:
+        weeks = export_weeks(" ".join(words[1:]))
+
+        def send(body: dict) -> None:
+            with self.cf.transaction() as export_session:
+                files = export_csvs(session=export_session, team_id=team_id, now=_now(), weeks=weeks)
+            dm = self.cf.client.conversations_open(users=user_id)["channel"]["id"]
+            self.cf.client.files_upload_v2(
+                channel=dm, initial_comment=f"Crossfeed export, last {weeks} weeks.",
+                file_uploads=[{"content": text, "filename": name, "title": name} for name, text in files.items()],
+            )
+
+        return f"Preparing the export of the last {weeks} weeks; it will arrive in your DMs.", send
 
     # --- after ack -------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ ALIGNMENT_HELP = (
     "*Status*\n"
     "• `/alignment status` shows the configuration and the next scheduled runs\n"
     "*Data*\n"
+    "• `/alignment export [weeks]` (admins) DMs CSV files: lead ratings, messaging answers, pulse aggregates\n"
     "• `/alignment forget @user` (admins) deletes a person's ratings, answers and participation, after a confirmation\n"
     "*Admins*\n"
     "• `/alignment admin add @user` · `/alignment admin list`\n"

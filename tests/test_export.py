@@ -1,0 +1,78 @@
+"""CSV export: `/alignment export` DMs three files; `python -m bot export` writes them for operators."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from bot.export import export_csvs
+from tests.pulse_kit import OPENING, button, make_teams, open_round, prompts
+from tests.test_settings_and_entrypoints import ROOT, run
+
+
+def rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def seed(running, slack):
+    make_teams(running.crossfeed, sales=["U1", "U2", "U3"], marketing=["M1"])
+    slack.command("/leadfeedback", 'ACME-1 2 no-budget wrong-persona source:webinar "=cmd|x ,quoted"', user="U1")
+    slack.command("/leadfeedback", "ACME-2 5 great-fit", user="U2")
+    open_round(running.crossfeed)
+    dms = prompts(running.fake)
+    with freeze_time(OPENING + timedelta(hours=1)):
+        for user in ("U1", "U2", "U3", "M1"):
+            action_id, value = button(dms[user], 0, 4)
+            slack.click(action_id, value, user=user, channel=f"D{user}")
+        running.settle()
+
+
+def test_export_contents(running, slack):
+    seed(running, slack)
+
+    with running.crossfeed.sessions() as session:
+        files = export_csvs(session=session, team_id="T1", now=OPENING + timedelta(days=4), weeks=12)
+
+    leads = rows(files["lead_ratings.csv"])
+    assert [(r["rater_user_id"], r["lead"], r["rating"], r["reasons"], r["source"]) for r in leads] == [
+        ("U1", "ACME-1", "2", "wrong-persona no-budget", "Webinar"), ("U2", "ACME-2", "5", "great-fit", "")]
+    assert leads[0]["note"] == "'=cmd|x ,quoted", "typed text never becomes a spreadsheet formula"
+    pulse = rows(files["pulse_aggregates.csv"])
+    assert {(r["team"], r["asked"], r["answered"], r["average"]) for r in pulse if "aligned" in r["question"]} == {
+        ("Sales", "3", "3", "4.00"), ("Marketing", "1", "1", "hidden (below the anonymity threshold)")}
+    assert "respondent" not in files["pulse_aggregates.csv"] and "U1" not in files["pulse_aggregates.csv"]
+    assert rows(files["messaging_answers.csv"]) == []
+
+
+def test_alignment_export_dms_the_files_to_the_admin(running, slack):
+    seed(running, slack)
+    slack.command("/alignment", "admin add <@UADMIN>", user="UADMIN")
+
+    refused = slack.command("/alignment", "export", user="U2")
+    bad = slack.command("/alignment", "export forever", user="UADMIN")
+    reply = slack.command("/alignment", "export 4", user="UADMIN")
+    running.settle()
+
+    assert "Only Crossfeed admins" in refused.body
+    assert "from 1 to 520" in bad.body
+    assert "Preparing the export of the last 4 weeks" in reply.body
+    [opened] = running.fake.calls_to("conversations.open")
+    assert opened.params["users"] == "UADMIN"
+    assert len(running.fake.calls_to("files.getUploadURLExternal")) == 3
+    [complete] = running.fake.calls_to("files.completeUploadExternal")
+    assert complete.params["channel_id"] == "DUADMIN"
+
+
+def test_python_m_bot_export_writes_csv_files(tmp_path, running, slack):
+    seed(running, slack)
+
+    result = run(["-m", "bot", "export", "--out", str(tmp_path / "out"), "--weeks", "520"],
+                 {"DATABASE_URL": running.settings.database_url, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name for p in (tmp_path / "out" / "T1").iterdir())
+    assert written == ["lead_ratings.csv", "messaging_answers.csv", "pulse_aggregates.csv"]
+    assert "ACME-1" in (tmp_path / "out" / "T1" / "lead_ratings.csv").read_text()
