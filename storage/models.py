@@ -213,6 +213,11 @@ class WorkspaceConfig(Base):
     digest_channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     digest_day: Mapped[str] = mapped_column(String(3), default="mon")
     digest_time: Mapped[str] = mapped_column(String(5), default="09:00")
+    # Where messaging asks go by default, and where 1–2 ratings are shared (both optional; env as fallback).
+    sales_channel: Mapped[str | None] = mapped_column(String(32))
+    lead_feed_channel: Mapped[str | None] = mapped_column(String(32))
+    # Leaders see the digest summary and trend on their Home tab (admins always do).
+    leader_user_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class Admin(Base):
