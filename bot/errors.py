@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+Model = TypeVar("Model", bound=BaseModel)
+
 
 class CrossfeedError(Exception):
     """A problem the person can fix; `message` says what went wrong and how to fix it (mrkdwn)."""
@@ -26,3 +32,14 @@ class NotFound(CrossfeedError):
 
 class NotAllowed(CrossfeedError):
     pass
+
+
+def parse(model: type[Model], data: dict) -> Model:
+    """Validate form input, turning pydantic's errors into friendly per-field messages."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        fields: dict[str, str] = {}
+        for item in error.errors():
+            fields.setdefault(str(item["loc"][0]) if item["loc"] else "name", item["msg"].removeprefix("Value error, "))
+        raise InvalidInput(fields) from None

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.defaults import RATING_LABELS
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.text import escape_mrkdwn, lead_key, slug, truncate
+from bot.workspace import lead_feed_channel
 from storage import queries
 from storage.models import LeadRating, LeadSource, ReasonCode
 
@@ -238,7 +239,7 @@ def rate_lead(
     user_id: str,
     rating: LeadRatingInput,
     now: datetime,
-    lead_feed_channel: str | None = None,
+    default_lead_feed_channel: str | None = None,
     rating_id: int | None = None,
 ) -> RatedLead:
     """Store the rep's current rating of a lead (or edit `rating_id`), and queue the lead-feed post.
@@ -268,9 +269,9 @@ def rate_lead(
                                         "(see `/leadfeedback mine`)."})
         queries.update_lead_rating(session=session, team_id=team_id, rating_id=rating_id, **values)
         created = False
-    queued = bool(lead_feed_channel) and _queue_lead_feed_post(
-        session=session, team_id=team_id, rating_id=rating_id, rating=rating.rating,
-        channel=lead_feed_channel, now=now,
+    feed = lead_feed_channel(session=session, team_id=team_id, default=default_lead_feed_channel)
+    queued = bool(feed) and _queue_lead_feed_post(
+        session=session, team_id=team_id, rating_id=rating_id, rating=rating.rating, channel=feed, now=now,
     )
     row = queries.lead_rating(session=session, team_id=team_id, rating_id=rating_id)
     return RatedLead.of(row, created=created, feed_post_queued=queued)

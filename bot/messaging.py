@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy.orm import Session
 
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
@@ -117,17 +117,6 @@ class AnswerInput(BaseModel):
     @classmethod
     def _suggestion(cls, value: str | None) -> str | None:
         return _at_most(value, QUOTE_MAX, "The suggestion")
-
-
-def parse(model: type[BaseModel], data: dict) -> BaseModel:
-    """Validate, turning pydantic's errors into friendly per-field messages."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        fields: dict[str, str] = {}
-        for item in error.errors():
-            fields.setdefault(str(item["loc"][0]) if item["loc"] else "name", item["msg"].removeprefix("Value error, "))
-        raise InvalidInput(fields) from None
 
 
 @dataclass(frozen=True)

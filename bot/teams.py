@@ -89,7 +89,7 @@ def usergroups(*, session: Session, team_id: str) -> dict[str, str]:
 
 def sync_from_usergroup(*, session: Session, team_id: str, side: str, user_ids: list[str]) -> None:
     """Make the synced members of `side` exactly the user group's members; explicit ones stay."""
-    store.remove_synced_members_except(session=session, team_id=team_id, side=side, keep=user_ids)
+    store.remove_members_except(session=session, team_id=team_id, side=side, origin="usergroup", keep=user_ids)
     store.put_members(session=session, team_id=team_id, user_ids=user_ids, side=side, origin="usergroup")
 
 

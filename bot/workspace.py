@@ -74,11 +74,22 @@ class WorkspaceStatus:
     next_digest: datetime | None
     sales_channel: str | None
     lead_feed_channel: str | None
+    leaders: list[str]
+
+
+def sales_channel(*, session: Session, team_id: str, default: str | None) -> str | None:
+    """Where messaging asks go unless the marketer picks another place (setup, else SALES_CHANNEL)."""
+    return workspace_config(session=session, team_id=team_id).sales_channel or default
+
+
+def lead_feed_channel(*, session: Session, team_id: str, default: str | None) -> str | None:
+    """Where 1–2 ratings are shared, if anywhere (setup, else LEAD_FEED_CHANNEL)."""
+    return workspace_config(session=session, team_id=team_id).lead_feed_channel or default
 
 
 def workspace_status(*, session: Session, team_id: str, now: datetime, configured_admins: frozenset[str],
-                     default_zone: str | None, sales_channel: str | None,
-                     lead_feed_channel: str | None) -> WorkspaceStatus:
+                     default_zone: str | None, default_sales_channel: str | None,
+                     default_lead_feed_channel: str | None) -> WorkspaceStatus:
     config = workspace_config(session=session, team_id=team_id)
     zone = workspace_zone(config, default_zone)
     sizes = {"sales": 0, "marketing": 0}
@@ -95,5 +106,7 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
         thresholds=(max(3, config.anonymity_threshold), max(3, config.comment_threshold)),
         digest_channels=channels, digest_schedule=f"every {config.digest_day.title()} at {config.digest_time}",
         next_digest=next_digest_time(config, now, zone) if channels else None,
-        sales_channel=sales_channel, lead_feed_channel=lead_feed_channel,
+        sales_channel=config.sales_channel or default_sales_channel,
+        lead_feed_channel=config.lead_feed_channel or default_lead_feed_channel,
+        leaders=list(config.leader_user_ids or []),
     )

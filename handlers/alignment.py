@@ -112,8 +112,9 @@ class Alignment:
             with self.cf.transaction() as session:
                 status = workspace_status(
                     session=session, team_id=team_id, now=_now(), configured_admins=self.cf.settings.admin_user_ids,
-                    default_zone=self.cf.settings.workspace_timezone, sales_channel=self.cf.settings.sales_channel,
-                    lead_feed_channel=self.cf.settings.lead_feed_channel,
+                    default_zone=self.cf.settings.workspace_timezone,
+                    default_sales_channel=self.cf.settings.sales_channel,
+                    default_lead_feed_channel=self.cf.settings.lead_feed_channel,
                 )
             text, blocks = status_message(status)
         elif words[:1] in (["team"], ["admin"]) and words[1:2] == ["list"]:

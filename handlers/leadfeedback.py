@@ -132,7 +132,8 @@ class LeadFeedback:
         with self.cf.transaction() as session:
             rated = rate_lead(
                 session=session, team_id=context.team_id, user_id=context.user_id, rating=rating,
-                now=datetime.now(UTC), lead_feed_channel=self.cf.settings.lead_feed_channel, rating_id=rating_id,
+                now=datetime.now(UTC), rating_id=rating_id,
+                default_lead_feed_channel=self.cf.settings.lead_feed_channel,
             )
         if rated.feed_post_queued:
             self.cf.outbox.deliver_soon()

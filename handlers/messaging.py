@@ -22,7 +22,7 @@ from bot.blocks.messaging import (
     my_asks_message,
     open_asks_message,
 )
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, parse
 from bot.messaging import (
     AnswerInput,
     AskInput,
@@ -31,10 +31,10 @@ from bot.messaging import (
     asks_of,
     create_ask,
     open_asks,
-    parse,
     record_answer,
 )
 from bot.text import plain_command_text
+from bot.workspace import sales_channel
 
 
 def _now() -> datetime:
@@ -58,7 +58,7 @@ class Messaging:
         word = word.casefold()
         if word == "ask":
             ack()
-            return self.cf.later(body, lambda: self._open_ask_modal(body["trigger_id"]))
+            return self.cf.later(body, lambda: self._open_ask_modal(context.team_id, body["trigger_id"]))
         with self.cf.transaction() as session:
             if word == "results" and rest.strip():
                 reply = ask_results_message(ask_results(session=session, team_id=context.team_id,
@@ -137,13 +137,15 @@ class Messaging:
 
     # --- after ack -------------------------------------------------------------------------------
 
-    def _open_ask_modal(self, trigger_id: str) -> None:
+    def _open_ask_modal(self, team_id: str, trigger_id: str) -> None:
         try:
             groups = [(g["id"], g.get("handle") or g.get("name", "")) for g in
                       self.cf.client.usergroups_list()["usergroups"] if not g.get("date_delete")]
         except Exception:
             groups = []  # no user groups (or no scope for them): the modal offers channels and people
-        view = ask_modal(default_channel=self.cf.settings.sales_channel, usergroups=groups)
+        with self.cf.transaction() as session:
+            channel = sales_channel(session=session, team_id=team_id, default=self.cf.settings.sales_channel)
+        view = ask_modal(default_channel=channel, usergroups=groups)
         self.cf.client.views_open(trigger_id=trigger_id, view=view)
 
     def _recipients(self, ask: AskInput) -> list[str]:

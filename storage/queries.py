@@ -119,6 +119,53 @@ def add_source(*, session: Session, team_id: str, code: str, label: str, created
     )
 
 
+def all_reasons(*, session: Session, team_id: str) -> Sequence[ReasonCode]:
+    """Every reason code, retired ones included (they stay on past ratings)."""
+    return session.scalars(
+        select(ReasonCode).where(ReasonCode.team_id == team_id).order_by(ReasonCode.position, ReasonCode.id)
+    ).all()
+
+
+def all_sources(*, session: Session, team_id: str) -> Sequence[LeadSource]:
+    return session.scalars(
+        select(LeadSource).where(LeadSource.team_id == team_id).order_by(LeadSource.position, LeadSource.id)
+    ).all()
+
+
+def save_code_list(
+    *, session: Session, model: type[ReasonCode] | type[LeadSource], team_id: str,
+    entries: Sequence[tuple[str, str, dict]], now: datetime,
+) -> dict[str, list[str]]:
+    """Make the active list exactly `entries` (code, label, other columns), in that order.
+
+    Known codes are renamed or brought back, new ones added, and active ones left out are retired:
+    a retired code keeps its id, so past ratings still show it. Returns the codes added, renamed,
+    restored and retired.
+    """
+    existing = {row.code: row for row in session.scalars(select(model).where(model.team_id == team_id))}
+    changes: dict[str, list[str]] = {"added": [], "renamed": [], "restored": [], "retired": []}
+    for position, (code, label, extra) in enumerate(entries):
+        row = existing.get(code)
+        if row is None:
+            session.add(model(team_id=team_id, code=code, label=label, aliases=[], position=position, **extra))
+            changes["added"].append(code)
+            continue
+        if row.retired_at is not None:
+            changes["restored"].append(code)
+        elif row.label != label:
+            changes["renamed"].append(code)
+        row.label, row.position, row.retired_at = label, position, None
+        for column, value in extra.items():
+            setattr(row, column, value)
+    kept = {code for code, _, _ in entries}
+    for code, row in existing.items():
+        if code not in kept and row.retired_at is None:
+            row.retired_at = now
+            changes["retired"].append(code)
+    session.flush()
+    return changes
+
+
 # --- lead ratings -------------------------------------------------------------------------------
 
 

@@ -74,11 +74,11 @@ def remove_members(*, session: Session, team_id: str, user_ids: Iterable[str]) -
     ).rowcount
 
 
-def remove_synced_members_except(*, session: Session, team_id: str, side: str, keep: Iterable[str]) -> int:
-    """Drop people synced from `side`'s user group who are no longer in it."""
+def remove_members_except(*, session: Session, team_id: str, side: str, origin: str, keep: Iterable[str]) -> int:
+    """Drop `side`'s members who came by `origin` ("usergroup" or "explicit") and are not in `keep`."""
     return session.execute(
         delete(TeamMember).where(
-            TeamMember.team_id == team_id, TeamMember.side == side, TeamMember.origin == "usergroup",
+            TeamMember.team_id == team_id, TeamMember.side == side, TeamMember.origin == origin,
             TeamMember.user_id.not_in(list(keep)),
         )
     ).rowcount
