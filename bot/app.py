@@ -87,6 +87,15 @@ class Crossfeed:
         with self.sessions.begin() as session:
             yield session
 
+    def usergroup_choices(self) -> list[tuple[str, str]]:
+        """The workspace's live user groups as (id, handle); none if Slack won't list them (e.g. a missing scope)."""
+        try:
+            listed = self.client.usergroups_list()["usergroups"]
+        except Exception:
+            logger.warning("could not list user groups", exc_info=True)
+            return []
+        return [(g["id"], g.get("handle") or g.get("name", "")) for g in listed if not g.get("date_delete")]
+
     def webhook(self, url: str) -> WebhookClient:
         """A response_url client with the same retry policy as the Web API client."""
         return WebhookClient(url, retry_handlers=slack_retry_handlers(self.settings))

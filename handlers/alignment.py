@@ -1,4 +1,4 @@
-"""/alignment: teams, admins, the pulse schedule and time zone (setup, digest and export come later)."""
+"""/alignment: setup, teams, admins, schedules, the digest, export and data rights."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ from bot.blocks.alignment import (
     status_message,
 )
 from bot.blocks.digest import digest_message
-from bot.blocks.ids import AlignmentIds
+from bot.blocks.ids import AlignmentIds, SetupIds
+from bot.blocks.setup import NO_GROUP, setup_modal, setup_saved_view
 from bot.digest import build_weekly_digest, digest_week
 from bot.digest_posting import post_digest
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, parse
 from bot.export import export_csvs, export_weeks
+from bot.setup import SetupForm, save_setup, setup_state
 from bot.teams import (
     add_admins,
     add_members,
@@ -43,6 +45,21 @@ from storage.teams import forget_person, set_timezone_if_unset, workspace_config
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _input_value(element: dict) -> object:
+    """What one modal input holds, whatever its kind (empty selects send null)."""
+    kind = element.get("type")
+    if kind == "static_select":
+        value = (element.get("selected_option") or {}).get("value")
+        return None if value == NO_GROUP else value
+    for key in ("selected_conversations", "selected_users"):
+        if key in element:
+            return element[key] or []
+    for key in ("selected_conversation", "selected_time"):
+        if key in element:
+            return element[key]
+    return element.get("value")
 
 
 # What an admin command hands back: the confirmation, and optional work to do after ack.
@@ -71,9 +88,11 @@ class Alignment:
     def on_command(self, ack: Ack, body: dict, context) -> None:
         raw = body.get("text", "")
         words = raw.casefold().split()
-        name = words[0] if words[:1] in (["timezone"], ["forget"], ["export"]) else " ".join(words[:2])
+        name = words[0] if words[:1] in (["timezone"], ["forget"], ["export"], ["setup"]) else " ".join(words[:2])
         if name == "forget":
             return self._ask_to_forget(ack, context, raw)
+        if name == "setup":
+            return self._open_setup(ack, body, context)
         command = self.admin_commands.get(name)
         if command is None:
             return self._show(ack, context.team_id, words)
@@ -136,6 +155,47 @@ class Alignment:
                           configured=self.cf.settings.admin_user_ids)
         text, blocks = forget_confirmation(users[0])
         ack(text=text, blocks=blocks, response_type="ephemeral")
+
+    def _open_setup(self, ack: Ack, body: dict, context) -> None:
+        """`/alignment setup` (admins): the configuration modal, prefilled."""
+        with self.cf.transaction() as session:
+            check = require_admin(session=session, team_id=context.team_id, user_id=context.user_id,
+                                  configured=self.cf.settings.admin_user_ids)
+        if check.became_first_admin:
+            text, blocks = notice("Opening setup…", first_admin=True)
+            ack(text=text, blocks=blocks, response_type="ephemeral")
+            self.cf.later(body, lambda: self._adopt_timezone(context.team_id, context.user_id))
+        else:
+            ack()
+        self.cf.later(body, lambda: self._show_setup_modal(context.team_id, body["trigger_id"]))
+
+    def _show_setup_modal(self, team_id: str, trigger_id: str) -> None:
+        groups = self.cf.usergroup_choices()
+        with self.cf.transaction() as session:
+            state = setup_state(
+                session=session, team_id=team_id, default_zone=self.cf.settings.workspace_timezone,
+                default_sales_channel=self.cf.settings.sales_channel,
+                default_lead_feed_channel=self.cf.settings.lead_feed_channel,
+            )
+        self.cf.client.views_open(trigger_id=trigger_id, view=setup_modal(state, usergroups=groups))
+
+    def on_setup_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
+        fields = {block: _input_value(element)
+                  for block, elements in view["state"]["values"].items() for element in elements.values()}
+        try:
+            form = parse(SetupForm, fields)
+            with self.cf.transaction() as session:
+                require_admin(session=session, team_id=context.team_id, user_id=context.user_id,
+                              configured=self.cf.settings.admin_user_ids)
+                saved = save_setup(session=session, team_id=context.team_id, form=form, now=_now())
+        except InvalidInput as invalid:
+            blocks = set(fields)
+            return ack(response_action="errors", errors={
+                field if field in blocks else SetupIds.TIMEZONE: message for field, message in invalid.fields.items()
+            })
+        ack(response_action="update", view=setup_saved_view(saved))
+        if saved.groups_to_sync:
+            self.cf.later(body, lambda: self._read_usergroups(context.team_id, saved.groups_to_sync))
 
     def on_forget_confirmed(self, ack: Ack, action: dict, context, respond) -> None:
         ack()
@@ -235,16 +295,21 @@ class Alignment:
     # --- after ack -------------------------------------------------------------------------------
 
     def _sync(self, body: dict, team_id: str, groups: dict[str, str]) -> None:
+        members = self._read_usergroups(team_id, groups)
+        summary = ", ".join(f"{side}: {count} from the user group" for side, count in members.items())
+        self.cf.webhook(body["response_url"]).send(
+            text=f"Teams synced ({summary}).", response_type="ephemeral", replace_original=False
+        )
+
+    def _read_usergroups(self, team_id: str, groups: dict[str, str]) -> dict[str, int]:
+        """Make each team's synced members its user group's members; returns how many each has."""
         members = {
             side: self.cf.client.usergroups_users_list(usergroup=group)["users"] for side, group in groups.items()
         }
         with self.cf.transaction() as session:
             for side, user_ids in members.items():
                 sync_from_usergroup(session=session, team_id=team_id, side=side, user_ids=user_ids)
-        summary = ", ".join(f"{side}: {len(ids)} from the user group" for side, ids in members.items())
-        self.cf.webhook(body["response_url"]).send(
-            text=f"Teams synced ({summary}).", response_type="ephemeral", replace_original=False
-        )
+        return {side: len(user_ids) for side, user_ids in members.items()}
 
     def _adopt_timezone(self, team_id: str, user_id: str) -> None:
         # The first admin is, in practice, whoever installed Crossfeed: their time zone is the default.
@@ -259,6 +324,7 @@ class Alignment:
         app.command("/alignment")(self.on_command)
         app.action(AlignmentIds.FORGET_CONFIRM)(self.on_forget_confirmed)
         app.action(AlignmentIds.FORGET_CANCEL)(self.on_forget_cancelled)
+        app.view(SetupIds.MODAL)(self.on_setup_submitted)
 
 
 def register(app: App, crossfeed: Crossfeed) -> None:

@@ -138,11 +138,7 @@ class Messaging:
     # --- after ack -------------------------------------------------------------------------------
 
     def _open_ask_modal(self, team_id: str, trigger_id: str) -> None:
-        try:
-            groups = [(g["id"], g.get("handle") or g.get("name", "")) for g in
-                      self.cf.client.usergroups_list()["usergroups"] if not g.get("date_delete")]
-        except Exception:
-            groups = []  # no user groups (or no scope for them): the modal offers channels and people
+        groups = self.cf.usergroup_choices()
         with self.cf.transaction() as session:
             channel = sales_channel(session=session, team_id=team_id, default=self.cf.settings.sales_channel)
         view = ask_modal(default_channel=channel, usergroups=groups)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, Option, PlainTextObject, SectionBlock
 
 from bot.text import escape_mrkdwn, truncate
 
@@ -20,6 +20,11 @@ def within_block_limit(blocks: list[Block], limit: int = MESSAGE_MAX_BLOCKS) -> 
         return blocks
     kept = blocks[: limit - 1]
     return [*kept, ContextBlock(elements=[MarkdownTextObject(text=f"…and {len(blocks) - len(kept)} more")])]
+
+
+def static_options(choices: dict[str, str]) -> list[Option]:
+    """Select options from value → label (labels cut to Slack's 75 characters)."""
+    return [Option(value=key, text=PlainTextObject(text=truncate(label, 75))) for key, label in choices.items()]
 
 
 def user_text(text: str, limit: int = SECTION_TEXT_MAX) -> str:

@@ -70,3 +70,34 @@ ANSWER_FORM_BLOCKS: dict[str, str] = {
 class AlignmentIds(StrEnum):
     FORGET_CONFIRM = "alignment.forget_confirm"
     FORGET_CANCEL = "alignment.forget_cancel"
+
+
+class SetupIds(StrEnum):
+    """The setup modal; each input's block_id and action_id are the same, and name a SetupForm field."""
+
+    MODAL = "setup.modal"
+    DIGEST_CHANNELS = "digest_channels"
+    SALES_CHANNEL = "sales_channel"
+    LEAD_FEED_CHANNEL = "lead_feed_channel"
+    SALES_USERGROUP = "sales_usergroup"
+    MARKETING_USERGROUP = "marketing_usergroup"
+    SALES_MEMBERS = "sales_members"
+    MARKETING_MEMBERS = "marketing_members"
+    LEADERS = "leaders"
+    PULSE_CADENCE = "pulse_cadence"
+    PULSE_DAY = "pulse_day"
+    PULSE_TIME = "pulse_time"
+    PULSE_QUESTIONS = "pulse_questions"
+    DIGEST_DAY = "digest_day"
+    DIGEST_TIME = "digest_time"
+    TIMEZONE = "timezone"
+    ANONYMITY_THRESHOLD = "anonymity_threshold"
+    BAD_REASONS = "bad_reasons"
+    GOOD_REASONS = "good_reasons"
+    SOURCES = "sources"
+
+
+class HomeIds(StrEnum):
+    ACTIONS = "home.actions"
+    ANSWER_PULSE = "home.answer_pulse"
+    ASK = "home.ask"  # + "." + the ask's id: the block holding that ask's reaction buttons

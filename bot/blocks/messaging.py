@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import local_time, quote, user_text, within_block_limit
+from bot.blocks.common import local_time, quote, static_options, user_text, within_block_limit
 from bot.blocks.ids import MessagingIds as Ids
 from bot.messaging import (
     DEFAULT_DAYS,
@@ -60,10 +60,6 @@ class AnswerMetadata(BaseModel):
     a: int
     channel: str | None = None
     ts: str | None = None
-
-
-def _options(choices: dict[str, str]) -> list[Option]:
-    return [Option(value=key, text=PlainTextObject(text=label)) for key, label in choices.items()]
 
 
 def ask_modal(*, default_channel: str | None, usergroups: list[tuple[str, str]]) -> View:
@@ -140,9 +136,9 @@ def ask_card(view: AskView, *, your_reaction: str | None = None) -> tuple[str, l
 def answer_modal(form: AnswerForm, metadata: AnswerMetadata) -> View:
     """The short modal a card button opens, prefilled with the clicked reaction (and an earlier answer)."""
     previous = form.previous
-    reaction_options = _options(REACTIONS)
-    place_options = _options(PLACES)
-    stage_options = _options(STAGES)
+    reaction_options = static_options(REACTIONS)
+    place_options = static_options(PLACES)
+    stage_options = static_options(STAGES)
     chosen = {o.value: o for o in place_options}
     blocks: list[Block] = [
         SectionBlock(text=f"*{user_text(form.ask.name, NAME_MAX)}*"),

@@ -1,0 +1,144 @@
+"""Block Kit for `/alignment setup`: the configuration modal and what saving it changed."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    ConversationMultiSelectElement,
+    ConversationSelectElement,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    NumberInputElement,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
+    TimePickerElement,
+    UserMultiSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.blocks.common import static_options
+from bot.blocks.ids import SetupIds as Ids
+from bot.setup import THRESHOLD_MAX, CodeLine, SavedSetup, SetupState
+from bot.workspace import DAYS
+
+NO_GROUP = "-"
+CODES_HINT = ("One per line as `code: Label`. Edit a label to rename it; delete a line to retire it "
+              "(past ratings keep it); add a line to add one.")
+_DAY_NAMES = dict(zip(DAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+                      strict=True))
+_CHANNELS = {"include": ["public", "private"], "exclude_bot_users": True}
+_TEXT_MAX = 3000
+
+
+def _select(block: Ids, label: str, choices: dict[str, str], chosen: str, *, hint: str | None = None) -> InputBlock:
+    options = static_options(choices)
+    return InputBlock(block_id=block, label=label, hint=hint, element=StaticSelectElement(
+        action_id=block, options=options, initial_option=next(o for o in options if o.value == chosen)))
+
+
+def _users(block: Ids, label: str, users: list[str], hint: str) -> InputBlock:
+    return InputBlock(block_id=block, label=label, optional=True, hint=hint, element=UserMultiSelectElement(
+        action_id=block, initial_users=users or None, placeholder="Pick people"))
+
+
+def _text(block: Ids, label: str, lines: list[str], hint: str, *, optional: bool = False) -> InputBlock:
+    return InputBlock(block_id=block, label=label, hint=hint, optional=optional, element=PlainTextInputElement(
+        action_id=block, multiline=True, max_length=_TEXT_MAX, initial_value="\n".join(lines)[:_TEXT_MAX] or None))
+
+
+def _code_text(lines: list[CodeLine]) -> list[str]:
+    return [f"{line.code}: {line.label}" for line in lines]
+
+
+def _group(block: Ids, side: str, state: SetupState, usergroups: list[tuple[str, str]]) -> InputBlock:
+    choices = {NO_GROUP: "No user group: only the people below"}
+    choices.update({group_id: f"@{handle}" for group_id, handle in usergroups[:98]})
+    current = state.usergroups.get(side)
+    if current and current not in choices:
+        choices[current] = "The current user group"  # deleted, or beyond the first 98
+    synced = state.synced_counts[side]
+    hint = (f"Everyone in it is on the {side} team; {synced} {'person' if synced == 1 else 'people'} came from it "
+            "at the last sync. It is read again when you save." if current else
+            f"Everyone in the user group joins the {side} team, kept in step when you save.")
+    return _select(block, f"{side.title()} user group", choices, current or NO_GROUP, hint=hint)
+
+
+def setup_modal(state: SetupState, *, usergroups: list[tuple[str, str]]) -> View:
+    """`/alignment setup`: every setting in one modal, prefilled with how things are now."""
+    blocks: list[Block] = [
+        SectionBlock(text="Everything Crossfeed needs, in one place. Changes apply as soon as you save; "
+                          "the schedules pick them up without a restart."),
+        HeaderBlock(text="Channels"),
+        InputBlock(block_id=Ids.DIGEST_CHANNELS, label="Post the weekly digest in", optional=True,
+                   hint="Invite Crossfeed to private channels. Leave empty to not post a digest.",
+                   element=ConversationMultiSelectElement(
+                       action_id=Ids.DIGEST_CHANNELS, initial_conversations=state.digest_channels or None,
+                       filter=_CHANNELS, max_selected_items=10)),
+        InputBlock(block_id=Ids.SALES_CHANNEL, label="Sales channel for messaging asks", optional=True,
+                   hint="Where `/messaging ask` posts unless the marketer picks people or another channel.",
+                   element=ConversationSelectElement(
+                       action_id=Ids.SALES_CHANNEL, initial_conversation=state.sales_channel, filter=_CHANNELS)),
+        InputBlock(block_id=Ids.LEAD_FEED_CHANNEL, label="Lead feed channel (optional)", optional=True,
+                   hint="Ratings of 1 or 2 are shared here so marketing sees poor leads as they happen.",
+                   element=ConversationSelectElement(
+                       action_id=Ids.LEAD_FEED_CHANNEL, initial_conversation=state.lead_feed_channel,
+                       filter=_CHANNELS)),
+        HeaderBlock(text="Teams"),
+    ]
+    if usergroups or state.usergroups:
+        blocks += [_group(Ids.SALES_USERGROUP, "sales", state, usergroups),
+                   _group(Ids.MARKETING_USERGROUP, "marketing", state, usergroups)]
+    blocks += [
+        _users(Ids.SALES_MEMBERS, "Sales team members", state.members["sales"],
+               "People added by hand, besides any user group."),
+        _users(Ids.MARKETING_MEMBERS, "Marketing team members", state.members["marketing"],
+               "People added by hand, besides any user group."),
+        _users(Ids.LEADERS, "Leaders", state.leaders,
+               "They see the latest digest and the 12-week trend on their Home tab (admins always do)."),
+        HeaderBlock(text="Pulse check"),
+        _select(Ids.PULSE_CADENCE, "How often", {"weekly": "Every week", "biweekly": "Every two weeks"},
+                state.pulse_cadence),
+        _select(Ids.PULSE_DAY, "On", _DAY_NAMES, state.pulse_day),
+        InputBlock(block_id=Ids.PULSE_TIME, label="At (workspace time)",
+                   element=TimePickerElement(action_id=Ids.PULSE_TIME, initial_time=state.pulse_time)),
+        _text(Ids.PULSE_QUESTIONS, "Questions", state.pulse_questions,
+              "One per line, up to 5, each answered 1–5. `{other team}` becomes the other team's name."),
+        HeaderBlock(text="Weekly digest"),
+        _select(Ids.DIGEST_DAY, "Post it on", _DAY_NAMES, state.digest_day),
+        InputBlock(block_id=Ids.DIGEST_TIME, label="At (workspace time)",
+                   element=TimePickerElement(action_id=Ids.DIGEST_TIME, initial_time=state.digest_time)),
+        HeaderBlock(text="Workspace"),
+        InputBlock(block_id=Ids.TIMEZONE, label="Time zone", hint="A name like America/New_York or Europe/Paris.",
+                   element=PlainTextInputElement(action_id=Ids.TIMEZONE, initial_value=state.timezone,
+                                                 max_length=64)),
+        InputBlock(block_id=Ids.ANONYMITY_THRESHOLD, label="Anonymity threshold",
+                   hint="A team's pulse scores show only when at least this many people answered (3 or more).",
+                   element=NumberInputElement(action_id=Ids.ANONYMITY_THRESHOLD, is_decimal_allowed=False,
+                                              initial_value=str(state.anonymity_threshold), min_value="3",
+                                              max_value=str(THRESHOLD_MAX))),
+        HeaderBlock(text="Lead ratings"),
+        _text(Ids.BAD_REASONS, "Reasons a lead was poor", _code_text(state.bad_reasons), CODES_HINT),
+        _text(Ids.GOOD_REASONS, "Reasons a lead was good", _code_text(state.good_reasons), CODES_HINT,
+              optional=True),
+        _text(Ids.SOURCES, "Lead sources", _code_text(state.sources), CODES_HINT),
+    ]
+    return View(type="modal", callback_id=Ids.MODAL, title="Crossfeed setup", submit="Save", close="Cancel",
+                blocks=blocks)
+
+
+def setup_saved_view(saved: SavedSetup) -> View:
+    """What the modal turns into once saved."""
+    lines = [f"• {change}" for change in saved.changes] or ["• Settings saved."]
+    if saved.groups_to_sync:
+        lines.append("• Reading the user groups now; `/alignment team list` shows who is on each team.")
+    blocks: list[Block] = [
+        SectionBlock(text=":white_check_mark: *Setup saved.*\n" + "\n".join(lines)[:2900]),
+        DividerBlock(),
+        ContextBlock(elements=[MarkdownTextObject(
+            text="`/alignment status` shows the configuration and the next pulse and digest.")]),
+    ]
+    return View(type="modal", title="Crossfeed setup", close="Done", blocks=blocks)

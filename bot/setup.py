@@ -1,0 +1,259 @@
+"""`/alignment setup`: the whole workspace configuration in one form, read and saved in one go."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy.orm import Session
+
+from bot.errors import InvalidInput
+from bot.pulse import DEFAULT_QUESTIONS, workspace_zone
+from bot.teams import SIDES
+from bot.text import slug
+from bot.workspace import DAYS
+from storage import queries
+from storage import teams as store
+from storage.models import LeadSource, ReasonCode
+
+QUESTIONS_MAX, QUESTION_MAX_CHARS = 5, 150
+CODE_MAX, LABEL_MAX, CODES_MAX = 40, 75, 50
+THRESHOLD_MAX = 50
+_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+
+class CodeLine(BaseModel):
+    """One reason code or source as the form writes it: `code: Label`."""
+
+    code: str
+    label: str
+
+
+def code_lines(text: str | None, what: str) -> list[CodeLine]:
+    """Read `code: Label` lines (a bare `Label` gets a code made from it); bullets and blank lines are fine."""
+    lines: list[CodeLine] = []
+    for raw in (text or "").splitlines():
+        line = raw.strip().removeprefix("•").removeprefix("* ").strip()
+        if not line:
+            continue
+        code, colon, label = line.partition(":")
+        label = " ".join((label if colon else code).split())
+        code = slug(code)
+        if not code or not label:
+            raise ValueError(f"“{line[:40]}” needs a code and a label, like `no-budget: No budget`.")
+        if len(code) > CODE_MAX or len(label) > LABEL_MAX:
+            raise ValueError(f"Keep {what} codes under {CODE_MAX} characters and labels under {LABEL_MAX} "
+                             f"(“{line[:40]}” is too long).")
+        if code in {seen.code for seen in lines}:
+            raise ValueError(f"`{code}` is listed twice; each {what} needs its own code.")
+        lines.append(CodeLine(code=code, label=label))
+    if len(lines) > CODES_MAX:
+        raise ValueError(f"Keep it to {CODES_MAX} {what}s; retire the ones nobody uses.")
+    return lines
+
+
+class SetupForm(BaseModel):
+    """What the setup modal sends back, validated before anything is stored."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    digest_channels: list[str] = Field(default_factory=list, max_length=10)
+    sales_channel: str | None = None
+    lead_feed_channel: str | None = None
+    sales_usergroup: str | None = None
+    marketing_usergroup: str | None = None
+    sales_members: list[str] = Field(default_factory=list)
+    marketing_members: list[str] = Field(default_factory=list)
+    leaders: list[str] = Field(default_factory=list)
+    pulse_cadence: Literal["weekly", "biweekly"] = "weekly"
+    pulse_day: Literal[DAYS] = "wed"  # type: ignore[valid-type]
+    pulse_time: str = "10:00"
+    pulse_questions: list[str] = Field(default_factory=lambda: list(DEFAULT_QUESTIONS))
+    digest_day: Literal[DAYS] = "mon"  # type: ignore[valid-type]
+    digest_time: str = "09:00"
+    timezone: str = "UTC"
+    anonymity_threshold: int = 3
+    bad_reasons: list[CodeLine] = Field(default_factory=list)
+    good_reasons: list[CodeLine] = Field(default_factory=list)
+    sources: list[CodeLine] = Field(default_factory=list)
+
+    @field_validator("pulse_time", "digest_time", mode="before")
+    @classmethod
+    def _clock(cls, value: str | None) -> str:
+        if not value or not _CLOCK.fullmatch(value.strip()):
+            raise ValueError("Pick a time of day, like 10:00.")
+        return value.strip()
+
+    @field_validator("pulse_questions", mode="before")
+    @classmethod
+    def _questions(cls, value: str | list[str] | None) -> list[str]:
+        lines = value.splitlines() if isinstance(value, str) else list(value or [])
+        questions = [" ".join(q.split()) for q in lines if q.strip()]
+        if not 1 <= len(questions) <= QUESTIONS_MAX:
+            raise ValueError(f"Ask between 1 and {QUESTIONS_MAX} questions, one per line.")
+        if too_long := next((q for q in questions if len(q) > QUESTION_MAX_CHARS), None):
+            raise ValueError(f"Keep each question under {QUESTION_MAX_CHARS} characters (“{too_long[:40]}…”).")
+        return questions
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _zone(cls, value: str | None) -> str:
+        name = (value or "").strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"“{name[:40]}” isn't a time zone I know. Use a name like `America/New_York` "
+                             "or `Europe/Paris`.") from None
+        return name
+
+    @field_validator("anonymity_threshold", mode="before")
+    @classmethod
+    def _threshold(cls, value: object) -> int:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ValueError("Enter a whole number, 3 or more.") from None
+        if not 3 <= number <= THRESHOLD_MAX:
+            raise ValueError(f"Use a number from 3 to {THRESHOLD_MAX}: fewer than 3 answers would let people "
+                             "work out who said what.")
+        return number
+
+    @field_validator("bad_reasons", "good_reasons", "sources", mode="before")
+    @classmethod
+    def _codes(cls, value: str | list | None, info) -> list:
+        if isinstance(value, list):
+            return value
+        return code_lines(value, "source" if info.field_name == "sources" else "reason")
+
+    @field_validator("sales_usergroup", "marketing_usergroup", "sales_channel", "lead_feed_channel", mode="before")
+    @classmethod
+    def _optional(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SetupForm:
+        errors: dict[str, str] = {}
+        if both := [u for u in self.marketing_members if u in set(self.sales_members)]:
+            who = "1 person is" if len(both) == 1 else f"{len(both)} people are"
+            errors["marketing_members"] = f"{who} picked for both teams; a person can be on one team only."
+        if self.sales_usergroup and self.sales_usergroup == self.marketing_usergroup:
+            errors["marketing_usergroup"] = "Sales and marketing need different user groups."
+        bad = {line.code for line in self.bad_reasons}
+        if twice := [line.code for line in self.good_reasons if line.code in bad]:
+            errors["good_reasons"] = f"`{twice[0]}` is both a good and a bad reason; keep it in one list."
+        if not self.bad_reasons:
+            errors["bad_reasons"] = "Keep at least one reason a lead was poor, so reps can say why."
+        if not self.sources:
+            errors["sources"] = "Keep at least one source, so ratings can say where leads came from."
+        if errors:
+            raise InvalidInput(errors)
+        return self
+
+
+@dataclass(frozen=True)
+class SetupState:
+    """The current configuration, as the modal shows it."""
+
+    digest_channels: list[str]
+    sales_channel: str | None
+    lead_feed_channel: str | None
+    usergroups: dict[str, str]  # side → user group id
+    members: dict[str, list[str]]  # side → people added by hand
+    synced_counts: dict[str, int]  # side → people who came from the user group
+    leaders: list[str]
+    pulse_cadence: str
+    pulse_day: str
+    pulse_time: str
+    pulse_questions: list[str]
+    digest_day: str
+    digest_time: str
+    timezone: str
+    anonymity_threshold: int
+    bad_reasons: list[CodeLine]
+    good_reasons: list[CodeLine]
+    sources: list[CodeLine]
+
+
+def setup_state(*, session: Session, team_id: str, default_zone: str | None, default_sales_channel: str | None,
+                default_lead_feed_channel: str | None) -> SetupState:
+    queries.ensure_workspace(session=session, team_id=team_id)
+    config = store.workspace_config(session=session, team_id=team_id)
+    members: dict[str, list[str]] = {side: [] for side in SIDES}
+    synced = dict.fromkeys(SIDES, 0)
+    for member in store.team_members(session=session, team_id=team_id):
+        if member.origin == "explicit":
+            members[member.side].append(member.user_id)
+        else:
+            synced[member.side] += 1
+    reasons = queries.active_reasons(session=session, team_id=team_id)
+    return SetupState(
+        digest_channels=list(config.digest_channels or []),
+        sales_channel=config.sales_channel or default_sales_channel,
+        lead_feed_channel=config.lead_feed_channel or default_lead_feed_channel,
+        usergroups={side: g for side in SIDES if (g := getattr(config, f"{side}_usergroup_id"))},
+        members=members, synced_counts=synced, leaders=list(config.leader_user_ids or []),
+        pulse_cadence=config.pulse_cadence, pulse_day=config.pulse_day, pulse_time=config.pulse_time,
+        pulse_questions=list(config.pulse_questions or DEFAULT_QUESTIONS),
+        digest_day=config.digest_day, digest_time=config.digest_time,
+        timezone=workspace_zone(config, default_zone).key,
+        anonymity_threshold=max(3, config.anonymity_threshold),
+        bad_reasons=[CodeLine(code=r.code, label=r.label) for r in reasons if r.polarity == "bad"],
+        good_reasons=[CodeLine(code=r.code, label=r.label) for r in reasons if r.polarity == "good"],
+        sources=[CodeLine(code=s.code, label=s.label)
+                 for s in queries.active_sources(session=session, team_id=team_id)],
+    )
+
+
+@dataclass(frozen=True)
+class SavedSetup:
+    """What saving changed, for the confirmation, and the user groups to read after the ack."""
+
+    changes: list[str]
+    groups_to_sync: dict[str, str]
+
+
+def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime) -> SavedSetup:
+    """Store the whole form in the caller's transaction: all of it or, if anything is wrong, none of it."""
+    queries.ensure_workspace(session=session, team_id=team_id)
+    config = store.workspace_config(session=session, team_id=team_id)
+    config.digest_channels = list(dict.fromkeys(form.digest_channels))
+    config.sales_channel, config.lead_feed_channel = form.sales_channel, form.lead_feed_channel
+    config.leader_user_ids = list(dict.fromkeys(form.leaders))
+    config.pulse_cadence, config.pulse_day, config.pulse_time = form.pulse_cadence, form.pulse_day, form.pulse_time
+    config.pulse_questions = None if form.pulse_questions == list(DEFAULT_QUESTIONS) else form.pulse_questions
+    config.digest_day, config.digest_time = form.digest_day, form.digest_time
+    config.timezone = form.timezone
+    # Comments need at least as many answers as scores before any is shown.
+    config.comment_threshold = max(config.comment_threshold, form.anonymity_threshold)
+    config.anonymity_threshold = form.anonymity_threshold
+
+    for side in SIDES:
+        chosen = getattr(form, f"{side}_members")
+        store.remove_members_except(session=session, team_id=team_id, side=side, origin="explicit", keep=chosen)
+        store.put_members(session=session, team_id=team_id, user_ids=chosen, side=side, origin="explicit")
+        group = getattr(form, f"{side}_usergroup")
+        if group is None:
+            store.remove_members_except(session=session, team_id=team_id, side=side, origin="usergroup", keep=[])
+        setattr(config, f"{side}_usergroup_id", group)
+
+    reasons = queries.save_code_list(
+        session=session, model=ReasonCode, team_id=team_id, now=now,
+        entries=[(line.code, line.label, {"polarity": "bad"}) for line in form.bad_reasons]
+        + [(line.code, line.label, {"polarity": "good"}) for line in form.good_reasons],
+    )
+    sources = queries.save_code_list(
+        session=session, model=LeadSource, team_id=team_id, now=now,
+        entries=[(line.code, line.label, {}) for line in form.sources],
+    )
+    changes = [
+        f"{verb} {len(codes)} {what}{'' if len(codes) == 1 else 's'} ({', '.join(f'`{c}`' for c in codes[:5])}"
+        f"{'…' if len(codes) > 5 else ''})"
+        for what, changed in (("reason code", reasons), ("source", sources))
+        for verb, codes in changed.items() if codes
+    ]
+    groups = {side: g for side in SIDES if (g := getattr(form, f"{side}_usergroup"))}
+    return SavedSetup(changes=[c[0].upper() + c[1:] for c in changes], groups_to_sync=groups)

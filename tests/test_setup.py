@@ -1,0 +1,273 @@
+"""/alignment setup: one modal for the whole configuration, saved all-or-nothing, admins only."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from storage import teams as store
+from storage.models import LeadRating, LeadSource, ReasonCode
+from tests.pulse_kit import make_teams, open_round
+
+
+def submitted(view: dict, **changes) -> dict:
+    """state.values as Slack sends them when the person saves the modal: what it was opened with, plus changes.
+
+    A change is given by block id: a string, a list, or None to empty the input.
+    """
+    values: dict = {}
+    for block in view["blocks"]:
+        if block["type"] != "input":
+            continue
+        element, block_id = block["element"], block["block_id"]
+        kind = element["type"]
+        value = changes.get(block_id, ...)
+        if kind == "static_select":
+            chosen = (element.get("initial_option") or {}).get("value") if value is ... else value
+            state = {"selected_option": {"value": chosen} if chosen else None}
+        elif kind == "multi_users_select":
+            state = {"selected_users": element.get("initial_users", []) if value is ... else (value or [])}
+        elif kind == "multi_conversations_select":
+            state = {"selected_conversations": element.get("initial_conversations", []) if value is ... else
+                     (value or [])}
+        elif kind == "conversations_select":
+            state = {"selected_conversation": element.get("initial_conversation") if value is ... else value}
+        elif kind == "timepicker":
+            state = {"selected_time": element.get("initial_time") if value is ... else value}
+        else:
+            state = {"value": element.get("initial_value") if value is ... else value}
+        values[block_id] = {element["action_id"]: {"type": kind, **state}}
+    return values
+
+
+def open_setup(running, slack, *, user: str = "UADMIN") -> dict:
+    running.fake.reset()
+    reply = slack.command("/alignment", "setup", user=user)
+    assert reply.status == 200
+    [opened] = running.fake.wait_for("views.open")
+    return opened.view
+
+
+def config(crossfeed):
+    with crossfeed.sessions() as session:
+        return store.workspace_config(session=session, team_id="T1")
+
+
+def codes(crossfeed, model) -> dict[str, tuple[str, bool]]:
+    """code → (label, active)"""
+    with crossfeed.sessions() as session:
+        return {row.code: (row.label, row.retired_at is None) for row in session.scalars(select(model))}
+
+
+def members(crossfeed) -> dict[str, str]:
+    with crossfeed.sessions() as session:
+        return {m.user_id: f"{m.side}/{m.origin}" for m in store.team_members(session=session, team_id="T1")}
+
+
+@pytest.fixture
+def admin(running, slack) -> str:
+    slack.command("/alignment", "admin add <@UADMIN>", user="UADMIN")
+    running.settle()
+    return "UADMIN"
+
+
+def test_the_modal_opens_prefilled_with_the_current_configuration(running, slack, admin):
+    slack.command("/alignment", "digest channels <#C0LEAD|leadership>", user=admin)
+    make_teams(running.crossfeed, sales=["U2"], marketing=["U3"], timezone="Europe/Paris")
+
+    view = open_setup(running, slack)
+
+    assert view["callback_id"] == "setup.modal" and len(view["blocks"]) <= 100
+    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+    assert inputs["digest_channels"]["initial_conversations"] == ["C0LEAD"]
+    assert inputs["sales_members"]["initial_users"] == ["U2"]
+    assert inputs["marketing_members"]["initial_users"] == ["U3"]
+    assert inputs["timezone"]["initial_value"] == "Europe/Paris"
+    assert inputs["pulse_day"]["initial_option"]["value"] == "wed" and inputs["pulse_time"]["initial_time"] == "10:00"
+    assert inputs["anonymity_threshold"]["min_value"] == "3"
+    assert "no-budget: No budget" in inputs["bad_reasons"]["initial_value"]
+    assert "great-fit: Great fit" in inputs["good_reasons"]["initial_value"]
+    assert "paid-search: Paid search" in inputs["sources"]["initial_value"]
+    assert "{other team}" in inputs["pulse_questions"]["initial_value"]
+    assert "sales_usergroup" not in inputs, "no user groups in the workspace: no user-group pickers"
+
+
+def test_non_admins_are_told_who_the_admins_are_and_get_no_modal(running, slack, admin):
+    running.fake.reset()
+
+    reply = slack.command("/alignment", "setup", user="U7")
+    running.settle()
+
+    assert "Only Crossfeed admins can do that. Ask one of them: <@UADMIN>." in reply.body
+    assert running.fake.calls_to("views.open") == []
+
+
+def test_the_first_person_to_run_setup_becomes_admin_and_gets_the_modal(running, slack):
+    reply = slack.command("/alignment", "setup", user="U1")
+
+    assert "first Crossfeed admin" in reply.body
+    [opened] = running.fake.wait_for("views.open")
+    assert opened.view["callback_id"] == "setup.modal"
+
+
+def test_saving_stores_everything_and_says_what_changed(running, slack, admin):
+    view = open_setup(running, slack)
+    bad = submitted(view)["bad_reasons"]["bad_reasons"]["value"]
+    bad = bad.replace("no-budget: No budget", "no-budget: No budget this year").replace("duplicate: Duplicate\n", "")
+    sources = submitted(view)["sources"]["sources"]["value"] + "\nPartner webinar"
+
+    reply = slack.submit(view, submitted(
+        view, digest_channels=["C0LEAD", "C0EXEC"], sales_channel="C0SALES", lead_feed_channel="C0FEED",
+        sales_members=["U2", "U3"], marketing_members=["U4"], leaders=["U5"], pulse_cadence="biweekly",
+        pulse_day="fri", pulse_time="15:30", pulse_questions="Did {other team} help you win this week?\n\n",
+        digest_day="tue", digest_time="08:00", timezone="Europe/Paris", anonymity_threshold="6", bad_reasons=bad,
+        sources=sources,
+    ), user=admin)
+
+    assert reply.json["response_action"] == "update"
+    saved = str(reply.json["view"])
+    assert "Added 1 source (`partner-webinar`)" in saved
+    assert "Renamed 1 reason code (`no-budget`)" in saved and "Retired 1 reason code (`duplicate`)" in saved
+    stored = config(running.crossfeed)
+    assert stored.digest_channels == ["C0LEAD", "C0EXEC"]
+    assert (stored.sales_channel, stored.lead_feed_channel, stored.leader_user_ids) == ("C0SALES", "C0FEED", ["U5"])
+    assert (stored.pulse_cadence, stored.pulse_day, stored.pulse_time) == ("biweekly", "fri", "15:30")
+    assert stored.pulse_questions == ["Did {other team} help you win this week?"]
+    assert (stored.digest_day, stored.digest_time, stored.timezone) == ("tue", "08:00", "Europe/Paris")
+    assert (stored.anonymity_threshold, stored.comment_threshold) == (6, 6), "comments never need fewer answers"
+    assert members(running.crossfeed) == {"U2": "sales/explicit", "U3": "sales/explicit", "U4": "marketing/explicit"}
+    reasons = codes(running.crossfeed, ReasonCode)
+    assert reasons["no-budget"] == ("No budget this year", True) and reasons["duplicate"] == ("Duplicate", False)
+    assert codes(running.crossfeed, LeadSource)["partner-webinar"] == ("Partner webinar", True)
+
+    status = slack.command("/alignment", "status", user="U9").body
+    assert "every two weeks on Fri at 15:30" in status and "every Tue at 08:00" in status
+    assert "<#C0SALES>" in status and "<#C0FEED>" in status and "Europe/Paris" in status
+
+
+def test_saving_the_modal_unchanged_changes_nothing_and_a_resubmit_is_harmless(running, slack, admin):
+    view = open_setup(running, slack)
+    before = codes(running.crossfeed, ReasonCode), codes(running.crossfeed, LeadSource)
+
+    first = slack.submit(view, submitted(view), user=admin)
+    again = slack.submit(view, submitted(view), user=admin)
+
+    assert "Settings saved." in str(first.json["view"]) and "Settings saved." in str(again.json["view"])
+    assert (codes(running.crossfeed, ReasonCode), codes(running.crossfeed, LeadSource)) == before
+    assert config(running.crossfeed).pulse_questions is None, "the default questions stay the defaults"
+
+
+def test_retired_codes_stay_on_past_ratings_and_can_be_brought_back(running, slack, admin):
+    slack.command("/leadfeedback", "ACME-1 2 duplicate", user="U2")
+    view = open_setup(running, slack)
+    values = submitted(view)
+    bad = values["bad_reasons"]["bad_reasons"]["value"].replace("duplicate: Duplicate\n", "")
+
+    slack.submit(view, submitted(view, bad_reasons=bad), user=admin)
+
+    refused = slack.command("/leadfeedback", "ACME-2 2 duplicate", user="U2")
+    assert "“duplicate” isn't a reason code here" in refused.json["text"]
+    assert "ACME-2" not in _rated_leads(running.crossfeed)
+    mine = slack.command("/leadfeedback", "mine", user="U2")
+    assert "Duplicate" in mine.body, "the old rating still shows its (retired) reason"
+
+    view = open_setup(running, slack)
+    assert "duplicate:" not in submitted(view)["bad_reasons"]["bad_reasons"]["value"]
+    restored = slack.submit(view, submitted(view, bad_reasons=bad + "\nduplicate: Duplicate lead"), user=admin)
+    assert "Restored 1 reason code (`duplicate`)" in str(restored.json["view"])
+    assert codes(running.crossfeed, ReasonCode)["duplicate"] == ("Duplicate lead", True)
+    with running.crossfeed.sessions() as session:
+        assert session.scalar(select(ReasonCode.id).where(ReasonCode.code == "duplicate")) is not None
+        assert len(session.scalars(select(ReasonCode).where(ReasonCode.code == "duplicate")).all()) == 1
+
+
+def _rated_leads(crossfeed) -> list[str]:
+    with crossfeed.sessions() as session:
+        return list(session.scalars(select(LeadRating.lead_ref)))
+
+
+@pytest.mark.parametrize(("changes", "block", "says"), [
+    ({"anonymity_threshold": "2"}, "anonymity_threshold", "fewer than 3 answers"),
+    ({"timezone": "Mars/Olympus"}, "timezone", "isn't a time zone I know"),
+    ({"bad_reasons": ""}, "bad_reasons", "at least one reason"),
+    ({"sources": ":"}, "sources", "needs a code and a label"),
+    ({"sources": "email: Email\nemail: Newsletter"}, "sources", "listed twice"),
+    ({"good_reasons": "no-budget: No budget"}, "good_reasons", "both a good and a bad reason"),
+    ({"sales_members": ["U2"], "marketing_members": ["U2"]}, "marketing_members", "1 person is picked for both teams"),
+    ({"pulse_questions": "\n".join(f"Question {n}?" for n in range(6))}, "pulse_questions", "between 1 and 5"),
+    ({"pulse_time": None}, "pulse_time", "Pick a time of day"),
+])
+def test_bad_input_is_shown_on_its_field_and_nothing_is_stored(running, slack, admin, changes, block, says):
+    view = open_setup(running, slack)
+    before = codes(running.crossfeed, ReasonCode), members(running.crossfeed)
+    changes = {"digest_channels": ["C0LEAD"], "timezone": "Asia/Tokyo", **changes}
+
+    reply = slack.submit(view, submitted(view, **changes), user=admin)
+
+    assert reply.json["response_action"] == "errors"
+    assert says in reply.json["errors"][block]
+    stored = config(running.crossfeed)
+    assert stored.digest_channels == [] and stored.timezone != "Asia/Tokyo", "nothing half-written"
+    assert (codes(running.crossfeed, ReasonCode), members(running.crossfeed)) == before
+
+
+def test_someone_no_longer_admin_cannot_save(running, slack, admin):
+    view = open_setup(running, slack)
+
+    reply = slack.submit(view, submitted(view, digest_channels=["C0LEAD"]), user="U7")
+
+    assert "Only Crossfeed admins" in str(reply.json["view"])
+    assert config(running.crossfeed).digest_channels == []
+
+
+def test_user_groups_are_picked_in_the_modal_and_read_after_saving(running, slack, admin):
+    running.fake.usergroups = {"S0SALES": ["U2", "U3"], "S0MKTG": ["U4"]}
+    make_teams(running.crossfeed, sales=["U9"], marketing=[])
+    view = open_setup(running, slack)
+    options = next(b for b in view["blocks"] if b.get("block_id") == "sales_usergroup")["element"]["options"]
+    assert [o["text"]["text"] for o in options][1:] == ["@s0sales", "@s0mktg"]
+
+    slack.submit(view, submitted(view, sales_usergroup="S0SALES", marketing_usergroup="S0MKTG"), user=admin)
+    running.settle()
+
+    assert {c.params["usergroup"] for c in running.fake.calls_to("usergroups.users.list")} == {"S0SALES", "S0MKTG"}
+    assert members(running.crossfeed) == {"U2": "sales/usergroup", "U3": "sales/usergroup",
+                                          "U4": "marketing/usergroup", "U9": "sales/explicit"}
+
+    view = open_setup(running, slack)
+    slack.submit(view, submitted(view, marketing_usergroup="-"), user=admin)
+    running.settle()
+
+    assert config(running.crossfeed).marketing_usergroup_id is None
+    assert "U4" not in members(running.crossfeed), "no user group any more: its people leave the team"
+    assert members(running.crossfeed)["U2"] == "sales/usergroup"
+
+
+def test_a_schedule_changed_in_setup_is_used_by_the_next_run_without_a_restart(running, slack, admin):
+    make_teams(running.crossfeed, sales=["U2"], marketing=["U3"], timezone="America/New_York")
+    view = open_setup(running, slack)
+    slack.submit(view, submitted(view, pulse_day="thu", pulse_time="09:00"), user=admin)
+
+    wednesday_ten = datetime.fromisoformat("2026-11-25T15:00:00+00:00")
+    thursday_nine = datetime.fromisoformat("2026-11-26T14:00:00+00:00")
+    assert open_round(running.crossfeed, wednesday_ten).startswith("pulse: 0 round(s)")
+    assert open_round(running.crossfeed, thursday_nine - timedelta(minutes=1)).startswith("pulse: 0 round(s)")
+    assert open_round(running.crossfeed, thursday_nine).startswith("pulse: 1 round(s) opened")
+
+
+def test_channels_from_setup_are_used_by_messaging_asks_and_the_lead_feed(running, slack, admin):
+    view = open_setup(running, slack)
+    slack.submit(view, submitted(view, sales_channel="C0SALES", lead_feed_channel="C0FEED"), user=admin)
+
+    running.fake.reset()
+    slack.command("/messaging", "ask", user="U4")
+    [ask] = running.fake.wait_for("views.open")
+    channel = next(b for b in ask.view["blocks"] if b.get("block_id") == "messaging.channel")
+    assert channel["element"]["initial_conversation"] == "C0SALES"
+
+    slack.command("/leadfeedback", "ACME-9 1 spam", user="U2")
+    running.settle()
+    [posted] = [c for c in running.fake.calls_to("chat.postMessage", succeeded=True) if "ACME-9" in str(c.params)]
+    assert posted.params["channel"] == "C0FEED"
