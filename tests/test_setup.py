@@ -271,3 +271,30 @@ def test_channels_from_setup_are_used_by_messaging_asks_and_the_lead_feed(runnin
     running.settle()
     [posted] = [c for c in running.fake.calls_to("chat.postMessage", succeeded=True) if "ACME-9" in str(c.params)]
     assert posted.params["channel"] == "C0FEED"
+
+
+def test_help_lists_every_command_with_an_example(running, slack):
+    from handlers.alignment import Alignment
+    from tests.test_manifest_and_home import manifest
+
+    text = slack.command("/alignment", "help", user="U7").json
+    shown = " ".join(block["text"]["text"] for block in text["blocks"])
+
+    for command in manifest()["features"]["slash_commands"]:
+        assert f"`{command['command']}" in shown
+    for name in [*Alignment(running.crossfeed).admin_commands, "setup", "forget", "status", "digest last"]:
+        assert f"`/alignment {name}" in shown, name
+
+
+@pytest.mark.parametrize(("command", "text", "says"), [
+    ("/pulse", "", "/alignment setup"),
+    ("/alignment", "digest", "/alignment setup"),
+    ("/alignment", "status", "Crossfeed status"),
+    ("/messaging", "", "/messaging ask"),
+    ("/leadfeedback", "ACME-1 2 no-budget", "ACME-1"),
+])
+def test_a_workspace_with_nothing_configured_gets_pointers_or_working_defaults(running, slack, command, text, says):
+    reply = slack.command(command, text, user="U2")
+
+    assert reply.status == 200 and says in reply.body
+    assert "reference" not in reply.body and ":warning:" not in reply.body

@@ -19,26 +19,34 @@ from bot.workspace import WorkspaceStatus
 
 MEMBERS_SHOWN = 60
 
-ALIGNMENT_HELP = (
-    "*Teams* (admins change them)\n"
-    "• `/alignment team add @jane @bob sales` · `/alignment team add @kim marketing`\n"
-    "• `/alignment team remove @jane`\n"
-    "• `/alignment team group @sales-team sales` uses a user group; `/alignment team sync` reads the groups\n"
-    "• `/alignment team list`\n"
-    "*Pulse checks and time*\n"
-    "• `/alignment pulse schedule weekly wed 10:00` (or `biweekly`) · `/alignment timezone Europe/Paris`\n"
-    "*Weekly digest*\n"
+COMMANDS_HELP = (
+    "*For everyone*\n"
+    "• `/leadfeedback` opens the rating form; `/leadfeedback ACME-4411 2 no-budget \"only wanted pricing\"` "
+    "rates a lead in one line; `/leadfeedback mine` lists your ratings; `/leadfeedback help`\n"
+    "• `/messaging` lists open asks; `/messaging ask` asks sales how your messaging landed; "
+    "`/messaging results` shows your asks, `/messaging results #12` one of them\n"
+    "• `/pulse` answers the open pulse check; `/pulse results` shows the last one\n"
     "• `/alignment digest` previews this week so far; `/alignment digest last` shows last week\n"
-    "• `/alignment digest channels #leadership` (admins) · `/alignment digest post` (admins) posts last week's now\n"
-    "• `/alignment digest schedule mon 09:00` (admins) sets when it is posted\n"
-    "*Status*\n"
-    "• `/alignment status` shows the configuration and the next scheduled runs\n"
-    "*Data*\n"
-    "• `/alignment export [weeks]` (admins) DMs CSV files: lead ratings, messaging answers, pulse aggregates\n"
-    "• `/alignment forget @user` (admins) deletes a person's ratings, answers and participation, after a confirmation\n"
-    "*Admins*\n"
-    "• `/alignment admin add @user` · `/alignment admin list`\n"
-    "In a workspace with no admin yet, the first person to run an admin command becomes one."
+    "• `/alignment status` shows the configuration and the next pulse and digest; "
+    "`/alignment team list` and `/alignment admin list` show who is who"
+)
+ALIGNMENT_HELP = (
+    "*Setup* (admins)\n"
+    "• `/alignment setup` opens one form for everything below: channels, teams and user groups, leaders, "
+    "the pulse and digest schedules, the time zone, the anonymity threshold, reason codes and sources\n"
+    "*Teams* (admins)\n"
+    "• `/alignment team add @jane @bob sales` · `/alignment team add @kim marketing` · "
+    "`/alignment team remove @jane`\n"
+    "• `/alignment team group @sales-team sales` uses a user group; `/alignment team sync` reads the groups\n"
+    "*Schedules* (admins)\n"
+    "• `/alignment pulse schedule weekly wed 10:00` (or `biweekly`) · `/alignment timezone Europe/Paris`\n"
+    "• `/alignment digest channels #leadership` · `/alignment digest schedule mon 09:00` · "
+    "`/alignment digest post` posts last week's digest now\n"
+    "*Data* (admins)\n"
+    "• `/alignment export [weeks]` DMs CSV files: lead ratings, messaging answers, pulse aggregates\n"
+    "• `/alignment forget @user` deletes a person's ratings, answers and participation, after a confirmation\n"
+    "• `/alignment admin add @user` makes someone an admin. In a workspace with no admin yet, the first "
+    "person to run an admin command becomes one."
 )
 
 
@@ -82,7 +90,7 @@ def notice(text: str, *, first_admin: bool = False) -> tuple[str, list[Block]]:
 
 
 def help_message() -> tuple[str, list[Block]]:
-    return "Crossfeed /alignment commands", [SectionBlock(text=ALIGNMENT_HELP)]
+    return "Crossfeed commands", [SectionBlock(text=COMMANDS_HELP), SectionBlock(text=ALIGNMENT_HELP)]
 
 
 def status_message(status: WorkspaceStatus) -> tuple[str, list[Block]]:
@@ -105,6 +113,7 @@ def status_message(status: WorkspaceStatus) -> tuple[str, list[Block]]:
             f"{', '.join(channel(c) for c in status.digest_channels) or '_no channel_'}\nnext: {digest_next}",
             f"*Messaging asks go to*\n{channel(status.sales_channel)}",
             f"*Lead feed (ratings 1–2)*\n{channel(status.lead_feed_channel)}",
+            f"*Leaders*\n{_people(status.leaders)}",
         ]),
         ContextBlock(elements=[MarkdownTextObject(text=f"Admins: {_people(status.admins)}")]),
     ]

@@ -42,7 +42,7 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
             "No feedback this week, so there is nothing to measure yet. Here is how to start:\n"
             "• Reps: `/leadfeedback ACME-4411 2 no-budget` rates a lead in ten seconds\n"
             "• Marketers: `/messaging ask` asks sales how your messaging landed\n"
-            "• Admins: `/alignment team add @people sales|marketing` so the weekly pulse reaches both teams")))
+            "• Admins: `/alignment setup` sets up the teams, so the weekly pulse reaches both, and the channels")))
         return f"{text}: no feedback this week", blocks
     if digest.index is not None:
         blocks.append(SectionBlock(text=f"*Alignment index: {digest.index}/100*{_delta(digest.index_change, ' pts')}"))

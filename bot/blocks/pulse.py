@@ -118,14 +118,14 @@ def pulse_form_modal(prompt: PulsePrompt) -> View:
 def pulse_state_message(state: PulseFormState) -> tuple[str, list[Block]]:
     """`/pulse` when there is nothing to answer: why, and what happens next."""
     if state.status == "not_set_up":
-        text = ("Pulse checks aren't set up here yet: they need a sales and a marketing team. An admin adds them "
-                "with `/alignment team add @people sales` and `/alignment team add @people marketing` "
-                "(`/alignment help` lists everything).")
+        text = ("Pulse checks aren't set up here yet: they need a sales and a marketing team. An admin sets "
+                "them up with `/alignment setup`, or with `/alignment team add @people sales` and "
+                "`/alignment team add @people marketing` (`/alignment help` lists everything).")
     elif state.status == "none_open":
         text = f"No pulse is open right now. The next one opens {local_time(state.next_opening)}."
     elif state.status == "not_asked":
         text = ("This pulse went to the sales and marketing teams, and you're in neither. "
-                "An admin can add you with `/alignment team add`.")
+                "An admin can add you in `/alignment setup` or with `/alignment team add`.")
     elif state.status == "answered_in_dm":
         text = (f"You've answered this pulse in your DM. You can change your answers there until "
                 f"{local_time(state.closes_at)}.")
