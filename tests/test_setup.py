@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.digest_posting import post_due_digests
 from storage import teams as store
 from storage.models import LeadRating, LeadSource, ReasonCode
 from tests.pulse_kit import make_teams, open_round
@@ -248,13 +249,18 @@ def test_user_groups_are_picked_in_the_modal_and_read_after_saving(running, slac
 def test_a_schedule_changed_in_setup_is_used_by_the_next_run_without_a_restart(running, slack, admin):
     make_teams(running.crossfeed, sales=["U2"], marketing=["U3"], timezone="America/New_York")
     view = open_setup(running, slack)
-    slack.submit(view, submitted(view, pulse_day="thu", pulse_time="09:00"), user=admin)
+    slack.submit(view, submitted(view, pulse_day="thu", pulse_time="09:00", digest_channels=["C0LEAD"],
+                                 digest_day="tue", digest_time="08:00"), user=admin)
 
     wednesday_ten = datetime.fromisoformat("2026-11-25T15:00:00+00:00")
     thursday_nine = datetime.fromisoformat("2026-11-26T14:00:00+00:00")
     assert open_round(running.crossfeed, wednesday_ten).startswith("pulse: 0 round(s)")
     assert open_round(running.crossfeed, thursday_nine - timedelta(minutes=1)).startswith("pulse: 0 round(s)")
     assert open_round(running.crossfeed, thursday_nine).startswith("pulse: 1 round(s) opened")
+    monday_nine = datetime.fromisoformat("2026-11-30T14:00:00+00:00")
+    tuesday_eight = datetime.fromisoformat("2026-12-01T13:00:00+00:00")
+    assert post_due_digests(running.crossfeed, monday_nine) == []
+    assert [o.result for o in post_due_digests(running.crossfeed, tuesday_eight)] == ["posted"]
 
 
 def test_channels_from_setup_are_used_by_messaging_asks_and_the_lead_feed(running, slack, admin):
