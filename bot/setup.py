@@ -56,6 +56,11 @@ def code_lines(text: str | None, what: str) -> list[CodeLine]:
     return lines
 
 
+def codes_in(text: str | None) -> set[str]:
+    """The codes a `code: Label` text lists, leniently (for text Crossfeed itself wrote)."""
+    return {slug(line.partition(":")[0]) for line in (text or "").splitlines() if line.strip()} - {""}
+
+
 class SetupForm(BaseModel):
     """What the setup modal sends back, validated before anything is stored."""
 
@@ -80,6 +85,10 @@ class SetupForm(BaseModel):
     bad_reasons: list[CodeLine] = Field(default_factory=list)
     good_reasons: list[CodeLine] = Field(default_factory=list)
     sources: list[CodeLine] = Field(default_factory=list)
+    # The codes the modal listed when it opened: only those are retired when left out, so a source
+    # a rep adds while the modal is open, or one that didn't fit in it, is kept. None: retire any.
+    shown_reasons: set[str] | None = None
+    shown_sources: set[str] | None = None
 
     @field_validator("pulse_time", "digest_time", mode="before")
     @classmethod
@@ -241,12 +250,12 @@ def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime
         setattr(config, f"{side}_usergroup_id", group)
 
     reasons = queries.save_code_list(
-        session=session, model=ReasonCode, team_id=team_id, now=now,
+        session=session, model=ReasonCode, team_id=team_id, now=now, retirable=form.shown_reasons,
         entries=[(line.code, line.label, {"polarity": "bad"}) for line in form.bad_reasons]
         + [(line.code, line.label, {"polarity": "good"}) for line in form.good_reasons],
     )
     sources = queries.save_code_list(
-        session=session, model=LeadSource, team_id=team_id, now=now,
+        session=session, model=LeadSource, team_id=team_id, now=now, retirable=form.shown_sources,
         entries=[(line.code, line.label, {}) for line in form.sources],
     )
     changes = [

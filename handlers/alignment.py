@@ -24,7 +24,7 @@ from bot.digest import build_weekly_digest, digest_week
 from bot.digest_posting import post_digest
 from bot.errors import InvalidInput, parse
 from bot.export import export_csvs, export_weeks
-from bot.setup import SetupForm, save_setup, setup_state
+from bot.setup import SetupForm, codes_in, save_setup, setup_state
 from bot.teams import (
     add_admins,
     add_members,
@@ -182,8 +182,14 @@ class Alignment:
     def on_setup_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
         fields = {block: _input_value(element)
                   for block, elements in view["state"]["values"].items() for element in elements.values()}
+        # What the modal showed when it opened (Slack sends the view back): only those codes can be retired.
+        opened = {b.get("block_id"): (b.get("element") or {}).get("initial_value") for b in view.get("blocks", [])}
+        shown = dict(
+            shown_reasons=codes_in(opened.get(SetupIds.BAD_REASONS)) | codes_in(opened.get(SetupIds.GOOD_REASONS)),
+            shown_sources=codes_in(opened.get(SetupIds.SOURCES)),
+        )
         try:
-            form = parse(SetupForm, fields)
+            form = parse(SetupForm, {**fields, **shown})
             with self.cf.transaction() as session:
                 require_admin(session=session, team_id=context.team_id, user_id=context.user_id,
                               configured=self.cf.settings.admin_user_ids)

@@ -134,13 +134,14 @@ def all_sources(*, session: Session, team_id: str) -> Sequence[LeadSource]:
 
 def save_code_list(
     *, session: Session, model: type[ReasonCode] | type[LeadSource], team_id: str,
-    entries: Sequence[tuple[str, str, dict]], now: datetime,
+    entries: Sequence[tuple[str, str, dict]], now: datetime, retirable: set[str] | None = None,
 ) -> dict[str, list[str]]:
-    """Make the active list exactly `entries` (code, label, other columns), in that order.
+    """Make the active list `entries` (code, label, other columns), in that order.
 
-    Known codes are renamed or brought back, new ones added, and active ones left out are retired:
-    a retired code keeps its id, so past ratings still show it. Returns the codes added, renamed,
-    restored and retired.
+    Known codes are renamed or brought back, new ones added, and active ones left out are retired
+    if they are `retirable` (None: all are); the others, e.g. a source a rep added meanwhile, stay
+    after the entries. A retired code keeps its id, so past ratings still show it. Returns the codes
+    added, renamed, restored and retired.
     """
     existing = {row.code: row for row in session.scalars(select(model).where(model.team_id == team_id))}
     changes: dict[str, list[str]] = {"added": [], "renamed": [], "restored": [], "retired": []}
@@ -157,11 +158,15 @@ def save_code_list(
         row.label, row.position, row.retired_at = label, position, None
         for column, value in extra.items():
             setattr(row, column, value)
-    kept = {code for code, _, _ in entries}
-    for code, row in existing.items():
-        if code not in kept and row.retired_at is None:
+    listed = {code for code, _, _ in entries}
+    left_out = sorted((row for code, row in existing.items() if code not in listed and row.retired_at is None),
+                      key=lambda row: (row.position, row.id))
+    for position, row in enumerate(left_out, start=len(entries)):
+        if retirable is None or row.code in retirable:
             row.retired_at = now
-            changes["retired"].append(code)
+            changes["retired"].append(row.code)
+        else:
+            row.position = position
     session.flush()
     return changes
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.digest_posting import post_due_digests
+from storage import queries
 from storage import teams as store
 from storage.models import LeadRating, LeadSource, ReasonCode
 from tests.pulse_kit import make_teams, open_round
@@ -304,3 +305,35 @@ def test_a_workspace_with_nothing_configured_gets_pointers_or_working_defaults(r
 
     assert reply.status == 200 and says in reply.body
     assert "reference" not in reply.body and ":warning:" not in reply.body
+
+
+def test_a_source_a_rep_adds_while_the_modal_is_open_is_kept(running, slack, admin):
+    view = open_setup(running, slack)
+    with running.crossfeed.transaction() as session:
+        queries.add_source(session=session, team_id="T1", code="g2-reviews", label="G2 reviews", created_by="U2")
+    sources = submitted(view)["sources"]["sources"]["value"].replace("email: Email\n", "")
+
+    slack.submit(view, submitted(view, sources=sources), user=admin)
+
+    saved = codes(running.crossfeed, LeadSource)
+    assert saved["g2-reviews"] == ("G2 reviews", True), "not in the modal, so not retired"
+    assert saved["email"] == ("Email", False)
+
+
+def test_sources_that_do_not_fit_the_modal_are_named_and_kept(running, slack, admin):
+    with running.crossfeed.transaction() as session:
+        queries.ensure_workspace(session=session, team_id="T1")
+        for n in range(45):
+            queries.add_source(session=session, team_id="T1", code=f"campaign-{n:02d}",
+                               label=f"Spring campaign number {n:02d} with a long descriptive label", created_by="U2")
+    view = open_setup(running, slack)
+    block = next(b for b in view["blocks"] if b.get("block_id") == "sources")
+    shown = block["element"]["initial_value"].splitlines()
+    hidden = 12 + 45 - len(shown)
+    assert len(block["element"]["initial_value"]) <= 3000 and hidden > 0
+    assert f"{hidden} more don't fit here and stay as they are" in block["hint"]["text"]
+    assert all(": " in line for line in shown), "whole lines only"
+
+    slack.submit(view, submitted(view), user=admin)
+
+    assert all(active for _, active in codes(running.crossfeed, LeadSource).values())

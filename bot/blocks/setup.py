@@ -46,8 +46,16 @@ def _users(block: Ids, label: str, users: list[str], hint: str) -> InputBlock:
 
 
 def _text(block: Ids, label: str, lines: list[str], hint: str, *, optional: bool = False) -> InputBlock:
+    """A multi-line input holding whole lines only: those that don't fit are named in the hint, not cut."""
+    shown: list[str] = []
+    for line in lines:
+        if len("\n".join([*shown, line])) > _TEXT_MAX:
+            break
+        shown.append(line)
+    if hidden := len(lines) - len(shown):
+        hint = f"{hint} {hidden} more don't fit here and stay as they are."
     return InputBlock(block_id=block, label=label, hint=hint, optional=optional, element=PlainTextInputElement(
-        action_id=block, multiline=True, max_length=_TEXT_MAX, initial_value="\n".join(lines)[:_TEXT_MAX] or None))
+        action_id=block, multiline=True, max_length=_TEXT_MAX, initial_value="\n".join(shown) or None))
 
 
 def _code_text(lines: list[CodeLine]) -> list[str]:
