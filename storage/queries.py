@@ -148,7 +148,9 @@ def save_code_list(
     for position, (code, label, extra) in enumerate(entries):
         row = existing.get(code)
         if row is None:
-            session.add(model(team_id=team_id, code=code, label=label, aliases=[], position=position, **extra))
+            # Two admins saving at once may add the same code: the first one wins, nothing fails.
+            session.execute(dialect_insert(session, model).on_conflict_do_nothing().values(
+                team_id=team_id, code=code, label=label, aliases=[], position=position, **extra))
             changes["added"].append(code)
             continue
         if row.retired_at is not None:

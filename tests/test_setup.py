@@ -118,6 +118,7 @@ def test_saving_stores_everything_and_says_what_changed(running, slack, admin):
     view = open_setup(running, slack)
     bad = submitted(view)["bad_reasons"]["bad_reasons"]["value"]
     bad = bad.replace("no-budget: No budget", "no-budget: No budget this year").replace("duplicate: Duplicate\n", "")
+    bad += "\n• No champion"
     sources = submitted(view)["sources"]["sources"]["value"] + "\nPartner webinar"
 
     reply = slack.submit(view, submitted(
@@ -131,6 +132,7 @@ def test_saving_stores_everything_and_says_what_changed(running, slack, admin):
     assert reply.json["response_action"] == "update"
     saved = str(reply.json["view"])
     assert "Added 1 source (`partner-webinar`)" in saved
+    assert "Added 1 reason code (`no-champion`)" in saved
     assert "Renamed 1 reason code (`no-budget`)" in saved and "Retired 1 reason code (`duplicate`)" in saved
     stored = config(running.crossfeed)
     assert stored.digest_channels == ["C0LEAD", "C0EXEC"]
@@ -142,7 +144,10 @@ def test_saving_stores_everything_and_says_what_changed(running, slack, admin):
     assert members(running.crossfeed) == {"U2": "sales/explicit", "U3": "sales/explicit", "U4": "marketing/explicit"}
     reasons = codes(running.crossfeed, ReasonCode)
     assert reasons["no-budget"] == ("No budget this year", True) and reasons["duplicate"] == ("Duplicate", False)
+    assert reasons["no-champion"] == ("No champion", True)
     assert codes(running.crossfeed, LeadSource)["partner-webinar"] == ("Partner webinar", True)
+    rated = slack.command("/leadfeedback", "ACME-7 2 no-champion", user="U2")
+    assert "No champion" in rated.body, "a new reason can be used right away"
 
     status = slack.command("/alignment", "status", user="U9").body
     assert "every two weeks on Fri at 15:30" in status and "every Tue at 08:00" in status
