@@ -66,6 +66,7 @@ def post_digest(
     """Post `week`'s digest to each channel that has not had it; the claim makes it once per channel."""
     outcomes, message, chart = [], None, None
     for channel in channels:
+        _join(crossfeed, channel)
         with crossfeed.transaction() as session:
             claimed = store.claim_digest_post(
                 session=session, team_id=team_id, channel_id=channel, week=week.label, now=now, late=late
@@ -83,6 +84,15 @@ def post_digest(
             _post(crossfeed, team_id=team_id, channel=channel, week=week, now=now, message=message, chart=chart)
         )
     return outcomes
+
+
+def _join(crossfeed: Crossfeed, channel: str) -> None:
+    """Be a member of a public digest channel: chat:write.public can post without it, but the chart
+    upload into the thread and the history read after a crash cannot. Private channels need an invite."""
+    try:
+        crossfeed.client.conversations_join(channel=channel)
+    except SlackApiError as error:
+        logger.info("not joining %s: %s", channel, error.response.get("error") if error.response else error)
 
 
 def _post(

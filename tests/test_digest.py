@@ -309,3 +309,14 @@ def test_admins_set_when_the_digest_is_posted(running, slack):
     with running.crossfeed.sessions() as session:
         config = team_store.workspace_config(session=session, team_id="T1")
         assert (config.digest_day, config.digest_time) == ("fri", "16:30")
+
+
+def test_the_digest_joins_public_channels_and_still_posts_where_it_cannot_join(crossfeed, fake_slack):
+    setup_workspace(crossfeed, channels=(DIGEST, "G_PRIVATE"))
+    seed_leads(crossfeed)
+    fake_slack.script.fail("conversations.join", error="method_not_supported_for_channel_type", after=1)
+
+    outcomes = post_due_digests(crossfeed, DUE)
+
+    assert [c.params["channel"] for c in fake_slack.calls_to("conversations.join")] == [DIGEST, "G_PRIVATE"]
+    assert [o.result for o in outcomes] == ["posted", "posted"], "an invited private channel needs no join"
