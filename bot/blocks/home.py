@@ -1,35 +1,254 @@
-"""The App Home tab (a first version: what you can do; issue-driven richer views come later)."""
+"""The App Home tab: one person's to-dos and recent activity, then a section per role they have."""
 
 from __future__ import annotations
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
+    Block,
     ButtonElement,
     ContextBlock,
+    DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
     SectionBlock,
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.ids import LeadFeedbackIds
+from bot.blocks.common import SECTION_TEXT_MAX, VIEW_MAX_BLOCKS, local_time, user_text, within_block_limit
+from bot.blocks.ids import HomeIds, LeadFeedbackIds
+from bot.blocks.leadfeedback import RatingButtonValue, stars
+from bot.blocks.messaging import BUTTON_STYLES, EMOJI, ReactionValue, tally_line
+from bot.digest import WeeklyDigest
+from bot.home import HomeSummary, LeadQuality, Listed
+from bot.messaging import NAME_MAX, REACTIONS, AskView
+
+SPARKS = "▁▂▃▄▅▆▇█"
 
 
-def home_view() -> View:
-    return View(type="home", blocks=[
-        HeaderBlock(text="Crossfeed"),
-        SectionBlock(text=("Close the loop between sales and marketing: rate the leads you get, answer the "
-                           "weekly pulse, and see where the teams stand.")),
-        ActionsBlock(elements=[ButtonElement(action_id=LeadFeedbackIds.RATE_ANOTHER, text="Rate a lead",
-                                             style="primary")]),
-        SectionBlock(text=(
-            "• `/leadfeedback ACME-4411 2 no-budget \"only wanted pricing\"` rates a lead in one line\n"
-            "• `/leadfeedback mine` shows your latest ratings, with Edit buttons\n"
-            "• `/messaging` lists open messaging asks; `/messaging ask` asks sales how your messaging landed\n"
-            "• `/pulse` answers this week's alignment pulse; `/pulse results` shows the last one\n"
-            "• `/alignment help` lists team and admin commands"
-        )),
-        ContextBlock(elements=[MarkdownTextObject(
-            text="Pulse answers are anonymous; lead ratings and messaging feedback carry your name."
-        )]),
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text)])
+
+
+def _more(listed: Listed, where: str) -> list[Block]:
+    """ "…and N more" under a cut list, saying where the whole list is."""
+    return [_context(f"…and {listed.more} more: {where}")] if listed.more else []
+
+
+def _listed(heading: str, lines: list[str], more: int = 0) -> str:
+    """A heading over lines, cut to fit one section's text and ending in "…and N more" when anything is left out."""
+    text = heading
+    for shown, line in enumerate(lines):
+        left = len(lines) - shown + more
+        if len(text) + len(line) + len(f"\n\n…and {left} more") > SECTION_TEXT_MAX:
+            return f"{text}\n…and {left} more"
+        text += f"\n{line}"
+    return text + (f"\n…and {more} more" if more else "")
+
+
+def _share(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None else "–"
+
+
+def _change(value: float | None) -> str:
+    return f" ({value:+.1f})" if value else ""
+
+
+def sparkline(values: tuple[float | None, ...]) -> str:
+    """Scores on the 1–5 scale as one character each, `·` for a week without (or with too few) answers."""
+    return "".join(SPARKS[round((min(max(v, 1), 5) - 1) / 4 * (len(SPARKS) - 1))] if v is not None else "·"
+                   for v in values)
+
+
+def _who(summary: HomeSummary) -> Block:
+    roles = summary.roles
+    parts = [f"You're in *{user_text(roles.team_name, 40)}*" if roles.team_name else "You're not in a team"]
+    if roles.leader:
+        parts.append("a leader")
+    if roles.admin:
+        parts.append("a Crossfeed admin")
+    return _context(" · ".join(parts) + ".")
+
+
+def _first_run(summary: HomeSummary) -> list[Block]:
+    if summary.roles.admin or not summary.has_admins:
+        who = "You're an admin: run" if summary.roles.admin else "The first person to run"
+        then = "" if summary.roles.admin else " becomes Crossfeed's admin and"
+        text = (f":wave: *Crossfeed isn't set up yet.* {who} `/alignment setup`{then} to pick the sales and "
+                "marketing teams, the digest channel and the pulse schedule.")
+    else:
+        text = (":wave: *Crossfeed isn't set up yet:* an admin still has to run `/alignment setup` to pick the teams. "
+                "You can already rate leads.")
+    return [SectionBlock(text=text)]
+
+
+def _ask_buttons(view: AskView) -> ActionsBlock:
+    # The messaging card's own buttons: a click opens the same answer modal.
+    return ActionsBlock(block_id=f"{HomeIds.ASK}.{view.id}", elements=[
+        ButtonElement(action_id=f"messaging.react.{reaction}", text=label, style=BUTTON_STYLES.get(reaction),
+                      value=ReactionValue(a=view.id, r=reaction).model_dump_json())
+        for reaction, label in REACTIONS.items()
     ])
+
+
+def _waiting(summary: HomeSummary) -> list[Block]:
+    buttons = [ButtonElement(action_id=LeadFeedbackIds.RATE_ANOTHER, text="Rate a lead", style="primary")]
+    blocks: list[Block] = []
+    if summary.pulse_closes_at:
+        buttons.append(ButtonElement(action_id=HomeIds.ANSWER_PULSE, text="Answer the pulse"))
+        blocks.append(SectionBlock(text=(
+            ":bar_chart: *This week's alignment pulse is waiting for you.* A few 1–5 questions, answered "
+            f"anonymously; open until {local_time(summary.pulse_closes_at)}.")))
+    blocks.append(ActionsBlock(block_id=HomeIds.ACTIONS, elements=buttons))
+    asks = summary.asks_to_answer
+    if asks.total:
+        blocks.append(SectionBlock(text=":speech_balloon: *Messaging asks waiting for your answer*"))
+        for view in asks.shown:
+            blocks.append(SectionBlock(text=(
+                f"*{user_text(view.name, NAME_MAX)}* · asked by <@{view.asker_user_id}> · open until "
+                f"{local_time(view.closes_at)}\n{tally_line(view)}")))
+            blocks.append(_ask_buttons(view))
+        blocks.extend(_more(asks, "`/messaging` lists every open ask."))
+    elif not summary.pulse_closes_at:
+        blocks.append(_context(":white_check_mark: Nothing is waiting for you: no open pulse, no messaging asks."))
+    return blocks
+
+
+def _activity(summary: HomeSummary) -> list[Block]:
+    blocks: list[Block] = [DividerBlock(), SectionBlock(text="*Your recent activity*")]
+    ratings = summary.ratings
+    if not ratings.total:
+        blocks.append(_context("You haven't rated a lead yet: *Rate a lead* above, or one line like "
+                               "`/leadfeedback ACME-4411 2 no-budget`."))
+    for rated in ratings.shown:
+        details = " · ".join(filter(None, [", ".join(rated.reasons), rated.source]))
+        line = f"{stars(rated.rating)} *{user_text(rated.lead_ref, 200)}* {rated.rating}/5 · {rated.rating_label}"
+        line += (f"\n{user_text(details, 500)}" if details else "") + f"\n_{local_time(rated.updated_at)}_"
+        blocks.append(SectionBlock(text=line, accessory=ButtonElement(
+            action_id=LeadFeedbackIds.EDIT, text="Edit",
+            value=RatingButtonValue(rating_id=rated.id).model_dump_json())))
+    blocks.extend(_more(ratings, "`/leadfeedback mine` lists them with Edit buttons."))
+    answers = summary.answers
+    if answers.shown:
+        lines = [f"{EMOJI[a.reaction]} *{user_text(a.name, NAME_MAX)}*: {REACTIONS[a.reaction]} · {local_time(a.at)}"
+                 for a in answers.shown]
+        blocks.append(SectionBlock(text=_listed("*Your messaging answers*", lines, answers.more)))
+    record = summary.pulse_record
+    if record.asked:
+        lines = [f":white_check_mark: {turn.period}: answered" if turn.answered
+                 else f":hourglass: {turn.period}: open until {local_time(turn.closes_at)}" if turn.open
+                 else f":heavy_minus_sign: {turn.period}: missed" for turn in record.turns]
+        heading = f"*Pulse:* you answered {record.answered} of the {record.asked} rounds you were asked in"
+        blocks.append(SectionBlock(text=_listed(heading, lines)))
+    return blocks
+
+
+def _lead_quality(quality: LeadQuality) -> list[Block]:
+    heading = f":dart: *Lead quality this week* ({quality.week} so far)"
+    if not quality.ratings:
+        return [SectionBlock(text=f"{heading}\nNo leads have been rated yet this week.")]
+    average = f"{quality.average:.1f}/5" if quality.average is not None else "–"
+    blocks: list[Block] = [SectionBlock(text=heading, fields=[
+        f"*Leads rated*\n{quality.ratings} by {quality.raters} rep{'s' if quality.raters != 1 else ''}",
+        f"*Average*\n{average}",
+        f"*Good (4–5) / bad (1–2)*\n{_share(quality.good_share)} / {_share(quality.bad_share)}",
+    ])]
+    lines = [f"{user_text(s.label, 75)}: {s.average:.1f} ({s.ratings})" for s in quality.sources.shown]
+    blocks.append(SectionBlock(text=_listed("*By source, best first* (average, ratings)", lines,
+                                            quality.sources.more)))
+    return blocks
+
+
+def _marketing(summary: HomeSummary) -> list[Block]:
+    blocks: list[Block] = [DividerBlock(), HeaderBlock(text="For marketing")]
+    asks = summary.my_open_asks
+    if asks is not None:
+        if not asks.total:
+            blocks.append(SectionBlock(text=("*Your open asks*\nNone open. `/messaging ask` asks sales how a "
+                                             "message, talk track or asset landed with buyers.")))
+        else:
+            blocks.append(SectionBlock(text="*Your open asks*"))
+            blocks.extend(SectionBlock(text=(
+                f"*#{view.id} {user_text(view.name, NAME_MAX)}* · open until {local_time(view.closes_at)}\n"
+                f"{tally_line(view)}")) for view in asks.shown)
+            blocks.extend(_more(asks, "`/messaging results` lists all your asks."))
+    if summary.lead_quality is not None:
+        blocks.extend(_lead_quality(summary.lead_quality))
+        blocks.append(_context("All sources, not only yours: sources and campaigns have no owner in Crossfeed. "
+                               "`/alignment digest` previews the whole week."))
+    return blocks
+
+
+def _pulse_line(digest: WeeklyDigest) -> str | None:
+    if digest.pulse is None:
+        return None
+    parts = []
+    for team in digest.pulse.results.teams:
+        score = team.scores[0][1] if team.shown and team.scores else None
+        shown = f"{score:.1f}{_change(digest.pulse.change(team.side, 0))}" if score is not None else "hidden"
+        parts.append(f"{user_text(team.name, 40)} {shown}")
+    gap = digest.pulse.results.gap
+    return " · ".join(parts) + (f" · gap {gap:+.1f}" if gap is not None else "")
+
+
+def _trend(digest: WeeklyDigest) -> Block | None:
+    names = {team.side: team.name for team in digest.pulse.results.teams} if digest.pulse else {}
+    series = [("Lead quality", digest.trend_leads)] + [
+        (f"{names.get(side, side.title())} alignment", values)
+        for side, values in digest.trend_pulse.items() if any(v is not None for v in values)
+    ]
+    if not any(v is not None for _, values in series for v in values):
+        return None
+    width = max(len(name) for name, _ in series)
+    rows = []
+    for name, values in series:
+        latest = next((f"{v:.1f}" for v in reversed(values) if v is not None), "–")
+        rows.append(f"{name[:30].ljust(min(width, 30))}  {sparkline(values)}  {latest}")
+    first, last = digest.trend_weeks[0], digest.trend_weeks[-1]
+    table = user_text("\n".join(rows), 2500)
+    return SectionBlock(text=f"*{len(digest.trend_weeks)}-week trend* ({first} to {last}, 1–5)\n```{table}```")
+
+
+def _leadership(digest: WeeklyDigest) -> list[Block]:
+    blocks: list[Block] = [DividerBlock(), HeaderBlock(text=f"Alignment last week · {digest.week.label}")]
+    if digest.empty:
+        blocks.append(SectionBlock(text="No feedback last week, so there is nothing to measure yet."))
+    else:
+        index = (f"*Alignment index: {digest.index}/100*" + (f" ({digest.index_change:+d} pts)"
+                                                             if digest.index_change else "")
+                 if digest.index is not None else "*Alignment index:* not enough data")
+        blocks.append(SectionBlock(text=_listed(index, [f"• {user_text(p, 600)}" for p in digest.talking_points])))
+        leads, messaging = digest.leads, digest.messaging
+        fields = [
+            f"*Leads rated*\n{leads.ratings}"
+            + (f" by {leads.raters} of {leads.sales_team or '–'} reps" if leads.ratings else ""),
+            f"*Average rating*\n{leads.average:.1f}/5{_change(leads.average_change)}" if leads.average is not None
+            else "*Average rating*\n–",
+            f"*Good / bad leads*\n{_share(leads.good_share)} / {_share(leads.bad_share)}",
+            f"*Messaging asks*\n{len(messaging.asks)}" + (
+                f" · best: {user_text(messaging.best.name, 60)} ({messaging.best.resonance:.0%})"
+                if messaging.best else ""),
+        ]
+        if (pulse := _pulse_line(digest)) is not None:
+            fields.append(f"*Pulse: how aligned*\n{pulse}")
+        blocks.append(SectionBlock(fields=fields))
+    if (trend := _trend(digest)) is not None:
+        blocks.append(trend)
+    blocks.append(_context("`/alignment digest last` shows last week's digest in full; `/alignment digest` "
+                           "previews this week. Pulse scores below the anonymity threshold are never shown."))
+    return blocks
+
+
+def home_view(summary: HomeSummary) -> View:
+    """One person's Home tab; sections stack by role, inside Slack's 100 blocks."""
+    blocks: list[Block] = [HeaderBlock(text="Crossfeed"), _who(summary)]
+    if not summary.set_up:
+        blocks.extend(_first_run(summary))
+    blocks.extend(_waiting(summary))
+    blocks.extend(_activity(summary))
+    if summary.roles.marketer:
+        blocks.extend(_marketing(summary))
+    if summary.digest is not None:
+        blocks.extend(_leadership(summary.digest))
+    blocks.append(_context("Pulse answers are anonymous; lead ratings and messaging answers carry your name. "
+                           "`/alignment help` lists every command."))
+    return View(type="home", blocks=within_block_limit(blocks, VIEW_MAX_BLOCKS))

@@ -1,0 +1,185 @@
+"""The App Home tab: what waits for one person, what they did lately, and what each of their roles needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+from bot.digest import SourceLine, WeeklyDigest, build_weekly_digest, last_complete_week, week_of
+from bot.leads import RatedLead, my_recent_ratings
+from bot.messaging import AskView, view_of
+from bot.pulse import workspace_zone
+from storage import digest as digest_store
+from storage import home as store
+from storage import messaging as messaging_store
+from storage import pulse as pulse_store
+from storage.teams import admin_ids, workspace_config
+
+LIST_MAX = 5
+SOURCES_MAX = 8
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Listed(Generic[T]):
+    """The first few items of a list, and how long the whole list is (for "and N more")."""
+
+    shown: tuple[T, ...]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return max(0, self.total - len(self.shown))
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What a person is to Crossfeed; one person can be several of these."""
+
+    side: str | None  # "sales" | "marketing" | None (in no team)
+    team_name: str | None
+    leader: bool
+    admin: bool
+
+    @property
+    def marketer(self) -> bool:
+        return self.side == "marketing"
+
+    @property
+    def reads_digest(self) -> bool:
+        return self.leader or self.admin
+
+
+@dataclass(frozen=True)
+class AnsweredAsk:
+    ask_id: int
+    name: str
+    reaction: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PulseTurn:
+    """One round the person was asked in: whether they answered (never what, nor when)."""
+
+    period: str
+    closes_at: datetime
+    answered: bool
+    open: bool
+
+
+@dataclass(frozen=True)
+class PulseRecord:
+    turns: tuple[PulseTurn, ...]
+    asked: int
+    answered: int
+
+
+@dataclass(frozen=True)
+class LeadQuality:
+    """The current week's lead ratings so far, for every source (sources have no owner)."""
+
+    week: str
+    ratings: int
+    raters: int
+    average: float | None
+    good_share: float | None
+    bad_share: float | None
+    sources: Listed[SourceLine]
+
+
+@dataclass(frozen=True)
+class HomeSummary:
+    """Everything one person's Home tab shows; sections that don't apply to their roles are None."""
+
+    user_id: str
+    set_up: bool  # someone is in a team
+    has_admins: bool
+    roles: Roles
+    pulse_closes_at: datetime | None  # an open round waits for this person's answer
+    asks_to_answer: Listed[AskView]
+    ratings: Listed[RatedLead]
+    answers: Listed[AnsweredAsk]
+    pulse_record: PulseRecord
+    my_open_asks: Listed[AskView] | None = None
+    lead_quality: LeadQuality | None = None
+    digest: WeeklyDigest | None = None
+
+
+def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
+                 configured_admins: frozenset[str] = frozenset(), default_zone: str | None = None,
+                 limit: int = LIST_MAX) -> HomeSummary:
+    """Build one person's Home: the parts for everyone, then those for marketers and for leaders and admins."""
+    config = workspace_config(session=session, team_id=team_id)
+    zone = workspace_zone(config, default_zone)
+    admins = set(admin_ids(session=session, team_id=team_id)) | configured_admins
+    side = messaging_store.side_of(session=session, team_id=team_id, user_id=user_id)
+    roles = Roles(side=side, team_name={"sales": config.sales_name, "marketing": config.marketing_name}.get(side),
+                  leader=user_id in (config.leader_user_ids or []), admin=user_id in admins)
+    ratings, rated = my_recent_ratings(session=session, team_id=team_id, user_id=user_id, limit=limit)
+    asks, waiting = store.asks_to_answer(session=session, team_id=team_id, user_id=user_id, now=now, limit=limit)
+    answers, answered = store.recent_answers(session=session, team_id=team_id, user_id=user_id, limit=limit)
+    return HomeSummary(
+        user_id=user_id,
+        set_up=bool(store.team_sizes(session=session, team_id=team_id)),
+        has_admins=bool(admins),
+        roles=roles,
+        pulse_closes_at=_pulse_waiting(session, team_id, user_id, now),
+        asks_to_answer=Listed(tuple(_with_tallies(session, asks, now)), waiting),
+        ratings=Listed(tuple(ratings), rated),
+        answers=Listed(tuple(AnsweredAsk(*row) for row in answers), answered),
+        pulse_record=_pulse_record(session, team_id, user_id, now, limit),
+        my_open_asks=_my_open_asks(session, team_id, user_id, now, limit) if roles.marketer else None,
+        lead_quality=lead_quality(session=session, team_id=team_id, week=week_of(now, zone))
+        if roles.marketer else None,
+        digest=build_weekly_digest(session=session, team_id=team_id, week=last_complete_week(now, zone))
+        if roles.reads_digest else None,
+    )
+
+
+def _with_tallies(session: Session, asks: list, now: datetime) -> list[AskView]:
+    tallies = messaging_store.tallies(session=session, ask_ids=[ask.id for ask in asks])
+    return [view_of(ask, tallies[ask.id], now) for ask in asks]
+
+
+def _my_open_asks(session: Session, team_id: str, user_id: str, now: datetime, limit: int) -> Listed[AskView]:
+    asks, total = store.open_asks_by(session=session, team_id=team_id, user_id=user_id, now=now, limit=limit)
+    return Listed(tuple(_with_tallies(session, asks, now)), total)
+
+
+def _pulse_waiting(session: Session, team_id: str, user_id: str, now: datetime) -> datetime | None:
+    """When the open round closes, if this person was asked in it and hasn't answered."""
+    pulse_round = pulse_store.open_round(session=session, team_id=team_id, now=now)
+    if pulse_round is None:
+        return None
+    ledger = pulse_store.participation(session=session, round_id=pulse_round.id, user_id=user_id)
+    return pulse_round.closes_at if ledger is not None and ledger.answered_via is None else None
+
+
+def _pulse_record(session: Session, team_id: str, user_id: str, now: datetime, limit: int) -> PulseRecord:
+    turns, asked, answered = store.pulse_turns(session=session, team_id=team_id, user_id=user_id, limit=limit)
+    return PulseRecord(
+        turns=tuple(PulseTurn(period, closes_at, done, opens_at <= now < closes_at)
+                    for period, opens_at, closes_at, done in turns),
+        asked=asked, answered=answered,
+    )
+
+
+def lead_quality(*, session: Session, team_id: str, week, limit: int = SOURCES_MAX) -> LeadQuality:
+    """The week's lead ratings by source, best average first, from the digest's own aggregations."""
+    count, raters, average, good, bad = digest_store.lead_totals(
+        session=session, team_id=team_id, start=week.start, end=week.end)
+    sources = sorted(
+        (SourceLine(label or "No source", n, round(avg, 2))
+         for label, n, avg in digest_store.lead_sources(session=session, team_id=team_id, start=week.start,
+                                                        end=week.end)),
+        key=lambda s: (-s.average, -s.ratings, s.label),
+    )
+    return LeadQuality(
+        week=week.label, ratings=count, raters=raters, average=round(average, 2) if average is not None else None,
+        good_share=good / count if count else None, bad_share=bad / count if count else None,
+        sources=Listed(tuple(sources[:limit]), len(sources)),
+    )
