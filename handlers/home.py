@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 WROTE = "crossfeed.home.wrote"  # Session.info key: this transaction wrote something
 ACTS = ("block_actions", "view_submission")  # with slash commands: what a person does
+REFRESH_DELAY = 0.5  # seconds from a change to the refresh it starts
 
 
 def _now() -> datetime:
@@ -65,7 +66,7 @@ class Home:
         """Publish the Home tab when someone opens it."""
         if event.get("tab") not in (None, "home"):
             return
-        self.refresh(context.team_id, event["user"])
+        self._publish_soon(context.team_id, event["user"])
 
     def on_answer_pulse_clicked(self, ack: Ack, body: dict, context) -> None:
         """Home's "Answer the pulse": the `/pulse` form, or why there is nothing to answer any more."""
@@ -94,17 +95,27 @@ class Home:
             logger.exception("could not schedule a Home refresh")
 
     def refresh(self, team_id: str, user_id: str) -> None:
-        """Publish this person's Home soon, in the background; a failure is logged, never shown to them."""
+        """Publish this person's Home shortly: changes made meanwhile (two pulse clicks, a few ratings) share it."""
         key = (team_id, user_id)
         with self._queued_lock:
             if key in self._queued:
-                return  # a refresh that hasn't started yet will see this change too
+                return  # the refresh already waiting will see this change too
             self._queued.add(key)
+        timer = threading.Timer(REFRESH_DELAY, self._publish_soon, args=key)
+        timer.daemon = True
+        timer.start()
+
+    def _publish_soon(self, team_id: str, user_id: str) -> None:
+        """Publish in the background; a failure is logged, never shown to the person."""
 
         def failed(error: Exception) -> None:
             logger.error("could not refresh the Home tab of %s in %s", user_id, team_id, exc_info=error)
 
-        self.cf.after_ack.run(self.publish, team_id, user_id, on_error=failed)
+        try:
+            self.cf.after_ack.run(self.publish, team_id, user_id, on_error=failed)
+        except RuntimeError:  # shutting down: the next time they open Home it is published afresh
+            with self._queued_lock:
+                self._queued.discard((team_id, user_id))
 
     def publish(self, team_id: str, user_id: str) -> None:
         """Build and publish one person's Home tab now."""

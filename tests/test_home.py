@@ -18,6 +18,7 @@ from bot.home import home_summary
 from bot.leads import LeadRatingInput, parse_quick_rating, rate_lead
 from bot.messaging import AnswerInput, AskInput, create_ask, record_answer
 from bot.pulse import DEFAULT_QUESTIONS
+from handlers import home as home_handlers
 from storage import pulse as pulse_store
 from storage import teams as team_store
 from tests.slack_driver import TEAM
@@ -28,6 +29,11 @@ NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=NY)
 W47 = datetime(2026, 11, 18, 12, 0, tzinfo=NY)
 SALES, MARKETING = ("U1", "U2", "U3", "U4"), ("M1", "M2", "M3")
+
+
+@pytest.fixture(autouse=True)
+def _quick_refresh(monkeypatch):
+    monkeypatch.setattr(home_handlers, "REFRESH_DELAY", 0.02)
 
 
 # --- building the data ------------------------------------------------------------------------
@@ -383,9 +389,23 @@ def test_reading_or_failing_to_save_does_not_refresh_home(running, slack):
     slack.command("/leadfeedback", "mine", user="U1")
     slack.command("/leadfeedback", "ACME-4411 9", user="U1")
     slack.command("/pulse", "results", user="U1")
+    time.sleep(home_handlers.REFRESH_DELAY * 5)
     running.settle()
 
     assert not running.fake.calls_to("views.publish")
+
+
+def test_changes_in_quick_succession_share_one_refresh(running, slack, monkeypatch):
+    monkeypatch.setattr(home_handlers, "REFRESH_DELAY", 1.0)
+    setup_teams(running.crossfeed)
+
+    for n in range(3):
+        slack.command("/leadfeedback", f"ACME-{n} 4", user="U1")
+    [view] = published(running.fake, "U1")
+    running.settle()
+
+    assert len(running.fake.calls_to("views.publish")) == 1
+    assert all(f"ACME-{n}" in shown(view) for n in range(3))
 
 
 def test_answering_the_pulse_from_home_opens_the_form_and_home_then_shows_it_answered(running, slack):
