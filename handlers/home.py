@@ -53,9 +53,8 @@ class Home:
     Listeners run on the request's thread because the app is built with process_before_response=True.
     """
 
-    def __init__(self, crossfeed: Crossfeed, *, clock: Callable[[], datetime] = _now):
+    def __init__(self, crossfeed: Crossfeed):
         self.cf = crossfeed
-        self.clock = clock
         self._serving = threading.local()
         self._queued: set[tuple[str, str]] = set()
         self._queued_lock = threading.Lock()
@@ -73,7 +72,7 @@ class Home:
         ack()
         with self.cf.transaction() as session:
             state = pulse_form_state(session=session, team_id=context.team_id, user_id=context.user_id,
-                                     now=self.clock(), default_zone=self.cf.settings.workspace_timezone)
+                                     now=_now(), default_zone=self.cf.settings.workspace_timezone)
         view = pulse_form_modal(state.prompt) if state.prompt else notice_modal(pulse_state_message(state)[0])
         self.cf.later(body, lambda: self.cf.client.views_open(trigger_id=body["trigger_id"], view=view))
 
@@ -124,7 +123,7 @@ class Home:
             with self._queued_lock:
                 self._queued.discard(key)
             with self.cf.transaction() as session:
-                summary = home_summary(session=session, team_id=team_id, user_id=user_id, now=self.clock(),
+                summary = home_summary(session=session, team_id=team_id, user_id=user_id, now=_now(),
                                        configured_admins=self.cf.settings.admin_user_ids,
                                        default_zone=self.cf.settings.workspace_timezone)
             self.cf.client.views_publish(user_id=user_id, view=home_view(summary))

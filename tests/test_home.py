@@ -309,8 +309,8 @@ def test_a_marketer_who_leads_and_administers_gets_every_section_in_order(crossf
 
 
 @pytest.mark.parametrize("admins, user, expected", [
-    ((), "U9", "The first person to run `/alignment setup` becomes Crossfeed's admin"),
-    (("A1",), "A1", "You're an admin: run `/alignment setup`"),
+    ((), "U9", "Whoever runs `/alignment setup` first becomes its admin"),
+    (("A1",), "A1", "Run `/alignment setup` to pick the sales and marketing teams"),
     (("A1",), "U9", "an admin still has to run `/alignment setup`"),
 ])
 def test_first_run_points_to_setup(crossfeed, admins, user, expected):

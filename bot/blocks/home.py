@@ -30,7 +30,7 @@ def _context(text: str) -> ContextBlock:
 
 
 def _more(listed: Listed, where: str) -> list[Block]:
-    """ "…and N more" under a cut list, saying where the whole list is."""
+    """An "…and N more" line under a cut list, saying where the whole list is."""
     return [_context(f"…and {listed.more} more: {where}")] if listed.more else []
 
 
@@ -70,11 +70,12 @@ def _who(summary: HomeSummary) -> Block:
 
 
 def _first_run(summary: HomeSummary) -> list[Block]:
-    if summary.roles.admin or not summary.has_admins:
-        who = "You're an admin: run" if summary.roles.admin else "The first person to run"
-        then = "" if summary.roles.admin else " becomes Crossfeed's admin and"
-        text = (f":wave: *Crossfeed isn't set up yet.* {who} `/alignment setup`{then} to pick the sales and "
-                "marketing teams, the digest channel and the pulse schedule.")
+    teams = "the sales and marketing teams, the digest channel and the pulse schedule"
+    if summary.roles.admin:
+        text = f":wave: *Crossfeed isn't set up yet.* Run `/alignment setup` to pick {teams}."
+    elif not summary.has_admins:
+        text = (":wave: *Crossfeed isn't set up yet.* Whoever runs `/alignment setup` first becomes its admin and "
+                f"picks {teams}.")
     else:
         text = (":wave: *Crossfeed isn't set up yet:* an admin still has to run `/alignment setup` to pick the teams. "
                 "You can already rate leads.")
@@ -137,7 +138,8 @@ def _activity(summary: HomeSummary) -> list[Block]:
         lines = [f":white_check_mark: {turn.period}: answered" if turn.answered
                  else f":hourglass: {turn.period}: open until {local_time(turn.closes_at)}" if turn.open
                  else f":heavy_minus_sign: {turn.period}: missed" for turn in record.turns]
-        heading = f"*Pulse:* you answered {record.answered} of the {record.asked} rounds you were asked in"
+        rounds = "the round" if record.asked == 1 else f"the {record.asked} rounds"
+        heading = f"*Pulse:* you answered {record.answered} of {rounds} you were asked in"
         blocks.append(SectionBlock(text=_listed(heading, lines)))
     return blocks
 
