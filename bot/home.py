@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
-from bot.digest import SourceLine, WeeklyDigest, build_weekly_digest, last_complete_week, week_of
+from bot.digest import SourceLine, Week, WeeklyDigest, build_weekly_digest, last_complete_week, week_of
 from bot.leads import RatedLead, my_recent_ratings
 from bot.messaging import AskView, view_of
 from bot.pulse import workspace_zone
@@ -141,6 +141,8 @@ def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
 
 
 def _with_tallies(session: Session, asks: list, now: datetime) -> list[AskView]:
+    if not asks:
+        return []
     tallies = messaging_store.tallies(session=session, ask_ids=[ask.id for ask in asks])
     return [view_of(ask, tallies[ask.id], now) for ask in asks]
 
@@ -168,7 +170,7 @@ def _pulse_record(session: Session, team_id: str, user_id: str, now: datetime, l
     )
 
 
-def lead_quality(*, session: Session, team_id: str, week, limit: int = SOURCES_MAX) -> LeadQuality:
+def lead_quality(*, session: Session, team_id: str, week: Week, limit: int = SOURCES_MAX) -> LeadQuality:
     """The week's lead ratings by source, best average first, from the digest's own aggregations."""
     count, raters, average, good, bad = digest_store.lead_totals(
         session=session, team_id=team_id, start=week.start, end=week.end)
