@@ -17,10 +17,10 @@ from slack_sdk.models.views import View
 from bot.blocks.common import SECTION_TEXT_MAX, VIEW_MAX_BLOCKS, local_time, user_text, within_block_limit
 from bot.blocks.ids import HomeIds, LeadFeedbackIds
 from bot.blocks.leadfeedback import RatingButtonValue, stars
-from bot.blocks.messaging import BUTTON_STYLES, EMOJI, ReactionValue, tally_line
+from bot.blocks.messaging import EMOJI, reaction_buttons, tally_line
 from bot.digest import WeeklyDigest
 from bot.home import HomeSummary, LeadQuality, Listed
-from bot.messaging import NAME_MAX, REACTIONS, AskView
+from bot.messaging import NAME_MAX, REACTIONS
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -82,15 +82,6 @@ def _first_run(summary: HomeSummary) -> list[Block]:
     return [SectionBlock(text=text)]
 
 
-def _ask_buttons(view: AskView) -> ActionsBlock:
-    # The messaging card's own buttons: a click opens the same answer modal.
-    return ActionsBlock(block_id=f"{HomeIds.ASK}.{view.id}", elements=[
-        ButtonElement(action_id=f"messaging.react.{reaction}", text=label, style=BUTTON_STYLES.get(reaction),
-                      value=ReactionValue(a=view.id, r=reaction).model_dump_json())
-        for reaction, label in REACTIONS.items()
-    ])
-
-
 def _waiting(summary: HomeSummary) -> list[Block]:
     buttons = [ButtonElement(action_id=LeadFeedbackIds.RATE_ANOTHER, text="Rate a lead", style="primary")]
     blocks: list[Block] = []
@@ -107,7 +98,7 @@ def _waiting(summary: HomeSummary) -> list[Block]:
             blocks.append(SectionBlock(text=(
                 f"*{user_text(view.name, NAME_MAX)}* · asked by <@{view.asker_user_id}> · open until "
                 f"{local_time(view.closes_at)}\n{tally_line(view)}")))
-            blocks.append(_ask_buttons(view))
+            blocks.append(reaction_buttons(view, block_id=f"{HomeIds.ASK}.{view.id}"))
         blocks.extend(_more(asks, "`/messaging` lists every open ask."))
     elif not summary.pulse_closes_at:
         blocks.append(_context(":white_check_mark: Nothing is waiting for you: no open pulse, no messaging asks."))

@@ -94,6 +94,15 @@ def ask_modal(*, default_channel: str | None, usergroups: list[tuple[str, str]])
                 blocks=blocks)
 
 
+def reaction_buttons(view: AskView, *, block_id: str) -> ActionsBlock:
+    """The four answer buttons; a click opens the answer modal prefilled with that reaction."""
+    return ActionsBlock(block_id=block_id, elements=[
+        ButtonElement(action_id=f"{Ids.REACT}.{reaction}", text=label, style=BUTTON_STYLES.get(reaction),
+                      value=ReactionValue(a=view.id, r=reaction).model_dump_json())
+        for reaction, label in REACTIONS.items()
+    ])
+
+
 def tally_line(view: AskView) -> str:
     counts = " · ".join(f"{EMOJI[r]} {label} {view.tally[r]}" for r, label in REACTIONS.items())
     rate = f" · resonance {view.resonance_rate:.0%}" if view.resonance_rate is not None else ""
@@ -117,11 +126,7 @@ def ask_card(view: AskView, *, your_reaction: str | None = None) -> tuple[str, l
     if view.closed:
         blocks.append(SectionBlock(text=f":lock: Closed {local_time(view.closes_at)}. Thanks for answering!"))
     else:
-        blocks.append(ActionsBlock(block_id=f"{Ids.REACT}.{view.id}", elements=[
-            ButtonElement(action_id=f"{Ids.REACT}.{reaction}", text=label, style=BUTTON_STYLES.get(reaction),
-                          value=ReactionValue(a=view.id, r=reaction).model_dump_json())
-            for reaction, label in REACTIONS.items()
-        ]))
+        blocks.append(reaction_buttons(view, block_id=f"{Ids.REACT}.{view.id}"))
     if your_reaction:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
             text=f":white_check_mark: You answered *{REACTIONS[your_reaction]}*. Click again to change it.")]))
