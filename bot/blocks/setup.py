@@ -26,7 +26,7 @@ from bot.setup import THRESHOLD_MAX, CodeLine, SavedSetup, SetupState
 from bot.workspace import DAYS
 
 NO_GROUP = "-"
-CODES_HINT = ("One per line as `code: Label`. Edit a label to rename it; delete a line to retire it "
+CODES_HINT = ("One per line as code: Label. Edit a label to rename it; delete a line to retire it "
               "(past ratings keep it); add a line to add one.")
 _DAY_NAMES = dict(zip(DAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
                       strict=True))
@@ -87,7 +87,7 @@ def setup_modal(state: SetupState, *, usergroups: list[tuple[str, str]]) -> View
                        action_id=Ids.DIGEST_CHANNELS, initial_conversations=state.digest_channels or None,
                        filter=_CHANNELS, max_selected_items=10)),
         InputBlock(block_id=Ids.SALES_CHANNEL, label="Sales channel for messaging asks", optional=True,
-                   hint="Where `/messaging ask` posts unless the marketer picks people or another channel.",
+                   hint="Where /messaging ask posts unless the marketer picks people or another channel.",
                    element=ConversationSelectElement(
                        action_id=Ids.SALES_CHANNEL, initial_conversation=state.sales_channel, filter=_CHANNELS)),
         InputBlock(block_id=Ids.LEAD_FEED_CHANNEL, label="Lead feed channel (optional)", optional=True,
@@ -114,7 +114,7 @@ def setup_modal(state: SetupState, *, usergroups: list[tuple[str, str]]) -> View
         InputBlock(block_id=Ids.PULSE_TIME, label="At (workspace time)",
                    element=TimePickerElement(action_id=Ids.PULSE_TIME, initial_time=state.pulse_time)),
         _text(Ids.PULSE_QUESTIONS, "Questions", state.pulse_questions,
-              "One per line, up to 5, each answered 1–5. `{other team}` becomes the other team's name."),
+              "One per line, up to 5, each answered 1–5. {other team} becomes the other team's name."),
         HeaderBlock(text="Weekly digest"),
         _select(Ids.DIGEST_DAY, "Post it on", _DAY_NAMES, state.digest_day),
         InputBlock(block_id=Ids.DIGEST_TIME, label="At (workspace time)",
