@@ -27,7 +27,13 @@ class AfterAck:
     def run(self, work: Callable[..., Any], *args: Any, on_error: Callable[[Exception], None]) -> None:
         with self._done:
             self._in_flight += 1
-        self._executor.submit(self._guarded, work, args, on_error)
+        try:
+            self._executor.submit(self._guarded, work, args, on_error)
+        except RuntimeError:  # shut down: nothing will run, so nothing is in flight
+            with self._done:
+                self._in_flight -= 1
+                self._done.notify_all()
+            raise
 
     def _guarded(self, work: Callable[..., Any], args: tuple, on_error: Callable[[Exception], None]) -> None:
         try:
