@@ -299,6 +299,11 @@ def _resolve_codes(
             source_id = sources.resolve(rating.source).id
         except ValueError as problem:
             errors["source"] = str(problem)
+    if rating.new_source and source_id is None:
+        known = queries.source_by_code(session=session, team_id=team_id, code=slug(rating.new_source)[:40])
+        if known is not None and known.retired_at is not None:
+            errors["new_source"] = (f"“{escape_mrkdwn(known.label)}” was retired by an admin, so new ratings "
+                                    "can't use it: pick another source.")
     if errors:
         raise InvalidInput(errors, usage=QUICK_USAGE)
     if rating.new_source and source_id is None:

@@ -103,6 +103,10 @@ def source_by_id(*, session: Session, team_id: str, source_id: int) -> LeadSourc
     )
 
 
+def source_by_code(*, session: Session, team_id: str, code: str) -> LeadSource | None:
+    return session.scalar(select(LeadSource).where(LeadSource.team_id == team_id, LeadSource.code == code))
+
+
 def add_source(*, session: Session, team_id: str, code: str, label: str, created_by: str) -> int:
     """Add a source a rep typed in (or find the existing one with that code); returns its id."""
     next_position = session.scalar(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from bot.blocks.ids import LeadFeedbackIds as Ids
+from storage import queries
 from tests.helpers import rating_count, ratings, reason_codes, sources
 
 
@@ -185,3 +187,16 @@ def test_rate_a_lead_button_in_help_opens_the_modal(running, slack):
 
     [call] = running.fake.wait_for("views.open")
     assert call.view["callback_id"] == Ids.MODAL
+
+
+def test_a_new_source_that_an_admin_retired_is_refused_on_its_field(running, slack):
+    with running.crossfeed.transaction() as session:
+        queries.ensure_workspace(session=session, team_id="T1")
+        queries.source_by_code(session=session, team_id="T1", code="webinar").retired_at = datetime.now(UTC)
+    view = open_modal(running, slack)
+
+    reply = slack.submit(view, values(source="new:Webinar"))
+
+    assert reply.json["response_action"] == "errors"
+    assert "“Webinar” was retired by an admin" in reply.json["errors"][Ids.SOURCE]
+    assert ratings(running.crossfeed) == []
