@@ -92,6 +92,7 @@ class LeadSection:
     ranked_sources: tuple[SourceLine, ...]
     other_sources: SourceLine | None
     bad_reasons: tuple[ReasonLine, ...]
+    ranked_campaigns: tuple[SourceLine, ...] = ()  # campaigns with at least MIN_SOURCE_RATINGS, best first
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,16 @@ def _lead_section(session: Session, team_id: str, week: Week) -> LeadSection:
         ranked_sources=ranked,
         other_sources=other,
         bad_reasons=tuple(reason_lines),
+        ranked_campaigns=ranked_campaigns(session=session, team_id=team_id, week=week),
     )
+
+
+def ranked_campaigns(*, session: Session, team_id: str, week: Week) -> tuple[SourceLine, ...]:
+    """The week's campaigns with enough ratings to judge, best average first."""
+    campaigns = store.lead_campaigns(
+        session=session, team_id=team_id, start=week.start, end=week.end, min_ratings=MIN_SOURCE_RATINGS)
+    return tuple(sorted((SourceLine(label, n, round(avg, 2)) for label, n, avg in campaigns),
+                        key=lambda c: (-c.average, -c.ratings, c.label)))
 
 
 def _messaging_section(session: Session, team_id: str, week: Week, *, with_quotes: bool = True) -> MessagingSection:

@@ -8,7 +8,15 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
-from bot.digest import SourceLine, Week, WeeklyDigest, build_weekly_digest, last_complete_week, week_of
+from bot.digest import (
+    SourceLine,
+    Week,
+    WeeklyDigest,
+    build_weekly_digest,
+    last_complete_week,
+    ranked_campaigns,
+    week_of,
+)
 from bot.leads import RatedLead, my_recent_ratings
 from bot.messaging import AskView, view_of
 from bot.pulse import workspace_zone
@@ -89,6 +97,7 @@ class LeadQuality:
     good_share: float | None
     bad_share: float | None
     sources: Listed[SourceLine]
+    campaigns: Listed[SourceLine] = Listed((), 0)  # campaigns with at least 3 ratings, best first
 
 
 @dataclass(frozen=True)
@@ -180,8 +189,10 @@ def lead_quality(*, session: Session, team_id: str, week: Week, limit: int = SOU
                                                         end=week.end)),
         key=lambda s: (-s.average, -s.ratings, s.label),
     )
+    campaigns = ranked_campaigns(session=session, team_id=team_id, week=week)
     return LeadQuality(
         week=week.label, ratings=count, raters=raters, average=round(average, 2) if average is not None else None,
         good_share=good / count if count else None, bad_share=bad / count if count else None,
         sources=Listed(tuple(sources[:limit]), len(sources)),
+        campaigns=Listed(tuple(campaigns[:limit]), len(campaigns)),
     )

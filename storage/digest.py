@@ -59,6 +59,24 @@ def lead_sources(
     return [(labels.get(source_id), int(count), float(average)) for source_id, count, average in rows]
 
 
+def lead_campaigns(
+    *, session: Session, team_id: str, start: datetime, end: datetime, min_ratings: int
+) -> list[tuple[str, int, float]]:
+    """(campaign, ratings, average) for campaigns with at least `min_ratings` ratings in the week.
+
+    Campaigns are typed by reps, so case and surrounding spaces don't split one campaign in two.
+    """
+    key = func.lower(func.trim(LeadRating.campaign))
+    rows = session.execute(
+        select(func.min(func.trim(LeadRating.campaign)), func.count(), func.avg(LeadRating.rating))
+        .where(LeadRating.team_id == team_id, _week(start, end), LeadRating.campaign.is_not(None),
+               func.trim(LeadRating.campaign) != "")
+        .group_by(key)
+        .having(func.count() >= min_ratings)
+    ).all()
+    return [(label, int(count), float(average)) for label, count, average in rows]
+
+
 def bad_lead_reasons(
     *, session: Session, team_id: str, weeks: list[tuple[datetime, datetime]]
 ) -> list[dict[str, tuple[str, int]]]:

@@ -320,3 +320,22 @@ def test_the_digest_joins_public_channels_and_still_posts_where_it_cannot_join(c
 
     assert [c.params["channel"] for c in fake_slack.calls_to("conversations.join")] == [DIGEST, "G_PRIVATE"]
     assert [o.result for o in outcomes] == ["posted", "posted"], "an invited private channel needs no join"
+
+
+def test_campaigns_with_three_or_more_ratings_are_ranked_however_reps_typed_them(crossfeed, fake_slack):
+    from bot.leads import LeadRatingInput
+
+    setup_workspace(crossfeed)
+    for n, (campaign, score) in enumerate([("Q4 webinar", 2), ("q4 Webinar ", 1), ("Q4 WEBINAR", 3),
+                                           ("ABM <tier1>", 5), ("ABM <tier1>", 4), ("abm <tier1>", 4),
+                                           ("Spring promo", 5), ("Spring promo", 5)]):
+        with crossfeed.transaction() as session:
+            rate_lead(session=session, team_id="T1", user_id="U1", now=W47_WEDNESDAY,
+                      rating=LeadRatingInput(lead=f"C-{n}", rating=score, campaign=campaign))
+
+    leads = digest_of(crossfeed).leads
+
+    assert [(c.label.casefold(), c.ratings, c.average) for c in leads.ranked_campaigns] == [
+        ("abm <tier1>", 3, 4.33), ("q4 webinar", 3, 2.0)], "Spring promo has only 2 ratings"
+    text = json.dumps([b.to_dict() for b in digest_message(digest_of(crossfeed))[1]])
+    assert "*Campaigns, best first*" in text and "&lt;tier1&gt;" in text

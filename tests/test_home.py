@@ -478,3 +478,18 @@ def test_a_failed_publish_is_logged_and_the_action_still_succeeds(running, slack
     # The next action refreshes it again.
     slack.command("/leadfeedback", "ACME-4412 5", user="U1")
     assert "ACME-4412" in shown(published(running.fake, "U1", count=2)[-1])
+
+
+def test_a_marketer_sees_this_weeks_campaigns_with_enough_ratings(crossfeed):
+    setup_teams(crossfeed)
+    for n, (campaign, score) in enumerate([("Q4 webinar", 2), ("q4 webinar", 3), ("Q4 Webinar", 1),
+                                           ("ABM tier 1", 5), ("ABM tier 1", 4), ("ABM tier 1", 4),
+                                           ("Spring promo", 5)]):
+        rate(crossfeed, "U1", "", NOW - timedelta(hours=1), lead=f"C-{n}", rating=score, campaign=campaign)
+
+    marketing = shown(view_of(crossfeed, "M1"))
+    campaigns = marketing[marketing.index("By campaign"):]
+
+    assert campaigns.index("ABM tier 1: 4.3 (3)") < campaigns.index("Q4 Webinar: 2.0 (3)")
+    assert "Spring promo" not in campaigns, "one rating is too few to judge a campaign"
+    assert "By campaign" not in shown(view_of(crossfeed, "U1")), "reps don't get the marketing section"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from bot.blocks.common import quote, user_text, within_block_limit
-from bot.digest import WeeklyDigest
+from bot.digest import MIN_SOURCE_RATINGS, WeeklyDigest
 from bot.messaging import REACTIONS
 
 LIST_MAX = 5
@@ -65,6 +65,10 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
                            f"({leads.other_sources.ratings})")
         if sources:
             blocks.append(SectionBlock(text="*Sources, best first* (average, ratings)\n" + _listed(sources)))
+        if leads.ranked_campaigns:
+            campaigns = [f"{user_text(c.label, 75)}: {c.average:.1f} ({c.ratings})" for c in leads.ranked_campaigns]
+            heading = f"*Campaigns, best first* ({MIN_SOURCE_RATINGS} or more ratings)"
+            blocks.append(SectionBlock(text=heading + "\n" + _listed(campaigns)))
         if leads.bad_reasons:
             reasons = [f"{user_text(r.label, 75)}: {r.count}{_delta(r.change)}" for r in leads.bad_reasons]
             blocks.append(SectionBlock(text="*Why leads were bad*\n" + _listed(reasons)))

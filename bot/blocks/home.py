@@ -148,6 +148,10 @@ def _lead_quality(quality: LeadQuality) -> list[Block]:
     lines = [f"{user_text(s.label, 75)}: {s.average:.1f} ({s.ratings})" for s in quality.sources.shown]
     blocks.append(SectionBlock(text=_listed("*By source, best first* (average, ratings)", lines,
                                             quality.sources.more)))
+    if quality.campaigns.total:
+        lines = [f"{user_text(c.label, 75)}: {c.average:.1f} ({c.ratings})" for c in quality.campaigns.shown]
+        blocks.append(SectionBlock(text=_listed("*By campaign, best first* (3 or more ratings)", lines,
+                                                quality.campaigns.more)))
     return blocks
 
 
