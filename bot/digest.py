@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -154,13 +155,8 @@ def _lead_section(session: Session, team_id: str, week: Week) -> LeadSection:
     )
     previous = week.before()
     before = store.lead_totals(session=session, team_id=team_id, start=previous.start, end=previous.end)[2]
-    sources = sorted(
-        store.lead_sources(session=session, team_id=team_id, start=week.start, end=week.end),
-        key=lambda s: (-s[2], -s[1]),
-    )
-    ranked = tuple(
-        SourceLine(label or "No source", n, round(avg, 2)) for label, n, avg in sources if n >= MIN_SOURCE_RATINGS
-    )
+    sources = store.lead_sources(session=session, team_id=team_id, start=week.start, end=week.end)
+    ranked = tuple(line for line in by_average(sources) if line.ratings >= MIN_SOURCE_RATINGS)
     rest = [(n, avg) for _, n, avg in sources if n < MIN_SOURCE_RATINGS]
     other = (
         SourceLine(
@@ -198,8 +194,13 @@ def ranked_campaigns(*, session: Session, team_id: str, week: Week) -> tuple[Sou
     """The week's campaigns with enough ratings to judge, best average first."""
     campaigns = store.lead_campaigns(
         session=session, team_id=team_id, start=week.start, end=week.end, min_ratings=MIN_SOURCE_RATINGS)
-    return tuple(sorted((SourceLine(label, n, round(avg, 2)) for label, n, avg in campaigns),
-                        key=lambda c: (-c.average, -c.ratings, c.label)))
+    return tuple(by_average(campaigns))
+
+
+def by_average(rows: Iterable[tuple[str | None, int, float]]) -> list[SourceLine]:
+    """(label, ratings, average) rows as lines, best average first; more ratings, then the label, break ties."""
+    return sorted((SourceLine(label or "No source", n, round(avg, 2)) for label, n, avg in rows),
+                  key=lambda line: (-line.average, -line.ratings, line.label))
 
 
 def _messaging_section(session: Session, team_id: str, week: Week, *, with_quotes: bool = True) -> MessagingSection:

@@ -13,6 +13,7 @@ from bot.digest import (
     Week,
     WeeklyDigest,
     build_weekly_digest,
+    by_average,
     last_complete_week,
     ranked_campaigns,
     week_of,
@@ -183,12 +184,8 @@ def lead_quality(*, session: Session, team_id: str, week: Week, limit: int = SOU
     """The week's lead ratings by source, best average first, from the digest's own aggregations."""
     count, raters, average, good, bad = digest_store.lead_totals(
         session=session, team_id=team_id, start=week.start, end=week.end)
-    sources = sorted(
-        (SourceLine(label or "No source", n, round(avg, 2))
-         for label, n, avg in digest_store.lead_sources(session=session, team_id=team_id, start=week.start,
-                                                        end=week.end)),
-        key=lambda s: (-s.average, -s.ratings, s.label),
-    )
+    sources = by_average(digest_store.lead_sources(session=session, team_id=team_id, start=week.start,
+                                                   end=week.end))
     campaigns = ranked_campaigns(session=session, team_id=team_id, week=week)
     return LeadQuality(
         week=week.label, ratings=count, raters=raters, average=round(average, 2) if average is not None else None,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput
 from bot.pulse import DEFAULT_QUESTIONS, workspace_zone
-from bot.teams import SIDES
+from bot.teams import SIDES, usergroups
 from bot.text import slug
 from bot.workspace import DAYS
 from storage import queries
@@ -189,7 +189,6 @@ class SetupState:
 
 def setup_state(*, session: Session, team_id: str, default_zone: str | None, default_sales_channel: str | None,
                 default_lead_feed_channel: str | None) -> SetupState:
-    queries.ensure_workspace(session=session, team_id=team_id)
     config = store.workspace_config(session=session, team_id=team_id)
     members: dict[str, list[str]] = {side: [] for side in SIDES}
     synced = dict.fromkeys(SIDES, 0)
@@ -203,7 +202,7 @@ def setup_state(*, session: Session, team_id: str, default_zone: str | None, def
         digest_channels=list(config.digest_channels or []),
         sales_channel=config.sales_channel or default_sales_channel,
         lead_feed_channel=config.lead_feed_channel or default_lead_feed_channel,
-        usergroups={side: g for side in SIDES if (g := getattr(config, f"{side}_usergroup_id"))},
+        usergroups=usergroups(session=session, team_id=team_id),
         members=members, synced_counts=synced, leaders=list(config.leader_user_ids or []),
         pulse_cadence=config.pulse_cadence, pulse_day=config.pulse_day, pulse_time=config.pulse_time,
         pulse_questions=list(config.pulse_questions or DEFAULT_QUESTIONS),
@@ -227,7 +226,6 @@ class SavedSetup:
 
 def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime) -> SavedSetup:
     """Store the whole form in the caller's transaction: all of it or, if anything is wrong, none of it."""
-    queries.ensure_workspace(session=session, team_id=team_id)
     config = store.workspace_config(session=session, team_id=team_id)
     config.digest_channels = list(dict.fromkeys(form.digest_channels))
     config.sales_channel, config.lead_feed_channel = form.sales_channel, form.lead_feed_channel
@@ -259,10 +257,10 @@ def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime
         entries=[(line.code, line.label, {}) for line in form.sources],
     )
     changes = [
-        f"{verb} {len(codes)} {what}{'' if len(codes) == 1 else 's'} ({', '.join(f'`{c}`' for c in codes[:5])}"
-        f"{'…' if len(codes) > 5 else ''})"
+        f"{verb.capitalize()} {len(codes)} {what}{'' if len(codes) == 1 else 's'} "
+        f"({', '.join(f'`{c}`' for c in codes[:5])}{'…' if len(codes) > 5 else ''})"
         for what, changed in (("reason code", reasons), ("source", sources))
         for verb, codes in changed.items() if codes
     ]
     groups = {side: g for side in SIDES if (g := getattr(form, f"{side}_usergroup"))}
-    return SavedSetup(changes=[c[0].upper() + c[1:] for c in changes], groups_to_sync=groups)
+    return SavedSetup(changes=changes, groups_to_sync=groups)

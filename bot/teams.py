@@ -109,6 +109,6 @@ def roster(*, session: Session, team_id: str, configured_admins: frozenset[str])
     return Roster(
         names={"sales": config.sales_name, "marketing": config.marketing_name},
         members=members,
-        usergroups={side: g for side in SIDES if (g := getattr(config, f"{side}_usergroup_id"))},
+        usergroups=usergroups(session=session, team_id=team_id),
         admins=sorted(set(store.admin_ids(session=session, team_id=team_id)) | configured_admins),
     )

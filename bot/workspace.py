@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot.digest import next_digest_time
 from bot.errors import InvalidInput
 from bot.pulse import next_opening, workspace_zone
+from bot.teams import usergroups
 from storage.teams import admin_ids, team_members, workspace_config
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -99,7 +100,7 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
     channels = list(config.digest_channels or [])
     return WorkspaceStatus(
         timezone=zone.key, team_sizes=sizes,
-        usergroups={side: g for side in ("sales", "marketing") if (g := getattr(config, f"{side}_usergroup_id"))},
+        usergroups=usergroups(session=session, team_id=team_id),
         admins=sorted(set(admin_ids(session=session, team_id=team_id)) | configured_admins),
         pulse_schedule=f"{every} on {config.pulse_day.title()} at {config.pulse_time}",
         next_pulse=next_opening(config, now, default_zone=default_zone),

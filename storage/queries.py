@@ -118,22 +118,7 @@ def add_source(*, session: Session, team_id: str, code: str, label: str, created
                 created_by=created_by)
         .on_conflict_do_nothing()
     )
-    return session.scalar(
-        select(LeadSource.id).where(LeadSource.team_id == team_id, LeadSource.code == code)
-    )
-
-
-def all_reasons(*, session: Session, team_id: str) -> Sequence[ReasonCode]:
-    """Every reason code, retired ones included (they stay on past ratings)."""
-    return session.scalars(
-        select(ReasonCode).where(ReasonCode.team_id == team_id).order_by(ReasonCode.position, ReasonCode.id)
-    ).all()
-
-
-def all_sources(*, session: Session, team_id: str) -> Sequence[LeadSource]:
-    return session.scalars(
-        select(LeadSource).where(LeadSource.team_id == team_id).order_by(LeadSource.position, LeadSource.id)
-    ).all()
+    return source_by_code(session=session, team_id=team_id, code=code).id
 
 
 def save_code_list(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from bot.blocks.common import quote, user_text, within_block_limit
-from bot.digest import MIN_SOURCE_RATINGS, WeeklyDigest
+from bot.digest import MIN_SOURCE_RATINGS, SourceLine, WeeklyDigest
 from bot.messaging import REACTIONS
 
 LIST_MAX = 5
@@ -22,6 +22,11 @@ def _listed(lines: list[str], limit: int = LIST_MAX) -> str:
     shown = lines[:limit]
     more = len(lines) - limit
     return "\n".join(shown) + (f"\n…and {more} more" if more > 0 else "")
+
+
+def source_line(line: SourceLine) -> str:
+    """A source or campaign: its average and how many ratings it rests on."""
+    return f"{user_text(line.label, 75)}: {line.average:.1f} ({line.ratings})"
 
 
 def _share(value: float | None) -> str:
@@ -59,14 +64,13 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
             f"*Average*\n{leads.average:.1f}/5{_delta(leads.average_change)}",
             f"*Good (4–5) / bad (1–2)*\n{_share(leads.good_share)} / {_share(leads.bad_share)}",
         ]))
-        sources = [f"{user_text(s.label, 75)}: {s.average:.1f} ({s.ratings})" for s in leads.ranked_sources]
+        sources = [source_line(s) for s in leads.ranked_sources]
         if leads.other_sources:
-            sources.append(f"{leads.other_sources.label}: {leads.other_sources.average:.1f} "
-                           f"({leads.other_sources.ratings})")
+            sources.append(source_line(leads.other_sources))
         if sources:
             blocks.append(SectionBlock(text="*Sources, best first* (average, ratings)\n" + _listed(sources)))
         if leads.ranked_campaigns:
-            campaigns = [f"{user_text(c.label, 75)}: {c.average:.1f} ({c.ratings})" for c in leads.ranked_campaigns]
+            campaigns = [source_line(c) for c in leads.ranked_campaigns]
             heading = f"*Campaigns, best first* ({MIN_SOURCE_RATINGS} or more ratings)"
             blocks.append(SectionBlock(text=heading + "\n" + _listed(campaigns)))
         if leads.bad_reasons:

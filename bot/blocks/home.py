@@ -15,10 +15,11 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks.common import SECTION_TEXT_MAX, VIEW_MAX_BLOCKS, local_time, user_text, within_block_limit
+from bot.blocks.digest import source_line
 from bot.blocks.ids import HomeIds, LeadFeedbackIds
 from bot.blocks.leadfeedback import RatingButtonValue, stars
 from bot.blocks.messaging import EMOJI, reaction_buttons, tally_line
-from bot.digest import WeeklyDigest
+from bot.digest import MIN_SOURCE_RATINGS, WeeklyDigest
 from bot.home import HomeSummary, LeadQuality, Listed
 from bot.messaging import NAME_MAX, REACTIONS
 
@@ -145,12 +146,13 @@ def _lead_quality(quality: LeadQuality) -> list[Block]:
         f"*Average*\n{average}",
         f"*Good (4–5) / bad (1–2)*\n{_share(quality.good_share)} / {_share(quality.bad_share)}",
     ])]
-    lines = [f"{user_text(s.label, 75)}: {s.average:.1f} ({s.ratings})" for s in quality.sources.shown]
+    lines = [source_line(s) for s in quality.sources.shown]
     blocks.append(SectionBlock(text=_listed("*By source, best first* (average, ratings)", lines,
                                             quality.sources.more)))
     if quality.campaigns.total:
-        lines = [f"{user_text(c.label, 75)}: {c.average:.1f} ({c.ratings})" for c in quality.campaigns.shown]
-        blocks.append(SectionBlock(text=_listed("*By campaign, best first* (3 or more ratings)", lines,
+        lines = [source_line(c) for c in quality.campaigns.shown]
+        heading = f"*By campaign, best first* ({MIN_SOURCE_RATINGS} or more ratings)"
+        blocks.append(SectionBlock(text=_listed(heading, lines,
                                                 quality.campaigns.more)))
     return blocks
 

@@ -15,9 +15,7 @@ from slack_sdk.models.blocks import (
     InputBlock,
     MarkdownTextObject,
     NumberInputElement,
-    Option,
     PlainTextInputElement,
-    PlainTextObject,
     RadioButtonsElement,
     SectionBlock,
     StaticSelectElement,
@@ -83,9 +81,8 @@ def ask_modal(*, default_channel: str | None, usergroups: list[tuple[str, str]])
     ]
     if usergroups:
         blocks.append(InputBlock(block_id=Ids.GROUP, label="…or DM a user group", optional=True,
-                                 element=StaticSelectElement(action_id=Ids.GROUP, options=[
-                                     Option(value=group_id, text=PlainTextObject(text=f"@{handle}"[:75]))
-                                     for group_id, handle in usergroups[:100]])))
+                                 element=StaticSelectElement(action_id=Ids.GROUP, options=static_options(
+                                     {group_id: f"@{handle}" for group_id, handle in usergroups[:100]}))))
     blocks.append(InputBlock(block_id=Ids.DAYS, label="Days to keep it open",
                              element=NumberInputElement(action_id=Ids.DAYS, is_decimal_allowed=False,
                                                         initial_value=str(DEFAULT_DAYS), min_value="1",
