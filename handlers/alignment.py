@@ -161,13 +161,18 @@ class Alignment:
         with self.cf.transaction() as session:
             check = require_admin(session=session, team_id=context.team_id, user_id=context.user_id,
                                   configured=self.cf.settings.admin_user_ids)
-        if check.became_first_admin:
-            text, blocks = notice("Opening setup…", first_admin=True)
-            ack(text=text, blocks=blocks, response_type="ephemeral")
-            self.cf.later(body, lambda: self._adopt_timezone(context.team_id, context.user_id))
-        else:
+        if not check.became_first_admin:
             ack()
-        self.cf.later(body, lambda: self._show_setup_modal(context.team_id, body["trigger_id"]))
+            return self.cf.later(body, lambda: self._show_setup_modal(context.team_id, body["trigger_id"]))
+        text, blocks = notice("Opening setup…", first_admin=True)
+        ack(text=text, blocks=blocks, response_type="ephemeral")
+
+        def adopt_then_show() -> None:
+            # The modal shows the time zone just adopted, so saving it doesn't put UTC back.
+            self._adopt_timezone(context.team_id, context.user_id)
+            self._show_setup_modal(context.team_id, body["trigger_id"])
+
+        self.cf.later(body, adopt_then_show)
 
     def _show_setup_modal(self, team_id: str, trigger_id: str) -> None:
         groups = self.cf.usergroup_choices()

@@ -112,6 +112,8 @@ def test_the_first_person_to_run_setup_becomes_admin_and_gets_the_modal(running,
     assert "first Crossfeed admin" in reply.body
     [opened] = running.fake.wait_for("views.open")
     assert opened.view["callback_id"] == "setup.modal"
+    timezone = next(b for b in opened.view["blocks"] if b.get("block_id") == "timezone")
+    assert timezone["element"]["initial_value"] == "America/New_York", "their Slack time zone, adopted first"
 
 
 def test_saving_stores_everything_and_says_what_changed(running, slack, admin):
