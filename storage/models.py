@@ -124,6 +124,8 @@ class LeadRating(Base):
     rating: Mapped[int] = mapped_column(SmallInteger)
     source_id: Mapped[int | None] = mapped_column(ForeignKey("lead_sources.id"))
     campaign: Mapped[str | None] = mapped_column(String(150))
+    # A source the rep typed that matched none of the workspace's (kept under "other" for admins to add).
+    source_text: Mapped[str | None] = mapped_column(String(75))
     note: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -218,6 +220,8 @@ class WorkspaceConfig(Base):
     lead_feed_channel: Mapped[str | None] = mapped_column(String(32))
     # Leaders see the digest summary and trend on their Home tab (admins always do).
     leader_user_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Whether a source typed by a rep that matches none becomes a new source (else it is kept as text).
+    allow_new_sources: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Admin(Base):
@@ -403,3 +407,14 @@ class DigestPost(Base):
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     slack_ts: Mapped[str | None] = mapped_column(String(32))
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DigestWeek(Base):
+    """A week's digest figures as first posted: next week's changes compare with what leaders read."""
+
+    __tablename__ = "digest_weeks"
+
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"), primary_key=True)
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)
+    figures: Mapped[dict] = mapped_column(JSON)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
