@@ -63,16 +63,26 @@ def post_due_digests(crossfeed: Crossfeed, now: datetime) -> list[DigestOutcome]
 def post_digest(
     crossfeed: Crossfeed, *, team_id: str, channels: list[str], week: Week, now: datetime, late: bool = False
 ) -> list[DigestOutcome]:
-    """Post `week`'s digest to each channel that has not had it; the claim makes it once per channel."""
+    """Post `week`'s digest to each channel that has not had it; the claim makes it once per channel.
+
+    The claim is taken (or found) before any Slack call: a channel-week already posted, or being posted by
+    another clock, costs one insert attempt and nothing else (no join, no history read, no digest built).
+    """
     outcomes, message, chart = [], None, None
     for channel in channels:
-        _join(crossfeed, channel)
         with crossfeed.transaction() as session:
             claimed = store.claim_digest_post(
                 session=session, team_id=team_id, channel_id=channel, week=week.label, now=now, late=late
             )
-        if not claimed:
-            reconciled = _reconcile(crossfeed, team_id=team_id, channel=channel, week=week, now=now)
+            stale = None if claimed else store.stale_claim(
+                session=session, team_id=team_id, channel_id=channel, week=week.label, before=now - CLAIM_LEASE
+            )
+        if not claimed and stale is None:
+            outcomes.append(DigestOutcome(channel, week.label, "already posted"))
+            continue
+        _join(crossfeed, channel)
+        if stale is not None:
+            reconciled = _reconcile(crossfeed, team_id=team_id, channel=channel, week=week, claim=stale, now=now)
             if reconciled != "repost":
                 outcomes.append(DigestOutcome(channel, week.label, reconciled))
                 continue
@@ -132,17 +142,8 @@ def _post(
     return DigestOutcome(channel, week.label, "posted")
 
 
-def _reconcile(crossfeed: Crossfeed, *, team_id: str, channel: str, week: Week, now: datetime) -> str:
-    """A claim exists: posted already, still in flight, or left by a crash (then look for our message)."""
-    with crossfeed.transaction() as session:
-        stale = [
-            c
-            for c in store.stale_claims(session=session, team_id=team_id, week=week.label, before=now - CLAIM_LEASE)
-            if c.channel_id == channel
-        ]
-    if not stale:
-        return "already posted"
-    claim = stale[0]
+def _reconcile(crossfeed: Crossfeed, *, team_id: str, channel: str, week: Week, claim, now: datetime) -> str:
+    """A claim left by a crash between posting and recording: look for our message before posting again."""
     history = crossfeed.client.conversations_history(
         channel=channel, oldest=f"{claim.claimed_at.timestamp() - 60:.6f}", include_all_metadata=True, limit=200
     )

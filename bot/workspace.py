@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
-from bot.digest import next_digest_time
+from bot.digest import last_complete_week, next_digest_time, scheduled_time, week_of
 from bot.errors import InvalidInput
 from bot.pulse import next_opening, workspace_zone
 from bot.teams import usergroups
+from storage import digest as digest_store
 from storage.teams import admin_ids, team_members, workspace_config
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -73,6 +74,7 @@ class WorkspaceStatus:
     digest_channels: list[str]
     digest_schedule: str
     next_digest: datetime | None
+    digest_overdue: bool  # next_digest has passed and last week's digest is still to post (the clock is behind)
     sales_channel: str | None
     lead_feed_channel: str | None
     leaders: list[str]
@@ -98,6 +100,11 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
         sizes[member.side] += 1
     every = "every week" if config.pulse_cadence == "weekly" else "every two weeks"
     channels = list(config.digest_channels or [])
+    next_digest = next_digest_time(config, now, zone)
+    this_week_due = scheduled_time(config, week_of(now, zone))
+    if this_week_due <= now and not set(channels) <= digest_store.posted_channels(
+            session=session, team_id=team_id, week=last_complete_week(now, zone).label):
+        next_digest = this_week_due  # due, not yet posted everywhere: the clock's next run posts it
     return WorkspaceStatus(
         timezone=zone.key, team_sizes=sizes,
         usergroups=usergroups(session=session, team_id=team_id),
@@ -106,7 +113,8 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
         next_pulse=next_opening(config, now, default_zone=default_zone),
         thresholds=(max(3, config.anonymity_threshold), max(3, config.comment_threshold)),
         digest_channels=channels, digest_schedule=f"every {config.digest_day.title()} at {config.digest_time}",
-        next_digest=next_digest_time(config, now, zone) if channels else None,
+        next_digest=next_digest if channels else None,
+        digest_overdue=bool(channels) and next_digest <= now,
         sales_channel=config.sales_channel or default_sales_channel,
         lead_feed_channel=config.lead_feed_channel or default_lead_feed_channel,
         leaders=list(config.leader_user_ids or []),

@@ -24,6 +24,9 @@ EVERY_MINUTE_JOBS = {
     "pulse": ("schedules.jobs:open_pulse_rounds", 60, 6 * 3600),
     "reminders": ("schedules.jobs:send_pulse_reminders", 300, 6 * 3600),
     "messaging": ("schedules.jobs:close_messaging_asks", 60, 6 * 3600),
+    # Each minute, like the pulse: the job asks each workspace's digest schedule (its day, time and zone)
+    # whether last week's digest is due, so a schedule change needs no restart and downtime posts once, late.
+    "digest": ("schedules.jobs:post_weekly_digests", 60, 6 * 3600),
     "outbox": ("schedules.jobs:deliver_outbox", 60, 3600),
 }
 

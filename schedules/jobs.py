@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.app import Crossfeed
+from bot.digest_posting import post_due_digests
 from bot.messaging import close_due_asks
 from bot.pulse import open_due_round, queue_due_reminders
 from storage.teams import all_configs
@@ -81,5 +82,16 @@ def close_messaging_asks() -> str:
     return f"messaging: {_queue_then_deliver(close_due_asks)} ask(s) closed"
 
 
+def post_weekly_digests() -> str:
+    """Post last week's digest to each digest channel whose workspace's scheduled time has come, once."""
+    outcomes = post_due_digests(runtime(), datetime.now(UTC))
+    for outcome in outcomes:
+        if outcome.result != "already posted":
+            logger.info("digest %s in %s: %s", outcome.week, outcome.channel, outcome.result)
+    posted = sum(outcome.result == "posted" for outcome in outcomes)
+    failed = sum(outcome.result.startswith("failed") for outcome in outcomes)
+    return f"digest: {posted} posted, {failed} failed, {len(outcomes) - posted - failed} already posted"
+
+
 JOBS = {"pulse": open_pulse_rounds, "reminders": send_pulse_reminders, "messaging": close_messaging_asks,
-        "outbox": deliver_outbox}
+        "digest": post_weekly_digests, "outbox": deliver_outbox}

@@ -14,9 +14,10 @@ def test_jobs_are_registered_once_with_coalescing_and_a_misfire_grace():
 
     registered = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert set(registered) == {"pulse", "reminders", "messaging", "outbox"}
-    assert registered["outbox"].func is jobs.deliver_outbox
-    assert registered["pulse"].func is jobs.open_pulse_rounds
+    assert {"pulse", "reminders", "messaging", "digest", "outbox"} <= set(jobs.JOBS)
+    assert set(registered) == set(jobs.JOBS), "every job `python -m schedules run` knows runs on the clock"
+    for job_id, function in jobs.JOBS.items():
+        assert registered[job_id].func is function
     for job in registered.values():
         assert job.coalesce is True and job.max_instances == 1
         assert job.misfire_grace_time >= 3600, "APScheduler's default of 1 s would skip runs after a restart"
@@ -43,5 +44,5 @@ def test_jobs_persist_in_the_database_job_store(crossfeed):
     again = BackgroundScheduler()
     configure(again, crossfeed)
     again.start(paused=True)
-    assert {job.id for job in again.get_jobs()} == {"pulse", "reminders", "messaging", "outbox"}
+    assert {job.id for job in again.get_jobs()} == set(jobs.JOBS)
     again.shutdown(wait=False)

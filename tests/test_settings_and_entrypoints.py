@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.settings import Settings, describe_settings_error
+from storage.teams import workspace_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,6 +142,33 @@ def test_schedules_run_outbox_delivers_what_is_due(tmp_path, fake_slack):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "outbox: 0 sent, 0 failed, 0 skipped"
     assert unknown.returncode == 2 and "outbox" in unknown.stderr
+
+
+def test_schedules_run_digest_posts_last_weeks_digest_once(tmp_path, fake_slack):
+    from bot.app import Crossfeed
+    from tests.conftest import SECRET, make_settings
+
+    url = f"sqlite:///{tmp_path}/clock.db"
+    runtime = Crossfeed.start(make_settings(url, fake_slack))
+    with runtime.transaction() as session:
+        config = workspace_config(session=session, team_id="T1")
+        # Due every Monday at 00:00 UTC: whenever this runs, last week's digest is due.
+        config.timezone, config.digest_day, config.digest_time = "UTC", "mon", "00:00"
+        config.digest_channels = ["C_LEADERS"]
+    runtime.close()
+    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.url,
+           "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+
+    first = run(["-m", "schedules", "run", "digest"], env, cwd=tmp_path)
+    calls_after_first = len(fake_slack.calls)
+    second = run(["-m", "schedules", "run", "digest"], env, cwd=tmp_path)
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "digest: 1 posted, 0 failed, 0 already posted"
+    [post] = fake_slack.calls_to("chat.postMessage")
+    assert post.params["channel"] == "C_LEADERS" and "alignment" in post.params["text"]
+    assert second.stdout.strip() == "digest: 0 posted, 0 failed, 1 already posted"
+    assert len(fake_slack.calls) == calls_after_first, "a posted week costs no Slack call (no join, no history)"
 
 
 def test_release_step_reads_database_url_from_dot_env(tmp_path):

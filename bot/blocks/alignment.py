@@ -99,7 +99,12 @@ def status_message(status: WorkspaceStatus) -> tuple[str, list[Block]]:
         return f"<#{channel_id}>" if channel_id else "_not set_"
 
     groups = ", ".join(f"{side}: <!subteam^{group}>" for side, group in status.usergroups.items()) or "none"
-    digest_next = local_time(status.next_digest) if status.next_digest else "_no digest channel yet_"
+    if not status.next_digest:
+        digest_next = "_no digest channel yet_"
+    elif status.digest_overdue:
+        digest_next = f"last week's, due {local_time(status.next_digest)}: posting within a minute"
+    else:
+        digest_next = local_time(status.next_digest)
     text = "Crossfeed status"
     blocks: list[Block] = [
         HeaderBlock(text=text),
