@@ -20,7 +20,7 @@ from bot.chart import trend_chart
 from bot.digest import Week, build_weekly_digest, last_complete_week, scheduled_time, week_of
 from bot.pulse import workspace_zone
 from storage import digest as store
-from storage.teams import all_configs, workspace_config
+from storage.teams import all_configs, workspace_config, workspace_since
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +51,10 @@ def post_due_digests(crossfeed: Crossfeed, now: datetime) -> list[DigestOutcome]
             config = workspace_config(session=session, team_id=team_id)
             zone = workspace_zone(config, crossfeed.settings.workspace_timezone)
             due = scheduled_time(config, week_of(now, zone))
-        if now < due:
-            continue
+            since = workspace_since(session=session, team_id=team_id)
         week = last_complete_week(now, zone)
+        if now < due or (since is not None and week.end <= since):
+            continue  # not due yet, or a week that ended before the workspace started using Crossfeed
         outcomes += post_digest(
             crossfeed, team_id=team_id, channels=channels, week=week, now=now, late=now - due > LATE_AFTER
         )
@@ -65,24 +66,28 @@ def post_digest(
 ) -> list[DigestOutcome]:
     """Post `week`'s digest to each channel that has not had it; the claim makes it once per channel.
 
-    The claim is taken (or found) before any Slack call: a channel-week already posted, or being posted by
-    another clock, costs one insert attempt and nothing else (no join, no history read, no digest built).
+    The claims are read before anything else: a channel-week already posted, or being posted by another
+    clock, costs that one read (no write, no Slack call, no digest built).
     """
     outcomes, message, chart = [], None, None
+    with crossfeed.transaction() as session:
+        claims = store.digest_claims(session=session, team_id=team_id, week=week.label)
     for channel in channels:
-        with crossfeed.transaction() as session:
-            claimed = store.claim_digest_post(
-                session=session, team_id=team_id, channel_id=channel, week=week.label, now=now, late=late
-            )
-            stale = None if claimed else store.stale_claim(
-                session=session, team_id=team_id, channel_id=channel, week=week.label, before=now - CLAIM_LEASE
-            )
-        if not claimed and stale is None:
+        claim = claims.get(channel)
+        if claim is not None and (claim.status == "posted" or claim.claimed_at >= now - CLAIM_LEASE):
             outcomes.append(DigestOutcome(channel, week.label, "already posted"))
             continue
+        if claim is None:
+            with crossfeed.transaction() as session:
+                claimed = store.claim_digest_post(
+                    session=session, team_id=team_id, channel_id=channel, week=week.label, now=now, late=late
+                )
+            if not claimed:  # another clock claimed it a moment ago
+                outcomes.append(DigestOutcome(channel, week.label, "already posted"))
+                continue
         _join(crossfeed, channel)
-        if stale is not None:
-            reconciled = _reconcile(crossfeed, team_id=team_id, channel=channel, week=week, claim=stale, now=now)
+        if claim is not None:  # a stale claim: a crash between posting and recording, or a clock that died
+            reconciled = _reconcile(crossfeed, team_id=team_id, channel=channel, week=week, claim=claim, now=now)
             if reconciled != "repost":
                 outcomes.append(DigestOutcome(channel, week.label, reconciled))
                 continue

@@ -180,12 +180,6 @@ def round_for_week(*, session: Session, team_id: str, period: str) -> PulseRound
     return session.scalar(select(PulseRound).where(PulseRound.team_id == team_id, PulseRound.period == period))
 
 
-def posted_channels(*, session: Session, team_id: str, week: str) -> set[str]:
-    """The channels whose digest of `week` is posted."""
-    return set(session.scalars(select(DigestPost.channel_id).where(
-        DigestPost.team_id == team_id, DigestPost.week == week, DigestPost.status == "posted")))
-
-
 def claim_digest_post(*, session: Session, team_id: str, channel_id: str, week: str, now: datetime, late: bool) -> bool:
     """Claim this channel's digest for the week before posting; False when it is already claimed."""
     # RETURNING, not rowcount: psycopg reports -1 for this insert through the ORM session.
@@ -198,20 +192,10 @@ def claim_digest_post(*, session: Session, team_id: str, channel_id: str, week: 
     return claimed is not None
 
 
-def stale_claim(
-    *, session: Session, team_id: str, channel_id: str, week: str, before: datetime
-) -> DigestPost | None:
-    """This channel-week's claim if it was never marked posted (a crash between posting and recording) and is
-    older than `before`; None when it is posted, or still being posted."""
-    return session.scalar(
-        select(DigestPost).where(
-            DigestPost.team_id == team_id,
-            DigestPost.channel_id == channel_id,
-            DigestPost.week == week,
-            DigestPost.status == "claimed",
-            DigestPost.claimed_at < before,
-        )
-    )
+def digest_claims(*, session: Session, team_id: str, week: str) -> dict[str, DigestPost]:
+    """channel → the claim of `week`'s digest there (posted, being posted, or left by a crash)."""
+    claims = session.scalars(select(DigestPost).where(DigestPost.team_id == team_id, DigestPost.week == week))
+    return {claim.channel_id: claim for claim in claims}
 
 
 def retake_claim(*, session: Session, claim_id: int, now: datetime) -> bool:

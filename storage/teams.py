@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Admin, TeamMember, WorkspaceConfig
+from storage.models import Admin, TeamMember, Workspace, WorkspaceConfig
 from storage.queries import dialect_insert, ensure_workspace
 
 
@@ -19,6 +20,12 @@ def workspace_config(*, session: Session, team_id: str) -> WorkspaceConfig:
     ensure_workspace(session=session, team_id=team_id)
     session.execute(dialect_insert(session, WorkspaceConfig).values(team_id=team_id).on_conflict_do_nothing())
     return session.get(WorkspaceConfig, team_id, populate_existing=True)
+
+
+def workspace_since(*, session: Session, team_id: str) -> datetime | None:
+    """When Crossfeed first heard from the workspace."""
+    workspace = session.get(Workspace, team_id)
+    return workspace.created_at if workspace else None
 
 
 def all_configs(*, session: Session) -> Sequence[WorkspaceConfig]:

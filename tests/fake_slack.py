@@ -105,6 +105,7 @@ class FakeSlackServer(ThreadingHTTPServer):
         self.history: dict[str, list[dict]] = {}
         self.lock = threading.Lock()
         self._ts = itertools.count(1)
+        self._view_ids = itertools.count(1000)
         self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
@@ -218,8 +219,13 @@ def _upload_url(server, params):
 
 
 def _view(server, params):
+    # Each opened view gets its own id, as in Slack (apps key idempotency on it); it is written back into the
+    # recorded call so that a test submitting `call.view` submits the view Slack would have shown.
     view = params.get("view") or {}
-    return {"view": {"id": "V123", "hash": "h1", **view}}
+    view_id = params.get("view_id") or view.get("id") or f"V{next(server._view_ids)}"
+    if isinstance(params.get("view"), dict):
+        params["view"]["id"] = view_id
+    return {"view": {"hash": "h1", **view, "id": view_id}}
 
 
 ANSWERS = {

@@ -1,0 +1,49 @@
+"""The clock as deployed, turned by the test: the clock's own job store, job table and scheduler loop.
+
+`TurnedClock` is what `python -m schedules` builds (`configure` + `add_jobs` on the same database), with
+two differences that keep it deterministic under freezegun: no thread waits for the next run (the test calls
+the scheduler's own loop body, `_process_jobs`, after moving the frozen clock), and jobs run in the calling
+thread (APScheduler's DebugExecutor). Which jobs run, and when, is decided by APScheduler from the job table,
+with the clock's misfire grace and coalescing: the test never calls a job or a service itself.
+"""
+
+from __future__ import annotations
+
+from apscheduler.executors.debug import DebugExecutor
+from apscheduler.schedulers.base import BaseScheduler
+
+from bot.app import Crossfeed
+from schedules.clock import add_jobs, configure
+
+
+class _SteppedScheduler(BaseScheduler):
+    def wakeup(self) -> None:  # nothing sleeps: the test turns the loop
+        pass
+
+    def _create_default_executor(self):
+        return DebugExecutor()
+
+    def shutdown(self, wait: bool = True) -> None:
+        super().shutdown(wait)
+
+
+class TurnedClock:
+    """A clock process: its own runtime (engine, Slack client) on the shared database."""
+
+    def __init__(self, settings):
+        self.crossfeed = Crossfeed.start(settings)
+        self.scheduler = _SteppedScheduler()
+        configure(self.scheduler, self.crossfeed)
+        add_jobs(self.scheduler)
+        self.scheduler.start()
+
+    def turn(self) -> None:
+        """One pass of the scheduler's loop at the (frozen) current time: every job that is due runs once."""
+        self.scheduler._process_jobs()
+
+    def next_run_times(self) -> dict[str, object]:
+        return {job.id: job.next_run_time for job in self.scheduler.get_jobs()}
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        self.crossfeed.close()
