@@ -61,7 +61,7 @@ def ask(crossfeed, asker, name, at, *, channel="C_SALES", people=(), days=14, ke
     with crossfeed.transaction() as session:
         return create_ask(session=session, team_id=TEAM, user_id=asker,
                           ask=AskInput(name=name, channel_id=channel, days=days), recipients=list(people),
-                          submission_key=key or f"{asker}-{name}", now=at)
+                          submission_key=key or f"{asker}-{name}", now=at).ask
 
 
 def answer(crossfeed, user, ask_id, reaction, at):
@@ -176,7 +176,7 @@ def test_a_rep_sees_what_waits_for_them_and_their_recent_activity(running, slack
 
 
 def test_a_dm_ask_shows_to_its_recipients_only_and_nobody_sees_their_own_ask(crossfeed):
-    setup_teams(crossfeed)
+    setup_teams(crossfeed, sales=(*SALES, "U22"))
     ask(crossfeed, "M1", "Battlecard", NOW - timedelta(days=1), channel=None, people=["U22", "U3"])
 
     assert "Battlecard" in shown(view_of(crossfeed, "U22")) and "Battlecard" in shown(view_of(crossfeed, "U3"))
@@ -333,12 +333,12 @@ def test_first_run_through_slack_on_a_fresh_workspace(running, slack):
 
 
 def test_user_text_is_escaped(crossfeed):
-    setup_teams(crossfeed, leaders=["M1"])
+    setup_teams(crossfeed, leaders=["U1"])
     hostile = ask(crossfeed, "M2", "<!channel> & <https://evil.example|win>", NOW - timedelta(days=1))
-    answer(crossfeed, "M1", hostile.id, "mixed", NOW - timedelta(hours=1))
-    rate(crossfeed, "M1", None, NOW - timedelta(hours=1), lead="<@U0ADMIN> & co", rating=2, new_source="<!here>")
+    answer(crossfeed, "U1", hostile.id, "mixed", NOW - timedelta(hours=1))
+    rate(crossfeed, "U1", None, NOW - timedelta(hours=1), lead="<@U0ADMIN> & co", rating=2, new_source="<!here>")
 
-    text = shown(view_of(crossfeed, "M1"))
+    text = shown(view_of(crossfeed, "U1"))
 
     assert "<!channel>" not in text and "<!here>" not in text and "<@U0ADMIN>" not in text
     assert "&lt;!channel&gt; &amp; &lt;https://evil.example|win&gt;" in text
@@ -346,26 +346,27 @@ def test_user_text_is_escaped(crossfeed):
 
 
 def test_lots_of_data_is_cut_with_and_n_more_inside_100_blocks(crossfeed):
-    setup_teams(crossfeed, leaders=["M1"], admins=["M1"])
+    setup_teams(crossfeed, leaders=["M1", "U1"], admins=["M1"])
     seed_leads(crossfeed)  # last week's numbers, checked by hand in test_digest
     for n in range(30):
         ask(crossfeed, "M2", f"Ask to answer {n}", NOW - timedelta(days=1))
         mine = ask(crossfeed, "M1", f"My ask {n}", NOW - timedelta(days=1))
-        answer(crossfeed, "M1", ask(crossfeed, "M3", f"Answered {n}", NOW - timedelta(days=1)).id, "resonated",
+        answer(crossfeed, "U1", ask(crossfeed, "M3", f"Answered {n}", NOW - timedelta(days=1)).id, "resonated",
                NOW - timedelta(hours=2))
         answer(crossfeed, "U1", mine.id, "flat", NOW - timedelta(hours=1))
         rate(crossfeed, "M1", None, NOW - timedelta(hours=1), lead=f"LEAD-{n}", rating=3, new_source=f"Source {n}")
+        rate(crossfeed, "U1", None, NOW - timedelta(days=21), lead=f"REP-LEAD-{n}", rating=4)
 
-    view = view_of(crossfeed, "M1")
-    text = shown(view)
+    marketer, rep = view_of(crossfeed, "M1"), view_of(crossfeed, "U1")
 
-    assert len(view["blocks"]) <= 100
-    assert "…and 25 more: `/messaging` lists every open ask." in text
-    assert "…and 25 more: `/leadfeedback mine`" in text and "…and 25 more: `/messaging results`" in text
-    assert "…and 22 more" in text  # sources: 8 of 30 shown
+    assert len(marketer["blocks"]) <= 100 and len(rep["blocks"]) <= 100
+    assert "…and 25 more: `/messaging` lists every open ask." in shown(rep)
+    assert "…and 25 more: `/leadfeedback mine`" in shown(marketer)
+    assert "…and 25 more: `/messaging results`" in shown(marketer)
+    assert "…and 22 more" in shown(marketer)  # sources: 8 of 30 shown
 
     # Even a Home asked to list far more stays a valid view, cut at 100 blocks.
-    big = home_view(summary_of(crossfeed, "M1", limit=40)).to_dict()
+    big = home_view(summary_of(crossfeed, "U1", limit=40)).to_dict()
     assert len(big["blocks"]) == 100 and big["blocks"][-1]["type"] == "context"
     assert "more" in big["blocks"][-1]["elements"][0]["text"]
     View(**big).to_dict()
