@@ -184,6 +184,30 @@ def test_a_dm_ask_shows_to_its_recipients_only_and_nobody_sees_their_own_ask(cro
     assert summary_of(crossfeed, "M1").asks_to_answer.total == 0
 
 
+def test_only_the_sales_team_is_offered_asks_to_answer(running, slack):
+    now = datetime.now(UTC)
+    crossfeed = running.crossfeed
+    setup_teams(crossfeed, leaders=["L1"])
+    ask(crossfeed, "M1", "Q4 ROI talk track", now - timedelta(hours=1))
+
+    for user in ("U1", "M2", "L1"):
+        assert open_home(slack, user).status == 200
+    homes = {user: published(running.fake, user)[0] for user in ("U1", "M2", "L1")}
+
+    assert "Q4 ROI talk track" in shown(homes["U1"]) and "messaging.react.resonated" in shown(homes["U1"])
+    for outside_sales in ("M2", "L1"):  # a marketer, and a leader in no team
+        text = shown(homes[outside_sales])
+        assert "waiting for your answer" not in text and "messaging.react" not in text
+        assert "Nothing is waiting for you" in text
+
+
+def test_with_no_teams_set_up_everyone_is_offered_asks(crossfeed):
+    setup_teams(crossfeed, sales=(), marketing=())
+    ask(crossfeed, "M1", "Q4 ROI talk track", NOW - timedelta(hours=1))
+
+    assert summary_of(crossfeed, "M2").asks_to_answer.total == 1
+
+
 def test_nothing_waiting_is_said_plainly(crossfeed):
     setup_teams(crossfeed)
 
