@@ -180,7 +180,7 @@ def answer_modal(form: AnswerForm, metadata: AnswerMetadata) -> View:
                                                  else None)),
         ContextBlock(elements=[MarkdownTextObject(text=(
             f":eyes: Not anonymous: <@{form.ask.asker_user_id}> will see your name with this answer "
-            "(leaders see answers without names). "
+            "(leaders and admins see answers without names). "
             "You can change it until the ask closes."))]),
     ]
     return View(type="modal", callback_id=Ids.ANSWER_MODAL, title="How did it land?", submit="Send",
