@@ -130,7 +130,10 @@ def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
     roles = Roles(side=side, team_name={"sales": config.sales_name, "marketing": config.marketing_name}.get(side),
                   leader=user_id in (config.leader_user_ids or []), admin=user_id in admins)
     ratings, rated = my_recent_ratings(session=session, team_id=team_id, user_id=user_id, limit=limit)
-    asks, waiting = store.asks_to_answer(session=session, team_id=team_id, user_id=user_id, now=now, limit=limit)
+    asks, waiting = [], 0
+    if messaging_store.in_sales_team(session=session, team_id=team_id, user_id=user_id):
+        # Asks are for the sales team: a marketer or leader is not offered one to answer.
+        asks, waiting = store.asks_to_answer(session=session, team_id=team_id, user_id=user_id, now=now, limit=limit)
     answers, answered = store.recent_answers(session=session, team_id=team_id, user_id=user_id, limit=limit)
     return HomeSummary(
         user_id=user_id,

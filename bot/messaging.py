@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy.orm import Session
 
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
+from bot.text import escape_mrkdwn
 from storage import messaging as store
 from storage import queries
+from storage import teams as team_store
 from storage.models import MessagingAsk
 
 REACTIONS = {"resonated": "Resonated", "mixed": "Mixed", "flat": "Fell flat", "not_used": "Haven't used it yet"}
@@ -163,37 +165,60 @@ def ask_view(*, session: Session, team_id: str, ask_id: int, now: datetime) -> A
     return view_of(ask, store.tallies(session=session, ask_ids=[ask.id])[ask.id], now)
 
 
+@dataclass(frozen=True)
+class AskSent:
+    """A stored ask, the people it was DM'd to, and those picked but left out for not being in sales."""
+
+    ask: AskView
+    recipients: tuple[str, ...]
+    left_out: tuple[str, ...]
+
+
 def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, recipients: list[str],
-               submission_key: str, now: datetime) -> AskView:
-    """Store the ask and queue its card: in the channel, or as a DM to each recipient."""
+               submission_key: str, now: datetime) -> AskSent:
+    """Store the ask and queue its card: in the channel, or as a DM to each recipient in the sales team."""
     if not ask.channel_id and not recipients:
         raise InvalidInput({"channel_id": "Pick a channel to post in, or people or a user group to DM."})
     queries.ensure_workspace(session=session, team_id=team_id)
     audience = "channel" if ask.channel_id else "dm"
+    picked = [] if ask.channel_id else list(dict.fromkeys(recipients))
+    sales = store.sales_team_among(session=session, team_id=team_id, user_ids=picked)
+    if picked and not sales:
+        field = "user_ids" if ask.user_ids else "usergroup_id"
+        raise InvalidInput({field: "Nobody you picked is in the sales team, and asks go to sales. Pick reps, or "
+                                   "ask an admin to add them: `/alignment team add @name sales`."})
     ask_id, created = store.create_ask(
         session=session, team_id=team_id, submission_key=submission_key, asker_user_id=user_id,
         asker_side=store.side_of(session=session, team_id=team_id, user_id=user_id), name=ask.name, link=ask.link,
         description=ask.description, audience=audience, channel_id=ask.channel_id,
-        recipients=[] if ask.channel_id else recipients, opened_at=now, closes_at=now + timedelta(days=ask.days),
+        recipients=sales, opened_at=now, closes_at=now + timedelta(days=ask.days),
     )
     if created and audience == "channel":
         queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_card",
                                dedupe_key=f"ask-card:{ask_id}", channel=ask.channel_id,
                                payload={"ask_id": ask_id}, now=now)
     elif created:
-        for recipient in dict.fromkeys(recipients):
+        for recipient in sales:
             queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_dm",
                                    dedupe_key=f"ask-dm:{ask_id}:{recipient}", channel=recipient,
                                    payload={"ask_id": ask_id}, now=now)
-    return ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now)
+    return AskSent(ask=ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now),
+                   recipients=tuple(sales), left_out=tuple(p for p in picked if p not in sales))
 
 
-def _open_ask(*, session: Session, team_id: str, ask_id: int, now: datetime) -> AskView:
+def _open_ask(*, session: Session, team_id: str, user_id: str, ask_id: int, now: datetime) -> AskView:
+    """The ask this person is about to answer: it must exist, be open, and be for them (the sales team)."""
     view = ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now)
     if view is None:
         raise NotFound("This ask no longer exists, so there is nothing to answer.")
     if view.closed:
-        raise AskClosed(f"“{view.name}” has closed, so your answer wasn't recorded. Thanks all the same!")
+        raise AskClosed(f"“{escape_mrkdwn(view.name)}” has closed, so your answer wasn't recorded. "
+                        "Thanks all the same!")
+    # Refused rather than stored and hidden: nobody is thanked for an answer that silently doesn't count.
+    if not store.in_sales_team(session=session, team_id=team_id, user_id=user_id):
+        raise NotAllowed(f"“{escape_mrkdwn(view.name)}” is for the sales team: only reps' answers count, so yours "
+                         "can't be recorded. If you're in sales, ask an admin to add you: "
+                         "`/alignment team add @you sales`.")
     return view
 
 
@@ -207,7 +232,7 @@ class AnswerForm:
 def answer_form(*, session: Session, team_id: str, user_id: str, ask_id: int, reaction: str,
                 now: datetime) -> AnswerForm:
     """What the answer modal opens with: the clicked reaction, and the rep's earlier answer if any."""
-    view = _open_ask(session=session, team_id=team_id, ask_id=ask_id, now=now)
+    view = _open_ask(session=session, team_id=team_id, user_id=user_id, ask_id=ask_id, now=now)
     if reaction not in REACTIONS:
         raise InvalidInput({"reaction": "That button is from an old version of this card."})
     earlier = store.answer_of(session=session, ask_id=ask_id, rep_user_id=user_id)
@@ -222,7 +247,7 @@ def answer_form(*, session: Session, team_id: str, user_id: str, ask_id: int, re
 def record_answer(*, session: Session, team_id: str, user_id: str, ask_id: int, answer: AnswerInput,
                   now: datetime) -> AskView:
     """Store (or change) the rep's one answer, and re-sync the channel card's tally."""
-    view = _open_ask(session=session, team_id=team_id, ask_id=ask_id, now=now)
+    view = _open_ask(session=session, team_id=team_id, user_id=user_id, ask_id=ask_id, now=now)
     if answer.reaction != "not_used" and not answer.used_in:
         raise InvalidInput({"used_in": "Say where you used it (email, call, demo, …)."})
     store.save_answer(session=session, team_id=team_id, ask_id=ask_id, rep_user_id=user_id,
@@ -267,37 +292,53 @@ class AskResults:
     ask: AskView
     answers: tuple[RepAnswer, ...]
     usage: dict[str, int]
+    named: bool = True  # False for leaders and admins: the evidence without who said it
 
 
-def _results(*, session: Session, view: AskView) -> AskResults:
+def _results(*, session: Session, view: AskView, named: bool = True) -> AskResults:
     rows = store.answers(session=session, ask_id=view.id)
     places = store.usage_of(session=session, answer_ids=[row.id for row in rows])
     answers = tuple(RepAnswer(rep_user_id=r.rep_user_id, reaction=r.reaction, used_in=tuple(places[r.id]),
                               stage=r.buyer_stage, quote=r.buyer_quote, suggestion=r.suggestion) for r in rows)
-    return AskResults(ask=view, answers=answers, usage=store.usage_counts(session=session, ask_id=view.id))
+    return AskResults(ask=view, answers=answers, usage=store.usage_counts(session=session, ask_id=view.id),
+                      named=named)
 
 
-def ask_results(*, session: Session, team_id: str, user_id: str, which: str, now: datetime) -> AskResults:
-    """`/messaging results <ask>`: every answer, with names, for the person who asked."""
+def _reads_every_ask(*, session: Session, team_id: str, user_id: str, configured_admins: frozenset[str]) -> bool:
+    """Leaders and admins may read any ask's results, without names."""
+    config = team_store.workspace_config(session=session, team_id=team_id)
+    admins = set(team_store.admin_ids(session=session, team_id=team_id)) | configured_admins
+    return user_id in (config.leader_user_ids or []) or user_id in admins
+
+
+def ask_results(*, session: Session, team_id: str, user_id: str, which: str, now: datetime,
+                configured_admins: frozenset[str] = frozenset()) -> AskResults:
+    """`/messaging results <ask>`: every answer, with names for the person who asked, without for leaders and
+    admins."""
     typed = which.strip().lstrip("#")
     if typed.isdigit():
         ask = store.ask(session=session, team_id=team_id, ask_id=int(typed))
         candidates = [ask] if ask else []
     else:
         candidates = list(store.asks_named(session=session, team_id=team_id, typed=typed))
-    mine = [a for a in candidates if a.asker_user_id == user_id]
     if not candidates:
-        raise NotFound(f"I couldn't find an ask matching “{typed[:60]}”. `/messaging results` lists yours.")
-    if not mine:
-        raise NotAllowed("Only the person who asked can see the answers with names. "
-                         "`/messaging results` lists your own asks.")
-    if len(mine) > 1 and not typed.isdigit():
-        listed = ", ".join(f"#{a.id} {a.name}" for a in mine[:5])
-        raise InvalidInput({"ask": f"More than one of your asks matches: {listed}. Use its number, e.g. "
-                                   f"`/messaging results #{mine[0].id}`."})
-    ask = mine[0]
+        raise NotFound(f"I couldn't find an ask matching “{escape_mrkdwn(typed[:60])}”. "
+                       "`/messaging results` lists yours.")
+    mine = [a for a in candidates if a.asker_user_id == user_id]
+    if mine:
+        readable, whose = mine, "your asks"
+    elif _reads_every_ask(session=session, team_id=team_id, user_id=user_id, configured_admins=configured_admins):
+        readable, whose = candidates, "the asks"
+    else:
+        raise NotAllowed("Only the person who asked can see the answers with names; leaders and admins see them "
+                         "without names. `/messaging results` lists your own asks.")
+    if len(readable) > 1 and not typed.isdigit():
+        listed = ", ".join(f"#{a.id} {escape_mrkdwn(a.name)}" for a in readable[:5])
+        raise InvalidInput({"ask": f"More than one of {whose} matches: {listed}. Use its number, e.g. "
+                                   f"`/messaging results #{readable[0].id}`."})
+    ask = readable[0]
     tally = store.tallies(session=session, ask_ids=[ask.id])[ask.id]
-    return _results(session=session, view=view_of(ask, tally, now))
+    return _results(session=session, view=view_of(ask, tally, now), named=bool(mine))
 
 
 def close_due_asks(*, session: Session, now: datetime) -> int:

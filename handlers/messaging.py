@@ -19,6 +19,7 @@ from bot.blocks.messaging import (
     ask_card,
     ask_modal,
     ask_results_message,
+    ask_sent,
     my_asks_message,
     open_asks_message,
 )
@@ -61,8 +62,9 @@ class Messaging:
             return self.cf.later(body, lambda: self._open_ask_modal(context.team_id, body["trigger_id"]))
         with self.cf.transaction() as session:
             if word == "results" and rest.strip():
-                reply = ask_results_message(ask_results(session=session, team_id=context.team_id,
-                                                        user_id=context.user_id, which=rest, now=_now()))
+                reply = ask_results_message(ask_results(
+                    session=session, team_id=context.team_id, user_id=context.user_id, which=rest, now=_now(),
+                    configured_admins=self.cf.settings.admin_user_ids))
             elif word == "results":
                 reply = my_asks_message(asks_of(session=session, team_id=context.team_id,
                                                 user_id=context.user_id, now=_now()))
@@ -87,17 +89,14 @@ class Messaging:
             ))
             recipients = [] if ask.channel_id else self._recipients(ask)
             with self.cf.transaction() as session:
-                created = create_ask(session=session, team_id=context.team_id, user_id=context.user_id, ask=ask,
-                                     recipients=recipients, submission_key=view["id"], now=_now())
+                sent = create_ask(session=session, team_id=context.team_id, user_id=context.user_id, ask=ask,
+                                  recipients=recipients, submission_key=view["id"], now=_now())
         except InvalidInput as invalid:
             return ack(response_action="errors", errors={ASK_FORM_BLOCKS.get(field, Ids.NAME): message
                                                          for field, message in invalid.fields.items()})
         ack()
         self.cf.outbox.deliver_soon()
-        where = f"<#{created.channel_id}>" if created.channel_id else f"{len(recipients)} people by DM"
-        self.cf.later(body, lambda: self.cf.client.chat_postMessage(
-            channel=context.user_id, text=f"Your ask “{created.name}” is out to {where}. "
-                                          f"`/messaging results #{created.id}` shows the answers."))
+        self.cf.later(body, lambda: self.cf.client.chat_postMessage(channel=context.user_id, text=ask_sent(sent)))
 
     def on_reaction_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
         """A card button: open the answer modal prefilled with that reaction."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import ColumnElement, case, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import MessagingAnswer, MessagingAsk, MessagingUsage, TeamMember
@@ -31,6 +31,34 @@ def create_ask(*, session: Session, team_id: str, submission_key: str, **values)
 
 def ask(*, session: Session, team_id: str, ask_id: int) -> MessagingAsk | None:
     return session.scalar(select(MessagingAsk).where(MessagingAsk.team_id == team_id, MessagingAsk.id == ask_id))
+
+
+def _in_sales_team(team_id, user_id) -> ColumnElement[bool]:
+    """Asks are for the sales team; a workspace with no teams at all hasn't said who that is, so everyone is."""
+    return or_(
+        exists().where(TeamMember.team_id == team_id, TeamMember.side == "sales", TeamMember.user_id == user_id),
+        ~exists().where(TeamMember.team_id == team_id),
+    )
+
+
+def counts_in_tally() -> ColumnElement[bool]:
+    """Whether an answer counts: its rep is in the sales team (answers stored before asks were limited to
+    sales, or by someone who has since left the sales team, don't)."""
+    return _in_sales_team(MessagingAnswer.team_id, MessagingAnswer.rep_user_id)
+
+
+def in_sales_team(*, session: Session, team_id: str, user_id: str) -> bool:
+    """Whether this person is someone asks are for."""
+    return bool(session.scalar(select(_in_sales_team(team_id, user_id))))
+
+
+def sales_team_among(*, session: Session, team_id: str, user_ids: Sequence[str]) -> list[str]:
+    """The people of `user_ids` that asks are for, in the given order."""
+    if not session.scalar(select(exists().where(TeamMember.team_id == team_id))):
+        return list(user_ids)
+    sales = set(session.scalars(select(TeamMember.user_id).where(
+        TeamMember.team_id == team_id, TeamMember.side == "sales", TeamMember.user_id.in_(list(user_ids)))))
+    return [user_id for user_id in user_ids if user_id in sales]
 
 
 def side_of(*, session: Session, team_id: str, user_id: str) -> str | None:
@@ -99,7 +127,7 @@ def usage_counts(*, session: Session, ask_id: int) -> dict[str, int]:
     return dict(session.execute(
         select(MessagingUsage.used_in, func.count())
         .join(MessagingAnswer, MessagingAnswer.id == MessagingUsage.answer_id)
-        .where(MessagingAnswer.ask_id == ask_id)
+        .where(MessagingAnswer.ask_id == ask_id, counts_in_tally())
         .group_by(MessagingUsage.used_in)
         .order_by(func.count().desc(), MessagingUsage.used_in)
     ).all())
@@ -120,18 +148,19 @@ def answer_of(*, session: Session, ask_id: int, rep_user_id: str) -> MessagingAn
 
 
 def answers(*, session: Session, ask_id: int) -> Sequence[MessagingAnswer]:
+    """The answers that count (from the sales team), latest first."""
     return session.scalars(
-        select(MessagingAnswer).where(MessagingAnswer.ask_id == ask_id)
+        select(MessagingAnswer).where(MessagingAnswer.ask_id == ask_id, counts_in_tally())
         .order_by(MessagingAnswer.updated_at.desc(), MessagingAnswer.id.desc())
     ).all()
 
 
 def tallies(*, session: Session, ask_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """ask id → {reaction: count}, every reaction present (zero when nobody chose it)."""
+    """ask id → {reaction: count} of the answers that count, every reaction present (zero when nobody chose it)."""
     columns = [func.sum(case((MessagingAnswer.reaction == r, 1), else_=0)).label(r) for r in REACTIONS]
     rows = session.execute(
         select(MessagingAnswer.ask_id, *columns)
-        .where(MessagingAnswer.ask_id.in_(list(ask_ids)))
+        .where(MessagingAnswer.ask_id.in_(list(ask_ids)), counts_in_tally())
         .group_by(MessagingAnswer.ask_id)
     ).all()
     found = {row.ask_id: {r: int(getattr(row, r) or 0) for r in REACTIONS} for row in rows}

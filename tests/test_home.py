@@ -61,7 +61,7 @@ def ask(crossfeed, asker, name, at, *, channel="C_SALES", people=(), days=14, ke
     with crossfeed.transaction() as session:
         return create_ask(session=session, team_id=TEAM, user_id=asker,
                           ask=AskInput(name=name, channel_id=channel, days=days), recipients=list(people),
-                          submission_key=key or f"{asker}-{name}", now=at)
+                          submission_key=key or f"{asker}-{name}", now=at).ask
 
 
 def answer(crossfeed, user, ask_id, reaction, at):
@@ -176,12 +176,36 @@ def test_a_rep_sees_what_waits_for_them_and_their_recent_activity(running, slack
 
 
 def test_a_dm_ask_shows_to_its_recipients_only_and_nobody_sees_their_own_ask(crossfeed):
-    setup_teams(crossfeed)
+    setup_teams(crossfeed, sales=(*SALES, "U22"))
     ask(crossfeed, "M1", "Battlecard", NOW - timedelta(days=1), channel=None, people=["U22", "U3"])
 
     assert "Battlecard" in shown(view_of(crossfeed, "U22")) and "Battlecard" in shown(view_of(crossfeed, "U3"))
     assert "Battlecard" not in shown(view_of(crossfeed, "U2")), "U2 is only the start of U22"
     assert summary_of(crossfeed, "M1").asks_to_answer.total == 0
+
+
+def test_only_the_sales_team_is_offered_asks_to_answer(running, slack):
+    now = datetime.now(UTC)
+    crossfeed = running.crossfeed
+    setup_teams(crossfeed, leaders=["L1"])
+    ask(crossfeed, "M1", "Q4 ROI talk track", now - timedelta(hours=1))
+
+    for user in ("U1", "M2", "L1"):
+        assert open_home(slack, user).status == 200
+    homes = {user: published(running.fake, user)[0] for user in ("U1", "M2", "L1")}
+
+    assert "Q4 ROI talk track" in shown(homes["U1"]) and "messaging.react.resonated" in shown(homes["U1"])
+    for outside_sales in ("M2", "L1"):  # a marketer, and a leader in no team
+        text = shown(homes[outside_sales])
+        assert "waiting for your answer" not in text and "messaging.react" not in text
+        assert "Nothing is waiting for you" in text
+
+
+def test_with_no_teams_set_up_everyone_is_offered_asks(crossfeed):
+    setup_teams(crossfeed, sales=(), marketing=())
+    ask(crossfeed, "M1", "Q4 ROI talk track", NOW - timedelta(hours=1))
+
+    assert summary_of(crossfeed, "M2").asks_to_answer.total == 1
 
 
 def test_nothing_waiting_is_said_plainly(crossfeed):
@@ -333,12 +357,12 @@ def test_first_run_through_slack_on_a_fresh_workspace(running, slack):
 
 
 def test_user_text_is_escaped(crossfeed):
-    setup_teams(crossfeed, leaders=["M1"])
+    setup_teams(crossfeed, leaders=["U1"])
     hostile = ask(crossfeed, "M2", "<!channel> & <https://evil.example|win>", NOW - timedelta(days=1))
-    answer(crossfeed, "M1", hostile.id, "mixed", NOW - timedelta(hours=1))
-    rate(crossfeed, "M1", None, NOW - timedelta(hours=1), lead="<@U0ADMIN> & co", rating=2, new_source="<!here>")
+    answer(crossfeed, "U1", hostile.id, "mixed", NOW - timedelta(hours=1))
+    rate(crossfeed, "U1", None, NOW - timedelta(hours=1), lead="<@U0ADMIN> & co", rating=2, new_source="<!here>")
 
-    text = shown(view_of(crossfeed, "M1"))
+    text = shown(view_of(crossfeed, "U1"))
 
     assert "<!channel>" not in text and "<!here>" not in text and "<@U0ADMIN>" not in text
     assert "&lt;!channel&gt; &amp; &lt;https://evil.example|win&gt;" in text
@@ -346,26 +370,27 @@ def test_user_text_is_escaped(crossfeed):
 
 
 def test_lots_of_data_is_cut_with_and_n_more_inside_100_blocks(crossfeed):
-    setup_teams(crossfeed, leaders=["M1"], admins=["M1"])
+    setup_teams(crossfeed, leaders=["M1", "U1"], admins=["M1"])
     seed_leads(crossfeed)  # last week's numbers, checked by hand in test_digest
     for n in range(30):
         ask(crossfeed, "M2", f"Ask to answer {n}", NOW - timedelta(days=1))
         mine = ask(crossfeed, "M1", f"My ask {n}", NOW - timedelta(days=1))
-        answer(crossfeed, "M1", ask(crossfeed, "M3", f"Answered {n}", NOW - timedelta(days=1)).id, "resonated",
+        answer(crossfeed, "U1", ask(crossfeed, "M3", f"Answered {n}", NOW - timedelta(days=1)).id, "resonated",
                NOW - timedelta(hours=2))
         answer(crossfeed, "U1", mine.id, "flat", NOW - timedelta(hours=1))
         rate(crossfeed, "M1", None, NOW - timedelta(hours=1), lead=f"LEAD-{n}", rating=3, new_source=f"Source {n}")
+        rate(crossfeed, "U1", None, NOW - timedelta(days=21), lead=f"REP-LEAD-{n}", rating=4)
 
-    view = view_of(crossfeed, "M1")
-    text = shown(view)
+    marketer, rep = view_of(crossfeed, "M1"), view_of(crossfeed, "U1")
 
-    assert len(view["blocks"]) <= 100
-    assert "…and 25 more: `/messaging` lists every open ask." in text
-    assert "…and 25 more: `/leadfeedback mine`" in text and "…and 25 more: `/messaging results`" in text
-    assert "…and 22 more" in text  # sources: 8 of 30 shown
+    assert len(marketer["blocks"]) <= 100 and len(rep["blocks"]) <= 100
+    assert "…and 25 more: `/messaging` lists every open ask." in shown(rep)
+    assert "…and 25 more: `/leadfeedback mine`" in shown(marketer)
+    assert "…and 25 more: `/messaging results`" in shown(marketer)
+    assert "…and 22 more" in shown(marketer)  # sources: 8 of 30 shown
 
     # Even a Home asked to list far more stays a valid view, cut at 100 blocks.
-    big = home_view(summary_of(crossfeed, "M1", limit=40)).to_dict()
+    big = home_view(summary_of(crossfeed, "U1", limit=40)).to_dict()
     assert len(big["blocks"]) == 100 and big["blocks"][-1]["type"] == "context"
     assert "more" in big["blocks"][-1]["elements"][0]["text"]
     View(**big).to_dict()

@@ -11,7 +11,9 @@ from sqlalchemy import delete, func, select
 
 from bot.blocks.ids import MessagingIds as Ids
 from schedules import jobs
+from storage import teams as team_store
 from storage.models import MessagingAnswer, MessagingAsk, MessagingUsage
+from tests.slack_driver import TEAM
 
 SALES = "C_SALES"
 
@@ -313,3 +315,132 @@ def test_messaging_answers_keep_what_the_digest_needs(app):
         places = session.scalar(select(func.count()).select_from(MessagingUsage))
     assert answer.answered_at and answer.updated_at and answer.reaction == "resonated"
     assert places == 2 and ask.asker_user_id == "UMKT"
+
+
+# --- asks are for the sales team ---------------------------------------------------------------
+
+
+def put_in_teams(app, *, sales=(), marketing=(), admin="UADMIN"):
+    """An admin sets the teams up with `/alignment team add`, as they would in Slack."""
+    for side, people in (("sales", sales), ("marketing", marketing)):
+        if people:
+            mentions = " ".join(f"<@{user}|{user.lower()}>" for user in people)
+            reply = app.slack.command("/alignment", f"team add {mentions} {side}", user=admin)
+            assert reply.status == 200 and "only crossfeed admins" not in reply.body.casefold(), reply.body
+    app.settle()
+    app.fake.reset()
+
+
+def test_a_dm_ask_goes_only_to_the_sales_team_and_the_asker_is_told_who_was_left_out(app):
+    put_in_teams(app, sales=("U1", "U2"), marketing=("UMKT", "UMKT2"))
+    app.fake.usergroups = {"S0REVENUE": ["U1", "UMKT2", "U2", "ULEAD"]}
+
+    post_ask(app, channel=None, group="S0REVENUE")
+
+    dms = sorted(c.params["channel"] for c in app.fake.calls_to("chat.postMessage") if c.params["channel"] != "UMKT")
+    assert dms == ["U1", "U2"]
+    [ask] = rows(app, MessagingAsk)
+    assert ask.recipients == ["U1", "U2"]
+    [told] = [c.params["text"] for c in app.fake.calls_to("chat.postMessage") if c.params["channel"] == "UMKT"]
+    assert "is out to 2 people by DM" in told
+    assert "Not sent to <@UMKT2>, <@ULEAD>: asks go to the sales team, and they aren't in it." in told
+
+
+def test_a_dm_ask_to_nobody_in_sales_is_refused_on_the_field_and_nothing_is_stored(app):
+    put_in_teams(app, sales=("U1",), marketing=("UMKT", "UMKT2"))
+    view = open_ask_modal(app)
+
+    reply = app.slack.submit(view, ask_values(channel=None, people=("UMKT2", "ULEAD")))
+
+    assert reply.json["response_action"] == "errors"
+    assert "Nobody you picked is in the sales team" in reply.json["errors"][Ids.PEOPLE]
+    assert "`/alignment team add @name sales`" in reply.json["errors"][Ids.PEOPLE]
+    app.settle()
+    assert rows(app, MessagingAsk) == [] and not app.fake.calls_to("chat.postMessage")
+
+
+def test_someone_outside_the_sales_team_is_told_the_ask_is_for_sales_and_nothing_is_stored(app):
+    put_in_teams(app, sales=("U1",), marketing=("UMKT", "UMKT2"))
+    post_ask(app)
+    blocks = card(app)["blocks"]
+
+    # A marketer clicks the card in the channel: told why, no modal.
+    app.fake.reset()
+    app.slack.click("messaging.react.resonated", button_value(blocks, "resonated"), user="UMKT2", channel=SALES)
+    app.settle()
+    [told] = app.fake.calls_to("response_url")
+    assert "is for the sales team: only reps' answers count" in told.params["text"]
+    assert "`/alignment team add @you sales`" in told.params["text"]
+    assert not app.fake.calls_to("views.open")
+
+    # A form opened by a rep but sent by someone outside sales (or who left it meanwhile) is refused too.
+    modal, _ = click_and_answer(app, "U1", "mixed", answer_values(reaction="mixed"), blocks=blocks)
+    app.fake.reset()
+    refused = app.slack.submit(modal, answer_values(), user="ULEAD")
+    app.settle()
+    assert refused.json["response_action"] == "update"
+    assert "is for the sales team" in json.dumps(refused.json["view"])
+    assert [(a.rep_user_id, a.reaction) for a in rows(app, MessagingAnswer)] == [("U1", "mixed")]
+    assert not app.fake.calls_to("chat.update"), "the card's tally did not move"
+
+
+def test_answers_from_outside_the_sales_team_count_nowhere(app):
+    # Before any team is set up everyone's answer counts, so a future marketer answers alongside a rep.
+    post_ask(app)
+    blocks = card(app)["blocks"]
+    click_and_answer(app, "U1", "resonated", answer_values(quote="The CFO loved it", suggestion="Shorter"),
+                     blocks=blocks)
+    click_and_answer(app, "UMKT2", "flat", answer_values(reaction="flat", used_in=("social",), stage=None,
+                                                         quote="Marketing's own take", suggestion="Marketing tip"),
+                     blocks=blocks)
+    # Then the teams are set up, and UMKT2 turns out to be a marketer.
+    put_in_teams(app, sales=("U1", "U2"), marketing=("UMKT", "UMKT2"))
+    click_and_answer(app, "U2", "mixed", answer_values(reaction="mixed", used_in=("email",), quote=None,
+                                                       suggestion=None), blocks=blocks)
+    [ask] = rows(app, MessagingAsk)
+
+    tally = json.dumps(app.fake.calls_to("chat.update")[-1].blocks, ensure_ascii=False)
+    assert "2 reps answered" in tally and "Fell flat 0" in tally and "resonance 50%" in tally
+    results = app.slack.command("/messaging", f"results #{ask.id}", user="UMKT").body
+    assert "<@U1>" in results and "<@U2>" in results
+    assert "UMKT2" not in results and "Marketing's own take" not in results and "Social" not in results
+    digest = app.slack.command("/alignment", "digest", user="UMKT").body
+    assert "50% resonance" in digest and "Fell flat" not in digest
+
+    app.fake.reset()
+    jobs.use(app.crossfeed)
+    with freeze_time(ask.closes_at + timedelta(minutes=1)):
+        jobs.close_messaging_asks()
+    [summary] = [c for c in app.fake.calls_to("chat.postMessage") if c.params["channel"] == "UMKT"]
+    text = json.dumps(summary.blocks, ensure_ascii=False)
+    assert "*Answers*\\n2" in text and "The CFO loved it" in text
+    assert "Marketing's own take" not in text and "Marketing tip" not in text and "Social" not in text
+
+
+def test_leaders_and_admins_see_an_asks_results_without_names(app):
+    put_in_teams(app, sales=("U1", "U2"), marketing=("UMKT",))
+    with app.crossfeed.transaction() as session:
+        team_store.workspace_config(session=session, team_id=TEAM).leader_user_ids = ["ULEAD"]
+    app.slack.command("/alignment", "admin add <@UOPS|ops>", user="UADMIN")
+    post_ask(app)
+    blocks = card(app)["blocks"]
+    click_and_answer(app, "U1", "resonated", answer_values(), blocks=blocks)
+    click_and_answer(app, "U2", "flat", answer_values(reaction="flat", used_in=("email",), quote="Too long",
+                                                      suggestion="Cut it to one line"), blocks=blocks)
+    [ask] = rows(app, MessagingAsk)
+
+    for reader in ("ULEAD", "UOPS"):
+        shown = app.slack.command("/messaging", f"results #{ask.id}", user=reader).body
+        by_name = app.slack.command("/messaging", "results roi talk", user=reader).body
+        for text in (shown, by_name):
+            assert "2 reps answered" in text and "resonance 50%" in text
+            assert "where used: Call 1, Demo 1, Email 1" in text
+            assert "Payback in 6 months is what sold the CFO" in text and "Cut it to one line" in text
+            assert "Shown without names" in text
+            assert "<@U1>" not in text and "<@U2>" not in text
+
+    asker = app.slack.command("/messaging", f"results #{ask.id}", user="UMKT").body
+    assert "<@U1>" in asker and "<@U2>" in asker and "Shown without names" not in asker
+    for outsider in ("U1", "UMKT2"):
+        refused = app.slack.command("/messaging", f"results #{ask.id}", user=outsider).body
+        assert "Only the person who asked can see the answers with names" in refused and "Too long" not in refused

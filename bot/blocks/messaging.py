@@ -37,6 +37,7 @@ from bot.messaging import (
     STAGES,
     AnswerForm,
     AskResults,
+    AskSent,
     AskView,
 )
 
@@ -89,6 +90,21 @@ def ask_modal(*, default_channel: str | None, usergroups: list[tuple[str, str]])
                                                         max_value=str(MAX_DAYS))))
     return View(type="modal", callback_id=Ids.ASK_MODAL, title="Ask sales", submit="Ask", close="Cancel",
                 blocks=blocks)
+
+
+def ask_sent(sent: AskSent, *, names_max: int = 10) -> str:
+    """The asker's confirmation: where the ask went, and who was left out for not being in sales."""
+    view = sent.ask
+    where = f"<#{view.channel_id}>" if view.channel_id else (
+        "1 person by DM" if len(sent.recipients) == 1 else f"{len(sent.recipients)} people by DM")
+    text = (f"Your ask “{user_text(view.name, NAME_MAX)}” is out to {where}. "
+            f"`/messaging results #{view.id}` shows the answers.")
+    if sent.left_out:
+        names = ", ".join(f"<@{user_id}>" for user_id in sent.left_out[:names_max])
+        more = len(sent.left_out) - names_max
+        names += f" and {more} more" if more > 0 else ""
+        text += f"\nNot sent to {names}: asks go to the sales team, and they aren't in it."
+    return text
 
 
 def reaction_buttons(view: AskView, *, block_id: str) -> ActionsBlock:
@@ -163,7 +179,8 @@ def answer_modal(form: AnswerForm, metadata: AnswerMetadata) -> View:
                                                  initial_value=previous.suggestion if previous and previous.suggestion
                                                  else None)),
         ContextBlock(elements=[MarkdownTextObject(text=(
-            f":eyes: Not anonymous: <@{form.ask.asker_user_id}> and marketing will see your name with this answer. "
+            f":eyes: Not anonymous: <@{form.ask.asker_user_id}> will see your name with this answer "
+            "(leaders and admins see answers without names). "
             "You can change it until the ask closes."))]),
     ]
     return View(type="modal", callback_id=Ids.ANSWER_MODAL, title="How did it land?", submit="Send",
@@ -202,10 +219,11 @@ def my_asks_message(asks: list[AskView]) -> tuple[str, list[Block]]:
     return "Your messaging asks", within_block_limit(blocks)
 
 
-def _answer_line(answer) -> str:
+def _answer_line(answer, *, named: bool = True) -> str:
     where = ", ".join(PLACES[p] for p in answer.used_in)
     details = " · ".join(filter(None, [where, STAGES.get(answer.stage or "")]))
-    line = f"{EMOJI[answer.reaction]} <@{answer.rep_user_id}> · *{REACTIONS[answer.reaction]}*"
+    who = f" <@{answer.rep_user_id}> ·" if named else ""
+    line = f"{EMOJI[answer.reaction]}{who} *{REACTIONS[answer.reaction]}*"
     line += f" · {details}" if details else ""
     if answer.quote:
         line += "\n" + quote(answer.quote, 900)
@@ -214,15 +232,29 @@ def _answer_line(answer) -> str:
     return line
 
 
+def _where_used(usage: dict[str, int]) -> str:
+    return ", ".join(f"{PLACES[p]} {n}" for p, n in usage.items()) or "nowhere yet"
+
+
+REACTION_ORDER = {reaction: n for n, reaction in enumerate(REACTIONS)}
+
+
 def ask_results_message(results: AskResults) -> tuple[str, list[Block]]:
-    """`/messaging results <ask>`: every answer with name, quote and suggestion."""
+    """`/messaging results <ask>`: every answer with quote and suggestion; with names only for the asker."""
     view = results.ask
     text = f"Answers to {user_text(view.name, NAME_MAX)}"
+    context = f"{tally_line(view)} · where used: {_where_used(results.usage)}"
     blocks: list[Block] = [SectionBlock(text=f"*#{view.id} {user_text(view.name, NAME_MAX)}*"),
-                           ContextBlock(elements=[MarkdownTextObject(text=tally_line(view))])]
-    if not results.answers:
+                           ContextBlock(elements=[MarkdownTextObject(text=context)])]
+    answers = results.answers
+    if not results.named:
+        # Grouped by reaction rather than latest first, so the order can't be matched to who answered when.
+        answers = tuple(sorted(answers, key=lambda a: REACTION_ORDER[a.reaction]))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f":lock: Shown without names: only <@{view.asker_user_id}>, who asked, sees who answered.")]))
+    if not answers:
         blocks.append(SectionBlock(text="Nobody has answered yet."))
-    blocks.extend(SectionBlock(text=_answer_line(answer)) for answer in results.answers)
+    blocks.extend(SectionBlock(text=_answer_line(answer, named=results.named)) for answer in answers)
     return text, within_block_limit(blocks)
 
 
@@ -231,7 +263,7 @@ def ask_summary_message(results: AskResults, *, best: int = 5) -> tuple[str, lis
     view = results.ask
     text = f"Your ask “{user_text(view.name, NAME_MAX)}” has closed"
     rate = f"{view.resonance_rate:.0%}" if view.resonance_rate is not None else "n/a (nobody used it yet)"
-    where = ", ".join(f"{PLACES[p]} {n}" for p, n in results.usage.items()) or "nowhere yet"
+    where = _where_used(results.usage)
     order = {"resonated": 0, "mixed": 1, "flat": 2, "not_used": 3}
     quotes = sorted((a for a in results.answers if a.quote), key=lambda a: order[a.reaction])
     suggestions = [a for a in results.answers if a.suggestion]
