@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -334,3 +335,41 @@ def test_five_weeks_as_deployed(month):
     closed_cards = [params for _, params in month.calls("chat.update") if params.get("channel") == SALES_CHANNEL
                     and ":lock: Closed" in json.dumps(params.get("blocks", []))]
     assert len(closed_cards) == 2 and len({p["ts"] for p in closed_cards}) == 2
+
+
+def test_two_clocks_on_one_database_post_each_channel_weeks_digest_once(start_app):
+    app = start_app(sales_channel=SALES_CHANNEL)
+    with freeze_time(local(0, 0, 8)) as frozen:
+        app.slack.command("/alignment", "timezone America/New_York", user=ADMIN)
+        app.slack.command("/alignment", "digest channels " + " ".join(f"<#{c}|x>" for c in DIGEST_CHANNELS),
+                          user=ADMIN)
+        app.slack.command("/leadfeedback", "ACME-1 2 no-budget", user=REPS[0])
+        frozen.move_to(local(1, 0, 8, 30))
+        clocks = [TurnedClock(app.settings), TurnedClock(app.settings)]  # two clock processes, both up
+        frozen.move_to(local(1, 0, 9))
+        try:
+            barrier = threading.Barrier(len(clocks))
+
+            def turn(clock: TurnedClock) -> None:
+                barrier.wait()
+                clock.turn()
+
+            threads = [threading.Thread(target=turn, args=(clock,)) for clock in clocks]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            app.settle()
+            posts = [c.params["channel"] for c in app.fake.calls_to("chat.postMessage") if c.params.get("metadata")]
+            calls = len(app.fake.calls)
+            frozen.move_to(local(1, 0, 10))
+            for clock in clocks:
+                clock.turn()
+            app.settle()
+        finally:
+            for clock in clocks:
+                clock.stop()
+
+    assert sorted(posts) == sorted(DIGEST_CHANNELS), "one digest per channel, whichever clock posted it"
+    later = [c.method for c in app.fake.calls[calls:]]
+    assert later == [], f"a posted week costs the clocks no Slack call: {later}"
