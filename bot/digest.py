@@ -257,8 +257,17 @@ def _reason_counts(session: Session, team_id: str, week: Week) -> dict[str, tupl
     return store.bad_lead_reasons(session=session, team_id=team_id, weeks=[(week.start, week.end)])[0]
 
 
-def _lead_section(session: Session, team_id: str, week: Week, before: WeekFigures,
-                  reasons: dict[str, tuple[str, int]]) -> LeadSection:
+def _lead_section(session: Session, team_id: str, week: Week, before: WeekFigures | None = None,
+                  reasons: dict[str, tuple[str, int]] | None = None) -> LeadSection:
+    """The week's lead quality; changes against `before` (by default last week's leads as they stand now)."""
+    if before is None:
+        previous = week.before()
+        count, _, average, _, _ = store.lead_totals(session=session, team_id=team_id, start=previous.start,
+                                                    end=previous.end)
+        before = WeekFigures(lead_ratings=count, lead_average=average,
+                             reasons={code: n for code, (_, n) in _reason_counts(session, team_id, previous).items()})
+    if reasons is None:
+        reasons = _reason_counts(session, team_id, week)
     count, raters, average, good, bad = store.lead_totals(
         session=session, team_id=team_id, start=week.start, end=week.end
     )
