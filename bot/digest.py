@@ -395,7 +395,7 @@ def _as_posted(session: Session, team_id: str, week: Week, now: datetime) -> tup
 
 
 def revised_since_posted(week: Week, posted: WeekFigures, current: WeekFigures) -> str | None:
-    """One line on how a posted week's figures moved since (later edits, late ratings or answers)."""
+    """One line on how a posted week's figures moved since (later edits, late ratings or pulse answers)."""
     changes = []
     if posted.lead_ratings != current.lead_ratings:
         changes.append(f"leads rated {posted.lead_ratings} → {current.lead_ratings}")
@@ -407,8 +407,7 @@ def revised_since_posted(week: Week, posted: WeekFigures, current: WeekFigures) 
         changes.append("lead ratings edited")
     if posted.pulse != current.pulse:
         changes.append("pulse answers")
-    if (posted.resonated, posted.used) != (current.resonated, current.used):
-        changes.append("messaging answers")
+    # Messaging tallies run for an ask's whole life, so answers after the post are not a revision.
     if not changes:
         return None
     return (f"{week.title} changed after its digest was posted ({', '.join(changes)}); "
