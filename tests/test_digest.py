@@ -442,6 +442,7 @@ def test_changes_are_marked_better_or_worse_and_a_zero_change_shows_none(crossfe
         rate(crossfeed, "U3", f"C-{n} {4 if n == 0 else 3}", W48_WEDNESDAY)
     w48 = shown_text(digest_of(crossfeed, week_of(W48_WEDNESDAY, NY)))
     assert "*Average*\\n3.0/5\"" in w48 and "0.0" not in w48
+    assert "*Alignment index: 50/100* · no change" in w48
 
 
 def test_a_workspaces_first_week_has_no_arrows(crossfeed, fake_slack):
