@@ -39,14 +39,15 @@ def trend_chart(digest: WeeklyDigest) -> bytes | None:
             index_axes = axes.twinx()
             lines += index_axes.plot(weeks, plotted(index), color="0.35", linestyle="--", marker="s", markersize=4,
                                      label="Alignment index (0–100, right axis)")
-            index_axes.set_ylim(-4, 104)  # a 0 or 100 is drawn whole, not cut by the frame
+            # Aligned with the 1–5 axis (1 is 0, 5 is 100), with room so a 0 or 100 is drawn whole.
+            index_axes.set_ylim(-5, 105)
             index_axes.set_yticks([0, 25, 50, 75, 100])
             index_axes.set_ylabel("alignment index (0–100)")
         for name, values in scores.items():
             lines += axes.plot(weeks, plotted(values), marker="o", label=name)
         axes.set_xticks(list(weeks), [label.split("-")[1] for label in digest.trend_weeks], fontsize=8)
         axes.set_xlim(-0.5, len(weeks) - 0.5)  # room for the first and last markers
-        axes.set_ylim(0.8, 5.2)
+        axes.set_ylim(0.8, 5.2)  # the same margin as the index axis: 0.2 points is 5 index points
         axes.set_yticks([1, 2, 3, 4, 5])
         axes.set_ylabel("score (1–5)")
         axes.set_title(f"Since {digest.trend_weeks[0]}, to {digest.week.title}", fontsize=10)

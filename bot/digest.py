@@ -433,6 +433,10 @@ def _resonance(asks) -> tuple[int, int]:
     return sum(a.tally["resonated"] for a in asks), used
 
 
+def possessive(name: str) -> str:
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 def _biggest(moves: list[tuple[float, str]]) -> str | None:
     return max(moves)[1] if moves else None
 
@@ -458,7 +462,7 @@ def talking_points(
             change = pulse.change(team.side, 0)
             if change is not None and round(change, 1):
                 (drops if change < 0 else rises).append((abs(change) / 4, (
-                    f"{team.name}'s sense of alignment {'fell' if change < 0 else 'rose'} {abs(change):.1f} "
+                    f"{possessive(team.name)} sense of alignment {'fell' if change < 0 else 'rose'} {abs(change):.1f} "
                     f"points to {team.scores[0][1]:.1f}/5")))
     if drop := _biggest(drops):
         points.append((1.0, drop + (" — the biggest drop this week." if len(drops) > 1 else ".")))
