@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,7 +78,7 @@ def export_to_files(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot export", description=export_to_files.__doc__)
     parser.add_argument("--out", required=True, type=Path, help="folder to write the CSV files into")
     parser.add_argument("--weeks", type=int, default=12, choices=range(1, MAX_WEEKS + 1), metavar="N",
-                        help="how many weeks back (default 12)")
+                        help="how many complete weeks before this one (default 12)")
     args = parser.parse_args(argv)
     engine = make_engine(DatabaseSettings().database_url)
     migrate(engine)
@@ -86,8 +87,8 @@ def export_to_files(argv: list[str]) -> int:
         for team_id in session.scalars(select(Workspace.team_id).order_by(Workspace.team_id)):
             folder = args.out / team_id
             folder.mkdir(parents=True, exist_ok=True)
-            for name, text in export_csvs(session=session, team_id=team_id, now=datetime.now(UTC),
-                                          weeks=args.weeks).items():
+            for name, text in export_csvs(session=session, team_id=team_id, now=datetime.now(UTC), weeks=args.weeks,
+                                          default_zone=os.environ.get("WORKSPACE_TIMEZONE")).items():
                 (folder / name).write_text(text, encoding="utf-8")
                 print(folder / name)
     engine.dispose()

@@ -32,6 +32,19 @@ class Week:
     def before(self) -> Week:
         return week_starting(self.start.astimezone(self.zone).date() - timedelta(days=7), self.zone)
 
+    @property
+    def dates(self) -> str:
+        """Its local Monday to Sunday: "Nov 16–22", or "Nov 30–Dec 6" across a month."""
+        first = self.start.astimezone(self.zone).date()
+        last = first + timedelta(days=6)
+        end = f"{last.day}" if last.month == first.month else f"{last:%b} {last.day}"
+        return f"{first:%b} {first.day}–{end}"
+
+    @property
+    def title(self) -> str:
+        """"2026-W47 · Nov 16–22": the ISO week for the record, the dates for the reader."""
+        return f"{self.label} · {self.dates}"
+
 
 def week_starting(monday, zone: ZoneInfo) -> Week:
     start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
@@ -77,7 +90,7 @@ class SourceLine:
 class ReasonLine:
     label: str
     count: int
-    change: int
+    change: int | None  # None when last week has no ratings to compare with
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,7 @@ class LeadSection:
     other_sources: SourceLine | None
     bad_reasons: tuple[ReasonLine, ...]
     ranked_campaigns: tuple[SourceLine, ...] = ()  # campaigns with at least MIN_SOURCE_RATINGS, best first
+    source_reasons: dict[str | None, str] = field(default_factory=dict)  # source label → its top bad-lead reason
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,7 @@ class AskLine:
     answered: int
     tally: dict[str, int]
     resonance: float | None
+    closed: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,20 +128,104 @@ class MessagingSection:
     quotes: tuple[tuple[str, str, str], ...]  # (ask name, reaction, quote)
 
 
+INDEX_PARTS = ("pulse", "leads", "messaging")
+
+
+@dataclass(frozen=True)
+class WeekFigures:
+    """The numbers a week's digest compares with the week before; kept in digest_weeks as first posted,
+    so next week's changes are measured against what leaders read, not against later edits."""
+
+    lead_ratings: int = 0
+    lead_average: float | None = None
+    sources: dict[str, float] = field(default_factory=dict)  # ranked source label → average
+    reasons: dict[str, int] = field(default_factory=dict)  # bad-lead reason code → times given
+    pulse: dict[str, tuple[float | None, ...]] = field(default_factory=dict)  # side → shown score per question
+    resonated: int = 0
+    used: int = 0
+    asks: dict[int, tuple[bool, int, int]] = field(default_factory=dict)  # ask id → (closed, fell flat, answered)
+
+    def score(self, side: str, question: int) -> float | None:
+        scores = self.pulse.get(side, ())
+        return scores[question] if question < len(scores) else None
+
+    @property
+    def gap(self) -> float | None:
+        sales, marketing = self.score("sales", 0), self.score("marketing", 0)
+        return round(sales - marketing, 2) if sales is not None and marketing is not None else None
+
+    @property
+    def parts(self) -> dict[str, float]:
+        """The alignment index's parts the week has, each 0–100."""
+        parts = {}
+        shown = [s for s in (self.score(side, 0) for side in ("sales", "marketing")) if s is not None]
+        if shown:
+            parts["pulse"] = 100 * (sum(shown) / len(shown) - 1) / 4
+        if self.lead_average is not None:
+            parts["leads"] = 100 * (self.lead_average - 1) / 4
+        if self.used:
+            parts["messaging"] = 100 * self.resonated / self.used
+        return parts
+
+    @property
+    def index(self) -> int | None:
+        parts = self.parts
+        return round(sum(parts.values()) / len(parts)) if parts else None
+
+    def to_json(self) -> dict:
+        return {"lead_ratings": self.lead_ratings, "lead_average": self.lead_average, "sources": self.sources,
+                "reasons": self.reasons, "pulse": {side: list(v) for side, v in self.pulse.items()},
+                "resonated": self.resonated, "used": self.used,
+                "asks": {str(ask_id): list(v) for ask_id, v in self.asks.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> WeekFigures:
+        return cls(lead_ratings=data.get("lead_ratings", 0), lead_average=data.get("lead_average"),
+                   sources=dict(data.get("sources", {})), reasons=dict(data.get("reasons", {})),
+                   pulse={side: tuple(v) for side, v in data.get("pulse", {}).items()},
+                   resonated=data.get("resonated", 0), used=data.get("used", 0),
+                   asks={int(ask_id): tuple(v) for ask_id, v in data.get("asks", {}).items()})
+
+
+def index_change(now: WeekFigures, before: WeekFigures) -> tuple[int | None, tuple[str, ...]]:
+    """The index's change over only the parts both weeks have (like with like), and those parts."""
+    common = tuple(part for part in INDEX_PARTS if part in now.parts and part in before.parts)
+    if not common:
+        return None, ()
+    mean = lambda parts: sum(parts[p] for p in common) / len(common)  # noqa: E731
+    return round(mean(now.parts) - mean(before.parts)), common
+
+
 @dataclass(frozen=True)
 class PulseSection:
     results: PulseResults
-    previous: PulseResults | None
+    previous: WeekFigures | None  # the previous round's week, as posted when it was
 
     def change(self, side: str, question: int) -> float | None:
         now = _score(self.results, side, question)
-        before = _score(self.previous, side, question) if self.previous else None
+        before = self.previous.score(side, question) if self.previous else None
         return round(now - before, 2) if now is not None and before is not None else None
+
+    @property
+    def previous_gap(self) -> float | None:
+        return self.previous.gap if self.previous else None
 
 
 def _score(results: PulseResults | None, side: str, question: int) -> float | None:
     team = next((t for t in results.teams if t.side == side), None) if results else None
     return team.scores[question][1] if team and question < len(team.scores) else None
+
+
+def gap_in_words(results: PulseResults) -> str | None:
+    """The perception gap as a sentence, in the teams' own names."""
+    if results.gap is None:
+        return None
+    names = {team.side: team.name for team in results.teams}
+    sales, marketing = names.get("sales", "Sales"), names.get("marketing", "Marketing")
+    if round(results.gap, 1) == 0:
+        return f"{sales} and {marketing} rate alignment the same."
+    lower, higher = (sales, marketing) if results.gap < 0 else (marketing, sales)
+    return f"{lower} rate alignment {abs(results.gap):.1f} points lower than {higher}."
 
 
 @dataclass(frozen=True)
@@ -138,23 +237,40 @@ class WeeklyDigest:
     messaging: MessagingSection
     pulse: PulseSection | None
     index: int | None
-    index_change: int | None
+    index_change: int | None  # over `index_compared` only
     talking_points: tuple[str, ...]
     trend_weeks: tuple[str, ...] = ()
     trend_leads: tuple[float | None, ...] = ()
     trend_pulse: dict[str, tuple[float | None, ...]] = field(default_factory=dict)
+    trend_index: tuple[int | None, ...] = ()
+    index_parts: dict[str, int] = field(default_factory=dict)
+    index_compared: tuple[str, ...] = ()
+    figures: WeekFigures = field(default_factory=WeekFigures)
+    revised: str | None = None  # how last week's figures changed after its digest was posted
 
     @property
     def empty(self) -> bool:
         return not self.leads.ratings and not self.messaging.asks and self.pulse is None
 
 
-def _lead_section(session: Session, team_id: str, week: Week) -> LeadSection:
+def _reason_counts(session: Session, team_id: str, week: Week) -> dict[str, tuple[str, int]]:
+    return store.bad_lead_reasons(session=session, team_id=team_id, weeks=[(week.start, week.end)])[0]
+
+
+def _lead_section(session: Session, team_id: str, week: Week, before: WeekFigures | None = None,
+                  reasons: dict[str, tuple[str, int]] | None = None) -> LeadSection:
+    """The week's lead quality; changes against `before` (by default last week's leads as they stand now)."""
+    if before is None:
+        previous = week.before()
+        count, _, average, _, _ = store.lead_totals(session=session, team_id=team_id, start=previous.start,
+                                                    end=previous.end)
+        before = WeekFigures(lead_ratings=count, lead_average=average,
+                             reasons={code: n for code, (_, n) in _reason_counts(session, team_id, previous).items()})
+    if reasons is None:
+        reasons = _reason_counts(session, team_id, week)
     count, raters, average, good, bad = store.lead_totals(
         session=session, team_id=team_id, start=week.start, end=week.end
     )
-    previous = week.before()
-    before = store.lead_totals(session=session, team_id=team_id, start=previous.start, end=previous.end)[2]
     sources = store.lead_sources(session=session, team_id=team_id, start=week.start, end=week.end)
     ranked = tuple(line for line in by_average(sources) if line.ratings >= MIN_SOURCE_RATINGS)
     rest = [(n, avg) for _, n, avg in sources if n < MIN_SOURCE_RATINGS]
@@ -167,26 +283,30 @@ def _lead_section(session: Session, team_id: str, week: Week) -> LeadSection:
         if rest
         else None
     )
-    reasons_before, reasons = store.bad_lead_reasons(
-        session=session, team_id=team_id, weeks=[(previous.start, previous.end), (week.start, week.end)]
-    )
+    # A first week has nothing to compare with: no change rather than "up by all of it".
+    compared = before.lead_ratings > 0
     reason_lines = sorted(
-        (ReasonLine(label, n, n - reasons_before.get(code, ("", 0))[1]) for code, (label, n) in reasons.items()),
+        (ReasonLine(label, n, n - before.reasons.get(code, 0) if compared else None)
+         for code, (label, n) in reasons.items()),
         key=lambda r: (-r.count, r.label),
     )
+    before_average = before.lead_average
     return LeadSection(
         ratings=count,
         raters=raters,
         sales_team=store.sales_team_size(session=session, team_id=team_id),
         average=round(average, 2) if average is not None else None,
-        previous_average=round(before, 2) if before is not None else None,
-        average_change=round(average - before, 2) if average is not None and before is not None else None,
+        previous_average=round(before_average, 2) if before_average is not None else None,
+        average_change=round(average - before_average, 2)
+        if average is not None and before_average is not None else None,
         good_share=good / count if count else None,
         bad_share=bad / count if count else None,
         ranked_sources=ranked,
         other_sources=other,
         bad_reasons=tuple(reason_lines),
         ranked_campaigns=ranked_campaigns(session=session, team_id=team_id, week=week),
+        source_reasons=store.top_bad_reason_by_source(session=session, team_id=team_id, start=week.start,
+                                                      end=week.end) if count else {},
     )
 
 
@@ -203,13 +323,16 @@ def by_average(rows: Iterable[tuple[str | None, int, float]]) -> list[SourceLine
                   key=lambda line: (-line.average, -line.ratings, line.label))
 
 
-def _messaging_section(session: Session, team_id: str, week: Week, *, with_quotes: bool = True) -> MessagingSection:
+def _messaging_section(
+    session: Session, team_id: str, week: Week, now: datetime, *, with_quotes: bool = True
+) -> MessagingSection:
     asks = store.active_asks(session=session, team_id=team_id, start=week.start, end=week.end)
     tallies = messaging_store.tallies(session=session, ask_ids=[a.id for a in asks])
     lines = []
     for ask in asks:
         view = view_of(ask, tallies[ask.id], week.end)
-        lines.append(AskLine(ask.id, ask.name, view.answered, view.tally, view.resonance_rate))
+        closed = ask.closed_at is not None or ask.closes_at <= now
+        lines.append(AskLine(ask.id, ask.name, view.answered, view.tally, view.resonance_rate, closed))
     rated = [line for line in lines if line.resonance is not None]
     best = max(rated, key=lambda a: (a.resonance, a.answered)) if rated else None
     worst = min(rated, key=lambda a: (a.resonance, -a.answered)) if len(rated) > 1 else None
@@ -227,35 +350,81 @@ def _messaging_section(session: Session, team_id: str, week: Week, *, with_quote
     )
 
 
-def _pulse_section(session: Session, team_id: str, week: Week) -> PulseSection | None:
+def _pulse_results(session: Session, team_id: str, week: Week) -> PulseResults | None:
     pulse_round = store.round_for_week(session=session, team_id=team_id, period=week.label)
-    if pulse_round is None:
+    return round_results(session=session, pulse_round=pulse_round) if pulse_round else None
+
+
+def _pulse_scores(results: PulseResults | None) -> dict[str, tuple[float | None, ...]]:
+    if results is None:
+        return {}
+    return {team.side: tuple(score for _, score in team.scores) for team in results.teams}
+
+
+def _figures(count: int, average: float | None, ranked: Iterable[SourceLine], reasons: dict[str, tuple[str, int]],
+             pulse: PulseResults | None, messaging: MessagingSection) -> WeekFigures:
+    resonated, used = _resonance(messaging.asks)
+    return WeekFigures(
+        lead_ratings=count,
+        lead_average=round(average, 2) if average is not None else None,
+        sources={line.label: line.average for line in ranked},
+        reasons={code: n for code, (_, n) in reasons.items()},
+        pulse=_pulse_scores(pulse),
+        resonated=resonated,
+        used=used,
+        asks={a.id: (a.closed, a.tally["flat"], a.answered) for a in messaging.asks},
+    )
+
+
+def week_figures(*, session: Session, team_id: str, week: Week, now: datetime) -> WeekFigures:
+    """A week's figures as the data stands now."""
+    count, _, average, _, _ = store.lead_totals(session=session, team_id=team_id, start=week.start, end=week.end)
+    sources = store.lead_sources(session=session, team_id=team_id, start=week.start, end=week.end) if count else []
+    ranked = [line for line in by_average(sources) if line.ratings >= MIN_SOURCE_RATINGS]
+    return _figures(count, average, ranked, _reason_counts(session, team_id, week),
+                    _pulse_results(session, team_id, week),
+                    _messaging_section(session, team_id, week, now, with_quotes=False))
+
+
+def _as_posted(session: Session, team_id: str, week: Week, now: datetime) -> tuple[WeekFigures, WeekFigures | None]:
+    """(figures to compare with, figures as posted or None): as posted when the week's digest went out."""
+    posted = store.posted_figures(session=session, team_id=team_id, week=week.label)
+    if posted is None:
+        return week_figures(session=session, team_id=team_id, week=week, now=now), None
+    return WeekFigures.from_json(posted), WeekFigures.from_json(posted)
+
+
+def revised_since_posted(week: Week, posted: WeekFigures, current: WeekFigures) -> str | None:
+    """One line on how a posted week's figures moved since (later edits, late ratings or pulse answers)."""
+    changes = []
+    if posted.lead_ratings != current.lead_ratings:
+        changes.append(f"leads rated {posted.lead_ratings} → {current.lead_ratings}")
+    if (posted.lead_average is not None and current.lead_average is not None
+            and round(posted.lead_average, 1) != round(current.lead_average, 1)):
+        changes.append(f"average {posted.lead_average:.1f} → {current.lead_average:.1f}")
+    if not changes and (posted.lead_average, posted.reasons, posted.sources) != (
+            current.lead_average, current.reasons, current.sources):
+        changes.append("lead ratings edited")
+    if posted.pulse != current.pulse:
+        changes.append("pulse answers")
+    # Messaging tallies run for an ask's whole life, so answers after the post are not a revision.
+    if not changes:
         return None
-    previous_round = None
-    for weeks_back in range(1, 3):  # the round before: last week's, or two weeks ago on a biweekly cadence
-        label = week_starting(week.start.astimezone(week.zone).date() - timedelta(days=7 * weeks_back), week.zone).label
-        previous_round = store.round_for_week(session=session, team_id=team_id, period=label)
-        if previous_round:
-            break
-    previous = round_results(session=session, pulse_round=previous_round) if previous_round else None
-    return PulseSection(results=round_results(session=session, pulse_round=pulse_round), previous=previous)
+    return (f"{week.title} changed after its digest was posted ({', '.join(changes)}); "
+            "this week's changes compare with the figures as posted.")
 
 
-def alignment_index(lead_average: float | None, pulse: PulseResults | None, resonated: int, used: int) -> int | None:
-    """0–100: the mean of the parts the week has — pulse alignment, lead quality, messaging resonance.
-
-    pulse: both teams' shown "how aligned" averages, (score − 1) ÷ 4; leads: (average rating − 1) ÷ 4;
-    messaging: resonated ÷ used over the week's asks. Each part is 0–1; the index is their mean × 100.
-    """
-    parts = []
-    shown = [s for s in (_score(pulse, side, 0) for side in ("sales", "marketing")) if s is not None]
-    if shown:
-        parts.append((sum(shown) / len(shown) - 1) / 4)
-    if lead_average is not None:
-        parts.append((lead_average - 1) / 4)
-    if used:
-        parts.append(resonated / used)
-    return round(100 * sum(parts) / len(parts)) if parts else None
+def _previous_pulse(session: Session, team_id: str, week: Week, before: WeekFigures) -> WeekFigures | None:
+    """The figures of the round before: last week's, or two weeks ago on a biweekly cadence."""
+    if any(before.pulse.values()):
+        return before
+    earlier = week.before().before()
+    posted = store.posted_figures(session=session, team_id=team_id, week=earlier.label)
+    if posted is not None:
+        figures = WeekFigures.from_json(posted)
+        return figures if figures.pulse else None
+    results = _pulse_results(session, team_id, earlier)
+    return WeekFigures(pulse=_pulse_scores(results)) if results else None
 
 
 def _resonance(asks) -> tuple[int, int]:
@@ -264,90 +433,120 @@ def _resonance(asks) -> tuple[int, int]:
     return sum(a.tally["resonated"] for a in asks), used
 
 
+def possessive(name: str) -> str:
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+def _biggest(moves: list[tuple[float, str]]) -> str | None:
+    return max(moves)[1] if moves else None
+
+
 def talking_points(
-    leads: LeadSection, messaging: MessagingSection, pulse: PulseSection | None, index_change: int | None
+    leads: LeadSection, messaging: MessagingSection, pulse: PulseSection | None, before: WeekFigures,
+    reported: WeekFigures | None = None,
 ) -> tuple[str, ...]:
-    """2–4 bullets from explicit rules over the numbers above; nothing invented."""
+    """At most four bullets from explicit rules over the numbers above, strongest first; nothing invented.
+
+    `before` is last week as compared with; `reported` last week's digest as posted (so a closed ask it
+    already reported is not raised again).
+    """
     points: list[tuple[float, str]] = []
-    drops = []
-    if leads.average_change is not None and leads.average_change < 0:
-        drops.append(
-            (
-                leads.average_change / 4,
-                f"Lead quality fell {abs(leads.average_change):.1f} points to "
-                f"{leads.average:.1f}/5 — the biggest drop this week.",
-            )
-        )
+    drops: list[tuple[float, str]] = []
+    rises: list[tuple[float, str]] = []
+    if leads.average_change is not None and round(leads.average_change, 1):
+        change = leads.average_change
+        (drops if change < 0 else rises).append((abs(change) / 4, (
+            f"Lead quality {'fell' if change < 0 else 'rose'} {abs(change):.1f} points to {leads.average:.1f}/5")))
     if pulse:
         for team in pulse.results.teams:
             change = pulse.change(team.side, 0)
-            if change is not None and change < 0:
-                drops.append(
-                    (
-                        change / 4,
-                        f"{team.name}'s sense of alignment fell {abs(change):.1f} points to "
-                        f"{team.scores[0][1]:.1f}/5 — the biggest drop this week.",
-                    )
-                )
-    if drops:
-        points.append((1.0, min(drops)[1]))
+            if change is not None and round(change, 1):
+                (drops if change < 0 else rises).append((abs(change) / 4, (
+                    f"{possessive(team.name)} sense of alignment {'fell' if change < 0 else 'rose'} {abs(change):.1f} "
+                    f"points to {team.scores[0][1]:.1f}/5")))
+    if drop := _biggest(drops):
+        points.append((1.0, drop + (" — the biggest drop this week." if len(drops) > 1 else ".")))
+    if rise := _biggest(rises):
+        points.append((0.85, rise + (" — the biggest rise this week." if len(rises) > 1 else ".")))
     if leads.ranked_sources:
         worst = min(leads.ranked_sources, key=lambda s: (s.average, -s.ratings))
         if worst.average < 3:
-            reason = f"; top reason for bad leads: {leads.bad_reasons[0].label}" if leads.bad_reasons else ""
+            top = leads.source_reasons.get(None if worst.label == "No source" else worst.label)
+            reason = f"; top reason for its bad leads: {top}" if top else ""
             points.append(
                 (0.9, f"{worst.label} leads averaged {worst.average:.1f}/5 over {worst.ratings} ratings{reason}.")
             )
-    flat = [a for a in messaging.asks if a.tally["flat"] and a.tally["flat"] >= a.tally["resonated"]]
+    turned = [(line.average - before.sources[line.label], line) for line in leads.ranked_sources
+              if line.average >= 3 and before.sources.get(line.label, 5) < 3]
+    if turned:
+        _, line = max(turned, key=lambda t: (t[0], t[1].ratings))
+        points.append((0.8, f"{line.label} leads turned around: {line.average:.1f}/5 over {line.ratings} ratings, "
+                            f"up from {before.sources[line.label]:.1f} last week."))
+    already = reported.asks if reported else {}
+    flat = [a for a in messaging.asks if a.tally["flat"] and a.tally["flat"] >= a.tally["resonated"]
+            # a closed ask last week's digest reported, or the same tally it reported, is not news
+            and not (a.id in already and (already[a.id][0] or tuple(already[a.id][1:]) == (a.tally["flat"],
+                                                                                            a.answered)))]
     if flat:
         ask = max(flat, key=lambda a: a.tally["flat"])
         points.append(
-            (0.8, f"“{ask.name}” fell flat with {ask.tally['flat']} of {ask.answered} reps: worth a rewrite.")
+            (0.75, f"“{ask.name}” fell flat with {ask.tally['flat']} of {ask.answered} reps: worth a rewrite.")
         )
-    if (
-        pulse
-        and pulse.results.gap is not None
-        and pulse.previous
-        and pulse.previous.gap is not None
-        and abs(pulse.results.gap) > abs(pulse.previous.gap) + 0.2
-    ):
-        points.append(
-            (
-                0.7,
-                f"The perception gap widened to {abs(pulse.results.gap):.1f} points "
-                f"(from {abs(pulse.previous.gap):.1f}).",
-            )
-        )
-    if len(points) < 2 and leads.ratings and leads.sales_team:
-        points.append((0.3, f"{leads.raters} of {leads.sales_team} sales reps rated leads this week."))
-    if len(points) < 2 and index_change:
-        direction = "up" if index_change > 0 else "down"
-        points.append((0.2, f"The alignment index is {direction} {abs(index_change)} points on last week."))
+    gap, previous_gap = (pulse.results.gap, pulse.previous_gap) if pulse else (None, None)
+    if gap is not None and previous_gap is not None:
+        if abs(gap) > abs(previous_gap) + 0.2:
+            points.append((0.7, f"The perception gap widened to {abs(gap):.1f} points (from {abs(previous_gap):.1f})."))
+        elif abs(gap) < abs(previous_gap) - 0.2:
+            points.append((0.6, f"The perception gap narrowed to {abs(gap):.1f} points "
+                                f"(from {abs(previous_gap):.1f})."))
     return tuple(text for _, text in sorted(points, key=lambda p: -p[0])[:4])
 
 
+def _trend_index(session: Session, team_id: str, weeks: list[Week], leads: list[float | None],
+                 pulse: dict[str, tuple[float | None, ...]]) -> list[int | None]:
+    """Each week's alignment index from the same parts as the digest's."""
+    values = []
+    for n, week in enumerate(weeks):
+        asks = store.active_asks(session=session, team_id=team_id, start=week.start, end=week.end)
+        tallies = messaging_store.tallies(session=session, ask_ids=[a.id for a in asks]) if asks else {}
+        resonated = sum(t["resonated"] for t in tallies.values())
+        used = sum(t["resonated"] + t["mixed"] + t["flat"] for t in tallies.values())
+        shown = {side: (scores[n],) for side, scores in pulse.items() if scores[n] is not None}
+        values.append(WeekFigures(lead_average=leads[n], pulse=shown, resonated=resonated, used=used).index)
+    return values
+
+
 def build_weekly_digest(
-    *, session: Session, team_id: str, week: Week, partial: bool = False, with_trend: bool = True
+    *, session: Session, team_id: str, week: Week, partial: bool = False, with_trend: bool = True,
+    now: datetime | None = None,
 ) -> WeeklyDigest:
-    """The digest of `week` (a preview when `partial`), from SQL aggregates over that week's rows."""
-    leads = _lead_section(session, team_id, week)
-    messaging = _messaging_section(session, team_id, week)
-    pulse = _pulse_section(session, team_id, week)
-    index = alignment_index(leads.average, pulse.results if pulse else None, *_resonance(messaging.asks))
-    previous_asks = _messaging_section(session, team_id, week.before(), with_quotes=False).asks
-    previous_index = alignment_index(
-        leads.previous_average, pulse.previous if pulse else None, *_resonance(previous_asks)
-    )
-    index_change = index - previous_index if index is not None and previous_index is not None else None
+    """The digest of `week` (a preview when `partial`), from SQL aggregates over that week's rows.
+
+    Changes compare with last week's figures as its digest posted them, when it was posted."""
+    now = now or datetime.now(UTC)
+    previous = week.before()
+    before, posted = _as_posted(session, team_id, previous, now)
+    revised = None
+    if posted is not None:
+        revised = revised_since_posted(previous, posted,
+                                       week_figures(session=session, team_id=team_id, week=previous, now=now))
+    reasons = _reason_counts(session, team_id, week)
+    leads = _lead_section(session, team_id, week, before, reasons)
+    messaging = _messaging_section(session, team_id, week, now)
+    results = _pulse_results(session, team_id, week)
+    pulse = PulseSection(results=results, previous=_previous_pulse(session, team_id, week, before)) \
+        if results else None
+    figures = _figures(leads.ratings, leads.average, leads.ranked_sources, reasons, results, messaging)
+    change, compared = index_change(figures, before)
     weeks = [week]
     for _ in range(TREND_WEEKS - 1):
         weeks.insert(0, weeks[0].before())
-    trend_leads: tuple[float | None, ...] = ()
+    trend_leads: list[float | None] = []
     trend_pulse: dict[str, tuple[float | None, ...]] = {}
+    trend_index: list[int | None] = []
     if with_trend:
-        trend_leads = tuple(
-            store.weekly_lead_averages(session=session, team_id=team_id, weeks=[(w.start, w.end) for w in weeks])
-        )
+        trend_leads = store.weekly_lead_averages(session=session, team_id=team_id,
+                                                 weeks=[(w.start, w.end) for w in weeks])
         alignment = store.weekly_pulse_alignment(session=session, team_id=team_id, periods=[w.label for w in weeks])
         threshold = max(3, workspace_config(session=session, team_id=team_id).anonymity_threshold)
         trend_pulse = {
@@ -359,6 +558,13 @@ def build_weekly_digest(
             )
             for side in ("sales", "marketing")
         }
+        trend_index = _trend_index(session, team_id, weeks, trend_leads, trend_pulse)
+        trend_index[-1] = figures.index
+        # A new workspace's trend starts at its first week with data, not with empty weeks.
+        first = next((n for n in range(len(weeks)) if trend_leads[n] is not None or trend_index[n] is not None
+                      or any(values[n] is not None for values in trend_pulse.values())), len(weeks) - 1)
+        weeks, trend_leads, trend_index = weeks[first:], trend_leads[first:], trend_index[first:]
+        trend_pulse = {side: values[first:] for side, values in trend_pulse.items()}
     return WeeklyDigest(
         team_id=team_id,
         week=week,
@@ -366,12 +572,17 @@ def build_weekly_digest(
         leads=leads,
         messaging=messaging,
         pulse=pulse,
-        index=index,
-        index_change=index_change,
-        talking_points=talking_points(leads, messaging, pulse, index_change),
+        index=figures.index,
+        index_change=change,
+        talking_points=talking_points(leads, messaging, pulse, before, posted),
         trend_weeks=tuple(w.label for w in weeks),
-        trend_leads=trend_leads,
+        trend_leads=tuple(trend_leads),
         trend_pulse=trend_pulse,
+        trend_index=tuple(trend_index),
+        index_parts={part: round(value) for part, value in figures.parts.items()},
+        index_compared=compared,
+        figures=figures,
+        revised=revised,
     )
 
 

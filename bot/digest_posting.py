@@ -98,6 +98,10 @@ def post_digest(
         outcomes.append(
             _post(crossfeed, team_id=team_id, channel=channel, week=week, now=now, message=message, chart=chart)
         )
+        if outcomes[-1].result == "posted":  # next week's changes compare with these figures, as leaders read them
+            with crossfeed.transaction() as session:
+                store.record_posted_figures(session=session, team_id=team_id, week=week.label,
+                                            figures=digest.figures.to_json(), now=now)
     return outcomes
 
 

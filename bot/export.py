@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot.pulse import round_results
+from bot.digest import Week, week_of, week_starting
+from bot.pulse import round_results, workspace_zone
 from storage import export as store
+from storage.teams import workspace_config
 
 MAX_WEEKS = 520
 
@@ -32,11 +34,23 @@ def _csv(header: list[str], rows) -> str:
     return buffer.getvalue()
 
 
-def export_csvs(*, session: Session, team_id: str, now: datetime, weeks: int) -> dict[str, str]:
-    """filename → CSV text for the last `weeks` weeks."""
-    since = now - timedelta(weeks=weeks)
+def export_csvs(*, session: Session, team_id: str, now: datetime, weeks: int,
+                default_zone: str | None = None) -> dict[str, str]:
+    """filename → CSV text for the last `weeks` complete weeks plus the current week so far.
+
+    Weeks are the digest's own (ISO weeks in the workspace's time zone), and every row says its week,
+    so a week's rows in the export add up to that week's digest."""
+    zone = workspace_zone(workspace_config(session=session, team_id=team_id), default_zone)
+    current = week_of(now, zone)
+    first = week_starting(current.start.astimezone(zone).date() - timedelta(weeks=weeks), zone)
+    since = first.start
+
+    def week(moment: datetime) -> str:
+        return week_of(moment, zone).label
+
     pulse_rows = []
-    for pulse_round in store.rounds_since(session=session, team_id=team_id, since=since):
+    for pulse_round in store.rounds_for_periods(session=session, team_id=team_id,
+                                                periods=_labels(first, current, zone)):
         results = round_results(session=session, pulse_round=pulse_round)
         for team in results.teams:
             for question, score in team.scores:
@@ -44,14 +58,24 @@ def export_csvs(*, session: Session, team_id: str, now: datetime, weeks: int) ->
                                    f"{score:.2f}" if score is not None else "hidden (below the anonymity threshold)"))
     return {
         "lead_ratings.csv": _csv(
-            ["rated_at", "updated_at", "rater_user_id", "lead", "rating", "reasons", "source", "campaign", "note"],
-            store.lead_rating_rows(session=session, team_id=team_id, since=since)),
+            ["week", "rated_at", "updated_at", "rater_user_id", "lead", "rating", "reasons", "source", "campaign",
+             "note"],
+            [(week(row[0]), *row) for row in store.lead_rating_rows(session=session, team_id=team_id, since=since)]),
         "messaging_answers.csv": _csv(
-            ["ask_id", "ask", "asker_user_id", "rep_user_id", "reaction", "used_in", "buyer_stage", "buyer_quote",
-             "suggestion", "answered_at", "updated_at"],
-            store.messaging_answer_rows(session=session, team_id=team_id, since=since)),
-        "pulse_aggregates.csv": _csv(["period", "team", "question", "asked", "answered", "average"], pulse_rows),
+            ["week", "ask_id", "ask", "asker_user_id", "rep_user_id", "reaction", "used_in", "buyer_stage",
+             "buyer_quote", "suggestion", "answered_at", "updated_at"],
+            [(week(row[-1]), *row) for row in store.messaging_answer_rows(session=session, team_id=team_id,
+                                                                            since=since)]),
+        "pulse_aggregates.csv": _csv(["week", "team", "question", "asked", "answered", "average"], pulse_rows),
     }
+
+
+def _labels(first: Week, last: Week, zone) -> list[str]:
+    labels, week = [], first
+    while week.start <= last.start:
+        labels.append(week.label)
+        week = week_starting(week.end.astimezone(zone).date(), zone)
+    return labels
 
 
 def export_weeks(text: str) -> int:

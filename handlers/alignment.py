@@ -294,14 +294,16 @@ class Alignment:
 
         def send(body: dict) -> None:
             with self.cf.transaction() as export_session:
-                files = export_csvs(session=export_session, team_id=team_id, now=_now(), weeks=weeks)
+                files = export_csvs(session=export_session, team_id=team_id, now=_now(), weeks=weeks,
+                                    default_zone=self.cf.settings.workspace_timezone)
             dm = self.cf.client.conversations_open(users=user_id)["channel"]["id"]
             self.cf.client.files_upload_v2(
-                channel=dm, initial_comment=f"Crossfeed export, last {weeks} weeks.",
+                channel=dm, initial_comment=f"Crossfeed export: the last {weeks} complete weeks and this week so far.",
                 file_uploads=[{"content": text, "filename": name, "title": name} for name, text in files.items()],
             )
 
-        return f"Preparing the export of the last {weeks} weeks; it will arrive in your DMs.", send
+        return (f"Preparing the export of the last {weeks} complete weeks and this week so far; "
+                "it will arrive in your DMs."), send
 
     # --- after ack -------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import (
     DigestPost,
+    DigestWeek,
     LeadRating,
     LeadRatingReason,
     LeadSource,
@@ -101,6 +102,41 @@ def bad_lead_reasons(
         )
     ).all()
     return [{row[0]: (row[1], int(row[2 + n])) for row in rows if row[2 + n]} for n in range(len(weeks))]
+
+
+def top_bad_reason_by_source(
+    *, session: Session, team_id: str, start: datetime, end: datetime
+) -> dict[str | None, str]:
+    """Source label (None: no source) → the reason given most often for that source's leads rated 1–2 in the week."""
+    rows = session.execute(
+        select(LeadSource.label, ReasonCode.label, func.count())
+        .select_from(LeadRatingReason)
+        .join(LeadRating, LeadRating.id == LeadRatingReason.rating_id)
+        .join(ReasonCode, ReasonCode.id == LeadRatingReason.reason_id)
+        .outerjoin(LeadSource, LeadSource.id == LeadRating.source_id)
+        .where(LeadRatingReason.team_id == team_id, LeadRatingReason.rated_at >= start,
+               LeadRatingReason.rated_at < end, LeadRatingReason.rating <= 2)
+        .group_by(LeadSource.label, ReasonCode.label)
+    ).all()
+    top: dict[str | None, tuple[int, str]] = {}
+    for source, reason, count in rows:
+        best = top.get(source)
+        if best is None or (-count, reason) < (-best[0], best[1]):
+            top[source] = (int(count), reason)
+    return {source: reason for source, (_, reason) in top.items()}
+
+
+def record_posted_figures(*, session: Session, team_id: str, week: str, figures: dict, now: datetime) -> None:
+    """Keep a week's figures as first posted; a later post of the same week (another channel) keeps the first."""
+    session.execute(
+        dialect_insert(session, DigestWeek)
+        .values(team_id=team_id, week=week, figures=figures, posted_at=now)
+        .on_conflict_do_nothing(index_elements=["team_id", "week"])
+    )
+
+
+def posted_figures(*, session: Session, team_id: str, week: str) -> dict | None:
+    return session.scalar(select(DigestWeek.figures).where(DigestWeek.team_id == team_id, DigestWeek.week == week))
 
 
 def weekly_lead_averages(

@@ -56,8 +56,9 @@ def messaging_answer_rows(*, session: Session, team_id: str, since: datetime) ->
     return [(*row[1:6], " ".join(sorted(places.get(row[0], []))), *row[6:]) for row in rows]
 
 
-def rounds_since(*, session: Session, team_id: str, since: datetime) -> list[PulseRound]:
+def rounds_for_periods(*, session: Session, team_id: str, periods: list[str]) -> list[PulseRound]:
+    """The pulse rounds of these weeks (a round's period is its ISO week, as in the digest)."""
     return list(session.scalars(
-        select(PulseRound).where(PulseRound.team_id == team_id, PulseRound.opens_at >= since)
+        select(PulseRound).where(PulseRound.team_id == team_id, PulseRound.period.in_(periods))
         .order_by(PulseRound.opens_at)
     ))

@@ -78,10 +78,11 @@ def test_lead_section_numbers_are_right(crossfeed, fake_slack):
         ("No budget", 2, 2), ("Not our ICP", 1, 1), ("Wrong persona / no authority", 1, 1)]
     assert digest.index == 50 and digest.index_change == -25  # (3−1)/4 against (4−1)/4
     assert digest.talking_points == (
-        "Lead quality fell 1.0 points to 3.0/5 — the biggest drop this week.",
-        "Webinar leads averaged 1.7/5 over 3 ratings; top reason for bad leads: No budget.",
+        "Lead quality fell 1.0 points to 3.0/5.",
+        "Webinar leads averaged 1.7/5 over 3 ratings; top reason for its bad leads: No budget.",
     )
-    assert digest.trend_leads[-2:] == (4.0, 3.0) and len(digest.trend_leads) == 12
+    assert digest.trend_weeks == ("2026-W46", "2026-W47"), "the trend starts at the first week with data"
+    assert digest.trend_leads == (4.0, 3.0) and digest.trend_index == (75, 50)
 
 
 def test_week_boundaries_are_local_midnight():
@@ -261,7 +262,8 @@ def test_a_failed_post_releases_the_claim_for_the_next_run(crossfeed, fake_slack
     assert post_due_digests(crossfeed, DUE + timedelta(minutes=5))[0].result == "posted"
 
 
-@pytest.mark.parametrize("words, expected", [("digest", "2026-W48 (so far)"), ("digest last", "2026-W47")])
+@pytest.mark.parametrize("words, expected", [("digest", "2026-W48 · Nov 23–29 (so far)"),
+                                             ("digest last", "2026-W47 · Nov 16–22")])
 def test_alignment_digest_previews_privately(running, slack, words, expected):
     setup_workspace(running.crossfeed)
     seed_leads(running.crossfeed)
@@ -339,3 +341,208 @@ def test_campaigns_with_three_or_more_ratings_are_ranked_however_reps_typed_them
         ("abm <tier1>", 3, 4.33), ("q4 webinar", 3, 2.0)], "Spring promo has only 2 ratings"
     text = json.dumps([b.to_dict() for b in digest_message(digest_of(crossfeed))[1]])
     assert "*Campaigns, best first*" in text and "&lt;tier1&gt;" in text
+
+
+# --- a digest leaders can trust -----------------------------------------------------------------
+
+W45_WEDNESDAY = datetime(2026, 11, 4, 12, 0, tzinfo=NY)
+W48_WEDNESDAY = datetime(2026, 11, 25, 12, 0, tzinfo=NY)
+
+
+def shown_text(digest) -> str:
+    return json.dumps([b.to_dict() for b in digest_message(digest)[1]], ensure_ascii=False)
+
+
+def answer_pulse(crossfeed, opening, scores):
+    """Open the round of `opening`'s week and answer it: user → (how aligned, second question)."""
+    with crossfeed.transaction() as session:
+        round_id = open_due_round(session=session, team_id="T1", now=opening).round_id
+        for user, answers in scores.items():
+            for question, score in enumerate(answers):
+                record_pulse_click(session=session, team_id="T1", user_id=user, now=opening + timedelta(hours=1),
+                                   value=PulseButtonValue(r=round_id, t=f"token-{user}", q=question, s=score))
+
+
+def test_a_sources_talking_point_names_that_sources_own_top_reason(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    for n in range(3):
+        rate(crossfeed, "U1", f"W-{n} 1 wrong-persona source:webinar", W47_WEDNESDAY)
+    for n in range(4):  # the most given reason overall, but not webinar's
+        rate(crossfeed, "U2", f"E-{n} 2 no-budget source:email", W47_WEDNESDAY)
+
+    digest = digest_of(crossfeed)
+
+    assert digest.leads.bad_reasons[0].label == "No budget"
+    assert "Webinar leads averaged 1.0/5 over 3 ratings; top reason for its bad leads: " \
+           "Wrong persona / no authority." in digest.talking_points
+
+
+def test_talking_points_say_what_turned_around_and_carry_no_filler(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    for n in range(3):
+        rate(crossfeed, "U1", f"B-{n} 1 no-budget source:webinar", W46_WEDNESDAY)
+        rate(crossfeed, "U1", f"A-{n} 4 source:webinar", W47_WEDNESDAY)
+
+    assert digest_of(crossfeed).talking_points == (
+        "Lead quality rose 3.0 points to 4.0/5.",
+        "Webinar leads turned around: 4.0/5 over 3 ratings, up from 1.0 last week.",
+    )
+    # A steady week says nothing rather than "1 of 4 sales reps rated leads" or the index's move again.
+    rate(crossfeed, "U1", "C-1 4", W48_WEDNESDAY)
+    assert digest_of(crossfeed, week_of(W48_WEDNESDAY, NY)).talking_points == ()
+
+
+def test_the_perception_gap_narrowing_is_a_talking_point_and_said_in_the_teams_names(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    with crossfeed.transaction() as session:
+        config = team_store.workspace_config(session=session, team_id="T1")
+        config.sales_name, config.marketing_name = "Field Sales", "Growth"
+    answer_pulse(crossfeed, datetime(2026, 11, 11, 10, tzinfo=NY),
+                 {"U1": (1, 3), "U2": (2, 3), "U3": (1, 3), "M1": (5, 3), "M2": (4, 3), "M3": (5, 3)})
+    answer_pulse(crossfeed, datetime(2026, 11, 18, 10, tzinfo=NY),
+                 {"U1": (3, 3), "U2": (3, 3), "U3": (4, 3), "M1": (5, 3), "M2": (4, 3), "M3": (4, 3)})
+
+    digest = digest_of(crossfeed)
+
+    assert "The perception gap narrowed to 1.0 points (from 3.3)." in digest.talking_points
+    assert "Perception gap: Field Sales rate alignment 1.0 points lower than Growth." in shown_text(digest)
+
+
+def test_the_index_change_compares_only_the_parts_both_weeks_have(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    rate(crossfeed, "U1", "B-1 4", W46_WEDNESDAY)  # W46: leads only, 75
+    rate(crossfeed, "U1", "A-1 3", W47_WEDNESDAY)  # W47: leads 50, and a pulse at 5/5: 100
+    answer_pulse(crossfeed, datetime(2026, 11, 18, 10, tzinfo=NY),
+                 {"U1": (5, 5), "U2": (5, 5), "U3": (5, 5), "M1": (5, 5), "M2": (5, 5), "M3": (5, 5)})
+
+    digest = digest_of(crossfeed)
+
+    assert digest.index == 75 and digest.index_parts == {"pulse": 100, "leads": 50}
+    assert digest.index_change == -25 and digest.index_compared == ("leads",), "not 75 − 75 = no change"
+    text = shown_text(digest)
+    assert "*Alignment index: 75/100* ▼25 pts :red_circle: _worse_\\npulse 100 · leads 50" in text
+    assert "Change over leads only" in text
+
+
+def test_changes_are_marked_better_or_worse_and_a_zero_change_shows_none(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    rate(crossfeed, "U1", "B-1 2 no-budget", W46_WEDNESDAY)
+    rate(crossfeed, "U1", "B-2 2", W46_WEDNESDAY)
+    for n, text in enumerate(["4", "2 no-budget", "2 no-budget", "4"]):
+        rate(crossfeed, "U2", f"A-{n} {text}", W47_WEDNESDAY)
+
+    text = shown_text(digest_of(crossfeed))
+
+    assert "3.0/5 ▲1.0 :large_green_circle: _better_" in text, "a higher average is better"
+    assert "No budget: 2 ▲1 :red_circle: _worse_" in text, "more bad-lead reasons is worse"
+    assert ":small_red_triangle" not in text
+
+    # W48: 41 ratings averaging 3.02 against 3.0: a change that rounds to 0.0 shows no arrow at all.
+    for n in range(41):
+        rate(crossfeed, "U3", f"C-{n} {4 if n == 0 else 3}", W48_WEDNESDAY)
+    w48 = shown_text(digest_of(crossfeed, week_of(W48_WEDNESDAY, NY)))
+    assert "*Average*\\n3.0/5\"" in w48 and "0.0" not in w48
+    assert "*Alignment index: 50/100* · no change" in w48
+
+
+def test_a_workspaces_first_week_has_no_arrows(crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    seed_leads(crossfeed)
+    with crossfeed.transaction() as session:
+        from storage.models import LeadRating
+
+        session.execute(update(LeadRating).where(LeadRating.lead_ref.like("B-%")).values(
+            rated_at=datetime(2026, 11, 16, 9, tzinfo=NY)))  # last week's two ratings move into this week
+
+    digest = digest_of(crossfeed)
+    text = shown_text(digest)
+
+    assert digest.index_change is None and all(r.change is None for r in digest.leads.bad_reasons)
+    assert "▲" not in text and "▼" not in text and "no change" not in text
+
+
+def test_week_labels_show_their_dates():
+    assert last_complete_week(DUE, NY).title == "2026-W47 · Nov 16–22"
+    assert week_of(datetime(2026, 12, 2, tzinfo=NY), NY).title == "2026-W49 · Nov 30–Dec 6"
+    assert week_of(datetime(2026, 12, 30, tzinfo=NY), NY).title == "2026-W53 · Dec 28–Jan 3"
+
+
+def test_changes_compare_with_the_figures_as_posted_and_say_when_they_were_revised(crossfeed, fake_slack):
+    from storage.models import DigestWeek
+
+    setup_workspace(crossfeed, channels=(DIGEST, "C_OTHER"))
+    seed_leads(crossfeed)  # W47: 7 ratings averaging 3.0
+    post_due_digests(crossfeed, DUE)  # leaders read 3.0
+    for n in range(7):  # late ratings for W47, after its digest was posted
+        rate(crossfeed, "U4", f"LATE-{n} 5", datetime(2026, 11, 22, 20, tzinfo=NY))
+    rate(crossfeed, "U1", "N-1 4", W48_WEDNESDAY)
+    post_due_digests(crossfeed, DUE + timedelta(hours=2))
+
+    digest = digest_of(crossfeed, week_of(W48_WEDNESDAY, NY))
+
+    assert digest.leads.average_change == 1.0, "4.0 against 3.0 as posted, not against 4.0 recomputed"
+    assert digest.revised == ("2026-W47 · Nov 16–22 changed after its digest was posted (leads rated 7 → 14, "
+                              "average 3.0 → 4.0); this week's changes compare with the figures as posted.")
+    assert "changed after its digest was posted" in shown_text(digest)
+    with crossfeed.sessions() as session:
+        [posted] = session.scalars(select(DigestWeek)).all()
+    assert (posted.week, posted.figures["lead_ratings"], posted.figures["lead_average"]) == ("2026-W47", 7, 3.0)
+
+
+def test_a_closed_ask_already_reported_is_not_raised_again(crossfeed, fake_slack):
+    from bot.messaging import AnswerInput, AskInput, close_due_asks, create_ask, record_answer
+
+    setup_workspace(crossfeed)
+    opened = datetime(2026, 11, 19, 8, 0, tzinfo=NY)  # open four days: it closes Monday 08:00, before the digest
+    with crossfeed.transaction() as session:
+        ask = create_ask(session=session, team_id="T1", user_id="M1", recipients=[], submission_key="k1", now=opened,
+                         ask=AskInput(name="ROI deck", channel_id="C_SALES", days=4))
+        for user in ("U1", "U2", "U3"):
+            record_answer(session=session, team_id="T1", user_id=user, ask_id=ask.id, now=opened + timedelta(hours=2),
+                          answer=AnswerInput(reaction="flat", used_in=["call"]))
+    with crossfeed.transaction() as session:
+        close_due_asks(session=session, now=DUE - timedelta(minutes=30))
+    point = "“ROI deck” fell flat with 3 of 3 reps: worth a rewrite."
+
+    post_due_digests(crossfeed, DUE)
+    w48 = week_of(W48_WEDNESDAY, NY)
+
+    assert point in json.dumps(posted_digests(fake_slack)[0].blocks, ensure_ascii=False)
+    assert [a.name for a in digest_of(crossfeed, w48).messaging.asks] == ["ROI deck"], "it closed in W48"
+    assert point not in digest_of(crossfeed, w48).talking_points
+
+
+def test_the_chart_plots_the_index_and_leaves_weeks_without_data_as_gaps(crossfeed, fake_slack, monkeypatch):
+    import math
+
+    from matplotlib.axes import Axes
+
+    from bot.chart import trend_chart
+
+    setup_workspace(crossfeed)
+    rate(crossfeed, "U1", "OLD-1 2", W45_WEDNESDAY)
+    seed_leads(crossfeed)
+    with crossfeed.transaction() as session:  # W46 emptied: a week without data between two with data
+        from sqlalchemy import delete
+
+        from storage.models import LeadRating
+
+        session.execute(delete(LeadRating).where(LeadRating.lead_ref.like("B-%")))
+    drawn = {}
+    original = Axes.plot
+
+    def recording_plot(self, x, y, *args, **kwargs):
+        drawn[kwargs["label"]] = list(y)
+        return original(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "plot", recording_plot)
+
+    digest = digest_of(crossfeed)
+    png = trend_chart(digest)
+
+    assert digest.trend_weeks == ("2026-W45", "2026-W46", "2026-W47"), "starts at the first week with data"
+    assert png.startswith(b"\x89PNG")
+    lead = drawn["Lead quality: average rating (1–5)"]
+    index = drawn["Alignment index (0–100, right axis)"]
+    assert lead[0] == 2.0 and math.isnan(lead[1]) and lead[2] == 3.0, "the empty week breaks the line"
+    assert index[0] == 25 and math.isnan(index[1]) and index[2] == 50

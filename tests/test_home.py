@@ -278,13 +278,13 @@ def test_leaders_and_admins_see_last_weeks_digest_and_the_trend(crossfeed, who):
     view = view_of(crossfeed, "L1", configured_admins=configured)
     text = shown(view)
 
-    assert headers(view) == ["Crossfeed", "Alignment last week · 2026-W47"]
+    assert headers(view) == ["Crossfeed", "Alignment last week · 2026-W47 · Nov 16–22"]
     assert ("a leader" if who == "leader" else "a Crossfeed admin") in text
-    assert "Alignment index: 50/100* (-25 pts)" in text
+    assert "Alignment index: 50/100* ▼25 pts :red_circle: _worse_\\nleads 50" in text
     assert "Lead quality fell 1.0 points to 3.0/5" in text and "Webinar leads averaged 1.7/5" in text
-    assert "7 by 3 of 4 reps" in text and "3.0/5 (-1.0)" in text
-    assert "12-week trend* (2026-W36 to 2026-W47, 1–5)" in text
-    assert "Lead quality  ··········▆▅  3.0" in text
+    assert "7 by 3 of 4 reps" in text and "3.0/5 ▼1.0 :red_circle: _worse_" in text
+    assert "2-week trend* (2026-W46 to 2026-W47, 1–5)" in text, "from the first week with data"
+    assert "Lead quality  ▆▅  3.0" in text
     assert "`/alignment digest last`" in text
 
 
@@ -306,7 +306,7 @@ def test_the_trend_shows_pulse_alignment_only_above_the_anonymity_threshold(cros
 
     text = shown(view_of(crossfeed, "L1"))
 
-    assert "Lead quality     ············  –\\nSales alignment  ···········▆  4.0" in text
+    assert "Lead quality     ·  –\\nSales alignment  ▆  4.0" in text
     assert "Marketing alignment" not in text, "one marketing answer is below the threshold of 3"
     assert "Sales 4.0 · Marketing hidden" in text
 
@@ -326,7 +326,7 @@ def test_a_marketer_who_leads_and_administers_gets_every_section_in_order(crossf
     view = view_of(crossfeed, "M1")
     text = shown(view)
 
-    assert headers(view) == ["Crossfeed", "For marketing", "Alignment last week · 2026-W47"]
+    assert headers(view) == ["Crossfeed", "For marketing", "Alignment last week · 2026-W47 · Nov 16–22"]
     assert "You're in *Marketing* · a leader · a Crossfeed admin." in text
     assert text.index("Your recent activity") < text.index("For marketing") < text.index("Alignment last week")
     assert "SELF-1" in text and "isn't set up yet" not in text

@@ -5,17 +5,36 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from bot.blocks.common import quote, user_text, within_block_limit
-from bot.digest import MIN_SOURCE_RATINGS, SourceLine, WeeklyDigest
+from bot.digest import MIN_SOURCE_RATINGS, SourceLine, WeeklyDigest, gap_in_words
 from bot.messaging import REACTIONS
 
 LIST_MAX = 5
 
 
-def _delta(value: float | int | None, unit: str = "") -> str:
-    if value is None or value == 0:
+def change_mark(value: float | int | None, *, higher_is_better: bool = True, unit: str = "") -> str:
+    """A change with its direction and, in words, whether it is better or worse; nothing when it rounds to 0."""
+    if value is None:
         return ""
-    arrow = ":small_red_triangle:" if value > 0 else ":small_red_triangle_down:"
-    return f" {arrow}{abs(value):.1f}{unit}" if isinstance(value, float) else f" {arrow}{abs(value)}{unit}"
+    shown = f"{abs(value):.1f}" if isinstance(value, float) else f"{abs(value)}"
+    if float(shown) == 0:
+        return ""
+    better = (value > 0) == higher_is_better
+    mark = ":large_green_circle:" if better else ":red_circle:"
+    return f" {'▲' if value > 0 else '▼'}{shown}{unit} {mark} _{'better' if better else 'worse'}_"
+
+
+def index_line(digest: WeeklyDigest) -> str:
+    """The index, its like-for-like change and the parts it is made of: "pulse 62 · leads 55"."""
+    line = f"*Alignment index: {digest.index}/100*"
+    if digest.index_change == 0:
+        line += " · no change"
+    elif digest.index_change is not None:
+        line += change_mark(digest.index_change, unit=" pts")
+    parts = " · ".join(f"{part} {value}" for part, value in digest.index_parts.items())
+    if digest.index_change is not None and len(digest.index_compared) < len(digest.index_parts):
+        compared = " and ".join(digest.index_compared)
+        parts += f"\n_Change over {compared} only: the parts both weeks have._"
+    return f"{line}\n{parts}"
 
 
 def _listed(lines: list[str], limit: int = LIST_MAX) -> str:
@@ -36,7 +55,7 @@ def _share(value: float | None) -> str:
 def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, list[Block]]:
     """The digest as one message: header, index, talking points, leads, messaging, pulse."""
     week = digest.week
-    title = f"Sales × Marketing alignment · {week.label}" + (" (so far)" if digest.partial else "")
+    title = f"Sales × Marketing alignment · {week.title}" + (" (so far)" if digest.partial else "")
     text = title
     blocks: list[Block] = [HeaderBlock(text=title[:150])]
     if late:
@@ -50,7 +69,9 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
             "• Admins: `/alignment setup` sets up the teams, so the weekly pulse reaches both, and the channels")))
         return f"{text}: no feedback this week", blocks
     if digest.index is not None:
-        blocks.append(SectionBlock(text=f"*Alignment index: {digest.index}/100*{_delta(digest.index_change, ' pts')}"))
+        blocks.append(SectionBlock(text=index_line(digest)))
+    if digest.revised:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f":pencil2: {digest.revised}")]))
     if digest.talking_points:
         blocks.append(SectionBlock(text="*Talking points*\n" + "\n".join(
             f"• {user_text(point, 600)}" for point in digest.talking_points)))
@@ -61,7 +82,7 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
         blocks.append(SectionBlock(text=":dart: *Lead quality*", fields=[
             f"*Leads rated*\n{leads.ratings}",
             f"*Reps who rated*\n{leads.raters} of {leads.sales_team or '–'}",
-            f"*Average*\n{leads.average:.1f}/5{_delta(leads.average_change)}",
+            f"*Average*\n{leads.average:.1f}/5{change_mark(leads.average_change)}",
             f"*Good (4–5) / bad (1–2)*\n{_share(leads.good_share)} / {_share(leads.bad_share)}",
         ]))
         sources = [source_line(s) for s in leads.ranked_sources]
@@ -74,7 +95,8 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
             heading = f"*Campaigns, best first* ({MIN_SOURCE_RATINGS} or more ratings)"
             blocks.append(SectionBlock(text=heading + "\n" + _listed(campaigns)))
         if leads.bad_reasons:
-            reasons = [f"{user_text(r.label, 75)}: {r.count}{_delta(r.change)}" for r in leads.bad_reasons]
+            reasons = [f"{user_text(r.label, 75)}: {r.count}{change_mark(r.change, higher_is_better=False)}"
+                       for r in leads.bad_reasons]
             blocks.append(SectionBlock(text="*Why leads were bad*\n" + _listed(reasons)))
     else:
         blocks.append(SectionBlock(text=":dart: *Lead quality*\nNo leads were rated this week."))
@@ -107,7 +129,7 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
         for index, team in enumerate(results.teams):
             rate = f"{team.answered} of {team.asked} answered" if team.asked else "nobody asked"
             if team.shown:
-                scores = [f"{user_text(q, 150)}: *{s:.1f}*{_delta(digest.pulse.change(team.side, i))}"
+                scores = [f"{user_text(q, 150)}: *{s:.1f}*{change_mark(digest.pulse.change(team.side, i))}"
                           for i, (q, s) in enumerate(team.scores) if s is not None]
                 body = "\n".join(scores)
             else:
@@ -116,9 +138,8 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
             blocks.append(SectionBlock(text=f"{heading}*{user_text(team.name, 40)}* · {rate}\n{body}"))
             if team.comments:
                 blocks.append(SectionBlock(text=_listed([quote(c, 300) for c in team.comments], 3)))
-        if results.gap is not None:
-            blocks.append(ContextBlock(elements=[MarkdownTextObject(
-                text=f"Perception gap (sales' view of alignment − marketing's): {results.gap:+.1f}")]))
+        if (gap := gap_in_words(results)) is not None:
+            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Perception gap: {user_text(gap, 200)}")]))
     else:
         blocks.append(SectionBlock(text=":bar_chart: *Pulse*\nNo pulse round this week."))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(

@@ -15,11 +15,11 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks.common import SECTION_TEXT_MAX, VIEW_MAX_BLOCKS, local_time, user_text, within_block_limit
-from bot.blocks.digest import source_line
+from bot.blocks.digest import change_mark, index_line, source_line
 from bot.blocks.ids import HomeIds, LeadFeedbackIds
 from bot.blocks.leadfeedback import RatingButtonValue, stars
 from bot.blocks.messaging import EMOJI, reaction_buttons, tally_line
-from bot.digest import MIN_SOURCE_RATINGS, WeeklyDigest
+from bot.digest import MIN_SOURCE_RATINGS, WeeklyDigest, gap_in_words
 from bot.home import HomeSummary, LeadQuality, Listed
 from bot.messaging import NAME_MAX, REACTIONS
 
@@ -48,10 +48,6 @@ def _listed(heading: str, lines: list[str], more: int = 0) -> str:
 
 def _share(value: float | None) -> str:
     return f"{value:.0%}" if value is not None else "–"
-
-
-def _change(value: float | None) -> str:
-    return f" ({value:+.1f})" if value else ""
 
 
 def sparkline(values: tuple[float | None, ...]) -> str:
@@ -183,10 +179,10 @@ def _pulse_line(digest: WeeklyDigest) -> str | None:
     parts = []
     for team in digest.pulse.results.teams:
         score = team.scores[0][1] if team.shown and team.scores else None
-        shown = f"{score:.1f}{_change(digest.pulse.change(team.side, 0))}" if score is not None else "hidden"
+        shown = f"{score:.1f}{change_mark(digest.pulse.change(team.side, 0))}" if score is not None else "hidden"
         parts.append(f"{user_text(team.name, 40)} {shown}")
-    gap = digest.pulse.results.gap
-    return " · ".join(parts) + (f" · gap {gap:+.1f}" if gap is not None else "")
+    gap = gap_in_words(digest.pulse.results)
+    return " · ".join(parts) + (f"\n{user_text(gap, 200)}" if gap is not None else "")
 
 
 def _trend(digest: WeeklyDigest) -> Block | None:
@@ -203,24 +199,24 @@ def _trend(digest: WeeklyDigest) -> Block | None:
         latest = next((f"{v:.1f}" for v in reversed(values) if v is not None), "–")
         rows.append(f"{name[:30].ljust(min(width, 30))}  {sparkline(values)}  {latest}")
     first, last = digest.trend_weeks[0], digest.trend_weeks[-1]
+    weeks = f"*{len(digest.trend_weeks)}-week trend* ({first} to {last}, 1–5)" if first != last else \
+        f"*Trend* ({first}, 1–5)"
     table = user_text("\n".join(rows), 2500)
-    return SectionBlock(text=f"*{len(digest.trend_weeks)}-week trend* ({first} to {last}, 1–5)\n```{table}```")
+    return SectionBlock(text=f"{weeks}\n```{table}```")
 
 
 def _leadership(digest: WeeklyDigest) -> list[Block]:
-    blocks: list[Block] = [DividerBlock(), HeaderBlock(text=f"Alignment last week · {digest.week.label}")]
+    blocks: list[Block] = [DividerBlock(), HeaderBlock(text=f"Alignment last week · {digest.week.title}")]
     if digest.empty:
         blocks.append(SectionBlock(text="No feedback last week, so there is nothing to measure yet."))
     else:
-        index = (f"*Alignment index: {digest.index}/100*" + (f" ({digest.index_change:+d} pts)"
-                                                             if digest.index_change else "")
-                 if digest.index is not None else "*Alignment index:* not enough data")
+        index = index_line(digest) if digest.index is not None else "*Alignment index:* not enough data"
         blocks.append(SectionBlock(text=_listed(index, [f"• {user_text(p, 600)}" for p in digest.talking_points])))
         leads, messaging = digest.leads, digest.messaging
         fields = [
             f"*Leads rated*\n{leads.ratings}"
             + (f" by {leads.raters} of {leads.sales_team or '–'} reps" if leads.ratings else ""),
-            f"*Average rating*\n{leads.average:.1f}/5{_change(leads.average_change)}" if leads.average is not None
+            f"*Average rating*\n{leads.average:.1f}/5{change_mark(leads.average_change)}" if leads.average is not None
             else "*Average rating*\n–",
             f"*Good / bad leads*\n{_share(leads.good_share)} / {_share(leads.bad_share)}",
             f"*Messaging asks*\n{len(messaging.asks)}" + (
