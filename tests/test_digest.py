@@ -29,7 +29,8 @@ DIGEST = "C_LEADERS"
 
 
 def setup_workspace(crossfeed, *, sales=("U1", "U2", "U3", "U4"), marketing=("M1", "M2", "M3"), channels=(DIGEST,)):
-    with crossfeed.transaction() as session:
+    # Set up weeks before the digests the tests post: no digest is posted for a week before the workspace began.
+    with freeze_time(DUE - timedelta(weeks=8)), crossfeed.transaction() as session:
         config = team_store.workspace_config(session=session, team_id="T1")
         config.timezone = "America/New_York"
         config.digest_channels = list(channels)
@@ -495,11 +496,11 @@ def test_a_closed_ask_already_reported_is_not_raised_again(crossfeed, fake_slack
     setup_workspace(crossfeed)
     opened = datetime(2026, 11, 19, 8, 0, tzinfo=NY)  # open four days: it closes Monday 08:00, before the digest
     with crossfeed.transaction() as session:
-        ask = create_ask(session=session, team_id="T1", user_id="M1", recipients=[], submission_key="k1", now=opened,
+        sent = create_ask(session=session, team_id="T1", user_id="M1", recipients=[], submission_key="k1", now=opened,
                          ask=AskInput(name="ROI deck", channel_id="C_SALES", days=4))
         for user in ("U1", "U2", "U3"):
-            record_answer(session=session, team_id="T1", user_id=user, ask_id=ask.id, now=opened + timedelta(hours=2),
-                          answer=AnswerInput(reaction="flat", used_in=["call"]))
+            record_answer(session=session, team_id="T1", user_id=user, ask_id=sent.ask.id,
+                          now=opened + timedelta(hours=2), answer=AnswerInput(reaction="flat", used_in=["call"]))
     with crossfeed.transaction() as session:
         close_due_asks(session=session, now=DUE - timedelta(minutes=30))
     point = "“ROI deck” fell flat with 3 of 3 reps: worth a rewrite."

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.digest_posting import post_due_digests
 from storage import queries
 from storage import teams as store
-from storage.models import LeadRating, LeadSource, ReasonCode
+from storage.models import LeadRating, LeadSource, ReasonCode, Workspace
 from tests.pulse_kit import make_teams, open_round
 
 
@@ -256,6 +256,8 @@ def test_user_groups_are_picked_in_the_modal_and_read_after_saving(running, slac
 
 def test_a_schedule_changed_in_setup_is_used_by_the_next_run_without_a_restart(running, slack, admin):
     make_teams(running.crossfeed, sales=["U2"], marketing=["U3"], timezone="America/New_York")
+    with running.crossfeed.transaction() as session:  # in use for a month: its past weeks get digests
+        session.execute(update(Workspace).values(created_at=datetime.fromisoformat("2026-11-01T00:00:00+00:00")))
     view = open_setup(running, slack)
     slack.submit(view, submitted(view, pulse_day="thu", pulse_time="09:00", digest_channels=["C0LEAD"],
                                  digest_day="tue", digest_time="08:00"), user=admin)
