@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from bot.blocks.ids import LeadFeedbackIds as Ids
 from storage import queries
+from storage import teams as store
 from tests.helpers import rating_count, ratings, reason_codes, sources
 
 
@@ -100,26 +101,86 @@ def test_a_double_submit_leaves_one_rating(running, slack):
     assert rating_count(running.crossfeed) == 1
 
 
-def test_source_typeahead_offers_known_sources_and_adding_a_new_one(running, slack):
+def allow_new_sources(crossfeed) -> None:
+    """What an admin's "Reps can add a source" tick in /alignment setup stores (tested in test_setup)."""
+    with crossfeed.transaction() as session:
+        store.workspace_config(session=session, team_id="T1").allow_new_sources = True
+
+
+def test_source_typeahead_offers_known_sources_and_what_was_typed(running, slack):
     reply = slack.suggest(Ids.SOURCE, "web")
 
     labels = [option["text"]["text"] for option in reply.json["options"]]
-    assert labels == ["Webinar", "Direct web", "Add “web”"]
+    assert labels == ["Webinar", "Direct web", "“web” (under Other until an admin adds it)"]
+    assert reply.json["options"][-1]["value"] == "new:web"
 
     everything = slack.suggest(Ids.SOURCE, "").json["options"]
     assert len(everything) == 12 and everything[0]["text"]["text"] == "Paid search"
 
 
-def test_a_new_source_typed_in_the_modal_is_added_and_used(running, slack):
+def test_with_new_sources_allowed_the_typeahead_offers_to_add_one(running, slack):
+    allow_new_sources(running.crossfeed)
+
+    labels = [option["text"]["text"] for option in slack.suggest(Ids.SOURCE, "web").json["options"]]
+
+    assert labels == ["Webinar", "Direct web", "Add “web”"]
+
+
+def test_a_source_typed_in_the_modal_that_matches_none_is_kept_under_other(running, slack):
     view = open_modal(running, slack)
+    assert "kept under Other until an admin adds it" in view["blocks"][3]["hint"]["text"]
+
+    reply = slack.submit(view, values(source="new:G2 reviews"))
+
+    assert reply.body == ""
+    [row] = ratings(running.crossfeed)
+    assert (row.source.code, row.source_text) == ("other", "G2 reviews")
+    assert "G2 reviews" not in [source.label for source in sources(running.crossfeed)]
+    [confirmation] = running.fake.wait_for("response_url")
+    assert "Source kept as “G2 reviews” under Other" in confirmation.text_everywhere()
+    assert "an admin can add it" in confirmation.text_everywhere()
+
+
+def test_a_source_typed_in_the_modal_matches_a_known_one_forgivingly(running, slack):
+    view = open_modal(running, slack)
+
+    slack.submit(view, values(source="new:Webinars"))
+
+    [row] = ratings(running.crossfeed)
+    assert (row.source.code, row.source_text) == ("webinar", None)
+    assert len(sources(running.crossfeed)) == 12, "no source was added"
+
+
+def test_with_new_sources_allowed_a_new_source_typed_in_the_modal_is_added_and_used(running, slack):
+    allow_new_sources(running.crossfeed)
+    view = open_modal(running, slack)
+    assert view["blocks"][3]["hint"]["text"] == "Type to search, or type a new source to add it."
 
     slack.submit(view, values(source="new:G2 reviews"))
 
     [row] = ratings(running.crossfeed)
-    assert row.source.label == "G2 reviews" and row.source.created_by == "U1"
+    assert row.source.label == "G2 reviews" and row.source.created_by == "U1" and row.source_text is None
     assert "G2 reviews" in [source.label for source in sources(running.crossfeed)]
     again = slack.suggest(Ids.SOURCE, "g2").json["options"]
     assert [o["text"]["text"] for o in again] == ["G2 reviews", "Add “g2”"]
+
+
+def test_editing_a_rating_keeps_its_typed_source(running, slack):
+    slack.command("/leadfeedback", 'ACME-1 2 no-budget source:webinarz campaign:"Q4 ROI" "only pricing"')
+    [row] = ratings(running.crossfeed)
+    slack.click(Ids.EDIT, json.dumps({"rating_id": row.id}))
+    [call] = running.fake.wait_for("views.open")
+    by_id = {block["block_id"]: block["element"] for block in call.view["blocks"]}
+    assert by_id[Ids.SOURCE]["initial_option"]["value"] == "new:webinarz"
+    assert by_id[Ids.CAMPAIGN]["initial_value"] == "Q4 ROI"
+
+    # Saving the prefilled form as it came, with only the rating changed.
+    slack.submit(call.view, values(lead="ACME-1", rating="1", reasons=("no-budget",), source="new:webinarz",
+                                   campaign="Q4 ROI", note="only pricing"))
+
+    [edited] = ratings(running.crossfeed)
+    assert (edited.rating, edited.source.code, edited.source_text, edited.campaign, edited.note) == (
+        1, "other", "webinarz", "Q4 ROI", "only pricing")
 
 
 def test_edit_button_opens_the_modal_prefilled_and_saving_updates_the_same_row(running, slack):

@@ -38,6 +38,10 @@ def submitted(view: dict, **changes) -> dict:
             state = {"selected_conversation": element.get("initial_conversation") if value is ... else value}
         elif kind == "timepicker":
             state = {"selected_time": element.get("initial_time") if value is ... else value}
+        elif kind == "checkboxes":
+            ticked = element.get("initial_options") or [] if value is ... else [
+                option for option in element["options"] if option["value"] in (value or [])]
+            state = {"selected_options": ticked}
         else:
             state = {"value": element.get("initial_value") if value is ... else value}
         values[block_id] = {element["action_id"]: {"type": kind, **state}}
