@@ -86,8 +86,8 @@ def _typed_sources(typed: list[tuple[str, int]]) -> list[Block]:
     if not typed:
         return []
     shown = ", ".join(f"{user_text(text, 75)} ({count})" for text, count in typed[:TYPED_SOURCES_SHOWN])
-    if more := len(typed) - TYPED_SOURCES_SHOWN:
-        shown += f", and {more} more"
+    if len(typed) > TYPED_SOURCES_SHOWN:
+        shown += f", and {len(typed) - TYPED_SOURCES_SHOWN} more"
     return [ContextBlock(elements=[MarkdownTextObject(
         text=f"*Typed by reps, not yet sources:* {shown}. Their ratings count under Other; add a line above "
              "to make one a source, and its ratings move to it.")])]
