@@ -282,17 +282,29 @@ def workspace_codes(*, session: Session, team_id: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class SourceSuggestions:
-    """The modal's source typeahead: matching sources, and what picking the typed text itself does."""
+    """The modal's source typeahead: matching sources, and whether to offer the typed text itself."""
 
     matches: list[tuple[int, str]]  # (id, label)
+    offer_typed: bool  # it matches no source: picking it adds it, or keeps it under Other
     allow_new_sources: bool
 
 
 def find_sources(*, session: Session, team_id: str, typed: str, limit: int = 20) -> SourceSuggestions:
-    """Sources for the modal's typeahead: (id, label) of those matching what was typed."""
+    """Sources for the modal's typeahead: those whose name contains what was typed, led by the one it means
+    (`webinars`, an alias like `ppc`), as saving would match it."""
     queries.ensure_workspace(session=session, team_id=team_id)
-    sources = queries.search_sources(session=session, team_id=team_id, typed=typed.strip(), limit=limit)
+    typed = typed.strip()
+    sources = list(queries.search_sources(session=session, team_id=team_id, typed=typed, limit=limit))
+    meant, ambiguous = None, False
+    if typed:
+        try:
+            meant = CodeList(queries.active_sources(session=session, team_id=team_id), what="source").find(typed)
+        except ValueError:
+            ambiguous = True
+    if meant is not None:
+        sources = [meant, *(source for source in sources if source.id != meant.id)][:limit]
     return SourceSuggestions(matches=[(source.id, source.label) for source in sources],
+                             offer_typed=bool(typed) and meant is None and not ambiguous,
                              allow_new_sources=_allow_new_sources(session=session, team_id=team_id))
 
 

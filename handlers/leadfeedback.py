@@ -104,7 +104,7 @@ class LeadFeedback:
         with self.cf.transaction() as session:
             found = find_sources(session=session, team_id=context.team_id, typed=typed)
         options = [source_option(source_id, label) for source_id, label in found.matches]
-        if typed and all(label.casefold() != typed.casefold() for _, label in found.matches):
+        if found.offer_typed:
             options.append(new_source_option(typed, allow_new_sources=found.allow_new_sources))
         ack(options=[option.to_dict() for option in options[:100]])
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.blocks.ids import LeadFeedbackIds as Ids
 from storage import queries
 from storage import teams as store
@@ -108,22 +110,33 @@ def allow_new_sources(crossfeed) -> None:
 
 
 def test_source_typeahead_offers_known_sources_and_what_was_typed(running, slack):
-    reply = slack.suggest(Ids.SOURCE, "web")
+    reply = slack.suggest(Ids.SOURCE, "g2")
 
-    labels = [option["text"]["text"] for option in reply.json["options"]]
-    assert labels == ["Webinar", "Direct web", "“web” (under Other until an admin adds it)"]
-    assert reply.json["options"][-1]["value"] == "new:web"
+    assert [(o["text"]["text"], o["value"]) for o in reply.json["options"]] == [
+        ("“g2” (under Other until an admin adds it)", "new:g2")]
 
     everything = slack.suggest(Ids.SOURCE, "").json["options"]
     assert len(everything) == 12 and everything[0]["text"]["text"] == "Paid search"
 
 
+@pytest.mark.parametrize("typed, shown", [
+    ("web", ["Direct web", "Webinar"]),  # `web` is Direct web's alias: saving it would pick Direct web
+    ("webinars", ["Webinar"]),
+    ("ppc", ["Paid search"]),
+    ("paid", ["Paid search", "Paid social"]),  # a start that fits two: pick one, nothing typed to add
+])
+def test_source_typeahead_leads_with_the_source_saving_would_pick(running, slack, typed, shown):
+    options = slack.suggest(Ids.SOURCE, typed).json["options"]
+
+    assert [option["text"]["text"] for option in options] == shown
+
+
 def test_with_new_sources_allowed_the_typeahead_offers_to_add_one(running, slack):
     allow_new_sources(running.crossfeed)
 
-    labels = [option["text"]["text"] for option in slack.suggest(Ids.SOURCE, "web").json["options"]]
+    labels = [option["text"]["text"] for option in slack.suggest(Ids.SOURCE, "g2").json["options"]]
 
-    assert labels == ["Webinar", "Direct web", "Add “web”"]
+    assert labels == ["Add “g2”"]
 
 
 def test_a_source_typed_in_the_modal_that_matches_none_is_kept_under_other(running, slack):
@@ -162,7 +175,7 @@ def test_with_new_sources_allowed_a_new_source_typed_in_the_modal_is_added_and_u
     assert row.source.label == "G2 reviews" and row.source.created_by == "U1" and row.source_text is None
     assert "G2 reviews" in [source.label for source in sources(running.crossfeed)]
     again = slack.suggest(Ids.SOURCE, "g2").json["options"]
-    assert [o["text"]["text"] for o in again] == ["G2 reviews", "Add “g2”"]
+    assert [o["text"]["text"] for o in again] == ["G2 reviews"], "typing its start finds it; nothing new to add"
 
 
 def test_editing_a_rating_keeps_its_typed_source(running, slack):
@@ -261,3 +274,27 @@ def test_a_new_source_that_an_admin_retired_is_refused_on_its_field(running, sla
     assert reply.json["response_action"] == "errors"
     assert "“Webinar” was retired by an admin" in reply.json["errors"][Ids.SOURCE]
     assert ratings(running.crossfeed) == []
+
+
+def test_rating_an_already_rated_lead_in_a_fresh_modal_keeps_what_it_leaves_blank(running, slack):
+    slack.command("/leadfeedback", 'ACME-1 2 no-budget source:webinar campaign:q4-roi "only pricing"')
+    view = open_modal(running, slack)
+
+    slack.submit(view, values(lead="acme-1", rating="5", reasons=()))
+
+    [row] = ratings(running.crossfeed)
+    assert (row.rating, row.source.code, row.campaign, row.note) == (5, "webinar", "q4-roi", "only pricing")
+    assert reason_codes(row) == [], "a bad reason doesn't stay on a lead now rated good"
+
+
+def test_the_edit_modal_saves_exactly_what_it_sends_so_a_cleared_field_is_cleared(running, slack):
+    slack.command("/leadfeedback", 'ACME-1 2 no-budget source:webinar campaign:q4-roi "only pricing"')
+    [row] = ratings(running.crossfeed)
+    slack.click(Ids.EDIT, json.dumps({"rating_id": row.id}))
+    [call] = running.fake.wait_for("views.open")
+
+    slack.submit(call.view, values(lead="ACME-1", rating="2", reasons=("no-budget",), source=f"id:{row.source_id}",
+                                   campaign=None, note="only pricing"))
+
+    [edited] = ratings(running.crossfeed)
+    assert (edited.source.code, edited.campaign, edited.note) == ("webinar", None, "only pricing")
