@@ -330,11 +330,19 @@ def rate_lead(
     same_lead = queries.rating_id_for_lead(session=session, team_id=team_id, rater_user_id=user_id, lead_key=key)
     earlier = (queries.lead_rating(session=session, team_id=team_id, rating_id=same_lead)
                if rating_id is None and same_lead is not None else None)
+    edited = None
+    if rating_id is not None:
+        edited = queries.lead_rating(session=session, team_id=team_id, rating_id=rating_id)
+        if edited is None:
+            raise NotFound("That rating no longer exists. Rate the lead again with `/leadfeedback`.")
+        if edited.rater_user_id != user_id:
+            raise NotAllowed("You can only edit your own ratings.")
     if earlier is not None:
         rating = rating.model_copy(update=dict(campaign=rating.campaign or earlier.campaign,
                                                note=rating.note or earlier.note))
     reason_ids, (source_id, source_text) = _resolve_codes(
-        session=session, team_id=team_id, user_id=user_id, rating=rating, earlier=earlier)
+        session=session, team_id=team_id, user_id=user_id, rating=rating, earlier=earlier,
+        held_reasons=edited.reasons if edited is not None else ())
     values = dict(lead_ref=rating.lead, lead_key=key, rating=rating.rating, source_id=source_id,
                   source_text=source_text, campaign=rating.campaign, note=rating.note, reason_ids=reason_ids,
                   now=now)
@@ -344,11 +352,6 @@ def rate_lead(
         )
         created = same_lead is None
     else:
-        existing = queries.lead_rating(session=session, team_id=team_id, rating_id=rating_id)
-        if existing is None:
-            raise NotFound("That rating no longer exists. Rate the lead again with `/leadfeedback`.")
-        if existing.rater_user_id != user_id:
-            raise NotAllowed("You can only edit your own ratings.")
         if same_lead not in (None, rating_id):
             raise InvalidInput({"lead": "You have already rated this lead: edit that rating instead "
                                         "(see `/leadfeedback mine`)."})
@@ -363,15 +366,20 @@ def rate_lead(
 
 
 def _resolve_codes(
-    *, session: Session, team_id: str, user_id: str, rating: LeadRatingInput, earlier: LeadRating | None
+    *, session: Session, team_id: str, user_id: str, rating: LeadRatingInput, earlier: LeadRating | None,
+    held_reasons: Sequence[ReasonCode] = (),
 ) -> tuple[list[int], tuple[int | None, str | None]]:
-    """Reason ids and (source id, typed source text) for the rating, or InvalidInput naming each bad field."""
+    """Reason ids and (source id, typed source text) for the rating, or InvalidInput naming each bad field.
+
+    `held_reasons`, those of the rating being edited, stay usable even if an admin has retired them since.
+    """
     errors: dict[str, str] = {}
     reasons = CodeList(queries.active_reasons(session=session, team_id=team_id), what="reason code")
+    held = {reason.code: reason for reason in held_reasons}
     reason_rows: list[ReasonCode] = []
     for typed in rating.reasons:
         try:
-            reason_rows.append(reasons.resolve(typed))
+            reason_rows.append(held.get(typed) or reasons.resolve(typed))
         except ValueError as problem:
             errors.setdefault("reasons", str(problem))
     if not rating.reasons and earlier is not None:

@@ -6,10 +6,12 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from bot.blocks.ids import LeadFeedbackIds as Ids
 from storage import queries
 from storage import teams as store
+from storage.models import ReasonCode
 from tests.helpers import rating_count, ratings, reason_codes, sources
 
 
@@ -298,3 +300,23 @@ def test_the_edit_modal_saves_exactly_what_it_sends_so_a_cleared_field_is_cleare
 
     [edited] = ratings(running.crossfeed)
     assert (edited.source.code, edited.campaign, edited.note) == ("webinar", None, "only pricing")
+
+
+def test_editing_a_rating_keeps_a_reason_an_admin_has_retired_since(running, slack):
+    slack.command("/leadfeedback", "ACME-1 2 no-budget duplicate")
+    [row] = ratings(running.crossfeed)
+    with running.crossfeed.transaction() as session:
+        session.scalar(select(ReasonCode).where(ReasonCode.code == "duplicate")).retired_at = datetime.now(UTC)
+    slack.click(Ids.EDIT, json.dumps({"rating_id": row.id}))
+    [call] = running.fake.wait_for("views.open")
+    reasons = next(b for b in call.view["blocks"] if b["block_id"] == Ids.REASONS)["element"]
+    assert [o["value"] for o in reasons["initial_options"]] == ["no-budget", "duplicate"]
+    assert reasons["option_groups"][-1]["label"]["text"] == "No longer offered"
+
+    reply = slack.submit(call.view, values(lead="ACME-1", rating="1", reasons=("no-budget", "duplicate")))
+
+    assert reply.body == ""
+    [edited] = ratings(running.crossfeed)
+    assert (edited.rating, reason_codes(edited)) == (1, ["no-budget", "duplicate"])
+    assert "isn't a reason code" in slack.command("/leadfeedback", "ACME-2 1 duplicate").json["text"], \
+        "still retired for new ratings"

@@ -68,13 +68,18 @@ def lead_feedback_modal(
 ) -> View:
     """The rating modal; with `prefill` it edits that rating."""
     reason_label = dict(options.bad_reasons + options.good_reasons)
+    # Reasons the edited rating has that an admin has retired since: offered, so saving keeps them.
+    retired = tuple((code, label) for code, label in zip(prefill.reason_codes, prefill.reasons, strict=True)
+                    if code not in reason_label) if prefill else ()
+    reason_label.update(retired)
     groups = [
         OptionGroup(label=title, options=[Option(value=code, text=label[:75]) for code, label in group])
-        for title, group in (("Bad lead", options.bad_reasons), ("Good lead", options.good_reasons))
+        for title, group in (("Bad lead", options.bad_reasons), ("Good lead", options.good_reasons),
+                             ("No longer offered", retired))
         if group
     ]
     initial_reasons = [Option(value=code, text=reason_label[code][:75])
-                       for code in (prefill.reason_codes if prefill else ()) if code in reason_label]
+                       for code in (prefill.reason_codes if prefill else ())]
     source = None
     if prefill and prefill.source_text:
         # Sent back as typed, so saving keeps it (or files it under a source an admin has since added).
