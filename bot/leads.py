@@ -116,6 +116,7 @@ _TOKEN = re.compile(
     r'|"(?P<quoted>[^"]*)"|(?P<bare>[^\s"]+)'
 )
 _KEYS = {"source": "source", "src": "source", "campaign": "campaign"}
+_RATING = re.compile(r"[1-5](/5)?")
 
 
 def parse_quick_rating(text: str) -> LeadRatingInput:
@@ -148,11 +149,11 @@ def parse_quick_rating(text: str) -> LeadRatingInput:
 
 def _hint_to_quote_a_lead_with_spaces(text: str, tokens: list[re.Match[str]]) -> None:
     """`Acme Corp 2 no-budget`: the rating is not the second word but a later one, so the lead has spaces."""
-    if re.fullmatch(r"[1-5](/5)?", tokens[1]["bare"]):
+    if _RATING.fullmatch(tokens[1]["bare"]):
         return
     words = 1
     while words < len(tokens) and tokens[words]["bare"] is not None:
-        if re.fullmatch(r"[1-5](/5)?", tokens[words]["bare"]):
+        if _RATING.fullmatch(tokens[words]["bare"]):
             lead = " ".join(token["bare"] for token in tokens[:words])
             rest = text[tokens[words].start():]
             example = escape_mrkdwn(truncate(f'"{lead}" {rest}', 200))
@@ -264,12 +265,8 @@ def lead_form_options(*, session: Session, team_id: str) -> LeadFormOptions:
     return LeadFormOptions(
         good_reasons=tuple((r.code, r.label) for r in reasons if r.polarity == "good"),
         bad_reasons=tuple((r.code, r.label) for r in reasons if r.polarity == "bad"),
-        allow_new_sources=_allow_new_sources(session=session, team_id=team_id),
+        allow_new_sources=queries.allows_new_sources(session=session, team_id=team_id),
     )
-
-
-def _allow_new_sources(*, session: Session, team_id: str) -> bool:
-    return queries.allows_new_sources(session=session, team_id=team_id)
 
 
 def workspace_codes(*, session: Session, team_id: str) -> tuple[str, str]:
@@ -305,7 +302,7 @@ def find_sources(*, session: Session, team_id: str, typed: str, limit: int = 20)
         sources = [meant, *(source for source in sources if source.id != meant.id)][:limit]
     return SourceSuggestions(matches=[(source.id, source.label) for source in sources],
                              offer_typed=bool(typed) and meant is None and not ambiguous,
-                             allow_new_sources=_allow_new_sources(session=session, team_id=team_id))
+                             allow_new_sources=queries.allows_new_sources(session=session, team_id=team_id))
 
 
 def rate_lead(
@@ -400,7 +397,7 @@ def _resolve_codes(
 
 
 def _still_fits(reason: ReasonCode, rating: int) -> bool:
-    # A reason kept from an earlier rating goes when the lead turns from bad to good or back.
+    # A bad reason kept from an earlier rating doesn't fit a lead now rated good (4-5), nor a good one a bad lead.
     return not (reason.polarity == "bad" and rating >= 4 or reason.polarity == "good" and rating <= 2)
 
 
@@ -440,7 +437,7 @@ def _source_for(
     if retired is not None:
         return SourceChoice(problem=f"“{escape_mrkdwn(retired.label)}” was retired by an admin, so new ratings "
                                     "can't use it: pick another source.")
-    if _allow_new_sources(session=session, team_id=team_id):
+    if queries.allows_new_sources(session=session, team_id=team_id):
         return SourceChoice(add_typed=True)
     other = queries.source_by_code(session=session, team_id=team_id, code=OTHER_SOURCE)
     return SourceChoice(source_id=other.id if other is not None and other.retired_at is None else None,
