@@ -22,10 +22,11 @@ CAMPAIGN_MAX = 150
 NOTE_MAX = 1000
 SOURCE_LABEL_MAX = 60
 FEED_RATINGS = (1, 2)
+OTHER_SOURCE = "other"  # where a typed source that isn't one of the workspace's is counted
 
 QUICK_USAGE = (
-    '`/leadfeedback <lead> <1-5> [reason …] ["note"]`\n'
-    'e.g. `/leadfeedback ACME-4411 2 no-budget wrong-persona "only wanted pricing"`'
+    '`/leadfeedback <lead> <1-5> [reason …] [source:x] [campaign:x] ["note"]`\n'
+    'e.g. `/leadfeedback ACME-4411 2 no-budget wrong-persona source:webinar "only wanted pricing"`'
 )
 
 
@@ -77,10 +78,16 @@ class LeadRatingInput(BaseModel):
     def _note(cls, value: str | None) -> str | None:
         return _at_most(value, NOTE_MAX, "The note")
 
-    @field_validator("new_source")
+    @field_validator("new_source", "source")
     @classmethod
-    def _new_source(cls, value: str | None) -> str | None:
-        return _at_most(value, SOURCE_LABEL_MAX, "A new source name")
+    def _typed_source(cls, value: str | None) -> str | None:
+        value = " ".join(value.split()) if value else value
+        return _at_most(value, SOURCE_LABEL_MAX, "A source name")
+
+    @property
+    def typed_source(self) -> str | None:
+        """A source given as text (one-line `source:x`, or a new one typed in the modal), to be matched."""
+        return self.source or self.new_source
 
     @classmethod
     def parse(cls, data: dict, *, usage: str | None = None) -> LeadRatingInput:
@@ -103,60 +110,94 @@ def _at_most(value: str | None, limit: int, what: str) -> str | None:
 
 # --- the one-line form --------------------------------------------------------------------------
 
-_TOKEN = re.compile(r'"(?P<quoted>[^"]*)"|(?P<bare>[^\s"]+)')
+# `source:x`, `campaign:x`, either with a quoted value (`campaign:"Q4 ROI webinar"`), a quoted note, or a word.
+_TOKEN = re.compile(
+    r'(?P<key>(?i:source|src|campaign)):(?:"(?P<keyed_quoted>[^"]*)"|(?P<keyed>[^\s"]*))'
+    r'|"(?P<quoted>[^"]*)"|(?P<bare>[^\s"]+)'
+)
+_KEYS = {"source": "source", "src": "source", "campaign": "campaign"}
+_RATING = re.compile(r"[1-5](/5)?")
 
 
 def parse_quick_rating(text: str) -> LeadRatingInput:
-    """Parse `<lead> <1-5> [reason …] [source:x] ["note"]`; the lead may be quoted if it has spaces."""
+    """Parse `<lead> <1-5> [reason …] [source:x] [campaign:x] ["note"]`; quote a lead that has spaces."""
     if text.count('"') % 2:
         raise InvalidInput({"note": "A quote is not closed: put the note between two double quotes."},
                            usage=QUICK_USAGE)
-    tokens = [(m["quoted"], True) if m["quoted"] is not None else (m["bare"], False)
-              for m in _TOKEN.finditer(text)]
-    if len(tokens) < 2:
+    tokens = list(_TOKEN.finditer(text))
+    if len(tokens) < 2 or tokens[0]["key"] or tokens[1]["key"]:
         raise InvalidInput({"rating": "Give the lead and a rating from 1 to 5."}, usage=QUICK_USAGE)
-    (lead, _), (rating, _) = tokens[0], tokens[1]
-    reasons, notes, source = [], [], None
-    for token, quoted in tokens[2:]:
-        if quoted:
-            notes.append(token)
-        elif token.casefold().startswith(("source:", "src:")):
-            source = token.partition(":")[2]
+    lead, rating = (token["quoted"] if token["quoted"] is not None else token["bare"] for token in tokens[:2])
+    if tokens[0]["bare"] is not None and tokens[1]["bare"] is not None:
+        _hint_to_quote_a_lead_with_spaces(text, tokens)
+    reasons, notes, keyed = [], [], {}
+    for token in tokens[2:]:
+        if token["key"]:
+            value = token["keyed_quoted"] if token["keyed_quoted"] is not None else token["keyed"]
+            keyed[_KEYS[token["key"].casefold()]] = value
+        elif token["quoted"] is not None:
+            notes.append(token["quoted"])
         else:
-            reasons.append(token)
+            reasons.append(token["bare"])
     if len(notes) > 1:
         raise InvalidInput({"note": "Put the whole note inside one pair of double quotes."}, usage=QUICK_USAGE)
     return LeadRatingInput.parse(
-        dict(lead=lead, rating=rating, reasons=reasons, source=source, note=notes[0] if notes else None),
+        dict(lead=lead, rating=rating, reasons=reasons, note=notes[0] if notes else None, **keyed),
         usage=QUICK_USAGE,
     )
+
+
+def _hint_to_quote_a_lead_with_spaces(text: str, tokens: list[re.Match[str]]) -> None:
+    """`Acme Corp 2 no-budget`: the rating is not the second word but a later one, so the lead has spaces."""
+    if _RATING.fullmatch(tokens[1]["bare"]):
+        return
+    words = 1
+    while words < len(tokens) and tokens[words]["bare"] is not None:
+        if _RATING.fullmatch(tokens[words]["bare"]):
+            lead = " ".join(token["bare"] for token in tokens[:words])
+            rest = text[tokens[words].start():]
+            example = escape_mrkdwn(truncate(f'"{lead}" {rest}', 200))
+            raise InvalidInput({"lead": f"“{escape_mrkdwn(truncate(tokens[1]['bare'], 20))}” isn't a rating. "
+                                        f"If the lead is “{escape_mrkdwn(truncate(lead, 60))}”, quote it: "
+                                        f"`/leadfeedback {example}`"}, usage=QUICK_USAGE)
+        words += 1
 
 
 # --- matching codes forgivingly -----------------------------------------------------------------
 
 
 class CodeList:
-    """Reason codes or sources, matched forgivingly: case, dashes and spaces, aliases, unique prefixes."""
+    """Reason codes or sources, matched forgivingly: case, dashes and spaces, plurals, aliases, unique prefixes."""
 
     def __init__(self, items: Sequence[ReasonCode | LeadSource], *, what: str):
         self.items = list(items)
         self.what = what
         self._names = {item.id: {slug(item.code), slug(item.label), *map(slug, item.aliases)} for item in self.items}
 
-    def resolve(self, typed: str) -> ReasonCode | LeadSource:
+    def find(self, typed: str, *, prefixes: bool = True) -> ReasonCode | LeadSource | None:
+        """The one item meant by `typed`, or None; ValueError when a prefix fits several."""
         wanted = slug(typed)
-        shown = escape_mrkdwn(truncate(typed, 40))
-        exact = [item for item in self.items if wanted in self._names[item.id]]
-        if exact:
-            return exact[0]
-        prefixed = [item for item in self.items
-                    if wanted and any(name.startswith(wanted) for name in self._names[item.id])]
-        if len(prefixed) == 1:
-            return prefixed[0]
-        if prefixed:
+        # "webinars" means webinar, "demo-requests" demo-request.
+        singulars = [wanted, *(wanted.removesuffix(end) for end in ("s", "es") if wanted.endswith(end))]
+        for name in filter(None, singulars):
+            exact = [item for item in self.items if name in self._names[item.id]]
+            if exact:
+                return exact[0]
+        if not prefixes or not wanted:
+            return None
+        prefixed = [item for item in self.items if any(name.startswith(wanted) for name in self._names[item.id])]
+        if len(prefixed) > 1:
             choices = ", ".join(f"`{item.code}`" for item in prefixed)
-            raise ValueError(f"“{shown}” could be any of {choices}: type a little more of the one you mean.")
-        raise ValueError(f"“{shown}” isn't a {self.what} here. Use one of: {self.codes()}.")
+            raise ValueError(f"“{escape_mrkdwn(truncate(typed, 40))}” could be any of {choices}: "
+                             "type a little more of the one you mean.")
+        return prefixed[0] if prefixed else None
+
+    def resolve(self, typed: str) -> ReasonCode | LeadSource:
+        found = self.find(typed)
+        if found is None:
+            raise ValueError(f"“{escape_mrkdwn(truncate(typed, 40))}” isn't a {self.what} here. "
+                             f"Use one of: {self.codes()}.")
+        return found
 
     def codes(self) -> str:
         return ", ".join(f"`{item.code}`" for item in self.items)
@@ -176,6 +217,8 @@ class RatedLead:
     source: str | None
     reason_codes: tuple[str, ...]
     source_id: int | None
+    # A source the rep typed that isn't one of the workspace's: kept as text under "other".
+    source_text: str | None
     campaign: str | None
     note: str | None
     rater_user_id: str
@@ -187,6 +230,13 @@ class RatedLead:
     def rating_label(self) -> str:
         return RATING_LABELS[self.rating]
 
+    @property
+    def source_shown(self) -> str | None:
+        """The source as people read it: "Other: webinarz" for one typed but not (yet) a source."""
+        if self.source_text:
+            return f"{self.source or 'Other'}: {self.source_text}"
+        return self.source
+
     @classmethod
     def of(cls, row: LeadRating, *, created: bool = False, feed_post_queued: bool = False) -> RatedLead:
         return cls(
@@ -194,7 +244,7 @@ class RatedLead:
             reasons=tuple(reason.label for reason in row.reasons),
             source=row.source.label if row.source else None,
             reason_codes=tuple(reason.code for reason in row.reasons), source_id=row.source_id,
-            campaign=row.campaign, note=row.note,
+            source_text=row.source_text, campaign=row.campaign, note=row.note,
             rater_user_id=row.rater_user_id, updated_at=row.updated_at, created=created,
             feed_post_queued=feed_post_queued,
         )
@@ -202,10 +252,11 @@ class RatedLead:
 
 @dataclass(frozen=True)
 class LeadFormOptions:
-    """What the rating modal offers: the workspace's reason codes."""
+    """What the rating modal offers: the workspace's reason codes, and whether a typed source is added."""
 
     good_reasons: tuple[tuple[str, str], ...]
     bad_reasons: tuple[tuple[str, str], ...]
+    allow_new_sources: bool = False
 
 
 def lead_form_options(*, session: Session, team_id: str) -> LeadFormOptions:
@@ -214,6 +265,7 @@ def lead_form_options(*, session: Session, team_id: str) -> LeadFormOptions:
     return LeadFormOptions(
         good_reasons=tuple((r.code, r.label) for r in reasons if r.polarity == "good"),
         bad_reasons=tuple((r.code, r.label) for r in reasons if r.polarity == "bad"),
+        allow_new_sources=queries.allows_new_sources(session=session, team_id=team_id),
     )
 
 
@@ -225,11 +277,32 @@ def workspace_codes(*, session: Session, team_id: str) -> tuple[str, str]:
     return reasons.codes(), sources.codes()
 
 
-def find_sources(*, session: Session, team_id: str, typed: str, limit: int = 20) -> list[tuple[int, str]]:
-    """Sources for the modal's typeahead: (id, label) of those matching what was typed."""
+@dataclass(frozen=True)
+class SourceSuggestions:
+    """The modal's source typeahead: matching sources, and whether to offer the typed text itself."""
+
+    matches: list[tuple[int, str]]  # (id, label)
+    offer_typed: bool  # it matches no source: picking it adds it, or keeps it under Other
+    allow_new_sources: bool
+
+
+def find_sources(*, session: Session, team_id: str, typed: str, limit: int = 20) -> SourceSuggestions:
+    """Sources for the modal's typeahead: those whose name contains what was typed, led by the one it means
+    (`webinars`, an alias like `ppc`), as saving would match it."""
     queries.ensure_workspace(session=session, team_id=team_id)
-    sources = queries.search_sources(session=session, team_id=team_id, typed=typed.strip(), limit=limit)
-    return [(source.id, source.label) for source in sources]
+    typed = typed.strip()
+    sources = list(queries.search_sources(session=session, team_id=team_id, typed=typed, limit=limit))
+    meant, ambiguous = None, False
+    if typed:
+        try:
+            meant = CodeList(queries.active_sources(session=session, team_id=team_id), what="source").find(typed)
+        except ValueError:
+            ambiguous = True
+    if meant is not None:
+        sources = [meant, *(source for source in sources if source.id != meant.id)][:limit]
+    return SourceSuggestions(matches=[(source.id, source.label) for source in sources],
+                             offer_typed=bool(typed) and meant is None and not ambiguous,
+                             allow_new_sources=queries.allows_new_sources(session=session, team_id=team_id))
 
 
 def rate_lead(
@@ -245,25 +318,37 @@ def rate_lead(
     """Store the rep's current rating of a lead (or edit `rating_id`), and queue the lead-feed post.
 
     Rating the same lead again replaces the rep's earlier rating, so a retry or a double
-    submit leaves one row.
+    submit leaves one row. What the new rating leaves unsaid (source, campaign, note, reasons)
+    is kept from the earlier one: the rep didn't see it, so leaving it out doesn't mean "remove it".
+    An edit (`rating_id`, from the prefilled modal) stores exactly what was sent.
     """
     queries.ensure_workspace(session=session, team_id=team_id)
-    reason_ids, source_id = _resolve_codes(session=session, team_id=team_id, user_id=user_id, rating=rating)
     key = lead_key(rating.lead)
-    values = dict(lead_ref=rating.lead, lead_key=key, rating=rating.rating, source_id=source_id,
-                  campaign=rating.campaign, note=rating.note, reason_ids=reason_ids, now=now)
     same_lead = queries.rating_id_for_lead(session=session, team_id=team_id, rater_user_id=user_id, lead_key=key)
+    earlier = (queries.lead_rating(session=session, team_id=team_id, rating_id=same_lead)
+               if rating_id is None and same_lead is not None else None)
+    edited = None
+    if rating_id is not None:
+        edited = queries.lead_rating(session=session, team_id=team_id, rating_id=rating_id)
+        if edited is None:
+            raise NotFound("That rating no longer exists. Rate the lead again with `/leadfeedback`.")
+        if edited.rater_user_id != user_id:
+            raise NotAllowed("You can only edit your own ratings.")
+    if earlier is not None:
+        rating = rating.model_copy(update=dict(campaign=rating.campaign or earlier.campaign,
+                                               note=rating.note or earlier.note))
+    reason_ids, (source_id, source_text) = _resolve_codes(
+        session=session, team_id=team_id, user_id=user_id, rating=rating, earlier=earlier,
+        held_reasons=edited.reasons if edited is not None else ())
+    values = dict(lead_ref=rating.lead, lead_key=key, rating=rating.rating, source_id=source_id,
+                  source_text=source_text, campaign=rating.campaign, note=rating.note, reason_ids=reason_ids,
+                  now=now)
     if rating_id is None:
         rating_id = queries.upsert_lead_rating(
             session=session, team_id=team_id, rater_user_id=user_id, **values
         )
         created = same_lead is None
     else:
-        existing = queries.lead_rating(session=session, team_id=team_id, rating_id=rating_id)
-        if existing is None:
-            raise NotFound("That rating no longer exists. Rate the lead again with `/leadfeedback`.")
-        if existing.rater_user_id != user_id:
-            raise NotAllowed("You can only edit your own ratings.")
         if same_lead not in (None, rating_id):
             raise InvalidInput({"lead": "You have already rated this lead: edit that rating instead "
                                         "(see `/leadfeedback mine`)."})
@@ -278,38 +363,99 @@ def rate_lead(
 
 
 def _resolve_codes(
-    *, session: Session, team_id: str, user_id: str, rating: LeadRatingInput
-) -> tuple[list[int], int | None]:
+    *, session: Session, team_id: str, user_id: str, rating: LeadRatingInput, earlier: LeadRating | None,
+    held_reasons: Sequence[ReasonCode] = (),
+) -> tuple[list[int], tuple[int | None, str | None]]:
+    """Reason ids and (source id, typed source text) for the rating, or InvalidInput naming each bad field.
+
+    `held_reasons`, those of the rating being edited, stay usable even if an admin has retired them since.
+    """
     errors: dict[str, str] = {}
     reasons = CodeList(queries.active_reasons(session=session, team_id=team_id), what="reason code")
+    held = {reason.code: reason for reason in held_reasons}
     reason_rows: list[ReasonCode] = []
     for typed in rating.reasons:
         try:
-            reason_rows.append(reasons.resolve(typed))
+            reason_rows.append(held.get(typed) or reasons.resolve(typed))
         except ValueError as problem:
             errors.setdefault("reasons", str(problem))
+    if not rating.reasons and earlier is not None:
+        reason_rows = [reason for reason in earlier.reasons if _still_fits(reason, rating.rating)]
     if any(reason.requires_note for reason in reason_rows) and not rating.note:
         errors.setdefault("note", "You picked “other”: say why in the note.")
-    source_id = rating.source_id
-    if source_id is not None and not queries.source_by_id(session=session, team_id=team_id, source_id=source_id):
-        errors["source"] = "That source no longer exists: pick another one."
-    if rating.source:
-        sources = CodeList(queries.active_sources(session=session, team_id=team_id), what="source")
-        try:
-            source_id = sources.resolve(rating.source).id
-        except ValueError as problem:
-            errors["source"] = str(problem)
-    if rating.new_source and source_id is None:
-        known = queries.source_by_code(session=session, team_id=team_id, code=slug(rating.new_source)[:40])
-        if known is not None and known.retired_at is not None:
-            errors["new_source"] = (f"“{escape_mrkdwn(known.label)}” was retired by an admin, so new ratings "
-                                    "can't use it: pick another source.")
+    source = _source_for(session=session, team_id=team_id, rating=rating, earlier=earlier)
+    if source.problem:
+        errors["new_source" if rating.new_source else "source"] = source.problem
     if errors:
         raise InvalidInput(errors, usage=QUICK_USAGE)
-    if rating.new_source and source_id is None:
-        source_id = queries.add_source(session=session, team_id=team_id, code=slug(rating.new_source)[:40],
-                                       label=rating.new_source, created_by=user_id)
-    return [reason.id for reason in reason_rows], source_id
+    source_id = source.source_id
+    if source.add_typed:
+        source_id = queries.add_source(session=session, team_id=team_id, code=slug(rating.typed_source)[:40],
+                                       label=rating.typed_source, created_by=user_id)
+        file_typed_sources(session=session, team_id=team_id)  # earlier ratings that typed it too
+    return [reason.id for reason in reason_rows], (source_id, source.source_text)
+
+
+def _still_fits(reason: ReasonCode, rating: int) -> bool:
+    # A bad reason kept from an earlier rating doesn't fit a lead now rated good (4-5), nor a good one a bad lead.
+    return not (reason.polarity == "bad" and rating >= 4 or reason.polarity == "good" and rating <= 2)
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """Where a rating's source lands: a known source, the typed text under "other", or a source to add."""
+
+    source_id: int | None = None
+    source_text: str | None = None
+    add_typed: bool = False
+    problem: str | None = None
+
+
+def _source_for(
+    *, session: Session, team_id: str, rating: LeadRatingInput, earlier: LeadRating | None
+) -> SourceChoice:
+    """A typed source is matched forgivingly against the workspace's sources. One that matches none is
+    added when the admin allows new sources; otherwise it is kept as text under "other", for an admin to add.
+    """
+    if rating.source_id is not None:
+        if not queries.source_by_id(session=session, team_id=team_id, source_id=rating.source_id):
+            return SourceChoice(problem="That source no longer exists: pick another one.")
+        return SourceChoice(source_id=rating.source_id)
+    typed = rating.typed_source
+    if not typed:
+        return SourceChoice(source_id=earlier.source_id, source_text=earlier.source_text) if earlier else SourceChoice()
+    if not slug(typed):
+        return SourceChoice(problem="Name the source with letters or numbers, like `source:webinar`.")
+    try:
+        known = CodeList(queries.active_sources(session=session, team_id=team_id), what="source").find(typed)
+    except ValueError as ambiguous:
+        return SourceChoice(problem=str(ambiguous))
+    if known is not None:
+        return SourceChoice(source_id=known.id)
+    retired = CodeList(queries.retired_sources(session=session, team_id=team_id), what="source").find(
+        typed, prefixes=False)
+    if retired is not None:
+        return SourceChoice(problem=f"“{escape_mrkdwn(retired.label)}” was retired by an admin, so new ratings "
+                                    "can't use it: pick another source.")
+    if queries.allows_new_sources(session=session, team_id=team_id):
+        return SourceChoice(add_typed=True)
+    other = queries.source_by_code(session=session, team_id=team_id, code=OTHER_SOURCE)
+    return SourceChoice(source_id=other.id if other is not None and other.retired_at is None else None,
+                        source_text=typed)
+
+
+def file_typed_sources(*, session: Session, team_id: str) -> int:
+    """Ratings kept under "other" with a typed source that is now one of the workspace's (an admin added
+    it): count them under that source. Returns how many moved."""
+    sources = CodeList(queries.active_sources(session=session, team_id=team_id), what="source")
+    moved: dict[int, list[int]] = {}
+    for rating_id, typed in queries.ratings_with_typed_source(session=session, team_id=team_id):
+        # Exact names only: a start that fits one source today may fit another tomorrow.
+        if (source := sources.find(typed, prefixes=False)) is not None:
+            moved.setdefault(source.id, []).append(rating_id)
+    for source_id, rating_ids in moved.items():
+        queries.move_ratings_to_source(session=session, team_id=team_id, rating_ids=rating_ids, source_id=source_id)
+    return sum(map(len, moved.values()))
 
 
 def _queue_lead_feed_post(

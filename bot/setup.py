@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput
+from bot.leads import file_typed_sources
 from bot.pulse import DEFAULT_QUESTIONS, workspace_zone
 from bot.teams import SIDES, usergroups
 from bot.text import slug
@@ -85,6 +86,7 @@ class SetupForm(BaseModel):
     bad_reasons: list[CodeLine] = Field(default_factory=list)
     good_reasons: list[CodeLine] = Field(default_factory=list)
     sources: list[CodeLine] = Field(default_factory=list)
+    allow_new_sources: bool = False
     # The codes the modal listed when it opened: only those are retired when left out, so a source
     # a rep adds while the modal is open, or one that didn't fit in it, is kept. None: retire any.
     shown_reasons: set[str] | None = None
@@ -138,6 +140,11 @@ class SetupForm(BaseModel):
             return value
         return code_lines(value, "source" if info.field_name == "sources" else "reason")
 
+    @field_validator("allow_new_sources", mode="before")
+    @classmethod
+    def _ticked(cls, value: bool | list | None) -> bool:
+        return bool(value)  # a checkbox sends the options ticked
+
     @field_validator("sales_usergroup", "marketing_usergroup", "sales_channel", "lead_feed_channel", mode="before")
     @classmethod
     def _optional(cls, value: str | None) -> str | None:
@@ -185,6 +192,8 @@ class SetupState:
     bad_reasons: list[CodeLine]
     good_reasons: list[CodeLine]
     sources: list[CodeLine]
+    allow_new_sources: bool
+    typed_sources: list[tuple[str, int]]  # sources reps typed that match none, with how many ratings name each
 
 
 def setup_state(*, session: Session, team_id: str, default_zone: str | None, default_sales_channel: str | None,
@@ -213,6 +222,8 @@ def setup_state(*, session: Session, team_id: str, default_zone: str | None, def
         good_reasons=[CodeLine(code=r.code, label=r.label) for r in reasons if r.polarity == "good"],
         sources=[CodeLine(code=s.code, label=s.label)
                  for s in queries.active_sources(session=session, team_id=team_id)],
+        allow_new_sources=config.allow_new_sources,
+        typed_sources=queries.typed_source_counts(session=session, team_id=team_id),
     )
 
 
@@ -237,6 +248,7 @@ def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime
     # Comments need at least as many answers as scores before any is shown.
     config.comment_threshold = max(config.comment_threshold, form.anonymity_threshold)
     config.anonymity_threshold = form.anonymity_threshold
+    config.allow_new_sources = form.allow_new_sources
 
     for side in SIDES:
         chosen = getattr(form, f"{side}_members")
@@ -262,5 +274,7 @@ def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime
         for what, changed in (("reason code", reasons), ("source", sources))
         for verb, codes in changed.items() if codes
     ]
+    if filed := file_typed_sources(session=session, team_id=team_id):
+        changes.append(f"Moved {filed} rating{'' if filed == 1 else 's'} from Other to the source their rep typed")
     groups = {side: g for side in SIDES if (g := getattr(form, f"{side}_usergroup"))}
     return SavedSetup(changes=changes, groups_to_sync=groups)

@@ -50,6 +50,8 @@ def _now() -> datetime:
 def _input_value(element: dict) -> object:
     """What one modal input holds, whatever its kind (empty selects send null)."""
     kind = element.get("type")
+    if kind == "checkboxes":
+        return [option.get("value") for option in element.get("selected_options") or []]
     if kind == "static_select":
         value = (element.get("selected_option") or {}).get("value")
         return None if value == NO_GROUP else value

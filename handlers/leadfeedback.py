@@ -99,13 +99,13 @@ class LeadFeedback:
         self._open_modal_after_ack(body, LeadFormMetadata(response_url=body.get("response_url")))
 
     def on_source_options(self, ack: Ack, payload: dict, context) -> None:
-        """Typeahead for the source field: known sources, plus adding what was typed."""
+        """Typeahead for the source field: known sources, plus what was typed (added, or kept under Other)."""
         typed = " ".join((payload.get("value") or "").split())
         with self.cf.transaction() as session:
-            matches = find_sources(session=session, team_id=context.team_id, typed=typed)
-        options = [source_option(source_id, label) for source_id, label in matches]
-        if typed and all(label.casefold() != typed.casefold() for _, label in matches):
-            options.append(new_source_option(typed))
+            found = find_sources(session=session, team_id=context.team_id, typed=typed)
+        options = [source_option(source_id, label) for source_id, label in found.matches]
+        if found.offer_typed:
+            options.append(new_source_option(typed, allow_new_sources=found.allow_new_sources))
         ack(options=[option.to_dict() for option in options[:100]])
 
     # --- after ack -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from storage.models import (
     OutboxMessage,
     ReasonCode,
     Workspace,
+    WorkspaceConfig,
 )
 
 
@@ -80,6 +81,53 @@ def active_sources(*, session: Session, team_id: str) -> Sequence[LeadSource]:
         .where(LeadSource.team_id == team_id, LeadSource.retired_at.is_(None))
         .order_by(LeadSource.position, LeadSource.id)
     ).all()
+
+
+def retired_sources(*, session: Session, team_id: str) -> Sequence[LeadSource]:
+    return session.scalars(
+        select(LeadSource)
+        .where(LeadSource.team_id == team_id, LeadSource.retired_at.is_not(None))
+        .order_by(LeadSource.position, LeadSource.id)
+    ).all()
+
+
+def allows_new_sources(*, session: Session, team_id: str) -> bool:
+    """Whether a source a rep types that matches none becomes a new source (an admin's choice in setup)."""
+    return bool(session.scalar(
+        select(WorkspaceConfig.allow_new_sources).where(WorkspaceConfig.team_id == team_id)
+    ))
+
+
+def typed_source_counts(*, session: Session, team_id: str) -> list[tuple[str, int]]:
+    """Sources reps typed that matched none of the workspace's, with how many ratings name each, most first.
+
+    Spelled differently only in case, they count as one (shown as the first spelling, alphabetically).
+    """
+    spelled = func.lower(LeadRating.source_text)
+    rows = session.execute(
+        select(func.min(LeadRating.source_text), func.count())
+        .where(LeadRating.team_id == team_id, LeadRating.source_text.is_not(None))
+        .group_by(spelled)
+        .order_by(func.count().desc(), spelled)
+    ).all()
+    return [(text, count) for text, count in rows]
+
+
+def ratings_with_typed_source(*, session: Session, team_id: str) -> Sequence[tuple[int, str]]:
+    """(rating id, typed text) of the ratings whose source is still text a rep typed."""
+    return session.execute(
+        select(LeadRating.id, LeadRating.source_text)
+        .where(LeadRating.team_id == team_id, LeadRating.source_text.is_not(None))
+    ).all()
+
+
+def move_ratings_to_source(*, session: Session, team_id: str, rating_ids: Sequence[int], source_id: int) -> None:
+    """Ratings whose typed source is now a source: count them under it, the typed text done with."""
+    session.execute(
+        update(LeadRating)
+        .where(LeadRating.team_id == team_id, LeadRating.id.in_(rating_ids))
+        .values(source_id=source_id, source_text=None)
+    )
 
 
 def search_sources(*, session: Session, team_id: str, typed: str, limit: int) -> Sequence[LeadSource]:
@@ -184,6 +232,7 @@ def upsert_lead_rating(
     lead_key: str,
     rating: int,
     source_id: int | None,
+    source_text: str | None,
     campaign: str | None,
     note: str | None,
     reason_ids: Sequence[int],
@@ -191,7 +240,8 @@ def upsert_lead_rating(
 ) -> int:
     """Insert or replace the rep's one current rating of a lead; returns the row id."""
     values = dict(
-        lead_ref=lead_ref, rating=rating, source_id=source_id, campaign=campaign, note=note, updated_at=now
+        lead_ref=lead_ref, rating=rating, source_id=source_id, source_text=source_text, campaign=campaign,
+        note=note, updated_at=now,
     )
     statement = dialect_insert(session, LeadRating).values(
         team_id=team_id, rater_user_id=rater_user_id, lead_key=lead_key, rated_at=now, **values
@@ -214,6 +264,7 @@ def update_lead_rating(
     lead_key: str,
     rating: int,
     source_id: int | None,
+    source_text: str | None,
     campaign: str | None,
     note: str | None,
     reason_ids: Sequence[int],
@@ -223,7 +274,7 @@ def update_lead_rating(
         update(LeadRating)
         .where(LeadRating.team_id == team_id, LeadRating.id == rating_id)
         .values(
-            lead_ref=lead_ref, lead_key=lead_key, rating=rating, source_id=source_id,
+            lead_ref=lead_ref, lead_key=lead_key, rating=rating, source_id=source_id, source_text=source_text,
             campaign=campaign, note=note, updated_at=now,
         )
     )

@@ -150,3 +150,25 @@ def test_a_crash_mid_delivery_is_resumed_after_the_lease(feed):
     with freeze_time(now + timedelta(minutes=6)):
         assert feed.crossfeed.outbox.deliver_due().sent == 1
     assert len(feed.fake.calls_to("chat.update")) == 1
+
+
+def test_a_re_rate_without_a_source_keeps_the_source_on_the_edited_post(feed):
+    feed.slack.command("/leadfeedback", 'ACME-1 1 spam source:webinar campaign:q4-roi "fake name"')
+    feed.settle()
+
+    feed.slack.command("/leadfeedback", "ACME-1 2 no-budget")
+    feed.settle()
+
+    [update] = feed.fake.calls_to("chat.update")
+    shown = update.text_everywhere()
+    assert "2/5" in shown and "No budget" in shown
+    assert "Webinar" in shown and "q4-roi" in shown and "fake name" in shown
+    assert "Spam" not in shown
+
+
+def test_a_typed_source_kept_under_other_is_shown_on_the_post(feed):
+    feed.slack.command("/leadfeedback", "ACME-1 1 spam source:webinarz")
+    feed.settle()
+
+    [post] = feed.fake.calls_to("chat.postMessage")
+    assert "Other: webinarz" in post.text_everywhere()

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+from sqlalchemy import select
+
 from bot.blocks.ids import LeadFeedbackIds as Ids
 from storage import queries
+from storage import teams as store
+from storage.models import ReasonCode
 from tests.helpers import rating_count, ratings, reason_codes, sources
 
 
@@ -100,26 +105,97 @@ def test_a_double_submit_leaves_one_rating(running, slack):
     assert rating_count(running.crossfeed) == 1
 
 
-def test_source_typeahead_offers_known_sources_and_adding_a_new_one(running, slack):
-    reply = slack.suggest(Ids.SOURCE, "web")
+def allow_new_sources(crossfeed) -> None:
+    """What an admin's "Reps can add a source" tick in /alignment setup stores (tested in test_setup)."""
+    with crossfeed.transaction() as session:
+        store.workspace_config(session=session, team_id="T1").allow_new_sources = True
 
-    labels = [option["text"]["text"] for option in reply.json["options"]]
-    assert labels == ["Webinar", "Direct web", "Add “web”"]
+
+def test_source_typeahead_offers_known_sources_and_what_was_typed(running, slack):
+    reply = slack.suggest(Ids.SOURCE, "g2")
+
+    assert [(o["text"]["text"], o["value"]) for o in reply.json["options"]] == [
+        ("“g2” (under Other until an admin adds it)", "new:g2")]
 
     everything = slack.suggest(Ids.SOURCE, "").json["options"]
     assert len(everything) == 12 and everything[0]["text"]["text"] == "Paid search"
 
 
-def test_a_new_source_typed_in_the_modal_is_added_and_used(running, slack):
+@pytest.mark.parametrize("typed, shown", [
+    ("web", ["Direct web", "Webinar"]),  # `web` is Direct web's alias: saving it would pick Direct web
+    ("webinars", ["Webinar"]),
+    ("ppc", ["Paid search"]),
+    ("paid", ["Paid search", "Paid social"]),  # a start that fits two: pick one, nothing typed to add
+])
+def test_source_typeahead_leads_with_the_source_saving_would_pick(running, slack, typed, shown):
+    options = slack.suggest(Ids.SOURCE, typed).json["options"]
+
+    assert [option["text"]["text"] for option in options] == shown
+
+
+def test_with_new_sources_allowed_the_typeahead_offers_to_add_one(running, slack):
+    allow_new_sources(running.crossfeed)
+
+    labels = [option["text"]["text"] for option in slack.suggest(Ids.SOURCE, "g2").json["options"]]
+
+    assert labels == ["Add “g2”"]
+
+
+def test_a_source_typed_in_the_modal_that_matches_none_is_kept_under_other(running, slack):
     view = open_modal(running, slack)
+    assert "kept under Other until an admin adds it" in view["blocks"][3]["hint"]["text"]
+
+    reply = slack.submit(view, values(source="new:G2 reviews"))
+
+    assert reply.body == ""
+    [row] = ratings(running.crossfeed)
+    assert (row.source.code, row.source_text) == ("other", "G2 reviews")
+    assert "G2 reviews" not in [source.label for source in sources(running.crossfeed)]
+    [confirmation] = running.fake.wait_for("response_url")
+    assert "Source kept as “G2 reviews” under Other" in confirmation.text_everywhere()
+    assert "an admin can add it" in confirmation.text_everywhere()
+
+
+def test_a_source_typed_in_the_modal_matches_a_known_one_forgivingly(running, slack):
+    view = open_modal(running, slack)
+
+    slack.submit(view, values(source="new:Webinars"))
+
+    [row] = ratings(running.crossfeed)
+    assert (row.source.code, row.source_text) == ("webinar", None)
+    assert len(sources(running.crossfeed)) == 12, "no source was added"
+
+
+def test_with_new_sources_allowed_a_new_source_typed_in_the_modal_is_added_and_used(running, slack):
+    allow_new_sources(running.crossfeed)
+    view = open_modal(running, slack)
+    assert view["blocks"][3]["hint"]["text"] == "Type to search, or type a new source to add it."
 
     slack.submit(view, values(source="new:G2 reviews"))
 
     [row] = ratings(running.crossfeed)
-    assert row.source.label == "G2 reviews" and row.source.created_by == "U1"
+    assert row.source.label == "G2 reviews" and row.source.created_by == "U1" and row.source_text is None
     assert "G2 reviews" in [source.label for source in sources(running.crossfeed)]
     again = slack.suggest(Ids.SOURCE, "g2").json["options"]
-    assert [o["text"]["text"] for o in again] == ["G2 reviews", "Add “g2”"]
+    assert [o["text"]["text"] for o in again] == ["G2 reviews"], "typing its start finds it; nothing new to add"
+
+
+def test_editing_a_rating_keeps_its_typed_source(running, slack):
+    slack.command("/leadfeedback", 'ACME-1 2 no-budget source:webinarz campaign:"Q4 ROI" "only pricing"')
+    [row] = ratings(running.crossfeed)
+    slack.click(Ids.EDIT, json.dumps({"rating_id": row.id}))
+    [call] = running.fake.wait_for("views.open")
+    by_id = {block["block_id"]: block["element"] for block in call.view["blocks"]}
+    assert by_id[Ids.SOURCE]["initial_option"]["value"] == "new:webinarz"
+    assert by_id[Ids.CAMPAIGN]["initial_value"] == "Q4 ROI"
+
+    # Saving the prefilled form as it came, with only the rating changed.
+    slack.submit(call.view, values(lead="ACME-1", rating="1", reasons=("no-budget",), source="new:webinarz",
+                                   campaign="Q4 ROI", note="only pricing"))
+
+    [edited] = ratings(running.crossfeed)
+    assert (edited.rating, edited.source.code, edited.source_text, edited.campaign, edited.note) == (
+        1, "other", "webinarz", "Q4 ROI", "only pricing")
 
 
 def test_edit_button_opens_the_modal_prefilled_and_saving_updates_the_same_row(running, slack):
@@ -200,3 +276,47 @@ def test_a_new_source_that_an_admin_retired_is_refused_on_its_field(running, sla
     assert reply.json["response_action"] == "errors"
     assert "“Webinar” was retired by an admin" in reply.json["errors"][Ids.SOURCE]
     assert ratings(running.crossfeed) == []
+
+
+def test_rating_an_already_rated_lead_in_a_fresh_modal_keeps_what_it_leaves_blank(running, slack):
+    slack.command("/leadfeedback", 'ACME-1 2 no-budget source:webinar campaign:q4-roi "only pricing"')
+    view = open_modal(running, slack)
+
+    slack.submit(view, values(lead="acme-1", rating="5", reasons=()))
+
+    [row] = ratings(running.crossfeed)
+    assert (row.rating, row.source.code, row.campaign, row.note) == (5, "webinar", "q4-roi", "only pricing")
+    assert reason_codes(row) == [], "a bad reason doesn't stay on a lead now rated good"
+
+
+def test_the_edit_modal_saves_exactly_what_it_sends_so_a_cleared_field_is_cleared(running, slack):
+    slack.command("/leadfeedback", 'ACME-1 2 no-budget source:webinar campaign:q4-roi "only pricing"')
+    [row] = ratings(running.crossfeed)
+    slack.click(Ids.EDIT, json.dumps({"rating_id": row.id}))
+    [call] = running.fake.wait_for("views.open")
+
+    slack.submit(call.view, values(lead="ACME-1", rating="2", reasons=("no-budget",), source=f"id:{row.source_id}",
+                                   campaign=None, note="only pricing"))
+
+    [edited] = ratings(running.crossfeed)
+    assert (edited.source.code, edited.campaign, edited.note) == ("webinar", None, "only pricing")
+
+
+def test_editing_a_rating_keeps_a_reason_an_admin_has_retired_since(running, slack):
+    slack.command("/leadfeedback", "ACME-1 2 no-budget duplicate")
+    [row] = ratings(running.crossfeed)
+    with running.crossfeed.transaction() as session:
+        session.scalar(select(ReasonCode).where(ReasonCode.code == "duplicate")).retired_at = datetime.now(UTC)
+    slack.click(Ids.EDIT, json.dumps({"rating_id": row.id}))
+    [call] = running.fake.wait_for("views.open")
+    reasons = next(b for b in call.view["blocks"] if b["block_id"] == Ids.REASONS)["element"]
+    assert [o["value"] for o in reasons["initial_options"]] == ["no-budget", "duplicate"]
+    assert reasons["option_groups"][-1]["label"]["text"] == "No longer offered"
+
+    reply = slack.submit(call.view, values(lead="ACME-1", rating="1", reasons=("no-budget", "duplicate")))
+
+    assert reply.body == ""
+    [edited] = ratings(running.crossfeed)
+    assert (edited.rating, reason_codes(edited)) == (1, ["no-budget", "duplicate"])
+    assert "isn't a reason code" in slack.command("/leadfeedback", "ACME-2 1 duplicate").json["text"], \
+        "still retired for new ratings"

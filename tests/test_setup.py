@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -38,6 +39,10 @@ def submitted(view: dict, **changes) -> dict:
             state = {"selected_conversation": element.get("initial_conversation") if value is ... else value}
         elif kind == "timepicker":
             state = {"selected_time": element.get("initial_time") if value is ... else value}
+        elif kind == "checkboxes":
+            ticked = element.get("initial_options") or [] if value is ... else [
+                option for option in element["options"] if option["value"] in (value or [])]
+            state = {"selected_options": ticked}
         else:
             state = {"value": element.get("initial_value") if value is ... else value}
         values[block_id] = {element["action_id"]: {"type": kind, **state}}
@@ -346,3 +351,68 @@ def test_sources_that_do_not_fit_the_modal_are_named_and_kept(running, slack, ad
     slack.submit(view, submitted(view), user=admin)
 
     assert all(active for _, active in codes(running.crossfeed, LeadSource).values())
+
+
+def _block(view: dict, block_id: str) -> dict:
+    return next(b for b in view["blocks"] if b.get("block_id") == block_id)
+
+
+def test_sources_typed_by_reps_are_listed_for_admins_and_adding_one_files_its_ratings(running, slack, admin):
+    for user, lead, typed in [("U1", "A-1", "webinarz"), ("U2", "A-2", "Webinarz"), ("U3", "A-3", "webinarz"),
+                              ("U1", "A-4", "g2")]:
+        slack.command("/leadfeedback", f"{lead} 2 no-budget source:{typed}", user=user)
+
+    view = open_setup(running, slack)
+
+    blocks = [b.get("block_id") or b["type"] for b in view["blocks"]]
+    typed = view["blocks"][blocks.index("sources") + 1]
+    assert typed["type"] == "context", "listed under the sources field"
+    assert "Typed by reps, not yet sources:* Webinarz (3), g2 (1)." in typed["elements"][0]["text"]
+
+    sources = submitted(view)["sources"]["sources"]["value"] + "\nwebinarz: Webinarz"
+    reply = slack.submit(view, submitted(view, sources=sources), user=admin)
+
+    assert "Moved 3 ratings from Other to the source their rep typed" in json.dumps(reply.json, ensure_ascii=False)
+    with running.crossfeed.sessions() as session:
+        filed = {r.lead_ref: (r.source.code, r.source_text) for r in session.scalars(select(LeadRating))}
+    assert filed == {"A-1": ("webinarz", None), "A-2": ("webinarz", None), "A-3": ("webinarz", None),
+                     "A-4": ("other", "g2")}
+    again = open_setup(running, slack)
+    blocks = [b.get("block_id") or b["type"] for b in again["blocks"]]
+    assert "not yet sources:* g2 (1)." in again["blocks"][blocks.index("sources") + 1]["elements"][0]["text"]
+
+
+def test_the_typed_sources_list_is_escaped_and_cut(running, slack, admin):
+    slack.command("/leadfeedback", 'A-0 2 source:"&lt;!channel&gt;"', user="U1")
+    for n in range(25):
+        slack.command("/leadfeedback", f"A-{n + 1} 2 source:made-up-{n:02d}", user="U1")
+
+    view = open_setup(running, slack)
+
+    text = next(b for b in view["blocks"] if b["type"] == "context" and "Typed by reps" in str(b))
+    shown = text["elements"][0]["text"]
+    assert "<!channel>" not in shown and "&lt;!channel&gt; (1)" in shown
+    assert ", and 6 more." in shown
+
+
+def test_admins_can_let_reps_add_sources_by_typing(running, slack, admin):
+    view = open_setup(running, slack)
+    switch = _block(view, "allow_new_sources")
+    assert switch["optional"] and switch["element"]["type"] == "checkboxes"
+    assert not switch["element"].get("initial_options"), "off by default"
+
+    slack.submit(view, submitted(view, allow_new_sources=["allow"]), user=admin)
+
+    assert config(running.crossfeed).allow_new_sources
+    slack.command("/leadfeedback", "A-1 2 source:g2", user="U1")
+    with running.crossfeed.sessions() as session:
+        [rating] = session.scalars(select(LeadRating)).all()
+        assert (rating.source.code, rating.source_text) == ("g2", None)
+
+    again = open_setup(running, slack)
+    assert [o["value"] for o in _block(again, "allow_new_sources")["element"]["initial_options"]] == ["allow"]
+    slack.submit(again, submitted(again, allow_new_sources=[]), user=admin)
+
+    assert not config(running.crossfeed).allow_new_sources
+    slack.command("/leadfeedback", "A-2 2 source:capterra", user="U1")
+    assert "capterra" not in codes(running.crossfeed, LeadSource)

@@ -109,7 +109,7 @@ def _activity(summary: HomeSummary) -> list[Block]:
         blocks.append(_context("You haven't rated a lead yet: *Rate a lead* above, or one line like "
                                "`/leadfeedback ACME-4411 2 no-budget`."))
     for rated in ratings.shown:
-        details = " · ".join(filter(None, [", ".join(rated.reasons), rated.source]))
+        details = " · ".join(filter(None, [", ".join(rated.reasons), rated.source_shown]))
         line = f"{stars(rated.rating)} *{user_text(rated.lead_ref, 200)}* {rated.rating}/5 · {rated.rating_label}"
         line += (f"\n{user_text(details, 500)}" if details else "") + f"\n_{local_time(rated.updated_at)}_"
         blocks.append(SectionBlock(text=line, accessory=ButtonElement(

@@ -95,6 +95,7 @@ class SetupIds(StrEnum):
     BAD_REASONS = "bad_reasons"
     GOOD_REASONS = "good_reasons"
     SOURCES = "sources"
+    ALLOW_NEW_SOURCES = "allow_new_sources"
 
 
 class HomeIds(StrEnum):

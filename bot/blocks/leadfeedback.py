@@ -27,6 +27,7 @@ from bot.blocks.common import local_time, quote, user_text, within_block_limit
 from bot.blocks.ids import LeadFeedbackIds as Ids
 from bot.defaults import RATING_LABELS
 from bot.leads import CAMPAIGN_MAX, LEAD_MAX, NOTE_MAX, QUICK_USAGE, LeadFormOptions, RatedLead
+from bot.text import truncate
 
 
 class LeadFormMetadata(BaseModel):
@@ -55,9 +56,11 @@ def source_option(source_id: int, label: str) -> Option:
     return Option(value=f"id:{source_id}", text=PlainTextObject(text=label[:75]))
 
 
-def new_source_option(typed: str) -> Option:
+def new_source_option(typed: str, *, allow_new_sources: bool) -> Option:
+    """The typed text itself: added as a source, or (unless admins allow that) kept under Other."""
     typed = typed[:60]
-    return Option(value=f"new:{typed}", text=PlainTextObject(text=f"Add “{typed}”"[:75]))
+    shown = f"Add “{typed}”" if allow_new_sources else f"“{typed}” (under Other until an admin adds it)"
+    return Option(value=f"new:{typed}", text=PlainTextObject(text=truncate(shown, 75)))
 
 
 def lead_feedback_modal(
@@ -65,15 +68,24 @@ def lead_feedback_modal(
 ) -> View:
     """The rating modal; with `prefill` it edits that rating."""
     reason_label = dict(options.bad_reasons + options.good_reasons)
+    # Reasons the edited rating has that an admin has retired since: offered, so saving keeps them.
+    retired = tuple((code, label) for code, label in zip(prefill.reason_codes, prefill.reasons, strict=True)
+                    if code not in reason_label) if prefill else ()
+    reason_label.update(retired)
     groups = [
         OptionGroup(label=title, options=[Option(value=code, text=label[:75]) for code, label in group])
-        for title, group in (("Bad lead", options.bad_reasons), ("Good lead", options.good_reasons))
+        for title, group in (("Bad lead", options.bad_reasons), ("Good lead", options.good_reasons),
+                             ("No longer offered", retired))
         if group
     ]
     initial_reasons = [Option(value=code, text=reason_label[code][:75])
-                       for code in (prefill.reason_codes if prefill else ()) if code in reason_label]
-    source = (source_option(prefill.source_id, prefill.source)
-              if prefill and prefill.source_id and prefill.source else None)
+                       for code in (prefill.reason_codes if prefill else ())]
+    source = None
+    if prefill and prefill.source_text:
+        # Sent back as typed, so saving keeps it (or files it under a source an admin has since added).
+        source = new_source_option(prefill.source_text, allow_new_sources=options.allow_new_sources)
+    elif prefill and prefill.source_id and prefill.source:
+        source = source_option(prefill.source_id, prefill.source)
     blocks: list[Block] = [
         InputBlock(
             block_id=Ids.LEAD,
@@ -106,7 +118,8 @@ def lead_feedback_modal(
             block_id=Ids.SOURCE,
             label="Source",
             optional=True,
-            hint="Type to search, or type a new source to add it.",
+            hint=("Type to search, or type a new source to add it." if options.allow_new_sources else
+                  "Type to search. One that isn't listed is kept under Other until an admin adds it."),
             element=ExternalDataSelectElement(
                 action_id=Ids.SOURCE, placeholder="Webinar, paid search…", min_query_length=0,
                 initial_option=source,
@@ -147,8 +160,8 @@ def _rating_fields(rated: RatedLead) -> list[str]:
     fields = []
     if rated.reasons:
         fields.append("*Reasons*\n" + user_text(", ".join(rated.reasons), 1900))
-    if rated.source:
-        fields.append("*Source*\n" + user_text(rated.source, 200))
+    if rated.source_shown:
+        fields.append("*Source*\n" + user_text(rated.source_shown, 200))
     if rated.campaign:
         fields.append("*Campaign*\n" + user_text(rated.campaign, 200))
     return fields
@@ -176,6 +189,10 @@ def rating_confirmation(rated: RatedLead) -> tuple[str, list[Block]]:
         blocks.append(SectionBlock(fields=fields))
     if rated.note:
         blocks.append(SectionBlock(text=quote(rated.note)))
+    if rated.source_text:
+        blocks.append(SectionBlock(text=(
+            f"Source kept as “{user_text(rated.source_text, 100)}” under {user_text(rated.source or 'Other', 100)}: "
+            "it isn't one of this workspace's sources yet; an admin can add it.")))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text="One rating per lead: rating it again updates this one. `/leadfeedback mine` lists your ratings."
     )]))
@@ -190,7 +207,7 @@ def my_ratings_message(ratings: list[RatedLead], total: int) -> tuple[str, list[
     shown = f"Your last {len(ratings)} lead ratings" + (f" (of {total})" if total > len(ratings) else "")
     blocks: list[Block] = [HeaderBlock(text=shown)]
     for rated in ratings:
-        details = " · ".join(filter(None, [", ".join(rated.reasons), rated.source]))
+        details = " · ".join(filter(None, [", ".join(rated.reasons), rated.source_shown]))
         line = _headline(rated) + (f"\n{user_text(details, 1000)}" if details else "")
         line += f"\n_{local_time(rated.updated_at)}_"
         blocks.append(SectionBlock(text=line, accessory=_edit_button(rated)))
@@ -208,8 +225,11 @@ def help_message(reason_codes: str, source_codes: str) -> tuple[str, list[Block]
             '• The lead can be a CRM id, email, company or URL; quote it if it has spaces: `"Acme Corp" 4 great-fit`\n'
             "• Rating: 1 junk · 2 poor · 3 okay · 4 good · 5 great fit\n"
             "• Reasons forgive case and dashes, and a unique start is enough (`budg` → `no-budget`)\n"
-            "• Add `source:webinar` to say where the lead came from\n"
-            "• Rating the same lead again updates your earlier rating"
+            "• Add `source:webinar` to say where the lead came from and `campaign:q4-roi` (or "
+            '`campaign:"Q4 ROI webinar"`) for the campaign; a source that isn\'t listed below is kept '
+            "under Other for an admin to add\n"
+            "• Rating the same lead again updates your earlier rating and keeps its source, campaign and note "
+            "unless you give new ones"
         )),
         SectionBlock(text=f"*Reason codes:* {reason_codes}"),
         SectionBlock(text=f"*Sources:* {source_codes}"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import (
     Block,
+    CheckboxesElement,
     ContextBlock,
     ConversationMultiSelectElement,
     ConversationSelectElement,
@@ -12,6 +13,7 @@ from slack_sdk.models.blocks import (
     InputBlock,
     MarkdownTextObject,
     NumberInputElement,
+    Option,
     PlainTextInputElement,
     SectionBlock,
     StaticSelectElement,
@@ -20,7 +22,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import static_options
+from bot.blocks.common import static_options, user_text
 from bot.blocks.ids import SetupIds as Ids
 from bot.setup import THRESHOLD_MAX, CodeLine, SavedSetup, SetupState
 from bot.workspace import DAYS
@@ -73,6 +75,31 @@ def _group(block: Ids, side: str, state: SetupState, usergroups: list[tuple[str,
             "at the last sync. It is read again when you save." if current else
             f"Everyone in the user group joins the {side} team, kept in step when you save.")
     return _select(block, f"{side.title()} user group", choices, current or NO_GROUP, hint=hint)
+
+
+TYPED_SOURCES_SHOWN = 20
+_ALLOW = Option(value="allow", text="Reps can add a source by typing one that isn't listed")
+
+
+def _typed_sources(typed: list[tuple[str, int]]) -> list[Block]:
+    """Sources reps typed that match none, so an admin can add the ones that are real."""
+    if not typed:
+        return []
+    shown = ", ".join(f"{user_text(text, 75)} ({count})" for text, count in typed[:TYPED_SOURCES_SHOWN])
+    if len(typed) > TYPED_SOURCES_SHOWN:
+        shown += f", and {len(typed) - TYPED_SOURCES_SHOWN} more"
+    return [ContextBlock(elements=[MarkdownTextObject(
+        text=f"*Typed by reps, not yet sources:* {shown}. Their ratings count under Other; add a line above "
+             "to make one a source, and its ratings move to it.")])]
+
+
+def _allow_new_sources(allowed: bool) -> InputBlock:
+    return InputBlock(
+        block_id=Ids.ALLOW_NEW_SOURCES, label="New sources", optional=True,
+        hint="When off, a source a rep types that isn't listed is kept under Other and listed here for you.",
+        element=CheckboxesElement(action_id=Ids.ALLOW_NEW_SOURCES, options=[_ALLOW],
+                                  initial_options=[_ALLOW] if allowed else None),
+    )
 
 
 def setup_modal(state: SetupState, *, usergroups: list[tuple[str, str]]) -> View:
@@ -133,6 +160,8 @@ def setup_modal(state: SetupState, *, usergroups: list[tuple[str, str]]) -> View
         _text(Ids.GOOD_REASONS, "Reasons a lead was good", _code_text(state.good_reasons), CODES_HINT,
               optional=True),
         _text(Ids.SOURCES, "Lead sources", _code_text(state.sources), CODES_HINT),
+        *_typed_sources(state.typed_sources),
+        _allow_new_sources(state.allow_new_sources),
     ]
     return View(type="modal", callback_id=Ids.MODAL, title="Crossfeed setup", submit="Save", close="Cancel",
                 blocks=blocks)
