@@ -93,7 +93,7 @@ def post_digest(
                 continue
         if message is None:
             with crossfeed.transaction() as session:
-                digest = build_weekly_digest(session=session, team_id=team_id, week=week)
+                digest = build_weekly_digest(session=session, team_id=team_id, week=week, now=now)
             message, chart = digest_message(digest, late=late), trend_chart(digest)
         outcomes.append(
             _post(crossfeed, team_id=team_id, channel=channel, week=week, now=now, message=message, chart=chart)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from storage.messaging import counts_in_tally
 from storage.models import (
     DigestPost,
     DigestWeek,
@@ -203,6 +204,7 @@ def quotes_in_week(
             .where(
                 MessagingAnswer.ask_id.in_(ask_ids),
                 MessagingAnswer.buyer_quote.is_not(None),
+                counts_in_tally(),  # only reps' answers: the same rule as the tallies
                 MessagingAnswer.updated_at >= start,
                 MessagingAnswer.updated_at < end,
             )

@@ -406,6 +406,7 @@ def test_answers_from_outside_the_sales_team_count_nowhere(app):
     assert "UMKT2" not in results and "Marketing's own take" not in results and "Social" not in results
     digest = app.slack.command("/alignment", "digest", user="UMKT").body
     assert "50% resonance" in digest and "Fell flat" not in digest
+    assert "The CFO loved it" in digest and "Marketing's own take" not in digest, "quotes follow the tally's rule"
 
     app.fake.reset()
     jobs.use(app.crossfeed)
