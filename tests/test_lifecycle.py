@@ -373,3 +373,32 @@ def test_two_clocks_on_one_database_post_each_channel_weeks_digest_once(start_ap
     assert sorted(posts) == sorted(DIGEST_CHANNELS), "one digest per channel, whichever clock posted it"
     later = [c.method for c in app.fake.calls[calls:]]
     assert later == [], f"a posted week costs the clocks no Slack call: {later}"
+
+
+def test_status_tells_when_the_next_digest_goes_as_the_clock_will_post_it(start_app):
+    app = start_app()
+    with freeze_time(local(0, 0, 8)) as frozen:
+        app.slack.command("/alignment", "timezone America/New_York", user=ADMIN)
+        app.slack.command("/alignment", "digest channels <#CLEAD|leadership>", user=ADMIN)
+        frozen.move_to(local(1, 0, 8, 30))
+        clock = TurnedClock(app.settings)
+        try:
+            def digest_line() -> str:
+                body = app.slack.command("/alignment", "status", user=ADMIN).json
+                return next(field["text"] for block in body["blocks"] for field in block.get("fields") or []
+                            if field["text"].startswith("*Digest*"))
+
+            before = digest_line()
+            frozen.move_to(local(1, 0, 9))
+            due = digest_line()  # the clock's minute hasn't come round yet
+            clock.turn()
+            app.settle()
+            after = digest_line()
+        finally:
+            clock.stop()
+
+    monday_nine, next_monday_nine = (int(local(week, 0, 9).timestamp()) for week in (1, 2))
+    assert f"next: <!date^{monday_nine}^" in before
+    assert f"last week's, due <!date^{monday_nine}^" in due and "posting within a minute" in due
+    assert [c.params["channel"] for c in app.fake.calls_to("chat.postMessage")] == ["CLEAD"]
+    assert f"next: <!date^{next_monday_nine}^" in after
