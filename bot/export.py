@@ -58,8 +58,8 @@ def export_csvs(*, session: Session, team_id: str, now: datetime, weeks: int,
                                    f"{score:.2f}" if score is not None else "hidden (below the anonymity threshold)"))
     return {
         "lead_ratings.csv": _csv(
-            ["week", "rated_at", "updated_at", "rater_user_id", "lead", "rating", "reasons", "source", "campaign",
-             "note"],
+            ["week", "rated_at", "updated_at", "rater_user_id", "lead", "rating", "reasons", "source", "typed_source",
+             "campaign", "note"],
             [(week(row[0]), *row) for row in store.lead_rating_rows(session=session, team_id=team_id, since=since)]),
         "messaging_answers.csv": _csv(
             ["week", "ask_id", "ask", "asker_user_id", "rep_user_id", "reaction", "used_in", "buyer_stage",

@@ -30,7 +30,8 @@ def lead_rating_rows(*, session: Session, team_id: str, since: datetime) -> list
         reasons.setdefault(rating_id, []).append(code)
     rows = session.execute(
         select(LeadRating.id, LeadRating.rated_at, LeadRating.updated_at, LeadRating.rater_user_id,
-               LeadRating.lead_ref, LeadRating.rating, LeadSource.label, LeadRating.campaign, LeadRating.note)
+               LeadRating.lead_ref, LeadRating.rating, LeadSource.label, LeadRating.source_text,
+               LeadRating.campaign, LeadRating.note)
         .outerjoin(LeadSource, LeadSource.id == LeadRating.source_id)
         .where(LeadRating.team_id == team_id, LeadRating.rated_at >= since)
         .order_by(LeadRating.rated_at, LeadRating.id)

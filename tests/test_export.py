@@ -21,7 +21,7 @@ def rows(text: str) -> list[dict]:
 def seed(running, slack):
     make_teams(running.crossfeed, sales=["U1", "U2", "U3"], marketing=["M1"])
     slack.command("/leadfeedback", 'ACME-1 2 no-budget wrong-persona source:webinar "=cmd|x ,quoted"', user="U1")
-    slack.command("/leadfeedback", "ACME-2 5 great-fit", user="U2")
+    slack.command("/leadfeedback", "ACME-2 5 great-fit source:carrier-pigeon", user="U2")
     open_round(running.crossfeed)
     dms = prompts(running.fake)
     with freeze_time(OPENING + timedelta(hours=1)):
@@ -38,8 +38,9 @@ def test_export_contents(running, slack):
         files = export_csvs(session=session, team_id="T1", now=OPENING + timedelta(days=4), weeks=12)
 
     leads = rows(files["lead_ratings.csv"])
-    assert [(r["rater_user_id"], r["lead"], r["rating"], r["reasons"], r["source"]) for r in leads] == [
-        ("U1", "ACME-1", "2", "wrong-persona no-budget", "Webinar"), ("U2", "ACME-2", "5", "great-fit", "")]
+    assert [(r["rater_user_id"], r["lead"], r["rating"], r["reasons"], r["source"], r["typed_source"])
+            for r in leads] == [("U1", "ACME-1", "2", "wrong-persona no-budget", "Webinar", ""),
+                                ("U2", "ACME-2", "5", "great-fit", "Other", "carrier-pigeon")]
     assert leads[0]["note"] == "'=cmd|x ,quoted", "typed text never becomes a spreadsheet formula"
     pulse = rows(files["pulse_aggregates.csv"])
     assert {r["week"] for r in pulse} == {"2026-W48"}
