@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from bot.settings import Settings, describe_settings_error
+from storage.models import Workspace
 from storage.teams import workspace_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,6 +157,8 @@ def test_schedules_run_digest_posts_last_weeks_digest_once(tmp_path, fake_slack)
         # Due every Monday at 00:00 UTC: whenever this runs, last week's digest is due.
         config.timezone, config.digest_day, config.digest_time = "UTC", "mon", "00:00"
         config.digest_channels = ["C_LEADERS"]
+        # In use for a month: last week's digest is owed (a week before the workspace began gets none).
+        session.get(Workspace, "T1").created_at = datetime.now(UTC) - timedelta(days=30)
     runtime.close()
     env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.url,
            "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
