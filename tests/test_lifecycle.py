@@ -57,6 +57,8 @@ class Ledger:
     pulse: dict[str, dict[str, dict[str, list[int]]]] = field(default_factory=dict)
     asked: dict[str, dict[str, int]] = field(default_factory=dict)
     answered_before_reminder: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    asks: dict[str, dict[str, str]] = field(default_factory=dict)  # ask → rep → reaction
+    asks_open: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # week → asks open in it
 
 
 class Month:
@@ -146,9 +148,12 @@ class Month:
         cards = [call.params for _, call in self.call_times if call.method == "chat.postMessage"
                  and call.params.get("channel") == SALES_CHANNEL and name in call.params.get("text", "")]
         assert len(cards) == 1, f"one card for {name}"
+        self.ledger.asks[name] = {}
+        for week in dict.fromkeys(iso_week(self.now + timedelta(days=day)) for day in range(days + 1)):
+            self.ledger.asks_open[week].append(name)  # the weeks it is open in, to the day it closes
         return cards[0]
 
-    def answer_ask(self, rep: str, card: dict, reaction: str) -> None:
+    def answer_ask(self, rep: str, name: str, card: dict, reaction: str) -> None:
         reply = self.app.slack.click(f"messaging.react.{reaction}", button_value(card["blocks"], reaction),
                                      user=rep, channel=SALES_CHANNEL, message_ts="1700000000.000001")
         self.record_calls()
@@ -159,6 +164,7 @@ class Month:
         reply = self.app.slack.submit(opened.view, values, user=rep)
         assert reply.body == "", reply.body
         self.record_calls()
+        self.ledger.asks[name][rep] = reaction
 
     # --- what people received ---
 
@@ -182,6 +188,9 @@ def digest_figures(post: dict) -> dict:
         figures["average"] = float(match.group(1))
     if match := re.search(r"\*Good \(4–5\) / bad \(1–2\)\*\n(\d+)% / (\d+)%", text):
         figures["good"], figures["bad"] = int(match.group(1)), int(match.group(2))
+    for name, resonance, counts in re.findall(r"\*(Talk track v\d)\*: (\d+)% resonance · ([^\n\"]*)", text):
+        tally = {label: int(n) for label, n in re.findall(r"(Resonated|Mixed|Fell flat) (\d+)", counts)}
+        figures[f"ask {name}"] = (int(resonance), tally)
     for side, name in (("sales", "Sales"), ("marketing", "Marketing")):
         if match := re.search(rf"\*{name}\* · (\d+) of (\d+) answered\n([^\"]*)", text):
             figures[f"{side}_answered"] = (int(match.group(1)), int(match.group(2)))
@@ -200,6 +209,11 @@ def expected_figures(ledger: Ledger, week: str, threshold: int = 3) -> dict:
         expected["average"] = round(sum(values) / len(values), 1)
         expected["good"] = round(100 * sum(v >= 4 for v in values) / len(values))
         expected["bad"] = round(100 * sum(v <= 2 for v in values) / len(values))
+    for name in ledger.asks_open.get(week, []):
+        reactions = Counter(ledger.asks[name].values())
+        tally = {label: reactions[r] for r, label in (("resonated", "Resonated"), ("mixed", "Mixed"),
+                                                          ("flat", "Fell flat")) if reactions[r]}
+        expected[f"ask {name}"] = (round(100 * reactions["resonated"] / sum(tally.values())), tally)
     for side, asked in ledger.asked.get(week, {}).items():
         answers = ledger.pulse.get(week, {}).get(side, {"q0": [], "q1": []})
         expected[f"{side}_answered"] = (len(answers["q0"]), asked)
@@ -260,7 +274,7 @@ def play_week(month: Month, week: int) -> None:
     if card is not None:
         month.run_until(local(week, 1, 16))
         for rep in REPS[:4]:
-            month.answer_ask(rep, card, rng.choice(["resonated", "mixed", "flat"]))
+            month.answer_ask(rep, f"Talk track v{week + 1}", card, rng.choice(["resonated", "mixed", "flat"]))
     # Wednesday 10:00: the clock opens the pulse round; most people answer at 13:00.
     month.run_until(local(week, 2, 10))
     label = iso_week(month.now)
