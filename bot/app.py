@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from slack_bolt import App, BoltResponse
+from pydantic import ValidationError
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.models.views import View
@@ -24,6 +26,7 @@ from bot.blocks.common import error_message
 from bot.errors import CrossfeedError
 from bot.outbox import Outbox
 from bot.settings import Settings
+from bot.slack_requests import without_control_characters
 from storage.db import make_engine, make_session_factory, migrate
 
 logger = logging.getLogger("crossfeed")
@@ -131,23 +134,41 @@ def create_app(settings: Settings, *, crossfeed: Crossfeed | None = None) -> App
         # Listeners answer Slack when they return; slow work goes to crossfeed.after_ack or the outbox.
         process_before_response=True,
         logger=logging.getLogger("crossfeed.bolt"),
+        # Bolt's own warning for these logs the whole body, people's text included; error_reply logs one line.
+        raise_error_for_unhandled_request=True,
     )
+    app.use(strip_control_characters)
     app.error(error_reply(crossfeed))
     register(app, crossfeed)
     return app
+
+
+def strip_control_characters(req: BoltRequest, next: Callable[[], object]) -> None:
+    """Every request's text without control characters, before any listener reads it (HTTP and Socket Mode)."""
+    req.body = without_control_characters(req.body)
+    next()
 
 
 def error_reply(crossfeed: Crossfeed):
     """The one global error handler: friendly words for known errors, a reference id otherwise."""
 
     def on_error(error: Exception, body: dict, request, response) -> BoltResponse | None:
+        kind = body.get("type") or ("slash_command" if "command" in body else None)
+        if isinstance(error, BoltUnhandledRequestError):
+            # No body in the log: it is people's text. Bolt answers 404.
+            logger.info("no listener for a %s request", kind or "untyped")
+            return None
+        if isinstance(error, ValidationError) and kind != "after_ack":
+            # Data we wrote into a view or button (private_metadata, values) that came back unreadable: Slack
+            # didn't send this. One line naming the model, never its input (people's text), and 400.
+            logger.warning("rejected a malformed %s request: unreadable %s", kind or "untyped", error.title)
+            return BoltResponse(status=400, body="Bad Request")
         if isinstance(error, CrossfeedError):
             problem, hint = error.message, getattr(error, "usage", None)
         else:
             reference = uuid.uuid4().hex[:8]
             logger.error("unexpected error, reference %s", reference, exc_info=error)
             problem, hint = f"{APOLOGY} (reference `{reference}`)", None
-        kind = body.get("type") or ("slash_command" if "command" in body else None)
         if kind == "view_submission":
             return _json_response({"response_action": "update", "view": notice_modal(problem).to_dict()})
         if kind == "block_suggestion":

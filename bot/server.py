@@ -4,23 +4,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from http import HTTPStatus
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Crossfeed, create_app
 from bot.settings import Settings, load_settings
+from bot.slack_requests import MalformedRequest, ParsedSlackRequest, parse_slack_body
 from storage.db import database_answers
 
 SLACK_PATH = "/slack/events"
+# Slack's largest requests are view submissions: 100 blocks of up to 3,000 characters plus their state,
+# form-encoded JSON, which can take up to 8 bytes a character (%5Cu0000). 4 MiB fits any of them.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+logger = logging.getLogger("crossfeed.requests")
 
 
 class CrossfeedWSGI:
     """Routes /healthz itself and hands everything else to Bolt's WSGI adapter."""
 
     def __init__(self, app: App, crossfeed: Crossfeed):
+        self.app = app
         self.slack = SlackRequestHandler(app, path=SLACK_PATH)
         self.crossfeed = crossfeed
+        secret = crossfeed.settings.slack_signing_secret
+        self.verifier = SignatureVerifier(secret) if secret else None
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
@@ -29,7 +41,58 @@ class CrossfeedWSGI:
             body = b"ok\n" if healthy else b"database unavailable\n"
             start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
             return [body]
+        if environ.get("PATH_INFO") == SLACK_PATH and environ.get("REQUEST_METHOD") == "POST":
+            return self.slack_request(environ, start_response)
         return self.slack(environ, start_response)
+
+    def slack_request(self, environ: dict, start_response) -> Iterable[bytes]:
+        """Check size, signature and shape before Bolt sees the request; a rejection is logged without
+        the body, which is people's text."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _reject(start_response, HTTPStatus.BAD_REQUEST, "a Content-Length that is not a number")
+        if length > MAX_BODY_BYTES:
+            return _reject(start_response, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"a body of {length} bytes")
+        request = WsgiHttpRequest(environ)
+        headers = request.get_headers()
+        raw = environ["wsgi.input"].read(length) if length > 0 else b""
+        try:
+            raw_body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return _reject(start_response, HTTPStatus.BAD_REQUEST, "a body that is not UTF-8")
+        if self.verifier and not self._signed(raw_body, headers):
+            return _reject(start_response, HTTPStatus.UNAUTHORIZED, "a missing, stale or wrong signature")
+        try:
+            body = parse_slack_body(raw_body, headers.get("content-type"))
+        except MalformedRequest as malformed:
+            return _reject(start_response, HTTPStatus.BAD_REQUEST, str(malformed))
+        answer = self.app.dispatch(ParsedSlackRequest(raw_body=raw_body, body=body, query=request.query_string,
+                                                      headers=headers))
+        return _respond(start_response, answer)
+
+    def _signed(self, raw_body: str, headers: dict) -> bool:
+        timestamp = headers.get("x-slack-request-timestamp") or ""
+        signature = headers.get("x-slack-signature")
+        # slack-sdk's verifier raises on a timestamp that isn't a number.
+        return timestamp.isdigit() and self.verifier.is_valid(raw_body, timestamp, signature)
+
+
+def _reject(start_response, status: HTTPStatus, why: str) -> Iterable[bytes]:
+    logger.info("rejected a request to %s with %s: %s", SLACK_PATH, status.value, why)
+    body = f"{status.phrase}\n".encode()
+    start_response(f"{status.value} {status.phrase}",
+                   [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _respond(start_response, answer: BoltResponse) -> Iterable[bytes]:
+    body = answer.body.encode("utf-8") if isinstance(answer.body, str) else bytes(answer.body or b"")
+    status = HTTPStatus(answer.status)
+    headers = [(name, value) for name, values in answer.headers.items() if name.lower() != "content-length"
+               for value in values]
+    start_response(f"{status.value} {status.phrase}", [*headers, ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def build_wsgi(settings: Settings | None = None) -> CrossfeedWSGI:

@@ -1,0 +1,103 @@
+"""The request boundary: what a Slack request's body says, read correctly, and cleaned of control characters.
+
+Bolt's own body parser takes any form body that merely *contains* "payload" (a note, a channel called
+`payload-launch`, a user `payload.pete`) for an interactive payload and finds nothing to answer, and it
+fails with a 500 on `payload=` that isn't JSON. So HTTP requests are parsed here, by field name, and
+Bolt is handed the result.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+from slack_bolt.request import BoltRequest
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+# Kept: tab, newline, carriage return. Everything else below space, and DEL, is never meant text;
+# PostgreSQL refuses NUL outright while SQLite stores it, so both databases get the same text.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class MalformedRequest(ValueError):
+    """A body that is not what Slack sends; the message says why, without quoting the body."""
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().casefold()
+
+
+def parse_slack_body(raw_body: str, content_type: str | None) -> dict[str, Any]:
+    """The body of a Slack request as Slack meant it: a slash command's form fields, an interactive
+    `payload`, or an Events API JSON object."""
+    kind = media_type(content_type)
+    if kind == JSON:
+        return _json_object(raw_body, "the JSON body")
+    if kind != FORM:
+        raise MalformedRequest(f"unsupported content type {kind or 'none'!r}")
+    fields = dict(parse_qsl(raw_body, keep_blank_values=True))
+    if "payload" in fields:
+        return _interactive_payload(_json_object(fields["payload"], "the payload field"))
+    if "command" in fields or "ssl_check" in fields:
+        return fields
+    raise MalformedRequest("a form body that is neither a slash command nor an interactive payload")
+
+
+# The parts of an interactive payload that Bolt reads by key before any listener runs.
+_PAYLOAD_OBJECTS = ("team", "user", "channel", "container", "message", "enterprise")
+
+
+def _interactive_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(payload.get("type"), str):
+        raise MalformedRequest("an interactive payload without a type")
+    view = payload.get("view")
+    if view is not None and not (isinstance(view, dict) and isinstance(view.get("type"), str)):
+        raise MalformedRequest("a view without a type")
+    actions = payload.get("actions")
+    if actions is not None and not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions)):
+        raise MalformedRequest("actions that are not a list of objects")
+    if any(payload.get(key) is not None and not isinstance(payload[key], dict) for key in _PAYLOAD_OBJECTS):
+        raise MalformedRequest("a team, user, channel, container or message that is not an object")
+    return payload
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise MalformedRequest(f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise MalformedRequest(f"{what} is not a JSON object")
+    return value
+
+
+def without_control_characters(value: Any) -> Any:
+    """`value` with control characters removed from every string in it (keys too), however nested."""
+    if isinstance(value, str):
+        return _CONTROL_CHARACTERS.sub("", value)
+    if isinstance(value, dict):
+        return {without_control_characters(k): without_control_characters(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_control_characters(item) for item in value]
+    return value
+
+
+class ParsedSlackRequest(BoltRequest):
+    """A Bolt request over HTTP whose body was parsed by `parse_slack_body`.
+
+    Bolt builds its context from a dict body only in Socket Mode; the mode is set back to HTTP
+    afterwards so Bolt still verifies the signature over the raw body.
+    """
+
+    def __init__(self, *, raw_body: str, body: dict, query=None, headers=None, context=None):
+        super().__init__(body=body, query=query, headers=headers, context=context, mode="socket_mode")
+        self.raw_body = raw_body
+        self.mode = "http"
+
+    def to_copyable(self) -> ParsedSlackRequest:
+        return ParsedSlackRequest(raw_body=self.raw_body, body=self.body, query=self.query, headers=self.headers,
+                                  context=self.context.to_copyable())
