@@ -13,6 +13,7 @@ from bot.digest import last_complete_week, next_digest_time, scheduled_time, wee
 from bot.errors import InvalidInput
 from bot.pulse import next_opening, workspace_zone
 from bot.teams import usergroups
+from bot.text import escape_mrkdwn, truncate
 from storage import digest as digest_store
 from storage.teams import admin_ids, team_members, workspace_config
 
@@ -25,7 +26,8 @@ def set_timezone(*, session: Session, team_id: str, name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput({"timezone": f"“{name[:40]}” isn't a time zone I know. Use a name like "
+        typed = escape_mrkdwn(truncate(name, 40))
+        raise InvalidInput({"timezone": f"“{typed}” isn't a time zone I know. Use a name like "
                                         "`America/New_York` or `Europe/Paris`."}) from None
     workspace_config(session=session, team_id=team_id).timezone = name
     return name

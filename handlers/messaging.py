@@ -96,7 +96,8 @@ class Messaging:
                                                          for field, message in invalid.fields.items()})
         ack()
         self.cf.outbox.deliver_soon()
-        self.cf.later(body, lambda: self.cf.client.chat_postMessage(channel=context.user_id, text=ask_sent(sent)))
+        text, blocks = ask_sent(sent)
+        self.cf.later(body, lambda: self.cf.client.chat_postMessage(channel=context.user_id, text=text, blocks=blocks))
 
     def on_reaction_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
         """A card button: open the answer modal prefilled with that reaction."""

@@ -32,6 +32,12 @@ def user_text(text: str, limit: int = SECTION_TEXT_MAX) -> str:
     return escape_mrkdwn(truncate(text, limit))
 
 
+def mrkdwn(text: str) -> MarkdownTextObject:
+    """A mrkdwn object for text that carries user text: verbatim, so Slack doesn't turn a plain @channel,
+    #channel or URL in it into a live mention or link (the escaping already stops `<...>` markup)."""
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
 def quote(text: str, limit: int = FIELD_TEXT_MAX) -> str:
     """User text as a mrkdwn block quote."""
     return "\n".join(f">{line}" for line in user_text(text, limit).splitlines() or [""])
@@ -45,7 +51,8 @@ def local_time(moment: datetime, fmt: str = "{date_short_pretty} at {time}") -> 
 
 def error_message(problem: str, *, hint: str | None = None) -> list[Block]:
     """A friendly ephemeral answer to bad input: what went wrong and how to write it."""
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f":warning: {truncate(problem, 2900)}"))]
+    # Problems often echo what the person typed (escaped where they are raised), so they are verbatim.
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(f":warning: {truncate(problem, 2900)}"))]
     if hint:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(hint, 2900))]))
+        blocks.append(ContextBlock(elements=[mrkdwn(truncate(hint, 2900))]))
     return blocks

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import local_time, quote, static_options, user_text, within_block_limit
+from bot.blocks.common import local_time, mrkdwn, quote, static_options, user_text, within_block_limit
 from bot.blocks.ids import MessagingIds as Ids
 from bot.messaging import (
     DEFAULT_DAYS,
@@ -92,7 +92,7 @@ def ask_modal(*, default_channel: str | None, usergroups: list[tuple[str, str]])
                 blocks=blocks)
 
 
-def ask_sent(sent: AskSent, *, names_max: int = 10) -> str:
+def ask_sent(sent: AskSent, *, names_max: int = 10) -> tuple[str, list[Block]]:
     """The asker's confirmation: where the ask went, and who was left out for not being in sales."""
     view = sent.ask
     where = f"<#{view.channel_id}>" if view.channel_id else (
@@ -104,7 +104,7 @@ def ask_sent(sent: AskSent, *, names_max: int = 10) -> str:
         more = len(sent.left_out) - names_max
         names += f" and {more} more" if more > 0 else ""
         text += f"\nNot sent to {names}: asks go to the sales team, and they aren't in it."
-    return text
+    return text, [SectionBlock(text=mrkdwn(text))]
 
 
 def reaction_buttons(view: AskView, *, block_id: str) -> ActionsBlock:
@@ -244,7 +244,7 @@ def ask_results_message(results: AskResults) -> tuple[str, list[Block]]:
     view = results.ask
     text = f"Answers to {user_text(view.name, NAME_MAX)}"
     context = f"{tally_line(view)} · where used: {_where_used(results.usage)}"
-    blocks: list[Block] = [SectionBlock(text=f"*#{view.id} {user_text(view.name, NAME_MAX)}*"),
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(f"*#{view.id} {user_text(view.name, NAME_MAX)}*")),
                            ContextBlock(elements=[MarkdownTextObject(text=context)])]
     answers = results.answers
     if not results.named:
@@ -254,7 +254,7 @@ def ask_results_message(results: AskResults) -> tuple[str, list[Block]]:
             text=f":lock: Shown without names: only <@{view.asker_user_id}>, who asked, sees who answered.")]))
     if not answers:
         blocks.append(SectionBlock(text="Nobody has answered yet."))
-    blocks.extend(SectionBlock(text=_answer_line(answer, named=results.named)) for answer in answers)
+    blocks.extend(SectionBlock(text=mrkdwn(_answer_line(answer, named=results.named))) for answer in answers)
     return text, within_block_limit(blocks)
 
 
