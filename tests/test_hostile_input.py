@@ -49,6 +49,13 @@ def test_a_command_whose_fields_say_payload_is_answered_and_stored(running, slac
     assert row.note == ("they only read the payload docs" if field == "text" else None)
 
 
+def test_events_api_json_is_still_read_as_json(slack):
+    reply = slack.post(json.dumps({"type": "url_verification", "token": "legacy", "challenge": "payload-3eZbrw1a"}),
+                       content_type="application/json; charset=utf-8")
+
+    assert reply.status == 200 and "payload-3eZbrw1a" in reply.body
+
+
 # --- control characters ---------------------------------------------------------------------------------
 
 
