@@ -56,6 +56,14 @@ def test_events_api_json_is_still_read_as_json(slack):
     assert reply.status == 200 and "payload-3eZbrw1a" in reply.body
 
 
+def test_slacks_certificate_check_is_answered_even_unsigned_and_does_nothing(running, slack):
+    reply = slack.post(urlencode({"ssl_check": "1", "token": "legacy"}), signed=False)
+
+    assert (reply.status, reply.body) == (200, "")
+    running.settle()
+    assert running.fake.calls == []
+
+
 # --- control characters ---------------------------------------------------------------------------------
 
 
