@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.background import AfterAck
 from bot.blocks.common import error_message
 from bot.errors import CrossfeedError
-from bot.outbox import Outbox
+from bot.outbox import Outbox, composers_for
+from bot.pulse import secret_of
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory, migrate
 
@@ -79,7 +80,8 @@ class Crossfeed:
             retry_handlers=slack_retry_handlers(settings),
         )
         return cls(settings=settings, engine=engine, sessions=sessions, client=client,
-                   outbox=Outbox(sessions=sessions, client=client), after_ack=AfterAck())
+                   after_ack=AfterAck(),
+                   outbox=Outbox(sessions=sessions, client=client, composers=composers_for(secret_of(settings))))
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
