@@ -390,6 +390,14 @@ def record_pulse_form(*, session: Session, secret: bytes | None, team_id: str, u
         store.delete_comment(session=session, round_id=round_id, respondent=key)
 
 
+def sent_prompt(*, session: Session, team_id: str, round_id: int, user_id: str) -> tuple[str, str] | None:
+    """(channel, ts) of the pulse DM this person got, to show a `/pulse` answer there too; read, never written."""
+    message = queries.outbox_message_for(session=session, team_id=team_id, dedupe_key=f"pulse:{round_id}:{user_id}")
+    if message is None or not message.slack_ts or not message.channel:
+        return None
+    return message.channel, message.slack_ts
+
+
 @dataclass(frozen=True)
 class TeamPulse:
     side: str

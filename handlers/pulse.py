@@ -29,6 +29,7 @@ from bot.pulse import (
     record_pulse_comment,
     record_pulse_form,
     secret_of,
+    sent_prompt,
 )
 from bot.text import plain_command_text
 
@@ -121,6 +122,7 @@ class Pulse:
             return ack(response_action="errors", errors=errors)
         ack()
         self._flush_marks(metadata.r)
+        self._show_in_dm(body, context.team_id, context.user_id, metadata.r)
 
     # --- after ack -------------------------------------------------------------------------------
 
@@ -128,6 +130,16 @@ class Pulse:
         # Its own transaction, after the answer's has committed: the answer's names nobody.
         with self.cf.transaction() as session:
             flush_answered_marks(session=session, secret=self.secret, round_id=round_id)
+
+    def _show_in_dm(self, body: dict, team_id: str, user_id: str, round_id: int) -> None:
+        """Update the person's pulse DM to show what they answered in the form (a Slack call, no write)."""
+        with self.cf.transaction() as session:
+            sent = sent_prompt(session=session, team_id=team_id, round_id=round_id, user_id=user_id)
+            prompt = prompt_for(session=session, round_id=round_id, user_id=user_id, secret=self.secret)
+        if sent is None or prompt is None:
+            return
+        text, blocks = pulse_prompt_message(prompt)
+        self.cf.later(body, lambda: self.cf.client.chat_update(channel=sent[0], ts=sent[1], text=text, blocks=blocks))
 
     def _open_view(self, body: dict, view) -> None:
         self.cf.later(body, lambda: self.cf.client.views_open(trigger_id=body["trigger_id"], view=view))

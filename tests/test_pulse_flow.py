@@ -195,6 +195,8 @@ def test_pulse_opens_the_questions_in_a_modal_and_then_shows_the_answers_to_chan
     assert comments(running.crossfeed) == ["More case studies please"]
     assert [b["element"].get("initial_option", {}).get("value") for b in again["blocks"][:2]] == ["4", "2"]
     assert again["blocks"][2]["element"]["initial_value"] == "More case studies please"
+    [shown_in_dm] = running.fake.calls_to("chat.update")
+    assert "you said 4" in json.dumps(shown_in_dm.blocks) and "you said 2" in json.dumps(shown_in_dm.blocks)
     dm = prompts(running.fake)["U1"]
     click_score(running, "U1", dm, 0, 1, at=OPENING + timedelta(hours=4))
     assert answers(running.crossfeed) == [("sales", 0, 1), ("sales", 1, 2)], "the DM changes the same answer set"
