@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.background import AfterAck
 from bot.blocks.common import error_message
 from bot.errors import CrossfeedError
-from bot.outbox import Outbox
+from bot.outbox import Outbox, composers_for
+from bot.pulse import secret_of
 from bot.settings import Settings
 from bot.slack_requests import without_control_characters
 from storage.db import make_engine, make_session_factory, migrate
@@ -82,7 +83,8 @@ class Crossfeed:
             retry_handlers=slack_retry_handlers(settings),
         )
         return cls(settings=settings, engine=engine, sessions=sessions, client=client,
-                   outbox=Outbox(sessions=sessions, client=client), after_ack=AfterAck())
+                   after_ack=AfterAck(),
+                   outbox=Outbox(sessions=sessions, client=client, composers=composers_for(secret_of(settings))))
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

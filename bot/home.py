@@ -20,7 +20,7 @@ from bot.digest import (
 )
 from bot.leads import RatedLead, my_recent_ratings
 from bot.messaging import AskView, view_of
-from bot.pulse import workspace_zone
+from bot.pulse import answered_rounds, workspace_zone
 from storage import digest as digest_store
 from storage import home as store
 from storage import messaging as messaging_store
@@ -121,7 +121,7 @@ class HomeSummary:
 
 def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
                  configured_admins: frozenset[str] = frozenset(), default_zone: str | None = None,
-                 limit: int = LIST_MAX) -> HomeSummary:
+                 pulse_secret: bytes | None = None, limit: int = LIST_MAX) -> HomeSummary:
     """Build one person's Home: the parts for everyone, then those for marketers and for leaders and admins."""
     config = workspace_config(session=session, team_id=team_id)
     zone = workspace_zone(config, default_zone)
@@ -140,11 +140,11 @@ def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
         set_up=bool(store.team_sizes(session=session, team_id=team_id)),
         has_admins=bool(admins),
         roles=roles,
-        pulse_closes_at=_pulse_waiting(session, team_id, user_id, now),
+        pulse_closes_at=_pulse_waiting(session, team_id, user_id, now, pulse_secret),
         asks_to_answer=Listed(tuple(_with_tallies(session, asks, now)), waiting),
         ratings=Listed(tuple(ratings), rated),
         answers=Listed(tuple(AnsweredAsk(*row) for row in answers), answered),
-        pulse_record=_pulse_record(session, team_id, user_id, now, limit),
+        pulse_record=_pulse_record(session, team_id, user_id, now, limit, pulse_secret),
         my_open_asks=_my_open_asks(session, team_id, user_id, now, limit) if roles.marketer else None,
         lead_quality=lead_quality(session=session, team_id=team_id, week=week_of(now, zone))
         if roles.marketer else None,
@@ -165,21 +165,31 @@ def _my_open_asks(session: Session, team_id: str, user_id: str, now: datetime, l
     return Listed(tuple(_with_tallies(session, asks, now)), total)
 
 
-def _pulse_waiting(session: Session, team_id: str, user_id: str, now: datetime) -> datetime | None:
+def _pulse_waiting(session: Session, team_id: str, user_id: str, now: datetime,
+                   secret: bytes | None) -> datetime | None:
     """When the open round closes, if this person was asked in it and hasn't answered."""
     pulse_round = pulse_store.open_round(session=session, team_id=team_id, now=now)
     if pulse_round is None:
         return None
     ledger = pulse_store.participation(session=session, round_id=pulse_round.id, user_id=user_id)
-    return pulse_round.closes_at if ledger is not None and ledger.answered_via is None else None
+    if ledger is None or ledger.answered_via is not None:
+        return None
+    # The ledger marks answers in batches; the answers themselves say whether this person answered.
+    answered = answered_rounds(session=session, secret=secret, user_id=user_id, round_ids=[pulse_round.id])
+    return None if answered else pulse_round.closes_at
 
 
-def _pulse_record(session: Session, team_id: str, user_id: str, now: datetime, limit: int) -> PulseRecord:
+def _pulse_record(session: Session, team_id: str, user_id: str, now: datetime, limit: int,
+                  secret: bytes | None) -> PulseRecord:
     turns, asked, answered = store.pulse_turns(session=session, team_id=team_id, user_id=user_id, limit=limit)
+    # Answers whose ledger mark isn't written yet (it is written in batches, or never for a round's last few).
+    unmarked = pulse_store.asked_rounds(session=session, team_id=team_id, user_id=user_id, unmarked=True)
+    also = answered_rounds(session=session, secret=secret, user_id=user_id, round_ids=unmarked)
+    periods = pulse_store.periods(session=session, round_ids=also)
     return PulseRecord(
-        turns=tuple(PulseTurn(period, closes_at, done, opens_at <= now < closes_at)
+        turns=tuple(PulseTurn(period, closes_at, done or period in periods, opens_at <= now < closes_at)
                     for period, opens_at, closes_at, done in turns),
-        asked=asked, answered=answered,
+        asked=asked, answered=answered + len(also),
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -65,7 +66,7 @@ def compose_lead_feed(session: Session, message: OutboxMessage) -> SlackPost | N
 
 
 def compose_pulse_prompt(session: Session, message: OutboxMessage) -> SlackPost | None:
-    # The respondent token is made here, at send time, and exists only in the DM's buttons.
+    # Composed without the pulse secret: a fresh prompt shows no answers yet.
     prompt = prompt_for(session=session, round_id=message.payload["round_id"], user_id=message.payload["user_id"])
     if prompt is None:
         return None
@@ -73,9 +74,9 @@ def compose_pulse_prompt(session: Session, message: OutboxMessage) -> SlackPost 
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
-def compose_pulse_reminder(session: Session, message: OutboxMessage) -> SlackPost | None:
+def compose_pulse_reminder(session: Session, message: OutboxMessage, secret: bytes | None = None) -> SlackPost | None:
     state = reminder_state(session=session, round_id=message.payload["round_id"],
-                           user_id=message.payload["user_id"], now=datetime.now(UTC))
+                           user_id=message.payload["user_id"], now=datetime.now(UTC), secret=secret)
     if state is None:
         return None  # answered (or closed) since the reminder was queued: never remind those who answered
     text, blocks = pulse_reminder_message(state)
@@ -107,6 +108,11 @@ COMPOSERS: dict[str, Composer] = {
     "pulse_prompt": compose_pulse_prompt,
     "pulse_reminder": compose_pulse_reminder,
 }
+
+
+def composers_for(pulse_secret: bytes | None) -> dict[str, Composer]:
+    """The composers, with the pulse secret that tells whether someone answered before their mark is written."""
+    return {**COMPOSERS, "pulse_reminder": partial(compose_pulse_reminder, secret=pulse_secret)}
 
 
 def retry_delay(attempts: int, error: SlackApiError | None = None) -> timedelta:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
+import hashlib
+import hmac
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,18 +33,48 @@ class RoundClosed(CrossfeedError):
     pass
 
 
+class PulseKeyMissing(CrossfeedError):
+    pass
+
+
 class PulseButtonValue(BaseModel):
-    """A DM button's value: the round, the question and score, and the respondent's random token."""
+    """A DM button's value: the round, and the question and score. Whose answer it is comes from Slack."""
 
     r: int
-    t: str = Field(min_length=8, max_length=32)
     q: int | None = None
     s: int | None = Field(default=None, ge=1, le=5)
 
 
-def new_respondent_token() -> str:
-    """A random token that lives only in one person's DM buttons; the database never learns whose it is."""
-    return secrets.token_urlsafe(12)
+# Domain separation: the respondent key is never the Slack secret itself, nor usable as one.
+RESPONDENT_KEY_LABEL = b"crossfeed pulse respondent key v1"
+
+
+def respondent_secret(*, pulse_key: str | None, slack_signing_secret: str | None,
+                      slack_app_token: str | None = None) -> bytes | None:
+    """The key behind respondent keys: from PULSE_KEY, else derived from a Slack secret; never in the database."""
+    for material in (pulse_key, slack_signing_secret, slack_app_token):
+        if material:
+            return hmac.new(material.encode(), RESPONDENT_KEY_LABEL, hashlib.sha256).digest()
+    return None
+
+
+def secret_of(settings) -> bytes | None:
+    return respondent_secret(
+        pulse_key=settings.pulse_key.get_secret_value() if settings.pulse_key else None,
+        slack_signing_secret=settings.slack_signing_secret, slack_app_token=settings.slack_app_token,
+    )
+
+
+def respondent_key(secret: bytes | None, round_id: int, user_id: str) -> str:
+    """The one key a person's answers in a round are stored under: HMAC(secret, round, person).
+
+    The same person gets the same key however and however often they answer, so they have one
+    answer set per round; without the secret, the key says nothing about who they are.
+    """
+    if not secret:
+        raise PulseKeyMissing("Pulse answers can't be stored right now: the app has no pulse key "
+                              "(PULSE_KEY). Please tell your Crossfeed admin.")
+    return hmac.new(secret, f"{round_id}:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def other_side(side: str) -> str:
@@ -141,13 +174,70 @@ def open_due_round(*, session: Session, team_id: str, now: datetime, default_zon
     return OpenedRound(round_id=round_id, period=schedule.period, asked=len(enrolled))
 
 
-def queue_due_reminders(*, session: Session, now: datetime) -> int:
-    """Queue one reminder DM for each person who has not answered a round whose reminder time came."""
+def answered_unmarked(*, session: Session, secret: bytes, round_id: int) -> set[str]:
+    """People who have answered the round but whose ledger row isn't marked yet (computed with the secret)."""
+    keys = {respondent_key(secret, round_id, user_id): user_id
+            for user_id in store.unmarked_participants(session=session, round_id=round_id)}
+    return {keys[key] for key in store.respondents(session=session, round_id=round_id, among=keys)}
+
+
+def flush_answered_marks(*, session: Session, secret: bytes | None, round_id: int) -> int:
+    """Write the "has answered" marks once enough people are waiting for one; how many were marked.
+
+    An answer's transaction never touches the ledger. Marks are written later, together, and only
+    in a batch of at least the anonymity threshold (and 1/20 of the people asked, so a big round
+    rewrites its ledger at most ~20 times): the most a database admin watching the ledger change
+    can learn is that an answer came from one of the batch. A mark not yet written costs nothing:
+    reminders and Home ask the answers, with the secret, as well as the ledger.
+    """
+    if not secret:
+        return 0
+    pulse_round = store.pulse_round(session=session, round_id=round_id)
+    if pulse_round is None:
+        return 0
+    pending = answered_unmarked(session=session, secret=secret, round_id=round_id)
+    asked = store.asked_count(session=session, round_id=round_id)
+    batch = max(anonymity_threshold(session=session, team_id=pulse_round.team_id), math.ceil(asked / 20))
+    if len(pending) < batch:
+        return 0
+    store.mark_answered(session=session, round_id=round_id, user_ids=pending)
+    return len(pending)
+
+
+def has_answered(*, session: Session, secret: bytes | None, round_id: int, user_id: str) -> bool:
+    ledger = store.participation(session=session, round_id=round_id, user_id=user_id)
+    if ledger is not None and ledger.answered_via:
+        return True
+    if not secret:
+        return False
+    key = respondent_key(secret, round_id, user_id)
+    return bool(store.respondents(session=session, round_id=round_id, among=[key]))
+
+
+def answered_rounds(*, session: Session, secret: bytes | None, user_id: str, round_ids: Iterable[int]) -> set[int]:
+    """Of these rounds, the ones this person answered, marked in the ledger or not yet."""
+    if not secret:
+        return set()
+    return store.answered_rounds(session=session,
+                                 keys_by_round={r: respondent_key(secret, r, user_id) for r in round_ids})
+
+
+def queue_due_reminders(*, session: Session, now: datetime, secret: bytes | None = None) -> int:
+    """Queue one reminder DM for each person who has not answered a round whose reminder time came.
+
+    With the secret, whoever answered is skipped even if their mark isn't written yet (and a due
+    batch of marks is written first); without it (a clock given no Slack secret or PULSE_KEY) only
+    the ledger counts, so at most a batch's worth of people who answered get an extra reminder.
+    """
     queued = 0
     for pulse_round in store.rounds_due_for_reminders(session=session, now=now):
         if not store.claim_reminders(session=session, round_id=pulse_round.id):
             continue
-        for user_id in store.non_responders(session=session, round_id=pulse_round.id):
+        flush_answered_marks(session=session, secret=secret, round_id=pulse_round.id)
+        answered = answered_unmarked(session=session, secret=secret, round_id=pulse_round.id) if secret else set()
+        for user_id in store.unmarked_participants(session=session, round_id=pulse_round.id):
+            if user_id in answered:
+                continue
             queries.enqueue_outbox(session=session, team_id=pulse_round.team_id, kind="pulse_reminder",
                                    dedupe_key=f"pulse-reminder:{pulse_round.id}:{user_id}", channel=user_id,
                                    payload={"round_id": pulse_round.id, "user_id": user_id}, now=now)
@@ -155,47 +245,55 @@ def queue_due_reminders(*, session: Session, now: datetime) -> int:
     return queued
 
 
-def reminder_state(*, session: Session, round_id: int, user_id: str, now: datetime) -> datetime | None:
+def reminder_state(*, session: Session, round_id: int, user_id: str, now: datetime,
+                   secret: bytes | None = None) -> datetime | None:
     """When the round closes, if this person should still be reminded; None if they answered or it closed."""
     pulse_round = store.pulse_round(session=session, round_id=round_id)
     ledger = store.participation(session=session, round_id=round_id, user_id=user_id)
-    if pulse_round is None or ledger is None or ledger.answered_via or now >= pulse_round.closes_at:
+    if pulse_round is None or ledger is None or now >= pulse_round.closes_at:
+        return None
+    if has_answered(session=session, secret=secret, round_id=round_id, user_id=user_id):
         return None
     return pulse_round.closes_at
 
 
+def anonymity_threshold(*, session: Session, team_id: str) -> int:
+    return max(3, workspace_config(session=session, team_id=team_id).anonymity_threshold)
+
+
 @dataclass(frozen=True)
 class PulsePrompt:
-    """What one person's pulse DM shows."""
+    """What one person's pulse DM (or `/pulse` form) shows, with their current answers."""
 
     round_id: int
     side: str
-    token: str
     questions: tuple[str, ...]
     comment_prompt: str
     chosen: dict[int, int]
-    has_comment: bool
+    comment: str | None
     closes_at: datetime
     threshold: int
-    answered_via_form: bool = False
+
+    @property
+    def has_comment(self) -> bool:
+        return self.comment is not None
 
 
-def prompt_for(*, session: Session, round_id: int, user_id: str, token: str | None = None) -> PulsePrompt | None:
-    """The DM for a person asked in this round (a fresh token unless one is given); None if not asked."""
+def prompt_for(*, session: Session, round_id: int, user_id: str, secret: bytes | None = None) -> PulsePrompt | None:
+    """The pulse as this person sees it (their answers so far, given the secret); None if not asked."""
     pulse_round = store.pulse_round(session=session, round_id=round_id)
     ledger = store.participation(session=session, round_id=round_id, user_id=user_id) if pulse_round else None
     if ledger is None:
         return None
-    known = token is not None  # a fresh token has no answers yet: skip looking
-    token = token or new_respondent_token()
+    key = respondent_key(secret, round_id, user_id) if secret else None
     return PulsePrompt(
-        round_id=round_id, side=ledger.side, token=token,
+        round_id=round_id, side=ledger.side,
         questions=tuple(phrase(q, pulse_round, ledger.side) for q in pulse_round.questions),
         comment_prompt=phrase(COMMENT_PROMPT, pulse_round, ledger.side),
-        chosen=store.answers_of(session=session, round_id=round_id, respondent=token) if known else {},
-        has_comment=known and store.comment_of(session=session, round_id=round_id, respondent=token) is not None,
-        closes_at=pulse_round.closes_at, answered_via_form=ledger.answered_via == "form",
-        threshold=max(3, workspace_config(session=session, team_id=pulse_round.team_id).anonymity_threshold),
+        chosen=store.answers_of(session=session, round_id=round_id, respondent=key) if key else {},
+        comment=store.comment_of(session=session, round_id=round_id, respondent=key) if key else None,
+        closes_at=pulse_round.closes_at,
+        threshold=anonymity_threshold(session=session, team_id=pulse_round.team_id),
     )
 
 
@@ -213,21 +311,23 @@ def _open_round_for(*, session: Session, team_id: str, round_id: int, user_id: s
     return pulse_round, ledger
 
 
-def record_pulse_click(*, session: Session, team_id: str, user_id: str, value: PulseButtonValue,
-                       now: datetime) -> PulsePrompt:
+# The record_* functions write answers and comments only: their transaction must name nobody (no
+# ledger mark, no outbox row). Callers run flush_answered_marks in a transaction of its own afterwards.
+
+def record_pulse_click(*, session: Session, secret: bytes | None, team_id: str, user_id: str,
+                       value: PulseButtonValue, now: datetime) -> PulsePrompt:
     """Store (or change) one answer from a DM button; a double click stays one answer."""
     pulse_round, ledger = _open_round_for(session=session, team_id=team_id, round_id=value.r,
                                           user_id=user_id, now=now)
     if value.q is None or value.s is None or not 0 <= value.q < len(pulse_round.questions):
         raise InvalidInput({"answer": "That button doesn't match a question of this pulse."})
-    if not store.mark_answered(session=session, round_id=value.r, user_id=user_id, via="dm"):
-        raise NotAllowed("You already answered this pulse with `/pulse`. Thanks!")
-    store.save_answer(session=session, team_id=team_id, round_id=value.r, respondent=value.t,
+    store.save_answer(session=session, team_id=team_id, round_id=value.r,
+                      respondent=respondent_key(secret, value.r, user_id),
                       question=value.q, side=ledger.side, score=value.s)
-    return prompt_for(session=session, round_id=value.r, user_id=user_id, token=value.t)
+    return prompt_for(session=session, round_id=value.r, user_id=user_id, secret=secret)
 
 
-def record_pulse_comment(*, session: Session, team_id: str, user_id: str, round_id: int, token: str,
+def record_pulse_comment(*, session: Session, secret: bytes | None, team_id: str, user_id: str, round_id: int,
                          text: str | None, now: datetime) -> PulsePrompt:
     """Store (or replace) the respondent's anonymous comment."""
     text = (text or "").strip()
@@ -236,44 +336,41 @@ def record_pulse_comment(*, session: Session, team_id: str, user_id: str, round_
     if len(text) > COMMENT_MAX:
         raise InvalidInput({"comment": f"Your comment is {len(text)} characters; keep it to {COMMENT_MAX}."})
     _, ledger = _open_round_for(session=session, team_id=team_id, round_id=round_id, user_id=user_id, now=now)
-    if not store.mark_answered(session=session, round_id=round_id, user_id=user_id, via="dm"):
-        raise NotAllowed("You already answered this pulse with `/pulse`. Thanks!")
-    store.save_comment(session=session, team_id=team_id, round_id=round_id, respondent=token,
-                       side=ledger.side, text=text)
-    return prompt_for(session=session, round_id=round_id, user_id=user_id, token=token)
+    store.save_comment(session=session, team_id=team_id, round_id=round_id,
+                       respondent=respondent_key(secret, round_id, user_id), side=ledger.side, text=text)
+    return prompt_for(session=session, round_id=round_id, user_id=user_id, secret=secret)
 
 
 @dataclass(frozen=True)
 class PulseFormState:
     """What `/pulse` can do for this person now."""
 
-    status: str  # "not_set_up" | "none_open" | "not_asked" | "answered_in_dm" | "answered_in_form" | "open"
+    status: str  # "not_set_up" | "none_open" | "not_asked" | "open"
     prompt: PulsePrompt | None = None
     next_opening: datetime | None = None
     closes_at: datetime | None = None
 
 
 def pulse_form_state(*, session: Session, team_id: str, user_id: str, now: datetime,
-                     default_zone: str | None = None) -> PulseFormState:
+                     secret: bytes | None = None, default_zone: str | None = None) -> PulseFormState:
     pulse_round = store.open_round(session=session, team_id=team_id, now=now)
     if pulse_round is None:
         config = workspace_config(session=session, team_id=team_id)
         if not team_members(session=session, team_id=team_id):
             return PulseFormState("not_set_up")
         return PulseFormState("none_open", next_opening=next_opening(config, now, default_zone=default_zone))
-    ledger = store.participation(session=session, round_id=pulse_round.id, user_id=user_id)
-    if ledger is None:
+    prompt = prompt_for(session=session, round_id=pulse_round.id, user_id=user_id, secret=secret)
+    if prompt is None:
         return PulseFormState("not_asked", closes_at=pulse_round.closes_at)
-    if ledger.answered_via:
-        status = "answered_in_dm" if ledger.answered_via == "dm" else "answered_in_form"
-        return PulseFormState(status, closes_at=pulse_round.closes_at)
-    prompt = prompt_for(session=session, round_id=pulse_round.id, user_id=user_id)
     return PulseFormState("open", prompt=prompt, closes_at=pulse_round.closes_at)
 
 
-def record_pulse_form(*, session: Session, team_id: str, user_id: str, round_id: int, scores: dict[int, int],
-                      comment: str | None, now: datetime) -> None:
-    """Store the answers given in the `/pulse` modal, under a fresh token; the DM is then re-synced."""
+def record_pulse_form(*, session: Session, secret: bytes | None, team_id: str, user_id: str, round_id: int,
+                      scores: dict[int, int], comment: str | None, now: datetime) -> None:
+    """Store the `/pulse` modal's answers as the person's one answer set, replacing what they said before.
+
+    The same submission delivered twice, or a second form, writes the same rows again.
+    """
     pulse_round, ledger = _open_round_for(session=session, team_id=team_id, round_id=round_id,
                                           user_id=user_id, now=now)
     missing = [i for i in range(len(pulse_round.questions)) if scores.get(i) not in SCALE]
@@ -282,19 +379,23 @@ def record_pulse_form(*, session: Session, team_id: str, user_id: str, round_id:
     comment = (comment or "").strip() or None
     if comment and len(comment) > COMMENT_MAX:
         raise InvalidInput({"comment": f"Your comment is {len(comment)} characters; keep it to {COMMENT_MAX}."})
-    if not store.mark_answered(session=session, round_id=round_id, user_id=user_id, via="form"):
-        raise NotAllowed("You already answered this pulse in your DM; change your answers there.")
-    token = new_respondent_token()
-    for question, score in scores.items():
-        store.save_answer(session=session, team_id=team_id, round_id=round_id, respondent=token,
-                          question=question, side=ledger.side, score=score)
+    key = respondent_key(secret, round_id, user_id)
+    for question in range(len(pulse_round.questions)):
+        store.save_answer(session=session, team_id=team_id, round_id=round_id, respondent=key,
+                          question=question, side=ledger.side, score=scores[question])
     if comment:
-        store.save_comment(session=session, team_id=team_id, round_id=round_id, respondent=token,
+        store.save_comment(session=session, team_id=team_id, round_id=round_id, respondent=key,
                            side=ledger.side, text=comment)
-    # Re-sync the DM so its buttons can't add a second set of answers.
-    queries.enqueue_outbox(session=session, team_id=team_id, kind="pulse_prompt",
-                           dedupe_key=f"pulse:{round_id}:{user_id}", channel=user_id,
-                           payload={"round_id": round_id, "user_id": user_id}, now=now)
+    else:  # the form shows their comment; sending it empty takes the comment back
+        store.delete_comment(session=session, round_id=round_id, respondent=key)
+
+
+def sent_prompt(*, session: Session, team_id: str, round_id: int, user_id: str) -> tuple[str, str] | None:
+    """(channel, ts) of the pulse DM this person got, to show a `/pulse` answer there too; read, never written."""
+    message = queries.outbox_message_for(session=session, team_id=team_id, dedupe_key=f"pulse:{round_id}:{user_id}")
+    if message is None or not message.slack_ts or not message.channel:
+        return None
+    return message.channel, message.slack_ts
 
 
 @dataclass(frozen=True)
@@ -327,12 +428,12 @@ def pulse_results(*, session: Session, team_id: str, now: datetime) -> PulseResu
 def round_results(*, session: Session, pulse_round: PulseRound) -> PulseResults:
     """A round's aggregates per team, with every number below the anonymity threshold withheld."""
     config = workspace_config(session=session, team_id=pulse_round.team_id)
-    threshold = max(3, config.anonymity_threshold)
+    threshold = anonymity_threshold(session=session, team_id=pulse_round.team_id)
     comment_threshold = max(threshold, config.comment_threshold)
     averages = {(side, q): (n, avg) for side, q, n, avg in store.score_aggregates(session=session,
                                                                                   round_id=pulse_round.id)}
     respondents = store.respondents_by_side(session=session, round_id=pulse_round.id)
-    ledger = store.participation_by_side(session=session, round_id=pulse_round.id)
+    asked_by_side = store.asked_by_side(session=session, round_id=pulse_round.id)
     teams = []
     for side in ("sales", "marketing"):
         count = respondents.get(side, 0)
@@ -343,7 +444,7 @@ def round_results(*, session: Session, pulse_round: PulseRound) -> PulseResults:
              and averages[(side, i)][0] >= threshold else None)
             for i, q in enumerate(pulse_round.questions)
         )
-        asked, answered = ledger.get(side, (0, 0))
+        asked, answered = asked_by_side.get(side, 0), count  # answered: from the answers, not the ledger
         comments = (tuple(store.comments(session=session, round_id=pulse_round.id, side=side))
                     if count >= comment_threshold else None)
         teams.append(TeamPulse(side=side, name=team_name(pulse_round, side), asked=asked, answered=answered,

@@ -6,7 +6,7 @@ import sys
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///crossfeed.db"
@@ -48,6 +48,8 @@ class Settings(DatabaseSettings):
     admin_user_ids: Annotated[frozenset[str], NoDecode] = frozenset()
     workspace_timezone: str | None = None
     slack_max_rate_limit_retries: int = Field(default=3, ge=0, le=10)
+    # Keys pulse respondents (README "Security and privacy"); unset, one is derived from the Slack secrets.
+    pulse_key: SecretStr | None = None
 
     @field_validator("slack_api_url")
     @classmethod

@@ -16,7 +16,7 @@ from bot.blocks.home import home_view
 from bot.blocks.ids import HomeIds
 from bot.blocks.pulse import pulse_form_modal, pulse_state_message
 from bot.home import home_summary
-from bot.pulse import pulse_form_state
+from bot.pulse import pulse_form_state, secret_of
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,8 @@ class Home:
         ack()
         with self.cf.transaction() as session:
             state = pulse_form_state(session=session, team_id=context.team_id, user_id=context.user_id,
-                                     now=_now(), default_zone=self.cf.settings.workspace_timezone)
+                                     now=_now(), secret=secret_of(self.cf.settings),
+                                     default_zone=self.cf.settings.workspace_timezone)
         view = pulse_form_modal(state.prompt) if state.prompt else notice_modal(pulse_state_message(state)[0])
         self.cf.later(body, lambda: self.cf.client.views_open(trigger_id=body["trigger_id"], view=view))
 
@@ -125,7 +126,8 @@ class Home:
             with self.cf.transaction() as session:
                 summary = home_summary(session=session, team_id=team_id, user_id=user_id, now=_now(),
                                        configured_admins=self.cf.settings.admin_user_ids,
-                                       default_zone=self.cf.settings.workspace_timezone)
+                                       default_zone=self.cf.settings.workspace_timezone,
+                                       pulse_secret=secret_of(self.cf.settings))
             self.cf.client.views_publish(user_id=user_id, view=home_view(summary))
 
     def register(self, app: App) -> None:

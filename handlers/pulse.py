@@ -21,12 +21,15 @@ from bot.blocks.pulse import (
 from bot.errors import InvalidInput
 from bot.pulse import (
     PulseButtonValue,
+    flush_answered_marks,
     prompt_for,
     pulse_form_state,
     pulse_results,
     record_pulse_click,
     record_pulse_comment,
     record_pulse_form,
+    secret_of,
+    sent_prompt,
 )
 from bot.text import plain_command_text
 
@@ -40,6 +43,7 @@ class Pulse:
 
     def __init__(self, crossfeed: Crossfeed):
         self.cf = crossfeed
+        self.secret = secret_of(crossfeed.settings)
 
     def on_command(self, ack: Ack, body: dict, context) -> None:
         """`/pulse` opens the open round in a modal; `/pulse results` shows the last closed round."""
@@ -54,7 +58,8 @@ class Pulse:
                        response_type="ephemeral")
         with self.cf.transaction() as session:
             state = pulse_form_state(session=session, team_id=context.team_id, user_id=context.user_id,
-                                     now=_now(), default_zone=self.cf.settings.workspace_timezone)
+                                     now=_now(), secret=self.secret,
+                                     default_zone=self.cf.settings.workspace_timezone)
         if state.prompt is None:
             text, blocks = pulse_state_message(state)
             return ack(text=text, blocks=blocks, response_type="ephemeral")
@@ -66,8 +71,9 @@ class Pulse:
         ack()
         value = _button_value(action)
         with self.cf.transaction() as session:
-            prompt = record_pulse_click(session=session, team_id=context.team_id, user_id=context.user_id,
-                                        value=value, now=_now())
+            prompt = record_pulse_click(session=session, secret=self.secret, team_id=context.team_id,
+                                        user_id=context.user_id, value=value, now=_now())
+        self._flush_marks(value.r)
         text, blocks = pulse_prompt_message(prompt)
         self.cf.later(body, lambda: self.cf.client.chat_update(
             channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks))
@@ -77,7 +83,7 @@ class Pulse:
         ack()
         value = _button_value(action)
         with self.cf.transaction() as session:
-            prompt = prompt_for(session=session, round_id=value.r, user_id=context.user_id, token=value.t)
+            prompt = prompt_for(session=session, round_id=value.r, user_id=context.user_id, secret=self.secret)
         if prompt is None:
             raise InvalidInput({"comment": "This pulse wasn't sent to you."})
         self._open_view(body, comment_modal(prompt))
@@ -87,11 +93,12 @@ class Pulse:
         text = ((view["state"]["values"].get(Ids.COMMENT_TEXT) or {}).get(Ids.COMMENT_TEXT) or {}).get("value")
         try:
             with self.cf.transaction() as session:
-                record_pulse_comment(session=session, team_id=context.team_id, user_id=context.user_id,
-                                     round_id=value.r, token=value.t, text=text, now=_now())
+                record_pulse_comment(session=session, secret=self.secret, team_id=context.team_id,
+                                     user_id=context.user_id, round_id=value.r, text=text, now=_now())
         except InvalidInput as invalid:
             return ack(response_action="errors", errors={Ids.COMMENT_TEXT: " ".join(invalid.fields.values())})
         ack()
+        self._flush_marks(value.r)
 
     def on_form_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
         """The `/pulse` modal's Send."""
@@ -106,16 +113,33 @@ class Pulse:
         comment = ((values.get(Ids.COMMENT_TEXT) or {}).get(Ids.COMMENT_TEXT) or {}).get("value")
         try:
             with self.cf.transaction() as session:
-                record_pulse_form(session=session, team_id=context.team_id, user_id=context.user_id,
-                                  round_id=metadata.r, scores=scores, comment=comment, now=_now())
+                record_pulse_form(session=session, secret=self.secret, team_id=context.team_id,
+                                  user_id=context.user_id, round_id=metadata.r, scores=scores, comment=comment,
+                                  now=_now())
         except InvalidInput as invalid:
             errors = {(Ids.COMMENT_TEXT if field == "comment" else f"{Ids.QUESTION}{field[1:]}"): message
                       for field, message in invalid.fields.items()}
             return ack(response_action="errors", errors=errors)
         ack()
-        self.cf.outbox.deliver_soon()
+        self._flush_marks(metadata.r)
+        self._show_in_dm(body, context.team_id, context.user_id, metadata.r)
 
     # --- after ack -------------------------------------------------------------------------------
+
+    def _flush_marks(self, round_id: int) -> None:
+        # Its own transaction, after the answer's has committed: the answer's names nobody.
+        with self.cf.transaction() as session:
+            flush_answered_marks(session=session, secret=self.secret, round_id=round_id)
+
+    def _show_in_dm(self, body: dict, team_id: str, user_id: str, round_id: int) -> None:
+        """Update the person's pulse DM to show what they answered in the form (a Slack call, no write)."""
+        with self.cf.transaction() as session:
+            sent = sent_prompt(session=session, team_id=team_id, round_id=round_id, user_id=user_id)
+            prompt = prompt_for(session=session, round_id=round_id, user_id=user_id, secret=self.secret)
+        if sent is None or prompt is None:
+            return
+        text, blocks = pulse_prompt_message(prompt)
+        self.cf.later(body, lambda: self.cf.client.chat_update(channel=sent[0], ts=sent[1], text=text, blocks=blocks))
 
     def _open_view(self, body: dict, view) -> None:
         self.cf.later(body, lambda: self.cf.client.views_open(trigger_id=body["trigger_id"], view=view))

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from bot.app import Crossfeed
 from bot.digest_posting import post_due_digests
 from bot.messaging import close_due_asks
-from bot.pulse import open_due_round, queue_due_reminders
+from bot.pulse import open_due_round, queue_due_reminders, secret_of
 from storage.teams import all_configs
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,8 @@ def _queue_then_deliver(queue: Callable[..., int]) -> int:
 
 def send_pulse_reminders() -> str:
     """Queue one reminder to each person who has not answered a round whose reminder time came."""
-    return f"reminders: {_queue_then_deliver(queue_due_reminders)} queued"
+    secret = secret_of(runtime().settings)  # to skip people whose "answered" mark isn't written yet
+    return f"reminders: {_queue_then_deliver(partial(queue_due_reminders, secret=secret))} queued"
 
 
 def close_messaging_asks() -> str:

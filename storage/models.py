@@ -274,7 +274,8 @@ class PulseRound(Base):
 class PulseParticipation(Base):
     """Who was asked and whether they answered: the ledger that says whom to remind.
 
-    Kept apart from the answers, and holding no time of answering, so it cannot be joined to them.
+    Kept apart from the answers, holding no time of answering, and never written in an answer's
+    transaction: "answered" marks are written later in batches (see bot.pulse.flush_answered_marks).
     """
 
     __tablename__ = "pulse_participation"
@@ -291,9 +292,9 @@ class PulseParticipation(Base):
 class PulseAnswer(Base):
     """One anonymous answer: no user id, no timestamp, no sequence number.
 
-    `respondent` is a random token that exists only in the buttons of the person's DM, so the
-    same person can change an answer (and a double click stays one answer) without the database
-    knowing who they are.
+    `respondent` is HMAC(secret, round, person) under a secret kept outside the database
+    (bot.pulse.respondent_key): one answer set per person and round, however they answer, that
+    the database alone cannot tie to anyone.
     """
 
     __tablename__ = "pulse_answers"
@@ -309,7 +310,7 @@ class PulseAnswer(Base):
 
 
 class PulseComment(Base):
-    """One anonymous comment per respondent and round (same token as the answers)."""
+    """One anonymous comment per respondent and round (same respondent key as the answers)."""
 
     __tablename__ = "pulse_comments"
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import PulseAnswer, PulseComment, PulseParticipation, PulseRound, TeamMember
 from storage.queries import dialect_insert
+
+# The ledger's mark: this person answered (not how or when; that would help link them to their answers).
+ANSWERED = "yes"
 
 
 def create_round(*, session: Session, team_id: str, period: str, **values) -> int | None:
@@ -82,7 +85,8 @@ def participation(*, session: Session, round_id: int, user_id: str) -> PulsePart
     )
 
 
-def non_responders(*, session: Session, round_id: int) -> list[str]:
+def unmarked_participants(*, session: Session, round_id: int) -> list[str]:
+    """People asked in the round whose ledger row doesn't say they answered (yet)."""
     return list(session.scalars(
         select(PulseParticipation.user_id)
         .where(PulseParticipation.round_id == round_id, PulseParticipation.answered_via.is_(None))
@@ -90,17 +94,63 @@ def non_responders(*, session: Session, round_id: int) -> list[str]:
     ))
 
 
-def mark_answered(*, session: Session, round_id: int, user_id: str, via: str) -> bool:
-    """Record that the person answered, by `via`; False if they already answered another way."""
-    return session.execute(
+def asked_count(*, session: Session, round_id: int) -> int:
+    return session.scalar(
+        select(func.count()).select_from(PulseParticipation).where(PulseParticipation.round_id == round_id)
+    )
+
+
+def mark_answered(*, session: Session, round_id: int, user_ids: Iterable[str]) -> None:
+    """Mark people as having answered by rewriting the round's whole ledger in one statement.
+
+    Every row of the round, marked or not, gets a new version in this one transaction, so on
+    PostgreSQL they all carry the same xmin and land in the ledger's own order: neither says which
+    rows changed, nor in which order people answered.
+    """
+    marked = sorted(set(user_ids))
+    session.execute(
         update(PulseParticipation)
-        .where(
-            PulseParticipation.round_id == round_id,
-            PulseParticipation.user_id == user_id,
-            (PulseParticipation.answered_via.is_(None)) | (PulseParticipation.answered_via == via),
-        )
-        .values(answered_via=via)
-    ).rowcount == 1
+        .where(PulseParticipation.round_id == round_id)
+        .values(answered_via=case((PulseParticipation.user_id.in_(marked), ANSWERED),
+                                  else_=PulseParticipation.answered_via))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def respondents(*, session: Session, round_id: int, among: Iterable[str]) -> set[str]:
+    """Which of these respondent keys have an answer or a comment in the round."""
+    keys = list(among)
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):  # keep IN lists small enough for any database
+        chunk = keys[start:start + 500]
+        for table in (PulseAnswer, PulseComment):
+            found.update(session.scalars(
+                select(table.respondent).distinct().where(table.round_id == round_id, table.respondent.in_(chunk))
+            ))
+    return found
+
+
+def answered_rounds(*, session: Session, keys_by_round: dict[int, str]) -> set[int]:
+    """Of these (round, respondent key) pairs, the rounds where that key has answers."""
+    if not keys_by_round:
+        return set()
+    pairs = [and_(PulseAnswer.round_id == round_id, PulseAnswer.respondent == key)
+             for round_id, key in keys_by_round.items()]
+    return set(session.scalars(select(PulseAnswer.round_id).distinct().where(or_(*pairs))))
+
+
+def asked_rounds(*, session: Session, team_id: str, user_id: str, unmarked: bool = False) -> list[int]:
+    """The rounds this person was asked in (only those whose ledger doesn't mark them answered, if `unmarked`)."""
+    statement = select(PulseParticipation.round_id).where(PulseParticipation.team_id == team_id,
+                                                          PulseParticipation.user_id == user_id)
+    if unmarked:
+        statement = statement.where(PulseParticipation.answered_via.is_(None))
+    return list(session.scalars(statement))
+
+
+def periods(*, session: Session, round_ids: Iterable[int]) -> set[str]:
+    ids = list(round_ids)
+    return set(session.scalars(select(PulseRound.period).where(PulseRound.id.in_(ids)))) if ids else set()
 
 
 def save_answer(*, session: Session, team_id: str, round_id: int, respondent: str, question: int, side: str,
@@ -130,6 +180,11 @@ def save_comment(*, session: Session, team_id: str, round_id: int, respondent: s
     ))
 
 
+def delete_comment(*, session: Session, round_id: int, respondent: str) -> None:
+    session.execute(delete(PulseComment).where(PulseComment.round_id == round_id,
+                                               PulseComment.respondent == respondent))
+
+
 def comment_of(*, session: Session, round_id: int, respondent: str) -> str | None:
     return session.scalar(
         select(PulseComment.text).where(PulseComment.round_id == round_id, PulseComment.respondent == respondent)
@@ -154,15 +209,13 @@ def respondents_by_side(*, session: Session, round_id: int) -> dict[str, int]:
     ).all())
 
 
-def participation_by_side(*, session: Session, round_id: int) -> dict[str, tuple[int, int]]:
-    """side → (asked, answered)."""
-    rows = session.execute(
-        select(PulseParticipation.side, func.count(),
-               func.count(PulseParticipation.answered_via))
+def asked_by_side(*, session: Session, round_id: int) -> dict[str, int]:
+    """side → how many were asked. How many answered comes from the answers, never from the ledger."""
+    return dict(session.execute(
+        select(PulseParticipation.side, func.count())
         .where(PulseParticipation.round_id == round_id)
         .group_by(PulseParticipation.side)
-    ).all()
-    return {side: (asked, answered) for side, asked, answered in rows}
+    ).all())
 
 
 def comments(*, session: Session, round_id: int, side: str) -> list[str]:

@@ -117,8 +117,9 @@ def test_pulse_section_respects_thresholds_and_shows_the_gap(crossfeed, fake_sla
         round_id = open_due_round(session=session, team_id="T1", now=opening).round_id
         for user, scores in {"U1": (4, 4), "U2": (5, 3), "U3": (3, 3), "M1": (2, 2), "M2": (2, 4)}.items():
             for question, score in enumerate(scores):
-                record_pulse_click(session=session, team_id="T1", user_id=user, now=opening + timedelta(hours=1),
-                                   value=PulseButtonValue(r=round_id, t=f"token-{user}", q=question, s=score))
+                record_pulse_click(session=session, secret=b"test", team_id="T1", user_id=user,
+                                   now=opening + timedelta(hours=1),
+                                   value=PulseButtonValue(r=round_id, q=question, s=score))
 
     digest = digest_of(crossfeed)
     sales, marketing = digest.pulse.results.teams
@@ -360,8 +361,9 @@ def answer_pulse(crossfeed, opening, scores):
         round_id = open_due_round(session=session, team_id="T1", now=opening).round_id
         for user, answers in scores.items():
             for question, score in enumerate(answers):
-                record_pulse_click(session=session, team_id="T1", user_id=user, now=opening + timedelta(hours=1),
-                                   value=PulseButtonValue(r=round_id, t=f"token-{user}", q=question, s=score))
+                record_pulse_click(session=session, secret=b"test", team_id="T1", user_id=user,
+                                   now=opening + timedelta(hours=1),
+                                   value=PulseButtonValue(r=round_id, q=question, s=score))
 
 
 def test_a_sources_talking_point_names_that_sources_own_top_reason(crossfeed, fake_slack):

@@ -78,7 +78,7 @@ def pulse_round(crossfeed, period, opens_at, *, answered=(), hours=72):
             marketing_name="Marketing", reminders_queued=False)
         pulse_store.enrol_team_members(session=session, team_id=TEAM, round_id=round_id)
         for user in answered:
-            pulse_store.mark_answered(session=session, round_id=round_id, user_id=user, via="dm")
+            pulse_store.mark_answered(session=session, round_id=round_id, user_ids=[user])
     return round_id
 
 

@@ -56,7 +56,7 @@ def test_a_click_is_stored_anonymously_and_shown_in_place(running):
 
     assert reply.status == 200
     assert answers(running.crossfeed) == [("sales", 0, 4)]
-    assert ledger(running.crossfeed)["U1"] == "dm"
+    assert ledger(running.crossfeed)["U1"] is None, "the mark waits for a batch, never rides with the answer"
     [update] = running.fake.calls_to("chat.update")
     assert (update.params["channel"], update.params["ts"]) == ("DU1", "111.222")
     assert "you said 4" in json.dumps(update.blocks)
@@ -166,7 +166,7 @@ def test_someone_who_answers_after_the_reminder_is_queued_is_not_reminded(runnin
     assert reminded == ["U3"]
 
 
-def test_pulse_opens_the_questions_in_a_modal_and_then_says_it_is_answered(running):
+def test_pulse_opens_the_questions_in_a_modal_and_then_shows_the_answers_to_change(running):
     make_teams(running.crossfeed, sales=["U1"], marketing=["U3"])
     open_round(running.crossfeed)
     with freeze_time(OPENING + timedelta(hours=3)):
@@ -184,19 +184,22 @@ def test_pulse_opens_the_questions_in_a_modal_and_then_says_it_is_answered(runni
             "pulse.comment_text": {"pulse.comment_text": {"value": "More case studies please"}},
         }, user="U1")
         running.settle()
-        again = running.slack.command("/pulse", user="U1")
+        running.slack.command("/pulse", user="U1")
+        running.settle()
+        again = running.fake.calls_to("views.open")[-1].view
 
     assert reply.status == 200 and reply.body == ""
     assert missing.json == {"response_action": "errors", "errors": {"pulse.q1": "Pick a score from 1 to 5."}}
     assert sent.body == ""
     assert answers(running.crossfeed) == [("sales", 0, 4), ("sales", 1, 2)]
     assert comments(running.crossfeed) == ["More case studies please"]
-    assert "You've answered this pulse" in again.body
-    [resync] = running.fake.calls_to("chat.update")
-    assert "You answered this pulse with `/pulse`" in json.dumps(resync.blocks), "the DM's buttons are gone"
+    assert [b["element"].get("initial_option", {}).get("value") for b in again["blocks"][:2]] == ["4", "2"]
+    assert again["blocks"][2]["element"]["initial_value"] == "More case studies please"
+    [shown_in_dm] = running.fake.calls_to("chat.update")
+    assert "you said 4" in json.dumps(shown_in_dm.blocks) and "you said 2" in json.dumps(shown_in_dm.blocks)
     dm = prompts(running.fake)["U1"]
     click_score(running, "U1", dm, 0, 1, at=OPENING + timedelta(hours=4))
-    assert answers(running.crossfeed) == [("sales", 0, 4), ("sales", 1, 2)], "no second set of answers"
+    assert answers(running.crossfeed) == [("sales", 0, 1), ("sales", 1, 2)], "the DM changes the same answer set"
 
 
 def test_pulse_without_an_open_round_says_when_the_next_one_opens(running):

@@ -32,12 +32,12 @@ class PulseFormMetadata(BaseModel):
 def anonymity_note(threshold: int) -> str:
     return (f":lock: Your answers are anonymous: they are stored without your name, and a team's scores "
             f"are shown only once at least {threshold} people have answered. Crossfeed does record *that* "
-            "you answered, so it knows not to remind you.")
+            "you answered, so it knows not to remind you, but never alongside what you answered.")
 
 
 def _button(prompt: PulsePrompt, question: int, score: int) -> ButtonElement:
     chosen = prompt.chosen.get(question) == score
-    value = PulseButtonValue(r=prompt.round_id, t=prompt.token, q=question, s=score)
+    value = PulseButtonValue(r=prompt.round_id, q=question, s=score)
     return ButtonElement(
         action_id=f"{Ids.ANSWER}.{question}.{score}", text=f"{score}", style="primary" if chosen else None,
         value=value.model_dump_json(exclude_none=True),
@@ -47,9 +47,6 @@ def _button(prompt: PulsePrompt, question: int, score: int) -> ButtonElement:
 def pulse_prompt_message(prompt: PulsePrompt) -> tuple[str, list[Block]]:
     """The pulse DM: each question answered 1–5 by buttons in the message, plus a comment button."""
     text = "Your weekly alignment pulse: " + " ".join(user_text(q, 300) for q in prompt.questions)
-    if prompt.answered_via_form:
-        return "Thanks for answering this week's pulse", [SectionBlock(
-            text=":white_check_mark: Thanks! You answered this pulse with `/pulse`.")]
     blocks: list[Block] = [
         SectionBlock(text=f"*Weekly alignment pulse* · {len(prompt.questions)} quick questions, "
                           "1 = not at all, 5 = completely."),
@@ -60,7 +57,7 @@ def pulse_prompt_message(prompt: PulsePrompt) -> tuple[str, list[Block]]:
         blocks.append(SectionBlock(text=f"*{user_text(question, 500)}*{mark}"))
         blocks.append(ActionsBlock(block_id=f"{Ids.ANSWER}.{index}",
                                    elements=[_button(prompt, index, score) for score in SCALE]))
-    comment_value = PulseButtonValue(r=prompt.round_id, t=prompt.token).model_dump_json(exclude_none=True)
+    comment_value = PulseButtonValue(r=prompt.round_id).model_dump_json(exclude_none=True)
     blocks.append(ActionsBlock(elements=[ButtonElement(
         action_id=Ids.COMMENT, value=comment_value,
         text="Edit your comment" if prompt.has_comment else "Add a comment",
@@ -83,14 +80,14 @@ def pulse_reminder_message(closes_at) -> tuple[str, list[Block]]:
 
 
 def comment_modal(prompt: PulsePrompt) -> View:
-    metadata = PulseButtonValue(r=prompt.round_id, t=prompt.token).model_dump_json(exclude_none=True)
+    metadata = PulseButtonValue(r=prompt.round_id).model_dump_json(exclude_none=True)
     return View(
         type="modal", callback_id=Ids.COMMENT_MODAL, title="Pulse comment", submit="Save", close="Cancel",
         private_metadata=metadata,
         blocks=[
             InputBlock(block_id=Ids.COMMENT_TEXT, label=prompt.comment_prompt[:2000],
                        element=PlainTextInputElement(action_id=Ids.COMMENT_TEXT, multiline=True,
-                                                     max_length=COMMENT_MAX)),
+                                                     max_length=COMMENT_MAX, initial_value=prompt.comment)),
             ContextBlock(elements=[MarkdownTextObject(
                 text=anonymity_note(prompt.threshold) + " Don't put your name in it if you'd rather stay anonymous."
             )]),
@@ -99,17 +96,18 @@ def comment_modal(prompt: PulsePrompt) -> View:
 
 
 def pulse_form_modal(prompt: PulsePrompt) -> View:
-    """`/pulse`: the open round's questions in a modal."""
-    options = [Option(value=str(score), text=PlainTextObject(text=f"{score} · {label}"))
-               for score, label in SCALE.items()]
+    """`/pulse`: the open round's questions in a modal, showing the person's answers so far to change."""
+    options = {score: Option(value=str(score), text=PlainTextObject(text=f"{score} · {label}"))
+               for score, label in SCALE.items()}
     blocks: list[Block] = [
         InputBlock(block_id=f"{Ids.QUESTION}{index}", label=question[:2000],
-                   element=RadioButtonsElement(action_id=f"{Ids.QUESTION}{index}", options=options))
+                   element=RadioButtonsElement(action_id=f"{Ids.QUESTION}{index}", options=list(options.values()),
+                                               initial_option=options.get(prompt.chosen.get(index))))
         for index, question in enumerate(prompt.questions)
     ]
     blocks.append(InputBlock(block_id=Ids.COMMENT_TEXT, label=prompt.comment_prompt[:2000], optional=True,
                              element=PlainTextInputElement(action_id=Ids.COMMENT_TEXT, multiline=True,
-                                                           max_length=COMMENT_MAX)))
+                                                           max_length=COMMENT_MAX, initial_value=prompt.comment)))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=anonymity_note(prompt.threshold))]))
     return View(type="modal", callback_id=Ids.FORM, title="Alignment pulse", submit="Send", close="Cancel",
                 private_metadata=PulseFormMetadata(r=prompt.round_id).model_dump_json(), blocks=blocks)
@@ -126,12 +124,8 @@ def pulse_state_message(state: PulseFormState) -> tuple[str, list[Block]]:
     elif state.status == "not_asked":
         text = ("This pulse went to the sales and marketing teams, and you're in neither. "
                 "An admin can add you in `/alignment setup` or with `/alignment team add`.")
-    elif state.status == "answered_in_dm":
-        text = (f"You've answered this pulse in your DM. You can change your answers there until "
-                f"{local_time(state.closes_at)}.")
     else:
-        text = ("You've answered this pulse, thanks! Answers are stored without your name, "
-                "so they can't be changed from here.")
+        text = "There's nothing to answer right now."
     return text, [SectionBlock(text=text)]
 
 
