@@ -41,7 +41,8 @@ def serve_socket_mode(settings: Settings) -> None:
     except Exception as error:  # e.g. an invalid app token, or Slack unreachable
         logger.debug("Socket Mode failed", exc_info=error)
         crossfeed.close()
-        raise SystemExit(f"crossfeed: could not connect to Slack in Socket Mode: {error}") from None
+        reason = " ".join(str(error).split())  # Slack's errors span lines; this stays one
+        raise SystemExit(f"crossfeed: could not connect to Slack in Socket Mode: {reason}") from None
     if settings.run_scheduler:
         from schedules.clock import start_in_background
 

@@ -44,8 +44,8 @@ def configure(scheduler: BaseScheduler, crossfeed: Crossfeed) -> None:
 
 def quiet_scheduler_logs() -> None:
     """APScheduler logs two INFO lines per job run (five jobs a minute): keep them for LOG_LEVEL=DEBUG only."""
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    debugging = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+    logging.getLogger("apscheduler").setLevel(logging.NOTSET if debugging else logging.WARNING)
 
 
 def add_jobs(scheduler: BaseScheduler) -> None:
