@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +27,7 @@ def main() -> None:
 
 
 def serve_socket_mode(settings: Settings) -> None:
+    """Connect to Slack first: only a live connection is "running", and only then may the clock run jobs."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     from bot.app import Crossfeed, create_app
@@ -32,17 +35,21 @@ def serve_socket_mode(settings: Settings) -> None:
 
     configure_logging(settings)
     crossfeed = Crossfeed.start(settings)
+    handler = SocketModeHandler(create_app(settings, crossfeed=crossfeed), settings.slack_app_token)
+    try:
+        handler.connect()
+    except Exception as error:  # e.g. an invalid app token, or Slack unreachable
+        logger.debug("Socket Mode failed", exc_info=error)
+        crossfeed.close()
+        reason = " ".join(str(error).split())  # Slack's errors span lines; this stays one
+        raise SystemExit(f"crossfeed: could not connect to Slack in Socket Mode: {reason}") from None
     if settings.run_scheduler:
         from schedules.clock import start_in_background
 
         start_in_background(crossfeed)
-    app = create_app(settings, crossfeed=crossfeed)
     logger.info("Crossfeed is running in Socket Mode")
-    try:
-        SocketModeHandler(app, settings.slack_app_token).start()
-    except Exception as error:  # e.g. an invalid app token, or Slack unreachable
-        logger.debug("Socket Mode failed", exc_info=error)
-        raise SystemExit(f"crossfeed: could not connect to Slack in Socket Mode: {error}") from None
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
 
 
 def serve_http(settings: Settings) -> None:
@@ -71,7 +78,7 @@ def export_to_files(argv: list[str]) -> int:
     from sqlalchemy import select
 
     from bot.export import MAX_WEEKS, export_csvs
-    from bot.settings import DatabaseSettings
+    from bot.settings import load_database_settings
     from storage.db import make_engine, make_session_factory, migrate
     from storage.models import Workspace
 
@@ -80,7 +87,7 @@ def export_to_files(argv: list[str]) -> int:
     parser.add_argument("--weeks", type=int, default=12, choices=range(1, MAX_WEEKS + 1), metavar="N",
                         help="how many complete weeks before this one (default 12)")
     args = parser.parse_args(argv)
-    engine = make_engine(DatabaseSettings().database_url)
+    engine = make_engine(load_database_settings().database_url)
     migrate(engine)
     sessions = make_session_factory(engine)
     with sessions.begin() as session:

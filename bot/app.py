@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.models.views import View
@@ -129,13 +130,15 @@ def create_app(settings: Settings, *, crossfeed: Crossfeed | None = None) -> App
     from handlers import register
 
     crossfeed = crossfeed or Crossfeed.start(settings)
+    bolt_logger = logging.getLogger("crossfeed.bolt")
+    bolt_logger.addFilter(not_the_unused_token_notice)
     app = App(
         client=crossfeed.client,
         signing_secret=settings.slack_signing_secret or None,
         token_verification_enabled=False,
         # Listeners answer Slack when they return; slow work goes to crossfeed.after_ack or the outbox.
         process_before_response=True,
-        logger=logging.getLogger("crossfeed.bolt"),
+        logger=bolt_logger,
         # Bolt's own warning for these logs the whole body, people's text included; error_reply logs one line.
         raise_error_for_unhandled_request=True,
     )
@@ -149,6 +152,12 @@ def strip_control_characters(req: BoltRequest, next: Callable[[], object]) -> No
     """Every request's text without control characters, before any listener reads it (HTTP and Socket Mode)."""
     req.body = without_control_characters(req.body)
     next()
+
+
+def not_the_unused_token_notice(record: logging.LogRecord) -> bool:
+    # Bolt reads SLACK_BOT_TOKEN from the environment itself and, given our client too, warns on every start
+    # that the token goes unused. That is by design here, so it is no warning.
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
 def error_reply(crossfeed: Crossfeed):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///crossfeed.db"
+# The databases Crossfeed is built and tested on, as SQLAlchemy driver names after normalise_database_url.
+SUPPORTED_DATABASE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "postgresql+psycopg"})
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def normalise_database_url(url: str) -> str:
@@ -32,6 +35,23 @@ class DatabaseSettings(BaseSettings):
     def _use_psycopg3(cls, url: str) -> str:
         return normalise_database_url(url) if isinstance(url, str) else url
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        # Checked here so a wrong URL is one line at start-up, not a traceback from the engine. The
+        # message names only the scheme: the URL may hold a password.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        hint = "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:5432/NAME"
+        try:
+            driver = make_url(url).drivername
+        except (ArgumentError, ValueError):
+            raise ValueError(f"not a database URL; {hint}") from None
+        if driver not in SUPPORTED_DATABASE_DRIVERS:
+            raise ValueError(f"unsupported database {driver.partition('+')[0]!r}; {hint}")
+        return url
+
 
 class Settings(DatabaseSettings):
     """Every setting Crossfeed reads; the README lists them with their meaning."""
@@ -50,6 +70,14 @@ class Settings(DatabaseSettings):
     slack_max_rate_limit_retries: int = Field(default=3, ge=0, le=10)
     # Keys pulse respondents (README "Security and privacy"); unset, one is derived from the Slack secrets.
     pulse_key: SecretStr | None = None
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        name = level.strip().upper()
+        if name not in LOG_LEVELS:
+            raise ValueError(f"unknown level {level!r}; use one of {', '.join(LOG_LEVELS)}")
+        return name
 
     @field_validator("slack_api_url")
     @classmethod
@@ -79,21 +107,38 @@ class Settings(DatabaseSettings):
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if isinstance(value, str) else value
 
-    @model_validator(mode="after")
-    def _signing_secret_for_http(self) -> Settings:
-        # Socket Mode needs no signing secret; HTTP mode cannot verify requests without one.
-        if not self.slack_app_token and not self.slack_signing_secret:
-            raise ValueError("SLACK_SIGNING_SECRET is required unless SLACK_APP_TOKEN (Socket Mode) is set")
-        return self
+    @property
+    def verifies_slack_requests(self) -> bool:
+        """HTTP mode verifies each request with the signing secret; Socket Mode needs none."""
+        return not self.slack_app_token
 
 
-def load_settings() -> Settings:
-    """Read settings, or print one line naming what is missing or wrong and exit 2."""
+def load_settings(*, serves_slack: bool = True) -> Settings:
+    """Read settings, or print one line naming what is missing or wrong and exit 2.
+
+    `serves_slack=False` is for the clock, which only calls Slack and so needs no signing secret.
+    """
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as error:
-        print(f"crossfeed: {describe_settings_error(error)}", file=sys.stderr)
-        raise SystemExit(2) from None
+        exit_with(describe_settings_error(error))
+    if serves_slack and settings.verifies_slack_requests and not settings.slack_signing_secret:
+        exit_with("missing required setting SLACK_SIGNING_SECRET (set it in the environment or in .env; "
+                  "Socket Mode with SLACK_APP_TOKEN needs none)")
+    return settings
+
+
+def load_database_settings() -> DatabaseSettings:
+    """DATABASE_URL alone, for `python -m storage upgrade` and the export; exits 2 like load_settings."""
+    try:
+        return DatabaseSettings()
+    except ValidationError as error:
+        exit_with(describe_settings_error(error))
+
+
+def exit_with(problem: str) -> NoReturn:
+    print(f"crossfeed: {problem}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def describe_settings_error(error: ValidationError) -> str:
@@ -105,6 +150,3 @@ def describe_settings_error(error: ValidationError) -> str:
             return f"missing required setting {name} (set it in the environment or in .env)"
         return f"invalid setting {name}: {first['msg'].removeprefix('Value error, ')}"
     return f"invalid settings: {first['msg'].removeprefix('Value error, ')}"
-
-
-

@@ -9,6 +9,7 @@ scheduler's.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -34,10 +35,17 @@ EVERY_MINUTE_JOBS = {
 def configure(scheduler: BaseScheduler, crossfeed: Crossfeed) -> None:
     """Give `scheduler` the persistent job store and the runtime its jobs use."""
     jobs.use(crossfeed)
+    quiet_scheduler_logs()
     scheduler.configure(
         jobstores={"default": SQLAlchemyJobStore(engine=crossfeed.engine, tablename=JOB_TABLE)},
         timezone=UTC,
     )
+
+
+def quiet_scheduler_logs() -> None:
+    """APScheduler logs two INFO lines per job run (five jobs a minute): keep them for LOG_LEVEL=DEBUG only."""
+    debugging = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+    logging.getLogger("apscheduler").setLevel(logging.NOTSET if debugging else logging.WARNING)
 
 
 def add_jobs(scheduler: BaseScheduler) -> None:

@@ -2,7 +2,7 @@
 
 import sys
 
-from bot.settings import DatabaseSettings
+from bot.settings import load_database_settings
 from storage.db import make_engine, migrate
 
 
@@ -10,7 +10,7 @@ def main(argv: list[str]) -> int:
     if argv != ["upgrade"]:
         print("usage: python -m storage upgrade", file=sys.stderr)
         return 2
-    engine = make_engine(DatabaseSettings().database_url)
+    engine = make_engine(load_database_settings().database_url)
     migrate(engine)
     print(f"crossfeed: database at {engine.url.render_as_string(hide_password=True)} is up to date")
     return 0

@@ -182,3 +182,255 @@ def test_release_step_reads_database_url_from_dot_env(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "from-env-file.db").exists() and not (tmp_path / "crossfeed.db").exists()
+
+
+# --- Start-up: settings checked before anything starts, and quiet at the default level ---------------------
+
+ENTRY_POINTS = {
+    "python -m bot": ["-m", "bot"],
+    "python -m schedules": ["-m", "schedules"],
+    "python -m schedules run outbox": ["-m", "schedules", "run", "outbox"],
+}
+
+
+@pytest.mark.parametrize("entry_point", ENTRY_POINTS)
+@pytest.mark.parametrize("setting, value", [
+    ("LOG_LEVEL", "LOUD"),
+    ("DATABASE_URL", "foo://x"),
+    ("DATABASE_URL", "mysql://crossfeed:hunter2@db/crossfeed"),
+    ("DATABASE_URL", "::not a url"),
+])
+def test_a_bad_log_level_or_database_url_is_one_line_and_exit_2(tmp_path, entry_point, setting, value):
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "http://127.0.0.1:9/",
+           "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "PYTHONPATH": str(ROOT), setting: value}
+
+    result = run(ENTRY_POINTS[entry_point], env, cwd=tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"crossfeed: invalid setting {setting}: ")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "hunter2" not in result.stderr, "a database password must not reach the logs"
+
+
+def test_the_release_step_names_a_bad_database_url_in_one_line(tmp_path):
+    result = run(["-m", "storage", "upgrade"], {"DATABASE_URL": "foo://x", "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("crossfeed: invalid setting DATABASE_URL: unsupported database 'foo'; "
+                                     "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:5432/NAME")
+
+
+def procfile_command(process: str) -> str:
+    [line] = [line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith(f"{process}:")]
+    return line.split(":", 1)[1].strip()
+
+
+def run_shell(command: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("SLACK_", "DATABASE_URL", "LOG_LEVEL", "WEB_CONCURRENCY"))}
+    # The Procfile runs gunicorn by name: the one installed beside this Python.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{clean.get('PATH', '')}"
+    return subprocess.run(["sh", "-c", command], env={**clean, "PATH": path, **env}, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("problem, env", [
+    ("missing required setting SLACK_SIGNING_SECRET", {"SLACK_BOT_TOKEN": "xoxb-1"}),
+    ("invalid setting LOG_LEVEL", {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "LOG_LEVEL": "LOUD"}),
+    ("invalid setting DATABASE_URL", {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                                      "DATABASE_URL": "foo://x"}),
+])
+def test_the_procfile_web_line_checks_settings_before_forking_and_exits_2(tmp_path, problem, env):
+    env = {"PORT": str(free_port()), "PYTHONPATH": str(ROOT), **env}
+
+    result = run_shell(procfile_command("web"), env, cwd=tmp_path)
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    [line] = [line for line in output.splitlines() if line.startswith("crossfeed:")]
+    assert problem in line
+    assert "Booting worker" not in output and "Traceback" not in output, "no worker is forked, let alone rebooted"
+
+
+def test_a_worker_that_finds_a_setting_missing_stops_gunicorn_instead_of_being_rebooted(tmp_path):
+    # gunicorn without the Procfile's config: the worker finds the problem, and the server must still stop.
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "PYTHONPATH": str(ROOT)}
+
+    result = run_shell(f"gunicorn bot.wsgi:application --bind 127.0.0.1:{free_port()}", env, cwd=tmp_path)
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert output.count("Booting worker") == 1, output
+    assert output.count("crossfeed: missing required setting SLACK_SIGNING_SECRET") == 1
+
+
+def job_table(url: str) -> list[tuple]:
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    try:
+        if not inspect(engine).has_table("apscheduler_jobs"):
+            return []
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT id, next_run_time FROM apscheduler_jobs ORDER BY id")).all()
+    finally:
+        engine.dispose()
+
+
+def start_and_wait_for_the_clock(args: list[str], env: dict[str, str], url: str, cwd: Path) -> str:
+    """Start a process, wait until its clock has written its five jobs, stop it; return what it printed."""
+    import time
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "LOG_LEVEL"))}
+    process = subprocess.Popen([sys.executable, *args], env={**clean, **env}, cwd=cwd, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while len(job_table(url)) < 5:
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "the clock did not start"
+            time.sleep(0.2)
+        time.sleep(0.5)  # what it would log right after adding its jobs
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    return output
+
+
+def test_the_clock_starts_without_a_signing_secret_and_is_quiet_at_the_default_level(tmp_path, fake_slack):
+    url = f"sqlite:///{tmp_path}/clock.db"
+    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": fake_slack.url, "DATABASE_URL": url,
+           "PYTHONPATH": str(ROOT)}
+
+    output = start_and_wait_for_the_clock(["-m", "schedules"], env, url, tmp_path)
+
+    assert "SLACK_SIGNING_SECRET" not in output
+    assert "apscheduler" not in output and "WARNING" not in output, output
+
+
+def test_python_m_bot_starts_without_a_warning_or_scheduler_chatter_at_the_default_level(tmp_path, fake_slack):
+    from tests.conftest import SECRET
+
+    url = f"sqlite:///{tmp_path}/bot.db"
+    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.url,
+           "DATABASE_URL": url, "PORT": str(free_port()), "PYTHONPATH": str(ROOT)}
+
+    output = start_and_wait_for_the_clock(["-m", "bot"], env, url, tmp_path)
+
+    assert "Listening at" in output, output
+    assert "WARNING" not in output and "`token` will be unused" not in output, output
+    assert "apscheduler" not in output, output
+
+
+def test_the_clock_logs_no_line_per_job_run_at_the_default_level_but_does_at_debug(settings, caplog):
+    import logging
+
+    from freezegun import freeze_time
+
+    from bot.server import configure_logging
+    from tests.clock_kit import TurnedClock
+
+    def scheduler_lines_of_a_minute(level: int) -> list[str]:
+        caplog.clear()
+        caplog.set_level(level)
+        configure_logging(settings)
+        with freeze_time(datetime.now(UTC)) as frozen:
+            clock = TurnedClock(settings)
+            try:
+                frozen.tick(timedelta(seconds=61))
+                clock.turn()
+            finally:
+                clock.stop()
+        return [r.getMessage() for r in caplog.records if r.name.startswith("apscheduler")]
+
+    try:
+        assert scheduler_lines_of_a_minute(logging.INFO) == []
+        assert any(line.startswith("Running job") for line in scheduler_lines_of_a_minute(logging.DEBUG))
+    finally:
+        logging.getLogger("apscheduler").setLevel(logging.NOTSET)
+
+
+# --- Socket Mode: connected first, then "running", then the clock -------------------------------------------
+
+def test_socket_mode_that_cannot_connect_says_so_and_never_starts_the_clock(tmp_path, fake_slack):
+    from tests.clock_kit import TurnedClock
+    from tests.conftest import make_settings
+
+    url = f"sqlite:///{tmp_path}/socket.db"
+    # A clock ran here before and left its jobs overdue: a clock started now would run them at once.
+    previous = TurnedClock(make_settings(url, fake_slack))
+    for job in previous.scheduler.get_jobs():
+        job.modify(next_run_time=datetime.now(UTC) - timedelta(minutes=5))
+    previous.stop()
+    jobs_before = job_table(url)
+    fake_slack.script.fail("apps.connections.open", times=5, error="invalid_auth")
+    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-1-bad", "SLACK_API_URL": fake_slack.url,
+           "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+
+    result = run(["-m", "bot"], env, cwd=tmp_path)
+
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("crossfeed: could not connect to Slack in Socket Mode")
+    assert "running" not in result.stderr.lower() and "Traceback" not in result.stderr, result.stderr
+    assert fake_slack.calls_to("apps.connections.open")
+    assert len(jobs_before) == 5 and job_table(url) == jobs_before, "the clock neither ran nor rescheduled a job"
+
+
+# --- Install, dependencies and the Slack app ----------------------------------------------------------------
+
+def python_310() -> str | None:
+    import glob
+    import shutil
+
+    pyenv = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin/python3.10")))
+    candidates = [shutil.which("python3.10"), *pyenv]
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "import sys, pip; assert sys.version_info[:2] == (3, 10)"],
+                               capture_output=True)
+        if probe.returncode == 0:
+            return candidate
+    return None
+
+
+def test_pip_install_on_python_3_10_stops_at_once_saying_what_to_do(tmp_path):
+    import time
+
+    python = python_310()
+    if python is None:
+        pytest.skip("no Python 3.10 with pip on this machine")
+    started = time.monotonic()
+
+    # --dry-run installs nothing; --no-build-isolation and --no-index keep it off the network.
+    result = subprocess.run([python, "-m", "pip", "install", "--dry-run", "--no-build-isolation", "--no-index",
+                             "--no-deps", "-e", str(ROOT)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+
+    assert result.returncode != 0
+    assert "crossfeed needs Python 3.11 or newer; this is Python 3.10" in result.stdout + result.stderr
+    assert time.monotonic() - started < 60
+
+
+def test_tools_are_pinned_and_runtime_dependencies_bounded_below_their_next_major():
+    import tomllib
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = [Requirement(line) for line in project["dependencies"]]
+    [ruff] = [Requirement(line) for line in project["optional-dependencies"]["dev"] if line.startswith("ruff")]
+
+    unbounded = [str(r) for r in runtime if r.name != "tzdata" and not any(s.operator == "<" for s in r.specifier)]
+    assert unbounded == []
+    assert {str(s) for s in ruff.specifier if s.operator == "<"} == {"<0.18"}
+    assert ruff.specifier.contains(version("ruff")), "the ruff linting this code is one the pin allows"
+
+
+def test_the_messages_tab_is_read_only_as_the_app_answers_no_typed_message():
+    from tests.test_manifest_and_home import manifest
+
+    app_home = manifest()["features"]["app_home"]
+    events = manifest()["settings"]["event_subscriptions"]["bot_events"]
+
+    assert app_home["messages_tab_enabled"] is True, "DMs (pulse, asks, reminders) arrive in the Messages tab"
+    assert app_home["messages_tab_read_only_enabled"] is True
+    assert not any(event.startswith("message") for event in events)
