@@ -19,6 +19,7 @@ from bot.blocks.digest import digest_message
 from bot.chart import trend_chart
 from bot.digest import Week, build_weekly_digest, last_complete_week, scheduled_time, week_of
 from bot.pulse import workspace_zone
+from bot.slack_history import find_posted
 from storage import digest as store
 from storage.teams import all_configs, workspace_config, workspace_since
 
@@ -153,17 +154,14 @@ def _post(
 
 def _reconcile(crossfeed: Crossfeed, *, team_id: str, channel: str, week: Week, claim, now: datetime) -> str:
     """A claim left by a crash between posting and recording: look for our message before posting again."""
-    history = crossfeed.client.conversations_history(
-        channel=channel, oldest=f"{claim.claimed_at.timestamp() - 60:.6f}", include_all_metadata=True, limit=200
-    )
-    for posted in history.get("messages", []):
-        payload = posted.get("metadata") or {}
-        if payload.get("event_type") == EVENT_TYPE and payload.get("event_payload", {}).get("week") == week.label:
-            with crossfeed.transaction() as session:
-                store.mark_digest_posted(
-                    session=session, team_id=team_id, channel_id=channel, week=week.label, ts=posted["ts"], now=now
-                )
-            return "reconciled"
+    posted = find_posted(crossfeed.client, channel=channel, since=claim.claimed_at - timedelta(seconds=60),
+                         event_type=EVENT_TYPE, payload={"week": week.label})
+    if posted is not None:
+        with crossfeed.transaction() as session:
+            store.mark_digest_posted(
+                session=session, team_id=team_id, channel_id=channel, week=week.label, ts=posted["ts"], now=now
+            )
+        return "reconciled"
     with crossfeed.transaction() as session:
         if not store.retake_claim(session=session, claim_id=claim.id, now=now):
             return "already posted"
