@@ -263,8 +263,18 @@ class Outbox:
         if channel[:1] in ("U", "W"):
             # Posted to a person: their DM with the app is the conversation to read.
             channel = self.client.conversations_open(users=channel)["channel"]["id"]
-        found = find_posted(self.client, channel=channel, since=queued_at - RECONCILE_MARGIN,
-                            event_type=EVENT_TYPE, payload=identity)
+        def read() -> dict | None:
+            return find_posted(self.client, channel=channel, since=queued_at - RECONCILE_MARGIN,
+                               event_type=EVENT_TYPE, payload=identity)
+
+        try:
+            found = read()
+        except SlackApiError as error:
+            if error.response is None or error.response.get("error") != "not_in_channel":
+                raise
+            # chat:write.public posts to a public channel without joining it; reading it back needs membership.
+            self.client.conversations_join(channel=channel)
+            found = read()
         return (channel, found["ts"]) if found is not None else None
 
     def _send(self, post: SlackPost, update_ts: str | None, identity: dict) -> tuple[str, str]:

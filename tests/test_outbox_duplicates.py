@@ -16,6 +16,7 @@ from bot.outbox import MAY_HAVE_POSTED, Outbox
 from tests.clock_kit import TurnedClock
 from tests.helpers import outbox
 from tests.pulse_kit import OPENING, make_teams
+from tests.test_manifest_and_home import manifest
 
 SALES = [f"US{i:03d}" for i in range(150)]
 MARKETING = [f"UM{i:03d}" for i in range(150)]
@@ -201,3 +202,25 @@ def test_an_update_that_answered_500_is_simply_made_again(feed):
     assert feed.fake.calls_to("conversations.history") == []
     assert len(feed.fake.history[FEED]) == 1
     assert outbox(feed.crossfeed)[0].status == "sent"
+
+
+def test_a_feed_channel_the_app_posted_to_without_joining_is_joined_to_read_it_back(feed):
+    feed.fake.script.fail("chat.postMessage", times=1, status=502, done_first=True)
+    feed.fake.script.fail("conversations.history", times=1, error="not_in_channel")
+    feed.slack.command("/leadfeedback", "ACME-1 1 spam")
+    feed.settle()
+
+    with freeze_time(OPENING + timedelta(days=400)):
+        report = feed.crossfeed.outbox.deliver_due()
+
+    assert (report.sent, report.reconciled) == (1, 1)
+    assert [join.params["channel"] for join in feed.fake.calls_to("conversations.join")] == [FEED]
+    assert len(feed.fake.history[FEED]) == 1
+    assert outbox(feed.crossfeed)[0].slack_ts == feed.fake.history[FEED][0]["ts"]
+
+
+def test_the_manifest_lets_the_app_read_back_every_conversation_it_posts_to():
+    scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
+
+    # DMs (pulse prompts and reminders, messaging DMs and summaries), public and private channels.
+    assert {"im:history", "channels:history", "groups:history", "channels:join"} <= scopes
