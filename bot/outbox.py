@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import ConnectionErrorRetryHandler
 from slack_sdk.models.blocks import Block
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -139,6 +140,17 @@ def failure_reason(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def without_connection_retries(client: WebClient) -> WebClient:
+    """The same client, except that a dropped connection is not retried by the client itself.
+
+    slack-sdk's ConnectionErrorRetryHandler repeats a request whose connection was reset, which for
+    chat.postMessage may post twice; the outbox instead records "may have posted" and looks first.
+    """
+    handlers = [h for h in client.retry_handlers if not isinstance(h, ConnectionErrorRetryHandler)]
+    return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, ssl=client.ssl,
+                     proxy=client.proxy, headers=client.headers, retry_handlers=handlers)
+
+
 def retry_delay(attempts: int, error: SlackApiError | None = None) -> timedelta:
     """Exponential backoff from 30 s up to an hour, never sooner than Slack's Retry-After."""
     delay = min(30 * 2 ** max(attempts - 1, 0), 3600)
@@ -154,6 +166,7 @@ class Outbox:
                  composers: dict[str, Composer] | None = None, clock: Callable[[], datetime] | None = None):
         self.sessions = sessions
         self.client = client
+        self.poster = without_connection_retries(client)
         self.composers = composers or COMPOSERS
         self.clock = clock or (lambda: datetime.now(UTC))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
@@ -284,14 +297,14 @@ class Outbox:
             return response["channel"], response["ts"]
         metadata = {"event_type": EVENT_TYPE, "event_payload": identity}
         try:
-            response = self.client.chat_postMessage(channel=post.channel, text=post.text, blocks=post.blocks,
+            response = self.poster.chat_postMessage(channel=post.channel, text=post.text, blocks=post.blocks,
                                                     metadata=metadata)
         except SlackApiError as error:
             if error.response is None or error.response.get("error") != "not_in_channel":
                 raise
             # A public channel the bot hasn't joined yet: join it once and post again (nothing was posted).
             self.client.conversations_join(channel=post.channel)
-            response = self.client.chat_postMessage(channel=post.channel, text=post.text, blocks=post.blocks,
+            response = self.poster.chat_postMessage(channel=post.channel, text=post.text, blocks=post.blocks,
                                                     metadata=metadata)
         return response["channel"], response["ts"]
 

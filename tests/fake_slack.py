@@ -69,7 +69,7 @@ class Script:
         """Make `times` calls of `method` fail (HTTP `status`, or ok:false with `error`), after `after` succeed.
 
         With `done_first`, Slack does what was asked (a post lands in the channel) and then answers with
-        the error: the lost answer of a 5xx or a dropped connection.
+        the error: the lost answer of a 5xx. `status=0` drops the connection without any answer.
         """
         self.failures[method].append(Failure(status, error, retry_after, times, after, done_first))
 
@@ -215,6 +215,9 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
                     self.server.done_before_failing.append(call)
                 ANSWERS[method](self.server, params)
             call.status, call.ok = failure.status, False
+            if failure.status == 0:
+                self.close_connection = True  # no answer at all: the client sees the connection drop
+                return None
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
             body = {"ok": False, "error": "ratelimited" if failure.status == 429 else failure.error}
             return self._reply(failure.status, body, headers)

@@ -224,3 +224,18 @@ def test_the_manifest_lets_the_app_read_back_every_conversation_it_posts_to():
 
     # DMs (pulse prompts and reminders, messaging DMs and summaries), public and private channels.
     assert {"im:history", "channels:history", "groups:history", "channels:join"} <= scopes
+
+
+def test_a_post_whose_connection_dropped_after_it_landed_is_not_repeated_by_the_client(feed):
+    feed.fake.script.fail("chat.postMessage", times=1, status=0, done_first=True)  # posted, then no answer
+    feed.slack.command("/leadfeedback", "ACME-1 1 spam")
+    feed.settle()
+
+    [message] = outbox(feed.crossfeed)
+    assert message.status == "pending" and message.last_error.startswith(MAY_HAVE_POSTED)
+    with freeze_time(OPENING + timedelta(days=400)):
+        report = feed.crossfeed.outbox.deliver_due()
+
+    assert (report.sent, report.reconciled) == (1, 1)
+    assert len(feed.fake.calls_to("chat.postMessage")) == 1
+    assert len(feed.fake.history[FEED]) == 1
