@@ -124,6 +124,14 @@ COMPOSERS: dict[str, Composer] = {
 }
 
 
+def retry_delay(attempts: int, error: SlackApiError | None = None) -> timedelta:
+    """Exponential backoff from 30 s up to an hour, never sooner than Slack's Retry-After."""
+    delay = min(30 * 2 ** max(attempts - 1, 0), 3600)
+    if error is not None and error.response is not None and error.response.status_code == 429:
+        delay = max(delay, int(error.response.headers.get("Retry-After", 1)))
+    return timedelta(seconds=delay)
+
+
 def may_have_posted(error: Exception) -> bool:
     """Whether a failed post may nonetheless have gone out: a 5xx, or no answer from Slack at all.
 
@@ -149,14 +157,6 @@ def without_connection_retries(client: WebClient) -> WebClient:
     handlers = [h for h in client.retry_handlers if not isinstance(h, ConnectionErrorRetryHandler)]
     return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, ssl=client.ssl,
                      proxy=client.proxy, headers=client.headers, retry_handlers=handlers)
-
-
-def retry_delay(attempts: int, error: SlackApiError | None = None) -> timedelta:
-    """Exponential backoff from 30 s up to an hour, never sooner than Slack's Retry-After."""
-    delay = min(30 * 2 ** max(attempts - 1, 0), 3600)
-    if error is not None and error.response is not None and error.response.status_code == 429:
-        delay = max(delay, int(error.response.headers.get("Retry-After", 1)))
-    return timedelta(seconds=delay)
 
 
 class Outbox:
