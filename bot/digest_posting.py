@@ -19,7 +19,7 @@ from bot.blocks.digest import digest_message
 from bot.chart import trend_chart
 from bot.digest import Week, build_weekly_digest, last_complete_week, scheduled_time, week_of
 from bot.pulse import workspace_zone
-from bot.slack_history import find_posted
+from bot.slack_history import find_posted, may_have_posted, without_connection_retries
 from storage import digest as store
 from storage.teams import all_configs, workspace_config, workspace_since
 
@@ -120,16 +120,22 @@ def _post(
 ) -> DigestOutcome:
     text, blocks = message
     try:
-        response = crossfeed.client.chat_postMessage(
+        response = without_connection_retries(crossfeed.client).chat_postMessage(
             channel=channel,
             text=text,
             blocks=blocks,
             metadata={"event_type": EVENT_TYPE, "event_payload": {"team_id": team_id, "week": week.label}},
         )
     except SlackApiError as error:
+        reason = error.response.get("error") if error.response is not None else str(error)
+        if may_have_posted(error):
+            # Slack may have posted it before failing: the claim stays, and the run after its lease
+            # looks for the message in the channel before posting again.
+            logger.error("digest %s for %s in %s may have posted (%s); checked after the claim's lease",
+                         week.label, team_id, channel, reason)
+            return DigestOutcome(channel, week.label, f"failed: {reason}")
         with crossfeed.transaction() as session:
             store.release_claim(session=session, team_id=team_id, channel_id=channel, week=week.label)
-        reason = error.response.get("error") if error.response is not None else str(error)
         logger.error(
             "digest %s for %s in %s failed: %s; the next run tries again", week.label, team_id, channel, reason
         )

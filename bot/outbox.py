@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry import ConnectionErrorRetryHandler
 from slack_sdk.models.blocks import Block
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,7 +32,7 @@ from bot.blocks.pulse import pulse_prompt_message, pulse_reminder_message
 from bot.leads import lead_rating_for_feed
 from bot.messaging import ask_summary, ask_view
 from bot.pulse import prompt_for, reminder_state
-from bot.slack_history import find_posted
+from bot.slack_history import find_posted, may_have_posted, without_connection_retries
 from storage import queries
 from storage.models import OutboxMessage
 
@@ -132,31 +131,10 @@ def retry_delay(attempts: int, error: SlackApiError | None = None) -> timedelta:
     return timedelta(seconds=delay)
 
 
-def may_have_posted(error: Exception) -> bool:
-    """Whether a failed post may nonetheless have gone out: a 5xx, or no answer from Slack at all.
-
-    An answer of ok:false or 429 means Slack refused it, so nothing was posted.
-    """
-    if isinstance(error, SlackApiError):
-        return error.response is None or error.response.status_code >= 500
-    return True
-
-
 def failure_reason(error: Exception) -> str:
     if isinstance(error, SlackApiError) and error.response is not None:
         return str(error.response.get("error") or f"HTTP {error.response.status_code}")
     return f"{type(error).__name__}: {error}"
-
-
-def without_connection_retries(client: WebClient) -> WebClient:
-    """The same client, except that a dropped connection is not retried by the client itself.
-
-    slack-sdk's ConnectionErrorRetryHandler repeats a request whose connection was reset, which for
-    chat.postMessage may post twice; the outbox instead records "may have posted" and looks first.
-    """
-    handlers = [h for h in client.retry_handlers if not isinstance(h, ConnectionErrorRetryHandler)]
-    return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, ssl=client.ssl,
-                     proxy=client.proxy, headers=client.headers, retry_handlers=handlers)
 
 
 class Outbox:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import ConnectionErrorRetryHandler
 
 HISTORY_PAGE = 200
 MAX_PAGES = 10  # 2,000 messages since the attempt: far more than a DM or channel gets in minutes
@@ -39,3 +41,24 @@ def find_posted(
         if not page.get("has_more") or not cursor:
             return None
     return None
+
+
+def may_have_posted(error: Exception) -> bool:
+    """Whether a failed post may nonetheless have gone out: a 5xx, or no answer from Slack at all.
+
+    An answer of ok:false or 429 means Slack refused it, so nothing was posted.
+    """
+    if isinstance(error, SlackApiError):
+        return error.response is None or error.response.status_code >= 500
+    return True
+
+
+def without_connection_retries(client: WebClient) -> WebClient:
+    """The same client, except that a dropped connection is not retried by the client itself.
+
+    slack-sdk's ConnectionErrorRetryHandler repeats a request whose connection was reset, which for
+    chat.postMessage may post twice; the caller instead treats it as "may have posted" and looks first.
+    """
+    handlers = [h for h in client.retry_handlers if not isinstance(h, ConnectionErrorRetryHandler)]
+    return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, ssl=client.ssl,
+                     proxy=client.proxy, headers=client.headers, retry_handlers=handlers)

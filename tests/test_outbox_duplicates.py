@@ -12,10 +12,12 @@ from datetime import timedelta
 import pytest
 from freezegun import freeze_time
 
+from bot.digest_posting import post_due_digests
 from bot.outbox import MAY_HAVE_POSTED, Outbox
 from tests.clock_kit import TurnedClock
 from tests.helpers import outbox
 from tests.pulse_kit import OPENING, make_teams
+from tests.test_digest import DIGEST, DUE, seed_leads, setup_workspace
 from tests.test_manifest_and_home import manifest
 
 SALES = [f"US{i:03d}" for i in range(150)]
@@ -239,3 +241,20 @@ def test_a_post_whose_connection_dropped_after_it_landed_is_not_repeated_by_the_
     assert (report.sent, report.reconciled) == (1, 1)
     assert len(feed.fake.calls_to("chat.postMessage")) == 1
     assert len(feed.fake.history[FEED]) == 1
+
+
+def test_a_digest_post_that_answered_500_after_landing_is_found_after_the_claims_lease_not_posted_again(
+        crossfeed, fake_slack):
+    setup_workspace(crossfeed)
+    seed_leads(crossfeed)
+    fake_slack.script.fail("chat.postMessage", times=1, status=500, done_first=True)
+
+    first = post_due_digests(crossfeed, DUE)
+    soon = post_due_digests(crossfeed, DUE + timedelta(minutes=5))
+    later = post_due_digests(crossfeed, DUE + timedelta(minutes=15))
+
+    assert [o.result for o in first] == ["failed: internal_error"]
+    assert [o.result for o in soon] == ["already posted"], "the claim is kept while the post may have landed"
+    assert [o.result for o in later] == ["reconciled"]
+    assert len(fake_slack.history[DIGEST]) == 1
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1, "one chat.postMessage: the one that answered 500"
