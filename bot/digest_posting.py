@@ -19,6 +19,7 @@ from bot.blocks.digest import digest_message
 from bot.chart import trend_chart
 from bot.digest import Week, build_weekly_digest, last_complete_week, scheduled_time, week_of
 from bot.pulse import workspace_zone
+from bot.slack_history import find_posted, may_have_posted, without_connection_retries
 from storage import digest as store
 from storage.teams import all_configs, workspace_config, workspace_since
 
@@ -119,16 +120,22 @@ def _post(
 ) -> DigestOutcome:
     text, blocks = message
     try:
-        response = crossfeed.client.chat_postMessage(
+        response = without_connection_retries(crossfeed.client).chat_postMessage(
             channel=channel,
             text=text,
             blocks=blocks,
             metadata={"event_type": EVENT_TYPE, "event_payload": {"team_id": team_id, "week": week.label}},
         )
     except SlackApiError as error:
+        reason = error.response.get("error") if error.response is not None else str(error)
+        if may_have_posted(error):
+            # Slack may have posted it before failing: the claim stays, and the run after its lease
+            # looks for the message in the channel before posting again.
+            logger.error("digest %s for %s in %s may have posted (%s); checked after the claim's lease",
+                         week.label, team_id, channel, reason)
+            return DigestOutcome(channel, week.label, f"failed: {reason}")
         with crossfeed.transaction() as session:
             store.release_claim(session=session, team_id=team_id, channel_id=channel, week=week.label)
-        reason = error.response.get("error") if error.response is not None else str(error)
         logger.error(
             "digest %s for %s in %s failed: %s; the next run tries again", week.label, team_id, channel, reason
         )
@@ -153,17 +160,14 @@ def _post(
 
 def _reconcile(crossfeed: Crossfeed, *, team_id: str, channel: str, week: Week, claim, now: datetime) -> str:
     """A claim left by a crash between posting and recording: look for our message before posting again."""
-    history = crossfeed.client.conversations_history(
-        channel=channel, oldest=f"{claim.claimed_at.timestamp() - 60:.6f}", include_all_metadata=True, limit=200
-    )
-    for posted in history.get("messages", []):
-        payload = posted.get("metadata") or {}
-        if payload.get("event_type") == EVENT_TYPE and payload.get("event_payload", {}).get("week") == week.label:
-            with crossfeed.transaction() as session:
-                store.mark_digest_posted(
-                    session=session, team_id=team_id, channel_id=channel, week=week.label, ts=posted["ts"], now=now
-                )
-            return "reconciled"
+    posted = find_posted(crossfeed.client, channel=channel, since=claim.claimed_at - timedelta(seconds=60),
+                         event_type=EVENT_TYPE, payload={"week": week.label})
+    if posted is not None:
+        with crossfeed.transaction() as session:
+            store.mark_digest_posted(
+                session=session, team_id=team_id, channel_id=channel, week=week.label, ts=posted["ts"], now=now
+            )
+        return "reconciled"
     with crossfeed.transaction() as session:
         if not store.retake_claim(session=session, claim_id=claim.id, now=now):
             return "already posted"

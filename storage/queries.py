@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -329,14 +330,19 @@ def enqueue_outbox(
     payload: dict,
     now: datetime,
 ) -> None:
-    """Queue a message; queueing the same key again re-arms it (e.g. to re-sync an edited post)."""
+    """Queue a message; queueing the same key again re-arms it (e.g. to re-sync an edited post).
+
+    Re-arming keeps the last error (it may say an earlier attempt may have posted) and leaves a message
+    that is being sent to its sender, so no second worker posts it while the first is still talking to Slack.
+    """
     session.execute(
         dialect_insert(session, OutboxMessage)
         .values(team_id=team_id, kind=kind, dedupe_key=dedupe_key, channel=channel, payload=payload,
                 status="pending", attempts=0, next_attempt_at=now, created_at=now)
         .on_conflict_do_update(
             index_elements=["team_id", "dedupe_key"],
-            set_=dict(payload=payload, status="pending", attempts=0, next_attempt_at=now, last_error=None),
+            set_=dict(payload=payload, attempts=0, next_attempt_at=now,
+                      status=case((OutboxMessage.status == "sending", "sending"), else_="pending")),
         )
     )
 
@@ -364,20 +370,38 @@ def due_outbox_ids(*, session: Session, now: datetime, lease: timedelta, limit: 
     )
 
 
-def claim_outbox_message(*, session: Session, message_id: int, now: datetime, lease: timedelta) -> bool:
-    """Atomically take one message for sending; False when another worker has it."""
+@dataclass(frozen=True)
+class OutboxClaim:
+    """What the attempt before this claim left behind: whether it may have reached Slack."""
+
+    was_in_flight: bool  # claimed and never recorded: the worker died, or hung past its lease
+    last_error: str | None
+
+
+def claim_outbox_message(*, session: Session, message_id: int, now: datetime, lease: timedelta) -> OutboxClaim | None:
+    """Atomically take one message for sending; None when another worker has it.
+
+    The row is read, then updated only if its attempt count is unchanged (every claim raises it), so
+    what the claim reports about the previous attempt is what that attempt really left.
+    """
+    due = or_(
+        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at <= now - lease),
+    )
+    before = session.execute(
+        select(OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error)
+        .where(OutboxMessage.id == message_id, due)
+    ).one_or_none()
+    if before is None:
+        return None
     claimed = session.execute(
         update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            or_(
-                and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
-                and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at <= now - lease),
-            ),
-        )
+        .where(OutboxMessage.id == message_id, OutboxMessage.attempts == before.attempts, due)
         .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1)
     ).rowcount
-    return claimed == 1
+    if claimed != 1:
+        return None
+    return OutboxClaim(was_in_flight=before.status == "sending", last_error=before.last_error)
 
 
 def outbox_message(*, session: Session, message_id: int) -> OutboxMessage | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import threading
 import time
 from collections import defaultdict
@@ -46,18 +47,47 @@ class Failure:
     retry_after: int | None
     remaining: int
     skip: int = 0
+    done_first: bool = False  # Slack did the work (e.g. posted), then the answer was an error
+
+
+@dataclass
+class RandomFailure:
+    fraction: float
+    status: int
+    error: str
+    done_first: bool
+    rng: random.Random
 
 
 @dataclass
 class Script:
     failures: dict[str, list[Failure]] = field(default_factory=lambda: defaultdict(list))
+    random_failures: dict[str, RandomFailure] = field(default_factory=dict)
 
     def fail(self, method: str, *, times: int = 1, status: int = 200, error: str = "internal_error",
-             retry_after: int | None = None, after: int = 0) -> None:
-        """Make `times` calls of `method` fail (HTTP `status`, or ok:false with `error`), after `after` succeed."""
-        self.failures[method].append(Failure(status, error, retry_after, times, after))
+             retry_after: int | None = None, after: int = 0, done_first: bool = False) -> None:
+        """Make `times` calls of `method` fail (HTTP `status`, or ok:false with `error`), after `after` succeed.
+
+        With `done_first`, Slack does what was asked (a post lands in the channel) and then answers with
+        the error: the lost answer of a 5xx. `status=0` drops the connection without any answer.
+        """
+        self.failures[method].append(Failure(status, error, retry_after, times, after, done_first))
+
+    def fail_randomly(self, method: str, fraction: float, *, status: int = 500, error: str = "internal_error",
+                      done_first: bool = False, seed: int = 0) -> None:
+        """Make a seeded random `fraction` of the calls of `method` fail (after `fail()`'s scripted ones)."""
+        self.random_failures[method] = RandomFailure(fraction, status, error, done_first, random.Random(seed))
 
     def next_failure(self, method: str) -> Failure | None:
+        scripted = self._next_scripted(method)
+        if scripted is not None:
+            return scripted
+        chaos = self.random_failures.get(method)
+        if chaos is not None and chaos.rng.random() < chaos.fraction:
+            return Failure(chaos.status, chaos.error, None, 0, 0, chaos.done_first)
+        return None
+
+    def _next_scripted(self, method: str) -> Failure | None:
         queue = self.failures.get(method) or []
         while queue and queue[0].remaining <= 0:
             queue.pop(0)
@@ -103,6 +133,7 @@ class FakeSlackServer(ThreadingHTTPServer):
         self.script = Script()
         self.usergroups: dict[str, list[str]] = {}
         self.history: dict[str, list[dict]] = {}
+        self.done_before_failing: list[Call] = []  # calls that did their work, then answered an error
         self.lock = threading.Lock()
         self._ts = itertools.count(1)
         self._view_ids = itertools.count(1000)
@@ -176,9 +207,17 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.calls.append(call)
             self.server.problems.extend(problems)
-        failure = self.server.script.next_failure(method)
+        with self.server.lock:
+            failure = self.server.script.next_failure(method)
         if failure is not None:
+            if failure.done_first and not problems and method in ANSWERS:
+                with self.server.lock:
+                    self.server.done_before_failing.append(call)
+                ANSWERS[method](self.server, params)
             call.status, call.ok = failure.status, False
+            if failure.status == 0:
+                self.close_connection = True  # no answer at all: the client sees the connection drop
+                return None
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
             body = {"ok": False, "error": "ratelimited" if failure.status == 429 else failure.error}
             return self._reply(failure.status, body, headers)
@@ -204,14 +243,31 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+def dm_channel(channel: str | None) -> str | None:
+    """Posting to a user id posts in their DM with the app, which has a D… id (as conversations.open says)."""
+    return "D" + channel if channel and channel[:1] in ("U", "W") else channel
+
+
 def _post(server, params):
-    ts = server.next_ts()
     metadata = params.get("metadata")
     if isinstance(metadata, str):
         metadata = json.loads(metadata)
-    server.history.setdefault(params.get("channel"), []).append(
-        {"ts": ts, "text": params.get("text"), "metadata": metadata})
+    channel = dm_channel(params.get("channel"))
+    with server.lock:
+        ts = server.next_ts()
+        server.history.setdefault(channel, []).append({"ts": ts, "text": params.get("text"), "metadata": metadata})
+    # Slack would answer with the D… id; the fake answers with what was asked, as tests expect of it.
     return {"channel": params.get("channel"), "ts": ts, "message": {"text": params.get("text")}}
+
+
+def _history(server, params):
+    """Newest first, as Slack; metadata only for callers that ask for it with include_all_metadata."""
+    with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+    with server.lock:
+        posted = list(reversed(server.history.get(params.get("channel"), [])))
+    if not with_metadata:
+        posted = [{k: v for k, v in message.items() if k != "metadata"} for message in posted]
+    return {"messages": posted, "has_more": False}
 
 
 def _upload_url(server, params):
@@ -232,13 +288,13 @@ ANSWERS = {
     "auth.test": lambda s, p: {"user_id": BOT_USER, "bot_id": "B1", "team_id": "T1", "team": "Acme",
                                "url": "https://acme.slack.com/"},
     "chat.postMessage": _post,
-    "conversations.history": lambda s, p: {"messages": list(reversed(s.history.get(p.get("channel"), [])))},
+    "conversations.history": _history,
     "files.getUploadURLExternal": _upload_url,
     "files.completeUploadExternal": lambda s, p: {"files": [{"id": "F1", "title": "chart"}]},
     "chat.update": lambda s, p: {"channel": p.get("channel"), "ts": p.get("ts")},
     "chat.postEphemeral": lambda s, p: {"message_ts": s.next_ts()},
     "conversations.join": lambda s, p: {"channel": {"id": p.get("channel")}},
-    "conversations.open": lambda s, p: {"channel": {"id": "D" + str(p.get("users", "U")).split(",")[0]}},
+    "conversations.open": lambda s, p: {"channel": {"id": dm_channel(str(p.get("users", "U")).split(",")[0])}},
     "views.open": _view,
     "views.update": _view,
     "views.push": _view,

@@ -52,12 +52,12 @@ def test_a_crash_mid_fan_out_resumes_without_resending(crossfeed, fake_slack, se
     real_send = Outbox._send
     sent_before_crash = 0
 
-    def send_then_die(self, post, update_ts):
+    def send_then_die(self, *args):
         nonlocal sent_before_crash
         if sent_before_crash == 200:
             raise Crash
         sent_before_crash += 1
-        return real_send(self, post, update_ts)
+        return real_send(self, *args)
 
     monkeypatch.setattr(Outbox, "_send", send_then_die)
     with pytest.raises(Crash):
