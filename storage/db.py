@@ -17,6 +17,8 @@ MIGRATION_LOCK_ID = 0x0C50FEED
 
 def make_engine(database_url: str, **kwargs) -> Engine:
     """An engine for DATABASE_URL; SQLite gets WAL, foreign keys and write-ahead locking."""
+    # SQLAlchemy puts a failed statement's parameters (people's text) into the error, and so into the logs.
+    kwargs.setdefault("hide_parameters", True)
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -48,3 +49,14 @@ def test_simultaneous_identical_ratings_leave_one_row(running, slack):
     assert [r.status for r in replies] == [200] * 16
     assert rating_count(running.crossfeed) == 1
     assert len(ratings(running.crossfeed)[0].reasons) == 1
+
+
+def test_a_failed_statement_keeps_peoples_text_out_of_the_error_and_so_out_of_the_logs(crossfeed):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    secret_note = "call me on my private number 555-0199"
+    with pytest.raises(DBAPIError) as failed, crossfeed.engine.connect() as connection:
+        connection.execute(text("INSERT INTO no_such_table (note) VALUES (:note)"), {"note": secret_note})
+
+    assert secret_note not in str(failed.value)
