@@ -229,6 +229,9 @@ def main() -> None:
                         refused_blocks += len(fake.problems)
                         fake.problems.clear()
                     report()
+                    if server.poll() is not None:
+                        print(f"the server exited ({server.returncode}); stopped sending")
+                        break
         finally:
             stop(server)
             fake.stop()
