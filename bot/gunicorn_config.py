@@ -1,9 +1,32 @@
 """gunicorn settings for the Procfile's web line: `gunicorn -c python:bot.gunicorn_config bot.wsgi:application`."""
 
+import ctypes
+import ctypes.util
+
 from bot.settings import load_settings
+
+# glibc's mallopt parameters (malloc.h).
+M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 
 
 def on_starting(server) -> None:
     # In the master, before any worker is forked: a missing or bad setting prints one line and exits 2.
     # Found in a worker instead, it would only end that worker, and gunicorn would boot another, forever.
     load_settings()
+    limit_malloc_fragmentation()
+
+
+def limit_malloc_fragmentation() -> None:
+    """Keep a threaded worker's memory flat (workers inherit this from the master through fork).
+
+    glibc gives each thread that allocates its own arena (up to 8 per core) and keeps what was freed in
+    it; it also raises its mmap threshold after a large block is freed, so later large bodies (notes of
+    100 kB, fuzz) land in those arenas too. Together the worker's RSS kept growing under mixed traffic
+    (bench/soak.py) although Python's own objects did not. Two arenas and a fixed threshold stop that."""
+    name = ctypes.util.find_library("c")
+    mallopt = getattr(ctypes.CDLL(name), "mallopt", None) if name else None
+    if mallopt is None:  # not glibc (musl, macOS): nothing to tune
+        return
+    mallopt(M_ARENA_MAX, 2)
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024)
