@@ -41,13 +41,8 @@ def post_due_digests(crossfeed: Crossfeed, now: datetime) -> list[DigestOutcome]
     """Post every workspace's digest of last week whose time has come (the scheduled job)."""
     outcomes = []
     with crossfeed.transaction() as session:
-        configs = [
-            (c.team_id, list(c.digest_channels or []), c.digest_day, c.digest_time, c.timezone)
-            for c in all_configs(session=session)
-        ]
-    for team_id, channels, *_ in configs:
-        if not channels:
-            continue
+        teams = [(c.team_id, list(c.digest_channels)) for c in all_configs(session=session) if c.digest_channels]
+    for team_id, channels in teams:
         with crossfeed.transaction() as session:
             config = workspace_config(session=session, team_id=team_id)
             zone = workspace_zone(config, crossfeed.settings.workspace_timezone)
