@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import bindparam, create_engine, text  # noqa: E402
 
-from bot.app import Crossfeed  # noqa: E402
+from bot.container import Crossfeed  # noqa: E402
 from bot.digest import _lead_section, build_weekly_digest, last_complete_week  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage import teams  # noqa: E402

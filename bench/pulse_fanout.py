@@ -53,10 +53,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests` is not a
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from bot.app import Crossfeed  # noqa: E402
+from bot.container import Crossfeed  # noqa: E402
 from bot.pulse import open_due_round  # noqa: E402
-from bot.settings import Settings, normalise_database_url  # noqa: E402
+from bot.settings import Settings  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
+from storage.settings import normalise_database_url  # noqa: E402
 from tests.fake_slack import check_blocks  # noqa: E402
 from tests.pulse_kit import OPENING, make_teams  # noqa: E402
 

@@ -30,7 +30,8 @@ def serve_socket_mode(settings: Settings) -> None:
     """Connect to Slack first: only a live connection is "running", and only then may the clock run jobs."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    from bot.app import Crossfeed, create_app
+    from bot.app import create_app
+    from bot.container import Crossfeed
     from bot.server import configure_logging
 
     configure_logging(settings)
@@ -78,9 +79,9 @@ def export_to_files(argv: list[str]) -> int:
     from sqlalchemy import select
 
     from bot.export import MAX_WEEKS, export_csvs
-    from bot.settings import load_database_settings
     from storage.db import make_engine, make_session_factory, migrate
     from storage.models import Workspace
+    from storage.settings import load_database_settings
 
     parser = argparse.ArgumentParser(prog="python -m bot export", description=export_to_files.__doc__)
     parser.add_argument("--out", required=True, type=Path, help="folder to write the CSV files into")

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 
-from bot.app import Crossfeed
 from bot.blocks.digest import digest_message
 from bot.chart import trend_chart
+from bot.container import Crossfeed
 from bot.digest import Week, build_weekly_digest, last_complete_week, scheduled_time, week_of
 from bot.pulse import workspace_zone
 from bot.slack_history import find_posted, may_have_posted, without_connection_retries

@@ -10,11 +10,11 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from sqlalchemy.orm import Session
 
-from bot.defaults import RATING_LABELS
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.text import escape_mrkdwn, lead_key, slug, truncate
 from bot.workspace import lead_feed_channel
 from storage import queries
+from storage.defaults import RATING_LABELS
 from storage.models import LeadRating, LeadSource, ReasonCode
 
 LEAD_MAX = 200

@@ -12,7 +12,8 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import Crossfeed, create_app
+from bot.app import create_app
+from bot.container import Crossfeed
 from bot.settings import Settings, load_settings
 from bot.slack_requests import FORM, MalformedRequest, ParsedSlackRequest, media_type, parse_slack_body
 from storage.db import database_answers

@@ -9,7 +9,7 @@ from handlers import alignment, home, leadfeedback, messaging, pulse
 if TYPE_CHECKING:
     from slack_bolt import App
 
-    from bot.app import Crossfeed
+    from bot.container import Crossfeed
 
 
 def register(app: App, crossfeed: Crossfeed) -> None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from slack_bolt import Ack, App
 from sqlalchemy.orm import Session
 
-from bot.app import Crossfeed
 from bot.blocks.alignment import (
     forget_confirmation,
     forgotten_message,
@@ -20,6 +19,7 @@ from bot.blocks.alignment import (
 from bot.blocks.digest import digest_message
 from bot.blocks.ids import AlignmentIds, SetupIds
 from bot.blocks.setup import NO_GROUP, setup_modal, setup_saved_view
+from bot.container import Crossfeed
 from bot.digest import build_weekly_digest, digest_week
 from bot.digest_posting import post_digest
 from bot.errors import InvalidInput, parse

@@ -11,10 +11,11 @@ from slack_bolt import Ack, App
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from bot.app import Crossfeed, notice_modal
+from bot.blocks.common import notice_modal
 from bot.blocks.home import home_view
 from bot.blocks.ids import HomeIds
 from bot.blocks.pulse import pulse_form_modal, pulse_state_message
+from bot.container import Crossfeed
 from bot.home import home_summary
 from bot.pulse import pulse_form_state, secret_of
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 from slack_bolt import Ack, App
 
-from bot.app import Crossfeed
 from bot.blocks.ids import LEAD_FORM_BLOCKS
 from bot.blocks.ids import LeadFeedbackIds as Ids
 from bot.blocks.leadfeedback import (
@@ -20,6 +19,7 @@ from bot.blocks.leadfeedback import (
     rating_confirmation,
     source_option,
 )
+from bot.container import Crossfeed
 from bot.errors import InvalidInput
 from bot.leads import (
     LeadRatingInput,

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 from slack_bolt import Ack, App
 
-from bot.app import Crossfeed
 from bot.blocks.ids import ANSWER_FORM_BLOCKS, ASK_FORM_BLOCKS
 from bot.blocks.ids import MessagingIds as Ids
 from bot.blocks.messaging import (
@@ -23,6 +22,7 @@ from bot.blocks.messaging import (
     my_asks_message,
     open_asks_message,
 )
+from bot.container import Crossfeed
 from bot.errors import InvalidInput, parse
 from bot.messaging import (
     AnswerInput,

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 from slack_bolt import Ack, App
 
-from bot.app import Crossfeed
 from bot.blocks.ids import PulseIds as Ids
 from bot.blocks.pulse import (
     PulseFormMetadata,
@@ -18,6 +17,7 @@ from bot.blocks.pulse import (
     pulse_results_message,
     pulse_state_message,
 )
+from bot.container import Crossfeed
 from bot.errors import InvalidInput
 from bot.pulse import (
     PulseButtonValue,

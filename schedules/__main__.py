@@ -7,7 +7,7 @@ import sys
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from bot.app import Crossfeed
+from bot.container import Crossfeed
 from bot.server import configure_logging
 from bot.settings import load_settings
 from schedules import jobs

@@ -16,7 +16,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
-from bot.app import Crossfeed
+from bot.container import Crossfeed
 from schedules import jobs
 
 JOB_TABLE = "apscheduler_jobs"

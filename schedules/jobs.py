@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
-from bot.app import Crossfeed
+from bot.container import Crossfeed
 from bot.digest_posting import post_due_digests
 from bot.messaging import close_due_asks
 from bot.pulse import open_due_round, queue_due_reminders, secret_of

@@ -2,8 +2,8 @@
 
 import sys
 
-from bot.settings import load_database_settings
 from storage.db import make_engine, migrate
+from storage.settings import load_database_settings
 
 
 def main(argv: list[str]) -> int:

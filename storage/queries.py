@@ -10,7 +10,7 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.defaults import DEFAULT_REASONS, DEFAULT_SOURCES
+from storage.defaults import DEFAULT_REASONS, DEFAULT_SOURCES
 from storage.models import (
     LeadRating,
     LeadRatingReason,

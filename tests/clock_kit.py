@@ -12,7 +12,7 @@ from __future__ import annotations
 from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.base import BaseScheduler
 
-from bot.app import Crossfeed
+from bot.container import Crossfeed
 from schedules.clock import add_jobs, configure
 
 

@@ -12,7 +12,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.app import Crossfeed, create_app
+from bot.app import create_app
+from bot.container import Crossfeed
 from bot.server import CrossfeedWSGI
 from bot.settings import Settings
 from tests.fake_slack import FakeSlackServer

@@ -11,8 +11,8 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import select, update
 
-from bot.app import Crossfeed
 from bot.blocks.digest import digest_message
+from bot.container import Crossfeed
 from bot.digest import build_weekly_digest, last_complete_week, week_of
 from bot.digest_posting import post_due_digests
 from bot.leads import parse_quick_rating, rate_lead

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from freezegun import freeze_time
 
-from bot.app import Crossfeed
+from bot.container import Crossfeed
 from bot.outbox import Outbox
 from tests.helpers import outbox
 from tests.pulse_kit import OPENING, make_teams, open_round

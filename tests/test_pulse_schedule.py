@@ -72,7 +72,7 @@ def test_a_round_is_not_opened_after_it_would_have_closed(crossfeed, fake_slack)
 
 
 def test_two_clocks_racing_open_one_round_and_enrol_everyone_once(crossfeed, fake_slack, settings):
-    from bot.app import Crossfeed
+    from bot.container import Crossfeed
 
     make_teams(crossfeed, sales=[f"US{i}" for i in range(30)], marketing=[f"UM{i}" for i in range(20)])
     other_clock = Crossfeed.start(settings)

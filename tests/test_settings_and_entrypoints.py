@@ -147,7 +147,7 @@ def test_schedules_run_outbox_delivers_what_is_due(tmp_path, fake_slack):
 
 
 def test_schedules_run_digest_posts_last_weeks_digest_once(tmp_path, fake_slack):
-    from bot.app import Crossfeed
+    from bot.container import Crossfeed
     from tests.conftest import SECRET, make_settings
 
     url = f"sqlite:///{tmp_path}/clock.db"

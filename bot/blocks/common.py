@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, Option, PlainTextObject, SectionBlock
+from slack_sdk.models.views import View
 
 from bot.text import escape_mrkdwn, truncate
 
@@ -56,3 +57,7 @@ def error_message(problem: str, *, hint: str | None = None) -> list[Block]:
     if hint:
         blocks.append(ContextBlock(elements=[mrkdwn(truncate(hint, 2900))]))
     return blocks
+
+
+def notice_modal(text: str) -> View:
+    return View(type="modal", title="Crossfeed", close="Close", blocks=[SectionBlock(text=text[:3000])])

@@ -25,9 +25,9 @@ from slack_sdk.models.views import View
 
 from bot.blocks.common import local_time, quote, user_text, within_block_limit
 from bot.blocks.ids import LeadFeedbackIds as Ids
-from bot.defaults import RATING_LABELS
 from bot.leads import CAMPAIGN_MAX, LEAD_MAX, NOTE_MAX, QUICK_USAGE, LeadFormOptions, RatedLead
 from bot.text import truncate
+from storage.defaults import RATING_LABELS
 
 
 class LeadFormMetadata(BaseModel):

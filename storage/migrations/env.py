@@ -5,9 +5,9 @@ import os
 from alembic import context
 from sqlalchemy import pool
 
-from bot.settings import DEFAULT_DATABASE_URL, normalise_database_url
 from storage.db import make_engine
 from storage.models import Base
+from storage.settings import DEFAULT_DATABASE_URL, normalise_database_url
 
 target_metadata = Base.metadata
 

@@ -1,0 +1,123 @@
+"""The runtime every surface and job shares: settings, the database, Slack clients, background work."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.webhook import WebhookClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.background import AfterAck
+from bot.outbox import Outbox, composers_for
+from bot.pulse import secret_of
+from bot.settings import Settings
+from storage.db import make_engine, make_session_factory, migrate
+
+logger = logging.getLogger("crossfeed")
+
+# The Slack client that speaks for a workspace, by team id. One bot token serves every team today;
+# a multi-workspace install swaps in one that looks up the team's installation.
+ClientFor = Callable[[str], WebClient]
+
+
+class RetryAfterHandler(RateLimitErrorRetryHandler):
+    """Waits out HTTP 429 for Slack's Retry-After plus at most 0.1 s.
+
+    slack-sdk's handler adds a random 0–1 s to every wait; for one sender fanning out DMs that
+    is lost time (`python bench/pulse_fanout.py --quick --stock-retry-handler` compares the two).
+    """
+
+    def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
+        if response is None:
+            raise error
+        retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
+        value = retry_after[0] if isinstance(retry_after, list) else retry_after
+        time.sleep(max(0.0, float(value)) + random.uniform(0, 0.1))
+        state.next_attempt_requested = True
+        state.increment_current_attempt()
+
+
+def slack_retry_handlers(settings: Settings) -> list:
+    # Only connection errors and 429s are retried: a retried 5xx on chat.postMessage can post twice.
+    return [
+        ConnectionErrorRetryHandler(),
+        RetryAfterHandler(max_retry_count=settings.slack_max_rate_limit_retries),
+    ]
+
+
+@dataclass
+class Crossfeed:
+    """What every surface needs: settings, the database, the Slack client and background delivery."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    client: WebClient  # the one bot token's client; below the handlers, ask client_for(team_id)
+    outbox: Outbox
+    after_ack: AfterAck
+
+    @classmethod
+    def start(cls, settings: Settings, *, apply_migrations: bool = True) -> Crossfeed:
+        engine = make_engine(settings.database_url)
+        if apply_migrations:
+            migrate(engine)
+        sessions = make_session_factory(engine)
+        client = WebClient(
+            token=settings.slack_bot_token,
+            base_url=settings.slack_api_url,
+            retry_handlers=slack_retry_handlers(settings),
+        )
+        return cls(settings=settings, engine=engine, sessions=sessions, client=client,
+                   after_ack=AfterAck(),
+                   outbox=Outbox(sessions=sessions, client=client, composers=composers_for(secret_of(settings))))
+
+    def client_for(self, team_id: str | None) -> WebClient:
+        """The client that speaks for this workspace: every Slack call below the handlers starts here."""
+        return self.client
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed when the block ends, rolled back if it raises."""
+        with self.sessions.begin() as session:
+            yield session
+
+    def usergroup_choices(self) -> list[tuple[str, str]]:
+        """The workspace's live user groups as (id, handle); none if Slack won't list them (e.g. a missing scope)."""
+        try:
+            listed = self.client.usergroups_list()["usergroups"]
+        except Exception:
+            logger.warning("could not list user groups", exc_info=True)
+            return []
+        return [(g["id"], g.get("handle") or g.get("name", "")) for g in listed if not g.get("date_delete")]
+
+    def webhook(self, url: str) -> WebhookClient:
+        """A response_url client with the same retry policy as the Web API client."""
+        return WebhookClient(url, retry_handlers=slack_retry_handlers(self.settings))
+
+    def later(self, body: dict, work: Callable[[], object]) -> None:
+        """Run `work` after Slack has been answered; a failure is reported to the person in `body`."""
+        from bot.error_reply import error_reply
+
+        report = error_reply(self)
+
+        def on_error(error: Exception) -> None:
+            report(error=error, body={**body, "type": "after_ack"}, request=None, response=None)
+
+        self.after_ack.run(work, on_error=on_error)
+
+    def wait_idle(self, timeout: float = 5) -> bool:
+        """Wait for after-ack work and outbox deliveries to finish (shutdown and tests)."""
+        return self.after_ack.wait_idle(timeout) and self.outbox.wait_idle(timeout)
+
+    def close(self) -> None:
+        self.after_ack.shutdown()
+        self.outbox.shutdown()
+        self.engine.dispose()
