@@ -46,8 +46,9 @@ def serve_socket_mode(settings: Settings) -> None:
         raise SystemExit(f"crossfeed: could not connect to Slack in Socket Mode: {reason}") from None
     if settings.run_scheduler:
         from schedules.clock import start_in_background
+        from schedules.jobs import JobRuntime
 
-        start_in_background(crossfeed)
+        start_in_background(JobRuntime.of(crossfeed))
     logger.info("Crossfeed is running in Socket Mode")
     with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()

@@ -109,8 +109,9 @@ def build_wsgi(settings: Settings | None = None) -> CrossfeedWSGI:
     crossfeed = Crossfeed.start(settings)
     if settings.run_scheduler:
         from schedules.clock import start_in_background
+        from schedules.jobs import JobRuntime
 
-        start_in_background(crossfeed)
+        start_in_background(JobRuntime.of(crossfeed))
     return CrossfeedWSGI(create_app(settings, crossfeed=crossfeed), crossfeed)
 
 

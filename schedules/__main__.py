@@ -11,7 +11,8 @@ from bot.container import Crossfeed
 from bot.server import configure_logging
 from bot.settings import load_settings
 from schedules import jobs
-from schedules.clock import add_jobs, configure
+from schedules.clock import configure
+from schedules.jobs import JobRuntime
 
 USAGE = f"usage: python -m schedules [run JOB]   (JOB is one of: {', '.join(jobs.JOBS)})"
 
@@ -24,14 +25,13 @@ def main(argv: list[str]) -> int:
     settings = load_settings(serves_slack=False)
     configure_logging(settings)
     crossfeed = Crossfeed.start(settings)
-    jobs.use(crossfeed)
+    runtime = JobRuntime.of(crossfeed)
     try:
         if argv:
-            print(jobs.JOBS[argv[1]]())
+            print(jobs.JOBS[argv[1]](runtime))
             return 0
         scheduler = BlockingScheduler()
-        configure(scheduler, crossfeed)
-        add_jobs(scheduler)
+        configure(scheduler, runtime)
         with contextlib.suppress(KeyboardInterrupt, SystemExit):
             scheduler.start()
         return 0

@@ -1,10 +1,14 @@
-"""The scheduler: a persistent job store on DATABASE_URL and the job list.
+"""The scheduler: the job list, kept in memory, each job given the runtime it works with.
 
 Rounds open at the workspace's local time: the pulse job runs every minute and asks each
 workspace's cron trigger (in its own time zone) whether this period's round is due, so a
 schedule change needs no restart and a round missed while the clock was down opens once,
 late. Exactly-once is the database's job (unique rounds, prompts and outbox keys), never the
 scheduler's.
+
+The jobs live in APScheduler's default MemoryJobStore: every start adds the same jobs afresh, and
+every job asks the database what is due, so a job store in the database would keep nothing a
+restart reads (re-adding a job with `replace_existing` recomputes its next run time anyway).
 """
 
 from __future__ import annotations
@@ -12,34 +16,40 @@ from __future__ import annotations
 import logging
 from datetime import UTC
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
-from bot.container import Crossfeed
 from schedules import jobs
+from schedules.jobs import JobRuntime
 
-JOB_TABLE = "apscheduler_jobs"
-# Job id → (reference, seconds between runs, misfire grace in seconds)
-EVERY_MINUTE_JOBS = {
-    "pulse": ("schedules.jobs:open_pulse_rounds", 60, 6 * 3600),
-    "reminders": ("schedules.jobs:send_pulse_reminders", 300, 6 * 3600),
-    "messaging": ("schedules.jobs:close_messaging_asks", 60, 6 * 3600),
+logger = logging.getLogger(__name__)
+
+# Job id → (seconds between runs, misfire grace in seconds)
+EVERY = {
+    "pulse": (60, 6 * 3600),
+    "reminders": (300, 6 * 3600),
+    "messaging": (60, 6 * 3600),
     # Each minute, like the pulse: the job asks each workspace's digest schedule (its day, time and zone)
     # whether last week's digest is due, so a schedule change needs no restart and downtime posts once, late.
-    "digest": ("schedules.jobs:post_weekly_digests", 60, 6 * 3600),
-    "outbox": ("schedules.jobs:deliver_outbox", 60, 3600),
+    "digest": (60, 6 * 3600),
+    "outbox": (60, 3600),
 }
 
 
-def configure(scheduler: BaseScheduler, crossfeed: Crossfeed) -> None:
-    """Give `scheduler` the persistent job store and the runtime its jobs use."""
-    jobs.use(crossfeed)
+def configure(scheduler: BaseScheduler, runtime: JobRuntime) -> None:
+    """Give `scheduler` every job in jobs.JOBS, each called with `runtime`."""
     quiet_scheduler_logs()
-    scheduler.configure(
-        jobstores={"default": SQLAlchemyJobStore(engine=crossfeed.engine, tablename=JOB_TABLE)},
-        timezone=UTC,
-    )
+    scheduler.configure(timezone=UTC)
+    # A grace in hours and coalescing: a run the scheduler reaches late (a busy or suspended process)
+    # happens once, where APScheduler's default grace of 1 s would skip it. Explicit ids with
+    # replace_existing, so configuring twice never adds a second copy of a job.
+    for job_id, job in jobs.JOBS.items():
+        seconds, grace = EVERY[job_id]
+        scheduler.add_job(job, "interval", args=[runtime], seconds=seconds, id=job_id, replace_existing=True,
+                          coalesce=True, max_instances=1, misfire_grace_time=grace)
+    scheduler.add_listener(lambda _: logger.info("clock running: %s", ", ".join(jobs.JOBS)),
+                           EVENT_SCHEDULER_STARTED)
 
 
 def quiet_scheduler_logs() -> None:
@@ -48,18 +58,9 @@ def quiet_scheduler_logs() -> None:
     logging.getLogger("apscheduler").setLevel(logging.NOTSET if debugging else logging.WARNING)
 
 
-def add_jobs(scheduler: BaseScheduler) -> None:
-    # Explicit ids with replace_existing, so a restart never adds a second copy of a job; a grace
-    # in hours and coalescing, so runs missed while the clock was down happen once on restart.
-    for job_id, (reference, seconds, grace) in EVERY_MINUTE_JOBS.items():
-        scheduler.add_job(reference, "interval", seconds=seconds, id=job_id, replace_existing=True,
-                          coalesce=True, max_instances=1, misfire_grace_time=grace)
-
-
-def start_in_background(crossfeed: Crossfeed) -> BackgroundScheduler:
+def start_in_background(runtime: JobRuntime) -> BackgroundScheduler:
     """Run the jobs inside this process (what `python -m bot` does unless RUN_SCHEDULER=0)."""
     scheduler = BackgroundScheduler()
-    configure(scheduler, crossfeed)
+    configure(scheduler, runtime)
     scheduler.start()
-    add_jobs(scheduler)
     return scheduler

@@ -1,57 +1,78 @@
-"""Scheduled jobs: module-level functions (picklable references) calling the same services as handlers.
+"""Scheduled jobs: functions of their runtime, calling the same services as handlers.
 
-Whoever starts a scheduler (the clock process, or `python -m bot` in-process) hands the jobs
-their runtime with `use()`.
+Whoever starts a scheduler (the clock process, or `python -m bot` in-process) builds one
+`JobRuntime` and hands it to every job as its argument; `python -m schedules run JOB` does the same.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from bot.container import Crossfeed
+from slack_sdk import WebClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.container import ClientFor, Crossfeed
 from bot.digest_posting import post_due_digests
 from bot.messaging import close_due_asks
+from bot.outbox import Outbox
 from bot.pulse import open_due_round, queue_due_reminders, secret_of
+from bot.settings import Settings
 from storage.teams import all_configs
 
 logger = logging.getLogger(__name__)
-_runtime: Crossfeed | None = None
 
 
-def use(crossfeed: Crossfeed) -> None:
-    global _runtime
-    _runtime = crossfeed
+@dataclass(frozen=True)
+class JobRuntime:
+    """What the jobs use: transactions, settings, the outbox and the Slack client for a workspace."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    outbox: Outbox
+    client_for: ClientFor
+
+    @classmethod
+    def of(cls, crossfeed: Crossfeed) -> JobRuntime:
+        return cls(settings=crossfeed.settings, sessions=crossfeed.sessions, outbox=crossfeed.outbox,
+                   client_for=crossfeed.client_for)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed when the block ends, rolled back if it raises."""
+        with self.sessions.begin() as session:
+            yield session
+
+    @property
+    def client(self) -> WebClient:
+        # Only for post_due_digests(crossfeed, now), which reads `.client`; goes when it takes client_for.
+        return self.client_for(None)
 
 
-def runtime() -> Crossfeed:
-    if _runtime is None:
-        raise RuntimeError("schedules.jobs.use(crossfeed) must be called before jobs run")
-    return _runtime
-
-
-def deliver_outbox() -> str:
+def deliver_outbox(runtime: JobRuntime) -> str:
     """Send queued Slack messages that are due, including retries of earlier failures."""
-    report = runtime().outbox.deliver_due()
+    report = runtime.outbox.deliver_due()
     summary = f"outbox: {report.sent} sent, {report.failed} failed, {report.skipped} skipped"
     if report.sent or report.failed:
         logger.info(summary)
     return summary
 
 
-def open_pulse_rounds() -> str:
+def open_pulse_rounds(runtime: JobRuntime) -> str:
     """Open every workspace's pulse round that is due (each workspace in its own transaction)."""
-    crossfeed, now = runtime(), datetime.now(UTC)
-    with crossfeed.transaction() as session:
+    now = datetime.now(UTC)
+    with runtime.transaction() as session:
         team_ids = [config.team_id for config in all_configs(session=session)]
     opened = []
     for team_id in team_ids:
         try:
-            with crossfeed.transaction() as session:
+            with runtime.transaction() as session:
                 result = open_due_round(session=session, team_id=team_id, now=now,
-                                        default_zone=crossfeed.settings.workspace_timezone)
+                                        default_zone=runtime.settings.workspace_timezone)
         except Exception:
             logger.exception("could not open the pulse round of workspace %s", team_id)
             continue
@@ -59,34 +80,33 @@ def open_pulse_rounds() -> str:
             logger.info("opened pulse %s in %s: %s people asked", result.period, team_id, result.asked)
             opened.append(result)
     if opened:
-        crossfeed.outbox.deliver_due()
+        runtime.outbox.deliver_due()
     return f"pulse: {len(opened)} round(s) opened, {sum(r.asked for r in opened)} people asked"
 
 
-def _queue_then_deliver(queue: Callable[..., int]) -> int:
+def _queue_then_deliver(runtime: JobRuntime, queue: Callable[..., int]) -> int:
     """Run a service that queues Slack messages in one transaction, then deliver what it queued."""
-    crossfeed = runtime()
-    with crossfeed.transaction() as session:
+    with runtime.transaction() as session:
         queued = queue(session=session, now=datetime.now(UTC))
     if queued:
-        crossfeed.outbox.deliver_due()
+        runtime.outbox.deliver_due()
     return queued
 
 
-def send_pulse_reminders() -> str:
+def send_pulse_reminders(runtime: JobRuntime) -> str:
     """Queue one reminder to each person who has not answered a round whose reminder time came."""
-    secret = secret_of(runtime().settings)  # to skip people whose "answered" mark isn't written yet
-    return f"reminders: {_queue_then_deliver(partial(queue_due_reminders, secret=secret))} queued"
+    secret = secret_of(runtime.settings)  # to skip people whose "answered" mark isn't written yet
+    return f"reminders: {_queue_then_deliver(runtime, partial(queue_due_reminders, secret=secret))} queued"
 
 
-def close_messaging_asks() -> str:
+def close_messaging_asks(runtime: JobRuntime) -> str:
     """Close messaging asks whose time is up: summary DM to the asker, card marked closed."""
-    return f"messaging: {_queue_then_deliver(close_due_asks)} ask(s) closed"
+    return f"messaging: {_queue_then_deliver(runtime, close_due_asks)} ask(s) closed"
 
 
-def post_weekly_digests() -> str:
+def post_weekly_digests(runtime: JobRuntime) -> str:
     """Post last week's digest to each digest channel whose workspace's scheduled time has come, once."""
-    outcomes = post_due_digests(runtime(), datetime.now(UTC))
+    outcomes = post_due_digests(runtime, datetime.now(UTC))
     for outcome in outcomes:
         if outcome.result != "already posted":
             logger.info("digest %s in %s: %s", outcome.week, outcome.channel, outcome.result)
@@ -95,5 +115,7 @@ def post_weekly_digests() -> str:
     return f"digest: {posted} posted, {failed} failed, {len(outcomes) - posted - failed} already posted"
 
 
-JOBS = {"pulse": open_pulse_rounds, "reminders": send_pulse_reminders, "messaging": close_messaging_asks,
-        "digest": post_weekly_digests, "outbox": deliver_outbox}
+Job = Callable[[JobRuntime], str]
+JOBS: dict[str, Job] = {"pulse": open_pulse_rounds, "reminders": send_pulse_reminders,
+                        "messaging": close_messaging_asks, "digest": post_weekly_digests,
+                        "outbox": deliver_outbox}

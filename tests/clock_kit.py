@@ -1,10 +1,11 @@
-"""The clock as deployed, turned by the test: the clock's own job store, job table and scheduler loop.
+"""The clock as deployed, turned by the test: the clock's own job table and scheduler loop.
 
-`TurnedClock` is what `python -m schedules` builds (`configure` + `add_jobs` on the same database), with
-two differences that keep it deterministic under freezegun: no thread waits for the next run (the test calls
-the scheduler's own loop body, `_process_jobs`, after moving the frozen clock), and jobs run in the calling
-thread (APScheduler's DebugExecutor). Which jobs run, and when, is decided by APScheduler from the job table,
-with the clock's misfire grace and coalescing: the test never calls a job or a service itself.
+`TurnedClock` is what `python -m schedules` builds (`configure` with a `JobRuntime` on the same database),
+with two differences that keep it deterministic under freezegun: no thread waits for the next run (the test
+calls the scheduler's own loop body, `_process_jobs`, after moving the frozen clock), and jobs run in the
+calling thread (APScheduler's DebugExecutor). Which jobs run, and when, is decided by APScheduler from its
+job table (in memory, as in the clock), with the clock's misfire grace and coalescing: the test never calls a
+job or a service itself.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot.container import Crossfeed
-from schedules.clock import add_jobs, configure
+from schedules.clock import configure
+from schedules.jobs import JobRuntime
 
 
 class _SteppedScheduler(BaseScheduler):
@@ -32,9 +34,9 @@ class TurnedClock:
 
     def __init__(self, settings):
         self.crossfeed = Crossfeed.start(settings)
+        self.runtime = JobRuntime.of(self.crossfeed)
         self.scheduler = _SteppedScheduler()
-        configure(self.scheduler, self.crossfeed)
-        add_jobs(self.scheduler)
+        configure(self.scheduler, self.runtime)
         self.scheduler.start()
 
     def turn(self) -> None:

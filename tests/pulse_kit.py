@@ -28,9 +28,9 @@ def make_teams(crossfeed, *, sales: list[str], marketing: list[str], timezone: s
 
 
 def open_round(crossfeed, at: datetime = OPENING) -> str:
-    jobs.use(crossfeed)
+    runtime = jobs.JobRuntime.of(crossfeed)
     with freeze_time(at):
-        return jobs.open_pulse_rounds()
+        return jobs.open_pulse_rounds(runtime)
 
 
 def prompts(fake) -> dict[str, dict]:

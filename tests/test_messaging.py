@@ -150,11 +150,11 @@ def test_the_whole_loop(app):
     assert "Only the person who asked" in app.slack.command("/messaging", f"results #{ask.id}", user="UREP1").body
 
     # Closing: summary DM to the asker, the card shows it is closed, later clicks are told.
-    jobs.use(app.crossfeed)
+    runtime = jobs.JobRuntime.of(app.crossfeed)
     app.fake.reset()
     with freeze_time(ask.closes_at + timedelta(minutes=1)):
-        assert jobs.close_messaging_asks() == "messaging: 1 ask(s) closed"
-        assert jobs.close_messaging_asks() == "messaging: 0 ask(s) closed"
+        assert jobs.close_messaging_asks(runtime) == "messaging: 1 ask(s) closed"
+        assert jobs.close_messaging_asks(runtime) == "messaging: 0 ask(s) closed"
     [summary] = [c for c in app.fake.calls_to("chat.postMessage") if c.params["channel"] == "UMKT"]
     text = json.dumps(summary.blocks, ensure_ascii=False)
     assert "has closed" in text and "Resonance" in text and "0%" in text  # 0 resonated of 2 used
@@ -202,9 +202,9 @@ def test_a_dm_ask_goes_to_each_person_and_updates_their_own_card(app):
     assert "You answered *Resonated*" in json.dumps(update.blocks)
 
     app.fake.reset()
-    jobs.use(app.crossfeed)
+    runtime = jobs.JobRuntime.of(app.crossfeed)
     with freeze_time(ask.closes_at + timedelta(minutes=1)):
-        jobs.close_messaging_asks()
+        jobs.close_messaging_asks(runtime)
     closed_cards = app.fake.calls_to("chat.update")
     assert sorted(c.params["channel"] for c in closed_cards) == ["U1", "U2", "U3", "U4"]
     assert all("Closed" in json.dumps(c.blocks) and "messaging.react" not in json.dumps(c.blocks)
@@ -291,9 +291,9 @@ def test_every_user_typed_field_is_escaped_wherever_it_is_shown(app):
              app.slack.command("/messaging", f"results #{ask.id}", user="UMKT").body,
              app.slack.command("/messaging", "results", user="UMKT").body,
              app.slack.command("/messaging", "", user="U1").body]
-    jobs.use(app.crossfeed)
+    runtime = jobs.JobRuntime.of(app.crossfeed)
     with freeze_time(ask.closes_at + timedelta(minutes=1)):
-        jobs.close_messaging_asks()
+        jobs.close_messaging_asks(runtime)
     summaries = [c.params for c in app.fake.calls_to("chat.postMessage") if c.params["channel"] == "UMKT"]
     shown.append(json.dumps(summaries))
 
@@ -409,9 +409,9 @@ def test_answers_from_outside_the_sales_team_count_nowhere(app):
     assert "The CFO loved it" in digest and "Marketing's own take" not in digest, "quotes follow the tally's rule"
 
     app.fake.reset()
-    jobs.use(app.crossfeed)
+    runtime = jobs.JobRuntime.of(app.crossfeed)
     with freeze_time(ask.closes_at + timedelta(minutes=1)):
-        jobs.close_messaging_asks()
+        jobs.close_messaging_asks(runtime)
     [summary] = [c for c in app.fake.calls_to("chat.postMessage") if c.params["channel"] == "UMKT"]
     text = json.dumps(summary.blocks, ensure_ascii=False)
     assert "*Answers*\\n2" in text and "The CFO loved it" in text

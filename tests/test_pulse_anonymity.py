@@ -220,9 +220,9 @@ def test_a_reminder_skips_whoever_answered_though_their_mark_is_not_written_yet(
         dm_answer(running, "M1", prompts(running.fake)["M1"], (2, 3))
     assert not any(ledger(running.crossfeed).values()), "two answers are fewer than a batch"
 
-    jobs.use(running.crossfeed)
+    runtime = jobs.JobRuntime.of(running.crossfeed)
     with freeze_time(OPENING + timedelta(hours=24, minutes=1)):
-        assert jobs.send_pulse_reminders() == "reminders: 5 queued"
+        assert jobs.send_pulse_reminders(runtime) == "reminders: 5 queued"
         running.settle()
 
     reminded = sorted(c.params["channel"] for c in running.fake.calls_to("chat.postMessage", succeeded=True)

@@ -134,13 +134,13 @@ def test_reminders_go_once_and_only_to_those_who_have_not_answered(running):
     make_teams(running.crossfeed, sales=["U1", "U2"], marketing=["U3"])
     open_round(running.crossfeed)
     click_score(running, "U1", prompts(running.fake)["U1"], 0, 4)
-    jobs.use(running.crossfeed)
+    runtime = jobs.JobRuntime.of(running.crossfeed)
 
     with freeze_time(OPENING + timedelta(hours=23)):
-        assert jobs.send_pulse_reminders() == "reminders: 0 queued"
+        assert jobs.send_pulse_reminders(runtime) == "reminders: 0 queued"
     with freeze_time(OPENING + timedelta(hours=24, minutes=1)):
-        assert jobs.send_pulse_reminders() == "reminders: 2 queued"
-        assert jobs.send_pulse_reminders() == "reminders: 0 queued"
+        assert jobs.send_pulse_reminders(runtime) == "reminders: 2 queued"
+        assert jobs.send_pulse_reminders(runtime) == "reminders: 0 queued"
         running.settle()
 
     reminded = [c.params["channel"] for c in running.fake.calls_to("chat.postMessage")
@@ -151,10 +151,10 @@ def test_reminders_go_once_and_only_to_those_who_have_not_answered(running):
 def test_someone_who_answers_after_the_reminder_is_queued_is_not_reminded(running):
     make_teams(running.crossfeed, sales=["U1"], marketing=["U3"])
     open_round(running.crossfeed)
-    jobs.use(running.crossfeed)
+    runtime = jobs.JobRuntime.of(running.crossfeed)
     running.fake.script.fail("chat.postMessage", times=2, status=500)
     with freeze_time(OPENING + timedelta(hours=24, minutes=1)):
-        jobs.send_pulse_reminders()  # both reminders fail, so they wait for a retry
+        jobs.send_pulse_reminders(runtime)  # both reminders fail, so they wait for a retry
     click_score(running, "U1", prompts(running.fake)["U1"], 0, 4, at=OPENING + timedelta(hours=25))
 
     with freeze_time(OPENING + timedelta(hours=26)):

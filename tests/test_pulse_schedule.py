@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.pulse import open_due_round, scheduled_round
 from storage.models import PulseParticipation, PulseRound, WorkspaceConfig
-from tests.pulse_kit import OPENING, make_teams, open_round
+from tests.pulse_kit import OPENING, make_teams, open_round, prompts
 
 
 def config(**values) -> WorkspaceConfig:
@@ -92,3 +92,48 @@ def test_two_clocks_racing_open_one_round_and_enrol_everyone_once(crossfeed, fak
     with crossfeed.sessions() as session:
         assert session.scalar(select(func.count()).select_from(PulseRound)) == 1
         assert session.scalar(select(func.count()).select_from(PulseParticipation)) == 50
+
+
+def test_a_clock_restarted_after_downtime_opens_the_missed_round_and_posts_the_missed_digest_once(
+        crossfeed, fake_slack, settings):
+    from freezegun import freeze_time
+
+    from tests.clock_kit import TurnedClock
+
+    def after_a_restart(frozen, *, turns: int) -> None:
+        """A new clock process (its jobs in memory, nothing kept from the last one), turned each half hour."""
+        clock = TurnedClock(settings)
+        try:
+            for _ in range(turns):
+                frozen.tick(timedelta(minutes=30))
+                clock.turn()
+                crossfeed.wait_idle()
+        finally:
+            clock.stop()
+
+    def digests() -> list[str]:
+        return [c.params["channel"] for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "CLEAD"]
+
+    def rounds() -> int:
+        with crossfeed.sessions() as session:
+            return session.scalar(select(func.count()).select_from(PulseRound))
+
+    with freeze_time(OPENING - timedelta(days=2)) as frozen:  # Monday of 2026-W48, in New York
+        make_teams(crossfeed, sales=["U1"], marketing=["U2"], digest_channels=["CLEAD"])
+        after_a_restart(frozen, turns=2)
+        assert rounds() == 0
+
+        frozen.move_to(OPENING + timedelta(hours=20))  # down through Wednesday 10:00, the opening
+        after_a_restart(frozen, turns=2)
+        assert rounds() == 1 and sorted(prompts(fake_slack)) == ["U1", "U2"]
+        after_a_restart(frozen, turns=2)
+        assert rounds() == 1
+
+        frozen.move_to(datetime.fromisoformat("2026-11-30T20:00:00+00:00"))  # down through Monday 09:00
+        after_a_restart(frozen, turns=2)
+        assert digests() == ["CLEAD"]
+        after_a_restart(frozen, turns=2)
+
+    assert digests() == ["CLEAD"], "last week's digest, posted once, late"
+    # One prompt each, and no reminder: the round closed on Saturday while the clock was down.
+    assert sorted(c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")) == ["CLEAD", "U1", "U2"]

@@ -17,8 +17,7 @@ from tests.helpers import rating_count, ratings
 def test_migrations_build_exactly_the_models_schema(crossfeed):
     with crossfeed.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = [d for d in compare_metadata(context, Base.metadata)
-                       if not (d[0] == "remove_table" and d[1].name == "apscheduler_jobs")]
+        differences = compare_metadata(context, Base.metadata)
     assert differences == []
 
 

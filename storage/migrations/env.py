@@ -12,18 +12,12 @@ from storage.settings import DEFAULT_DATABASE_URL, normalise_database_url
 target_metadata = Base.metadata
 
 
-def include_object(obj, name, type_, reflected, compare_to):
-    # APScheduler creates and owns its job table.
-    return not (type_ == "table" and name == "apscheduler_jobs")
-
-
 def run_with(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
         render_as_batch=connection.dialect.name == "sqlite",
-        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
