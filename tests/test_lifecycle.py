@@ -312,7 +312,7 @@ def test_five_weeks_as_deployed(month):
         play_week(month, week)
         if week == 3:
             month.run_until(local(week, 6, 3))
-            month.restart_clock()  # a deploy on Sunday night: the clock re-adds its jobs to the same table
+            month.restart_clock()  # a deploy on Sunday night: a new clock process adds its jobs afresh
     month.run_until(local(WEEKS, 0, 12))  # the last week's digest, Monday after
 
     expected_weeks = [iso_week(local(week, 0, 9)) for week in range(WEEKS)]

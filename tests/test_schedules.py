@@ -61,3 +61,28 @@ def test_the_clock_keeps_its_jobs_in_memory_and_writes_no_table(settings, crossf
 
     assert set(inspect(crossfeed.engine).get_table_names()) == tables
     assert "apscheduler_jobs" not in tables
+
+
+def test_the_upgrade_drops_the_job_table_an_earlier_clock_left(database_url):
+    from alembic import command
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    from storage.db import alembic_config, make_engine, migrate
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0006")
+        earlier_clock = BackgroundScheduler(jobstores={"default": SQLAlchemyJobStore(engine=engine)})
+        earlier_clock.start(paused=True)  # the store creates its table as it starts
+        earlier_clock.add_job(print, "interval", seconds=60, id="outbox")
+        earlier_clock.shutdown(wait=False)
+        assert inspect(engine).has_table("apscheduler_jobs")
+
+        migrate(engine)
+
+        assert not inspect(engine).has_table("apscheduler_jobs")
+    finally:
+        engine.dispose()

@@ -345,7 +345,12 @@ def test_the_clock_logs_no_line_per_job_run_at_the_default_level_but_does_at_deb
 # --- Socket Mode: connected first, then "running", then the clock -------------------------------------------
 
 def test_socket_mode_that_cannot_connect_says_so_and_never_starts_the_clock(tmp_path, fake_slack):
+    from storage.db import make_engine, migrate
+
     url = f"sqlite:///{tmp_path}/socket.db"
+    engine = make_engine(url)
+    migrate(engine)  # an installation that ran before: no migration lines to read past
+    engine.dispose()
     fake_slack.script.fail("apps.connections.open", times=5, error="invalid_auth")
     env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-1-bad", "SLACK_API_URL": fake_slack.url,
            "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}

@@ -1,6 +1,6 @@
-"""drop apscheduler_jobs: the clock keeps its jobs in memory
+"""drop the scheduler's job table: the clock keeps its jobs in memory
 
-APScheduler's SQLAlchemyJobStore created this table itself (never a migration of ours), so it
+APScheduler's SQLAlchemyJobStore created `apscheduler_jobs` itself (never a migration of ours), so it
 exists only where a clock ran before this revision. Downgrading leaves it absent: an older clock
 creates it again when it starts.
 
