@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
@@ -10,29 +9,29 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy.orm import Session
 
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
-from bot.text import escape_mrkdwn
+from bot.results.messaging import (
+    DEFAULT_DAYS,
+    DESCRIPTION_MAX,
+    LINK_MAX,
+    MAX_DAYS,
+    NAME_MAX,
+    REACTIONS,
+    AnswerForm,
+    AnswerInput,
+    AskResults,
+    AskSent,
+    AskView,
+    RepAnswer,
+)
+from bot.text import at_most, escape_mrkdwn
 from storage import messaging as store
 from storage import queries
 from storage import teams as team_store
 from storage.models import MessagingAsk
 
-REACTIONS = {"resonated": "Resonated", "mixed": "Mixed", "flat": "Fell flat", "not_used": "Haven't used it yet"}
-PLACES = {"email": "Email", "call": "Call", "demo": "Demo", "social": "Social", "event": "Event", "other": "Other"}
-STAGES = {"discovery": "Discovery", "evaluation": "Evaluation", "proposal": "Proposal / negotiation",
-          "closed_won": "Closed won", "closed_lost": "Closed lost"}
-NAME_MAX, LINK_MAX, DESCRIPTION_MAX, QUOTE_MAX = 100, 500, 1500, 1000
-DEFAULT_DAYS, MAX_DAYS = 14, 90
-
 
 class AskClosed(CrossfeedError):
     pass
-
-
-def _at_most(value: str | None, limit: int, what: str) -> str | None:
-    value = (value or "").strip() or None
-    if value and len(value) > limit:
-        raise ValueError(f"{what} is {len(value)} characters; keep it to {limit}.")
-    return value
 
 
 class AskInput(BaseModel):
@@ -54,12 +53,12 @@ class AskInput(BaseModel):
         value = " ".join((value or "").split())
         if not value:
             raise ValueError("Name what you're asking about, e.g. “Q4 ROI talk track”.")
-        return _at_most(value, NAME_MAX, "The name")
+        return at_most(value, NAME_MAX, "The name")
 
     @field_validator("link", mode="before")
     @classmethod
     def _link(cls, value: str | None) -> str | None:
-        value = _at_most(value, LINK_MAX, "The link")
+        value = at_most(value, LINK_MAX, "The link")
         if value:
             parts = urlparse(value)
             if parts.scheme not in ("http", "https") or not parts.netloc or any(c in value for c in " <>|"):
@@ -69,7 +68,7 @@ class AskInput(BaseModel):
     @field_validator("description", mode="before")
     @classmethod
     def _description(cls, value: str | None) -> str | None:
-        return _at_most(value, DESCRIPTION_MAX, "The description")
+        return at_most(value, DESCRIPTION_MAX, "The description")
 
     @field_validator("days", mode="before")
     @classmethod
@@ -78,76 +77,6 @@ class AskInput(BaseModel):
         if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
             raise ValueError(f"Keep the ask open between 1 and {MAX_DAYS} days.")
         return int(text)
-
-
-class AnswerInput(BaseModel):
-    """A rep's answer: the reaction, where it was used, the buyer's words and a suggestion."""
-
-    reaction: str
-    used_in: list[str] = []
-    stage: str | None = None
-    quote: str | None = None
-    suggestion: str | None = None
-
-    @field_validator("reaction")
-    @classmethod
-    def _reaction(cls, value: str) -> str:
-        if value not in REACTIONS:
-            raise ValueError("Pick how it landed.")
-        return value
-
-    @field_validator("used_in")
-    @classmethod
-    def _used_in(cls, value: list[str]) -> list[str]:
-        if any(place not in PLACES for place in value):
-            raise ValueError("Pick where you used it from the list.")
-        return value
-
-    @field_validator("stage")
-    @classmethod
-    def _stage(cls, value: str | None) -> str | None:
-        if value and value not in STAGES:
-            raise ValueError("Pick a buyer stage from the list.")
-        return value
-
-    @field_validator("quote", mode="before")
-    @classmethod
-    def _quote(cls, value: str | None) -> str | None:
-        return _at_most(value, QUOTE_MAX, "The buyer's words")
-
-    @field_validator("suggestion", mode="before")
-    @classmethod
-    def _suggestion(cls, value: str | None) -> str | None:
-        return _at_most(value, QUOTE_MAX, "The suggestion")
-
-
-@dataclass(frozen=True)
-class AskView:
-    """An ask as people see it, with its live tally."""
-
-    id: int
-    name: str
-    link: str | None
-    description: str | None
-    asker_user_id: str
-    audience: str
-    channel_id: str | None
-    closes_at: datetime
-    closed: bool
-    tally: dict[str, int]
-
-    @property
-    def answered(self) -> int:
-        return sum(self.tally.values())
-
-    @property
-    def used(self) -> int:
-        return self.tally["resonated"] + self.tally["mixed"] + self.tally["flat"]
-
-    @property
-    def resonance_rate(self) -> float | None:
-        """Resonated ÷ used (answers from reps who haven't used it yet don't count)."""
-        return self.tally["resonated"] / self.used if self.used else None
 
 
 def view_of(ask: MessagingAsk, tally: dict[str, int], now: datetime) -> AskView:
@@ -163,15 +92,6 @@ def ask_view(*, session: Session, team_id: str, ask_id: int, now: datetime) -> A
     if ask is None:
         return None
     return view_of(ask, store.tallies(session=session, ask_ids=[ask.id])[ask.id], now)
-
-
-@dataclass(frozen=True)
-class AskSent:
-    """A stored ask, the people it was DM'd to, and those picked but left out for not being in sales."""
-
-    ask: AskView
-    recipients: tuple[str, ...]
-    left_out: tuple[str, ...]
 
 
 def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, recipients: list[str],
@@ -222,13 +142,6 @@ def _open_ask(*, session: Session, team_id: str, user_id: str, ask_id: int, now:
     return view
 
 
-@dataclass(frozen=True)
-class AnswerForm:
-    ask: AskView
-    reaction: str
-    previous: AnswerInput | None
-
-
 def answer_form(*, session: Session, team_id: str, user_id: str, ask_id: int, reaction: str,
                 now: datetime) -> AnswerForm:
     """What the answer modal opens with: the clicked reaction, and the rep's earlier answer if any."""
@@ -275,24 +188,6 @@ def asks_of(*, session: Session, team_id: str, user_id: str, now: datetime, limi
     asks = store.asks_by(session=session, team_id=team_id, asker_user_id=user_id, limit=limit)
     tallies = store.tallies(session=session, ask_ids=[a.id for a in asks])
     return [view_of(a, tallies[a.id], now) for a in asks]
-
-
-@dataclass(frozen=True)
-class RepAnswer:
-    rep_user_id: str
-    reaction: str
-    used_in: tuple[str, ...]
-    stage: str | None
-    quote: str | None
-    suggestion: str | None
-
-
-@dataclass(frozen=True)
-class AskResults:
-    ask: AskView
-    answers: tuple[RepAnswer, ...]
-    usage: dict[str, int]
-    named: bool = True  # False for leaders and admins: the evidence without who said it
 
 
 def _results(*, session: Session, view: AskView, named: bool = True) -> AskResults:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput, NotAllowed
+from bot.results.teams import SIDES, Roster
 from storage import teams as store
 
-SIDES = ("sales", "marketing")
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
 _USERGROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>")
@@ -91,14 +91,6 @@ def sync_from_usergroup(*, session: Session, team_id: str, side: str, user_ids: 
     """Make the synced members of `side` exactly the user group's members; explicit ones stay."""
     store.remove_members_except(session=session, team_id=team_id, side=side, origin="usergroup", keep=user_ids)
     store.put_members(session=session, team_id=team_id, user_ids=user_ids, side=side, origin="usergroup")
-
-
-@dataclass(frozen=True)
-class Roster:
-    names: dict[str, str]
-    members: dict[str, list[tuple[str, str]]]  # side → [(user_id, origin)]
-    usergroups: dict[str, str]
-    admins: list[str]
 
 
 def roster(*, session: Session, team_id: str, configured_admins: frozenset[str]) -> Roster:

@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
 from bot.digest import last_complete_week, next_digest_time, scheduled_time, week_of
 from bot.errors import InvalidInput
 from bot.pulse import next_opening, workspace_zone
+from bot.results.workspace import DAYS, SCHEDULE_USAGE, WorkspaceStatus
 from bot.teams import usergroups
 from bot.text import escape_mrkdwn, truncate
+from bot.zones import zone_named
 from storage import digest as digest_store
 from storage.teams import admin_ids, team_members, workspace_config
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-SCHEDULE_USAGE = ("`/alignment pulse schedule weekly|biweekly <day> <HH:MM>`, "
-                  "e.g. `/alignment pulse schedule weekly wed 10:00`")
-
 
 def set_timezone(*, session: Session, team_id: str, name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    if zone_named(name) is None:
         typed = escape_mrkdwn(truncate(name, 40))
         raise InvalidInput({"timezone": f"“{typed}” isn't a time zone I know. Use a name like "
-                                        "`America/New_York` or `Europe/Paris`."}) from None
+                                        "`America/New_York` or `Europe/Paris`."})
     workspace_config(session=session, team_id=team_id).timezone = name
     return name
 
@@ -60,26 +54,6 @@ def set_digest_schedule(*, session: Session, team_id: str, words: list[str]) -> 
     config = workspace_config(session=session, team_id=team_id)
     config.digest_day, config.digest_time = day, clock
     return f"every {day.title()} at {clock}"
-
-
-@dataclass(frozen=True)
-class WorkspaceStatus:
-    """`/alignment status`: the configuration and the next scheduled runs."""
-
-    timezone: str
-    team_sizes: dict[str, int]
-    usergroups: dict[str, str]
-    admins: list[str]
-    pulse_schedule: str
-    next_pulse: datetime
-    thresholds: tuple[int, int]
-    digest_channels: list[str]
-    digest_schedule: str
-    next_digest: datetime | None
-    digest_overdue: bool  # next_digest has passed and last week's digest is still to post (the clock is behind)
-    sales_channel: str | None
-    lead_feed_channel: str | None
-    leaders: list[str]
 
 
 def sales_channel(*, session: Session, team_id: str, default: str | None) -> str | None:
