@@ -113,6 +113,11 @@ class Crossfeed:
 
         self.after_ack.run(work, on_error=on_error)
 
+    def open_modal_after_ack(self, body: dict, view) -> None:
+        """Open `view` for whoever sent `body` (its trigger_id), once Slack has been answered."""
+        client = self.client_for(body.get("team_id") or (body.get("team") or {}).get("id"))
+        self.later(body, lambda: client.views_open(trigger_id=body["trigger_id"], view=view))
+
     def wait_idle(self, timeout: float = 5) -> bool:
         """Wait for after-ack work and outbox deliveries to finish (shutdown and tests)."""
         return self.after_ack.wait_idle(timeout) and self.outbox.wait_idle(timeout)

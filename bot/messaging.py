@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -28,6 +30,9 @@ from storage import messaging as store
 from storage import queries
 from storage import teams as team_store
 from storage.models import MessagingAsk
+
+if TYPE_CHECKING:
+    from bot.container import ClientFor
 
 
 class AskClosed(CrossfeedError):
@@ -94,6 +99,24 @@ def ask_view(*, session: Session, team_id: str, ask_id: int, now: datetime) -> A
     return view_of(ask, store.tallies(session=session, ask_ids=[ask.id])[ask.id], now)
 
 
+def submit_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, submission_key: str,
+               now: datetime) -> AskSent | None:
+    """Store the ask and queue its cards when whom it goes to is known now: a channel, or the people picked.
+
+    None for a DM ask that names a user group: reading the group is a Slack call, so the listener answers
+    first and stores it after, with `group_ask_recipients` and `create_ask`."""
+    if ask.usergroup_id and not ask.channel_id:
+        return None
+    return create_ask(session=session, team_id=team_id, user_id=user_id, ask=ask, recipients=list(ask.user_ids),
+                      submission_key=submission_key, now=now)
+
+
+def group_ask_recipients(client_for: ClientFor, *, team_id: str, ask: AskInput) -> list[str]:
+    """The people picked and the members of the user group picked, once each (a Slack call: after the ack)."""
+    members = client_for(team_id).usergroups_users_list(usergroup=ask.usergroup_id)["users"]
+    return list(dict.fromkeys([*ask.user_ids, *members]))
+
+
 def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, recipients: list[str],
                submission_key: str, now: datetime) -> AskSent:
     """Store the ask and queue its card: in the channel, or as a DM to each recipient in the sales team."""
@@ -113,15 +136,9 @@ def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, r
         description=ask.description, audience=audience, channel_id=ask.channel_id,
         recipients=sales, opened_at=now, closes_at=now + timedelta(days=ask.days),
     )
-    if created and audience == "channel":
-        queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_card",
-                               dedupe_key=f"ask-card:{ask_id}", channel=ask.channel_id,
-                               payload={"ask_id": ask_id}, now=now)
-    elif created:
-        for recipient in sales:
-            queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_dm",
-                                   dedupe_key=f"ask-dm:{ask_id}:{recipient}", channel=recipient,
-                                   payload={"ask_id": ask_id}, now=now)
+    if created:
+        _queue_cards(session=session, team_id=team_id, ask_id=ask_id, channel_id=ask.channel_id, recipients=sales,
+                     now=now)
     return AskSent(ask=ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now),
                    recipients=tuple(sales), left_out=tuple(p for p in picked if p not in sales))
 
@@ -168,14 +185,23 @@ def record_answer(*, session: Session, team_id: str, user_id: str, ask_id: int, 
                       reaction=answer.reaction, buyer_stage=answer.stage, buyer_quote=answer.quote,
                       suggestion=answer.suggestion)
     if view.audience == "channel":
-        _resync_card(session=session, team_id=team_id, view=view, now=now)
+        _queue_cards(session=session, team_id=team_id, ask_id=view.id, channel_id=view.channel_id, recipients=(),
+                     now=now)
     return ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now)
 
 
-def _resync_card(*, session: Session, team_id: str, view: AskView, now: datetime) -> None:
-    queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_card",
-                           dedupe_key=f"ask-card:{view.id}", channel=view.channel_id,
-                           payload={"ask_id": view.id}, now=now)
+def _queue_cards(*, session: Session, team_id: str, ask_id: int, channel_id: str | None, recipients: Iterable[str],
+                 now: datetime) -> None:
+    """Queue an ask's card in its channel and in each recipient's DM; the same keys again re-sync the posted cards
+    in place (the outbox kept their ts), to a new tally or to closed."""
+    if channel_id:
+        queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_card",
+                               dedupe_key=f"ask-card:{ask_id}", channel=channel_id, payload={"ask_id": ask_id},
+                               now=now)
+    for recipient in recipients:
+        queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_dm",
+                               dedupe_key=f"ask-dm:{ask_id}:{recipient}", channel=recipient,
+                               payload={"ask_id": ask_id}, now=now)
 
 
 def open_asks(*, session: Session, team_id: str, now: datetime, limit: int = 20) -> list[AskView]:
@@ -245,15 +271,9 @@ def close_due_asks(*, session: Session, now: datetime) -> int:
         queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_summary",
                                dedupe_key=f"ask-summary:{ask.id}", channel=ask.asker_user_id,
                                payload={"ask_id": ask.id}, now=now)
-        if ask.audience == "channel":
-            queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_card",
-                                   dedupe_key=f"ask-card:{ask.id}", channel=ask.channel_id,
-                                   payload={"ask_id": ask.id}, now=now)
-        for recipient in ask.recipients:
-            # Re-syncing each DM'd card updates it in place (the outbox kept its ts) to its closed state.
-            queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_dm",
-                                   dedupe_key=f"ask-dm:{ask.id}:{recipient}", channel=recipient,
-                                   payload={"ask_id": ask.id}, now=now)
+        _queue_cards(session=session, team_id=ask.team_id, ask_id=ask.id,
+                     channel_id=ask.channel_id if ask.audience == "channel" else None, recipients=ask.recipients,
+                     now=now)
         closed += 1
     return closed
 
