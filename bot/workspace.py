@@ -2,58 +2,43 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from bot.digest import last_complete_week, next_digest_time, scheduled_time, week_of
-from bot.errors import InvalidInput
 from bot.pulse import next_opening, workspace_zone
-from bot.results.workspace import DAYS, SCHEDULE_USAGE, WorkspaceStatus
+from bot.results.workspace import WorkspaceStatus
 from bot.teams import usergroups
-from bot.text import escape_mrkdwn, truncate
-from bot.zones import zone_named
 from storage import digest as digest_store
 from storage.teams import admin_ids, team_members, workspace_config
 
 
-def set_timezone(*, session: Session, team_id: str, name: str) -> str:
-    if zone_named(name) is None:
-        typed = escape_mrkdwn(truncate(name, 40))
-        raise InvalidInput({"timezone": f"“{typed}” isn't a time zone I know. Use a name like "
-                                        "`America/New_York` or `Europe/Paris`."})
+def set_timezone(*, session: Session, team_id: str, name: str) -> None:
     workspace_config(session=session, team_id=team_id).timezone = name
-    return name
 
 
-def _day_and_time(words: list[str]) -> tuple[str | None, str | None]:
-    day = next((w[:3] for w in words if w[:3] in DAYS), None)
-    clock = next((w for w in words if re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", w)), None)
-    return day, f"{int(clock.split(':')[0]):02d}:{clock.split(':')[1]}" if clock else None
-
-
-def set_pulse_schedule(*, session: Session, team_id: str, words: list[str]) -> str:
-    """Parse `weekly|biweekly <day> <HH:MM>` and store it; returns how it now reads."""
-    cadence = next((w for w in words if w in ("weekly", "biweekly", "fortnightly")), None)
-    day, clock = _day_and_time(words)
-    if not (cadence and day and clock):
-        raise InvalidInput({"schedule": f"I couldn't read that schedule. Write it like {SCHEDULE_USAGE}."})
+def set_pulse_schedule(*, session: Session, team_id: str, cadence: str, day: str, time: str) -> str:
+    """Store when pulse rounds open; returns how the schedule now reads."""
     config = workspace_config(session=session, team_id=team_id)
-    config.pulse_cadence = "weekly" if cadence == "weekly" else "biweekly"
-    config.pulse_day, config.pulse_time = day, clock
-    every = "every week" if config.pulse_cadence == "weekly" else "every two weeks"
-    return f"{every} on {day.title()} at {config.pulse_time}"
+    config.pulse_cadence, config.pulse_day, config.pulse_time = cadence, day, time
+    every = "every week" if cadence == "weekly" else "every two weeks"
+    return f"{every} on {day.title()} at {time}"
 
 
-def set_digest_schedule(*, session: Session, team_id: str, words: list[str]) -> str:
-    """Parse `<day> <HH:MM>` for the weekly digest and store it; returns how it now reads."""
-    day, clock = _day_and_time(words)
-    if not (day and clock):
-        raise InvalidInput({"schedule": "I couldn't read that. Write it like `/alignment digest schedule mon 09:00`."})
+def set_digest_schedule(*, session: Session, team_id: str, day: str, time: str) -> str:
+    """Store when the weekly digest is posted; returns how the schedule now reads."""
     config = workspace_config(session=session, team_id=team_id)
-    config.digest_day, config.digest_time = day, clock
-    return f"every {day.title()} at {clock}"
+    config.digest_day, config.digest_time = day, time
+    return f"every {day.title()} at {time}"
+
+
+def set_digest_channels(*, session: Session, team_id: str, channels: list[str]) -> None:
+    workspace_config(session=session, team_id=team_id).digest_channels = channels
+
+
+def digest_channels(*, session: Session, team_id: str) -> list[str]:
+    return list(workspace_config(session=session, team_id=team_id).digest_channels or [])
 
 
 def sales_channel(*, session: Session, team_id: str, default: str | None) -> str | None:
