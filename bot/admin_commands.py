@@ -75,10 +75,18 @@ class Command(BaseModel):
             raise InvalidInput({field: message}) from None
 
 
-def _side(value: str | None) -> str:
-    if value is None:
-        raise ValueError("Say which team: `sales` or `marketing`.")
-    return value
+def required(field: str, message: str):
+    """A validator for `field` that refuses a missing value (None, or nobody mentioned) with `message`."""
+
+    def check(cls, value):
+        if not value:
+            raise ValueError(message)
+        return value
+
+    return field_validator(field, mode="before")(check)
+
+
+_SIDE_MISSING = "Say which team: `sales` or `marketing`."
 
 
 class TeamAdd(Command):
@@ -89,36 +97,26 @@ class TeamAdd(Command):
     def fields_in(cls, raw, words):
         return {"side": side_in(raw), "users": mentioned_users(raw)}
 
-    @field_validator("side", mode="before")
-    @classmethod
-    def _team(cls, side: str | None) -> str:
-        return _side(side)
-
-    @field_validator("users")
-    @classmethod
-    def _someone(cls, users: list[str]) -> list[str]:
-        if not users:
-            raise ValueError("Mention the people to add, e.g. `/alignment team add @jane @bob sales`.")
-        return users
+    _side_given = required("side", _SIDE_MISSING)
+    _someone = required("users", "Mention the people to add, e.g. `/alignment team add @jane @bob sales`.")
 
 
-class TeamRemove(Command):
+class _People(Command):
+    """A sub-command about the people it mentions."""
+
     users: list[str]
 
     @classmethod
     def fields_in(cls, raw, words):
         return {"users": mentioned_users(raw)}
 
-    @field_validator("users")
-    @classmethod
-    def _someone(cls, users: list[str]) -> list[str]:
-        if not users:
-            raise ValueError("Mention the people to remove, e.g. `/alignment team remove @jane`.")
-        return users
+
+class TeamRemove(_People):
+    _someone = required("users", "Mention the people to remove, e.g. `/alignment team remove @jane`.")
 
 
 class TeamGroup(Command):
-    group: str | None
+    group: str
     side: str
 
     @classmethod
@@ -126,36 +124,16 @@ class TeamGroup(Command):
         groups = mentioned_usergroups(raw)
         return {"group": groups[0] if len(groups) == 1 else None, "side": side_in(raw)}
 
-    @field_validator("group", mode="before")
-    @classmethod
-    def _one_group(cls, group: str | None) -> str:
-        if group is None:
-            raise ValueError("Mention one user group, e.g. `/alignment team group @sales-team sales`.")
-        return group
-
-    @field_validator("side", mode="before")
-    @classmethod
-    def _team(cls, side: str | None) -> str:
-        return _side(side)
+    _one_group = required("group", "Mention one user group, e.g. `/alignment team group @sales-team sales`.")
+    _side_given = required("side", _SIDE_MISSING)
 
 
 class TeamSync(Command):
     pass
 
 
-class AdminAdd(Command):
-    users: list[str]
-
-    @classmethod
-    def fields_in(cls, raw, words):
-        return {"users": mentioned_users(raw)}
-
-    @field_validator("users")
-    @classmethod
-    def _someone(cls, users: list[str]) -> list[str]:
-        if not users:
-            raise ValueError("Mention the people to make admins, e.g. `/alignment admin add @jane`.")
-        return users
+class AdminAdd(_People):
+    _someone = required("users", "Mention the people to make admins, e.g. `/alignment admin add @jane`.")
 
 
 class PulseSchedule(Command):
@@ -199,12 +177,7 @@ class DigestChannels(Command):
     def fields_in(cls, raw, words):
         return {"channels": mentioned_channels(raw)}
 
-    @field_validator("channels")
-    @classmethod
-    def _some(cls, channels: list[str]) -> list[str]:
-        if not channels:
-            raise ValueError("Mention the channels, e.g. `/alignment digest channels #leadership`.")
-        return channels
+    _some = required("channels", "Mention the channels, e.g. `/alignment digest channels #leadership`.")
 
 
 class DigestSchedule(Command):
@@ -239,19 +212,14 @@ class Export(Command):
 class Forget(Command):
     """Admins only, but who to forget is checked first: the confirmation names one person."""
 
-    user: str | None
+    user: str
 
     @classmethod
     def fields_in(cls, raw, words):
         users = mentioned_users(raw)
         return {"user": users[0] if len(users) == 1 else None}
 
-    @field_validator("user", mode="before")
-    @classmethod
-    def _one(cls, user: str | None) -> str:
-        if user is None:
-            raise ValueError("Mention one person, e.g. `/alignment forget @jane`.")
-        return user
+    _one = required("user", "Mention one person, e.g. `/alignment forget @jane`.")
 
 
 class Setup(Command):

@@ -18,12 +18,20 @@ def set_timezone(*, session: Session, team_id: str, name: str) -> None:
     workspace_config(session=session, team_id=team_id).timezone = name
 
 
+def pulse_schedule_reads(cadence: str, day: str, time: str) -> str:
+    """"every two weeks on Thu at 09:30": a pulse schedule as people read it."""
+    return f"{'every week' if cadence == 'weekly' else 'every two weeks'} on {day.title()} at {time}"
+
+
+def digest_schedule_reads(day: str, time: str) -> str:
+    return digest_schedule_reads(day, time)
+
+
 def set_pulse_schedule(*, session: Session, team_id: str, cadence: str, day: str, time: str) -> str:
     """Store when pulse rounds open; returns how the schedule now reads."""
     config = workspace_config(session=session, team_id=team_id)
     config.pulse_cadence, config.pulse_day, config.pulse_time = cadence, day, time
-    every = "every week" if cadence == "weekly" else "every two weeks"
-    return f"{every} on {day.title()} at {time}"
+    return pulse_schedule_reads(cadence, day, time)
 
 
 def set_digest_schedule(*, session: Session, team_id: str, day: str, time: str) -> str:
@@ -59,7 +67,6 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
     sizes = {"sales": 0, "marketing": 0}
     for member in team_members(session=session, team_id=team_id):
         sizes[member.side] += 1
-    every = "every week" if config.pulse_cadence == "weekly" else "every two weeks"
     channels = list(config.digest_channels or [])
     next_digest = next_digest_time(config, now, zone)
     this_week_due = scheduled_time(config, week_of(now, zone))
@@ -71,10 +78,10 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
         timezone=zone.key, team_sizes=sizes,
         usergroups=usergroups(session=session, team_id=team_id),
         admins=sorted(set(admin_ids(session=session, team_id=team_id)) | configured_admins),
-        pulse_schedule=f"{every} on {config.pulse_day.title()} at {config.pulse_time}",
+        pulse_schedule=pulse_schedule_reads(config.pulse_cadence, config.pulse_day, config.pulse_time),
         next_pulse=next_opening(config, now, default_zone=default_zone),
         thresholds=(max(3, config.anonymity_threshold), max(3, config.comment_threshold)),
-        digest_channels=channels, digest_schedule=f"every {config.digest_day.title()} at {config.digest_time}",
+        digest_channels=channels, digest_schedule=digest_schedule_reads(config.digest_day, config.digest_time),
         next_digest=next_digest if channels else None,
         digest_overdue=bool(channels) and next_digest <= now,
         sales_channel=config.sales_channel or default_sales_channel,

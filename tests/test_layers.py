@@ -58,10 +58,9 @@ def _imports_in(node: ast.AST, module: str):
             yield from (alias.name for alias in child.names)
         elif isinstance(child, ast.ImportFrom):
             base = child.module or ""
-            if child.level:  # relative: resolve against this module's package
-                package = module.split(".")[: -child.level] if not MODULES[module].name == "__init__.py" else \
-                    module.split(".")[: len(module.split(".")) - child.level + 1]
-                base = ".".join([*package, *([base] if base else [])])
+            if child.level:  # relative: from this module's package, `level - 1` packages up
+                package = module.split(".") if MODULES[module].name == "__init__.py" else module.split(".")[:-1]
+                base = ".".join([*package[: len(package) - child.level + 1], *([base] if base else [])])
             for alias in child.names:
                 # `from bot import admin` names a module; `from bot.admin import AdminService` names a thing in one.
                 yield f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
