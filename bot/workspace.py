@@ -24,7 +24,8 @@ def pulse_schedule_reads(cadence: str, day: str, time: str) -> str:
 
 
 def digest_schedule_reads(day: str, time: str) -> str:
-    return digest_schedule_reads(day, time)
+    """"every Mon at 09:00": the digest's schedule as people read it."""
+    return f"every {day.title()} at {time}"
 
 
 def set_pulse_schedule(*, session: Session, team_id: str, cadence: str, day: str, time: str) -> str:
@@ -38,7 +39,7 @@ def set_digest_schedule(*, session: Session, team_id: str, day: str, time: str) 
     """Store when the weekly digest is posted; returns how the schedule now reads."""
     config = workspace_config(session=session, team_id=team_id)
     config.digest_day, config.digest_time = day, time
-    return f"every {day.title()} at {time}"
+    return digest_schedule_reads(day, time)
 
 
 def set_digest_channels(*, session: Session, team_id: str, channels: list[str]) -> None:
