@@ -203,7 +203,8 @@ class Export(Command):
 
     @field_validator("weeks", mode="before")
     @classmethod
-    def _weeks(cls, word: str) -> int:
+    def _weeks(cls, value: str | int) -> int:
+        word = str(value)
         if not word.isdigit() or not 1 <= int(word) <= MAX_WEEKS:
             raise ValueError(f"Give a number of weeks from 1 to {MAX_WEEKS}, e.g. `/alignment export 26`.")
         return int(word)

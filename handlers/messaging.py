@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from slack_bolt import Ack, App
+from slack_sdk.models.views import View
 
 from bot.blocks.ids import ANSWER_FORM_BLOCKS, ASK_FORM_BLOCKS
 from bot.blocks.ids import MessagingIds as Ids
@@ -62,7 +63,7 @@ class Messaging:
         word = word.casefold()
         if word == "ask":
             ack()
-            return self.cf.later(body, lambda: self._open_ask_modal(context.team_id, body["trigger_id"]))
+            return self.cf.open_modal_after_ack(body, lambda: self._ask_modal(context.team_id))
         with self.cf.transaction() as session:
             if word == "results" and rest.strip():
                 reply = ask_results_message(ask_results(
@@ -140,12 +141,12 @@ class Messaging:
 
     # --- after ack -------------------------------------------------------------------------------
 
-    def _open_ask_modal(self, team_id: str, trigger_id: str) -> None:
+    def _ask_modal(self, team_id: str) -> View:
+        """The ask modal, with the workspace's user groups (a Slack call, so made after the ack)."""
         groups = self.cf.usergroup_choices()
         with self.cf.transaction() as session:
             channel = sales_channel(session=session, team_id=team_id, default=self.cf.settings.sales_channel)
-        view = ask_modal(default_channel=channel, usergroups=groups)
-        self.cf.client_for(team_id).views_open(trigger_id=trigger_id, view=view)
+        return ask_modal(default_channel=channel, usergroups=groups)
 
     def _send_group_ask(self, team_id: str, user_id: str, ask: AskInput, *, submission_key: str) -> AskSent:
         """A DM ask naming a user group: read the group, then store the ask and queue its DMs (once per key)."""
