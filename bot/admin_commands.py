@@ -58,7 +58,8 @@ class Command(BaseModel):
     """One sub-command, read from the text after `/alignment`."""
 
     model_config = ConfigDict(frozen=True)
-    admin_only: ClassVar[bool] = True
+    # Admins only, and someone else is told so before what is wrong with their text.
+    checks_admin_first: ClassVar[bool] = True
 
     @classmethod
     def fields_in(cls, raw: str, words: list[str]) -> dict:
@@ -213,6 +214,7 @@ class Export(Command):
 class Forget(Command):
     """Admins only, but who to forget is checked first: the confirmation names one person."""
 
+    checks_admin_first: ClassVar[bool] = False
     user: str
 
     @classmethod
@@ -230,7 +232,7 @@ class Setup(Command):
 class Show(Command):
     """Not an admin command: `digest [last]` previews, `status`, `team list`/`admin list`; help otherwise."""
 
-    admin_only: ClassVar[bool] = False
+    checks_admin_first: ClassVar[bool] = False
     what: Literal["digest", "status", "roster", "help"]
     which: str = ""  # the digest's week: "" (this week so far) or "last"
 

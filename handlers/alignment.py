@@ -60,8 +60,7 @@ class Alignment:
         try:
             command = kind.read(raw)
         except InvalidInput:
-            if kind.admin_only and kind is not Forget:
-                # Who may run it is said before what is wrong with it.
+            if kind.checks_admin_first:
                 self.admin.refuse_unless_admin(team_id=context.team_id, user_id=context.user_id)
             raise
         if isinstance(command, Show):
