@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.models.views import View
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -112,6 +113,13 @@ class Crossfeed:
             report(error=error, body={**body, "type": "after_ack"}, request=None, response=None)
 
         self.after_ack.run(work, on_error=on_error)
+
+    def open_modal_after_ack(self, body: dict, view: View | Callable[[], View]) -> None:
+        """Open `view` for whoever sent `body` (its trigger_id), once Slack has been answered; a callable is
+        called then, for a modal whose making needs Slack (e.g. listing user groups)."""
+        client = self.client_for(body.get("team_id") or (body.get("team") or {}).get("id"))
+        self.later(body, lambda: client.views_open(trigger_id=body["trigger_id"],
+                                                   view=view() if callable(view) else view))
 
     def wait_idle(self, timeout: float = 5) -> bool:
         """Wait for after-ack work and outbox deliveries to finish (shutdown and tests)."""

@@ -25,6 +25,16 @@ class InvalidInput(CrossfeedError):
         self.usage = usage
         super().__init__(" ".join(fields.values()))
 
+    @classmethod
+    def from_validation_error(cls, error: ValidationError, *, default_field: str = "name",
+                              usage: str | None = None) -> InvalidInput:
+        """pydantic's errors as friendly per-field messages: the first message for each field."""
+        fields: dict[str, str] = {}
+        for item in error.errors():
+            field = str(item["loc"][0]) if item["loc"] else default_field
+            fields.setdefault(field, item["msg"].removeprefix("Value error, "))
+        return cls(fields, usage=usage)
+
 
 class NotFound(CrossfeedError):
     pass
@@ -39,7 +49,4 @@ def parse(model: type[Model], data: dict) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        fields: dict[str, str] = {}
-        for item in error.errors():
-            fields.setdefault(str(item["loc"][0]) if item["loc"] else "name", item["msg"].removeprefix("Value error, "))
-        raise InvalidInput(fields) from None
+        raise InvalidInput.from_validation_error(error) from None

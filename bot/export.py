@@ -76,13 +76,3 @@ def _labels(first: Week, last: Week, zone) -> list[str]:
         labels.append(week.label)
         week = week_starting(week.end.astimezone(zone).date(), zone)
     return labels
-
-
-def export_weeks(text: str) -> int:
-    """The `[weeks]` of `/alignment export [weeks]`: 12 by default."""
-    from bot.errors import InvalidInput
-
-    word = text.strip() or "12"
-    if not word.isdigit() or not 1 <= int(word) <= MAX_WEEKS:
-        raise InvalidInput({"weeks": f"Give a number of weeks from 1 to {MAX_WEEKS}, e.g. `/alignment export 26`."})
-    return int(word)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.text import escape_mrkdwn, lead_key, slug, truncate
+from bot.text import at_most, escape_mrkdwn, lead_key, slug, truncate
 from bot.workspace import lead_feed_channel
 from storage import queries
 from storage.defaults import RATING_LABELS
@@ -71,18 +71,18 @@ class LeadRatingInput(BaseModel):
     @field_validator("campaign")
     @classmethod
     def _campaign(cls, value: str | None) -> str | None:
-        return _at_most(value, CAMPAIGN_MAX, "The campaign")
+        return at_most(value, CAMPAIGN_MAX, "The campaign")
 
     @field_validator("note")
     @classmethod
     def _note(cls, value: str | None) -> str | None:
-        return _at_most(value, NOTE_MAX, "The note")
+        return at_most(value, NOTE_MAX, "The note")
 
     @field_validator("new_source", "source")
     @classmethod
     def _typed_source(cls, value: str | None) -> str | None:
         value = " ".join(value.split()) if value else value
-        return _at_most(value, SOURCE_LABEL_MAX, "A source name")
+        return at_most(value, SOURCE_LABEL_MAX, "A source name")
 
     @property
     def typed_source(self) -> str | None:
@@ -100,12 +100,6 @@ class LeadRatingInput(BaseModel):
                 field = str(item["loc"][0]) if item["loc"] else "lead"
                 fields.setdefault(field, item["msg"].removeprefix("Value error, "))
             raise InvalidInput(fields, usage=usage) from None
-
-
-def _at_most(value: str | None, limit: int, what: str) -> str | None:
-    if value is not None and len(value) > limit:
-        raise ValueError(f"{what} is {len(value)} characters; keep it to {limit}.")
-    return value
 
 
 # --- the one-line form --------------------------------------------------------------------------

@@ -2,37 +2,41 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy.orm import Session
 
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
-from bot.text import escape_mrkdwn
+from bot.results.messaging import (
+    DEFAULT_DAYS,
+    DESCRIPTION_MAX,
+    LINK_MAX,
+    MAX_DAYS,
+    NAME_MAX,
+    REACTIONS,
+    AnswerForm,
+    AnswerInput,
+    AskResults,
+    AskSent,
+    AskView,
+    RepAnswer,
+)
+from bot.text import at_most, escape_mrkdwn
 from storage import messaging as store
 from storage import queries
 from storage import teams as team_store
 from storage.models import MessagingAsk
 
-REACTIONS = {"resonated": "Resonated", "mixed": "Mixed", "flat": "Fell flat", "not_used": "Haven't used it yet"}
-PLACES = {"email": "Email", "call": "Call", "demo": "Demo", "social": "Social", "event": "Event", "other": "Other"}
-STAGES = {"discovery": "Discovery", "evaluation": "Evaluation", "proposal": "Proposal / negotiation",
-          "closed_won": "Closed won", "closed_lost": "Closed lost"}
-NAME_MAX, LINK_MAX, DESCRIPTION_MAX, QUOTE_MAX = 100, 500, 1500, 1000
-DEFAULT_DAYS, MAX_DAYS = 14, 90
+if TYPE_CHECKING:
+    from bot.container import ClientFor
 
 
 class AskClosed(CrossfeedError):
     pass
-
-
-def _at_most(value: str | None, limit: int, what: str) -> str | None:
-    value = (value or "").strip() or None
-    if value and len(value) > limit:
-        raise ValueError(f"{what} is {len(value)} characters; keep it to {limit}.")
-    return value
 
 
 class AskInput(BaseModel):
@@ -54,12 +58,12 @@ class AskInput(BaseModel):
         value = " ".join((value or "").split())
         if not value:
             raise ValueError("Name what you're asking about, e.g. “Q4 ROI talk track”.")
-        return _at_most(value, NAME_MAX, "The name")
+        return at_most(value, NAME_MAX, "The name")
 
     @field_validator("link", mode="before")
     @classmethod
     def _link(cls, value: str | None) -> str | None:
-        value = _at_most(value, LINK_MAX, "The link")
+        value = at_most(value, LINK_MAX, "The link")
         if value:
             parts = urlparse(value)
             if parts.scheme not in ("http", "https") or not parts.netloc or any(c in value for c in " <>|"):
@@ -69,7 +73,7 @@ class AskInput(BaseModel):
     @field_validator("description", mode="before")
     @classmethod
     def _description(cls, value: str | None) -> str | None:
-        return _at_most(value, DESCRIPTION_MAX, "The description")
+        return at_most(value, DESCRIPTION_MAX, "The description")
 
     @field_validator("days", mode="before")
     @classmethod
@@ -78,76 +82,6 @@ class AskInput(BaseModel):
         if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
             raise ValueError(f"Keep the ask open between 1 and {MAX_DAYS} days.")
         return int(text)
-
-
-class AnswerInput(BaseModel):
-    """A rep's answer: the reaction, where it was used, the buyer's words and a suggestion."""
-
-    reaction: str
-    used_in: list[str] = []
-    stage: str | None = None
-    quote: str | None = None
-    suggestion: str | None = None
-
-    @field_validator("reaction")
-    @classmethod
-    def _reaction(cls, value: str) -> str:
-        if value not in REACTIONS:
-            raise ValueError("Pick how it landed.")
-        return value
-
-    @field_validator("used_in")
-    @classmethod
-    def _used_in(cls, value: list[str]) -> list[str]:
-        if any(place not in PLACES for place in value):
-            raise ValueError("Pick where you used it from the list.")
-        return value
-
-    @field_validator("stage")
-    @classmethod
-    def _stage(cls, value: str | None) -> str | None:
-        if value and value not in STAGES:
-            raise ValueError("Pick a buyer stage from the list.")
-        return value
-
-    @field_validator("quote", mode="before")
-    @classmethod
-    def _quote(cls, value: str | None) -> str | None:
-        return _at_most(value, QUOTE_MAX, "The buyer's words")
-
-    @field_validator("suggestion", mode="before")
-    @classmethod
-    def _suggestion(cls, value: str | None) -> str | None:
-        return _at_most(value, QUOTE_MAX, "The suggestion")
-
-
-@dataclass(frozen=True)
-class AskView:
-    """An ask as people see it, with its live tally."""
-
-    id: int
-    name: str
-    link: str | None
-    description: str | None
-    asker_user_id: str
-    audience: str
-    channel_id: str | None
-    closes_at: datetime
-    closed: bool
-    tally: dict[str, int]
-
-    @property
-    def answered(self) -> int:
-        return sum(self.tally.values())
-
-    @property
-    def used(self) -> int:
-        return self.tally["resonated"] + self.tally["mixed"] + self.tally["flat"]
-
-    @property
-    def resonance_rate(self) -> float | None:
-        """Resonated ÷ used (answers from reps who haven't used it yet don't count)."""
-        return self.tally["resonated"] / self.used if self.used else None
 
 
 def view_of(ask: MessagingAsk, tally: dict[str, int], now: datetime) -> AskView:
@@ -165,13 +99,22 @@ def ask_view(*, session: Session, team_id: str, ask_id: int, now: datetime) -> A
     return view_of(ask, store.tallies(session=session, ask_ids=[ask.id])[ask.id], now)
 
 
-@dataclass(frozen=True)
-class AskSent:
-    """A stored ask, the people it was DM'd to, and those picked but left out for not being in sales."""
+def submit_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, submission_key: str,
+               now: datetime) -> AskSent | None:
+    """Store the ask and queue its cards when whom it goes to is known now: a channel, or the people picked.
 
-    ask: AskView
-    recipients: tuple[str, ...]
-    left_out: tuple[str, ...]
+    None for a DM ask that names a user group: reading the group is a Slack call, so the listener answers
+    first and stores it after, with `group_ask_recipients` and `create_ask`."""
+    if ask.usergroup_id and not ask.channel_id:
+        return None
+    return create_ask(session=session, team_id=team_id, user_id=user_id, ask=ask, recipients=list(ask.user_ids),
+                      submission_key=submission_key, now=now)
+
+
+def group_ask_recipients(client_for: ClientFor, *, team_id: str, ask: AskInput) -> list[str]:
+    """The people picked and the members of the user group picked, once each (a Slack call: after the ack)."""
+    members = client_for(team_id).usergroups_users_list(usergroup=ask.usergroup_id)["users"]
+    return list(dict.fromkeys([*ask.user_ids, *members]))
 
 
 def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, recipients: list[str],
@@ -193,15 +136,9 @@ def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, r
         description=ask.description, audience=audience, channel_id=ask.channel_id,
         recipients=sales, opened_at=now, closes_at=now + timedelta(days=ask.days),
     )
-    if created and audience == "channel":
-        queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_card",
-                               dedupe_key=f"ask-card:{ask_id}", channel=ask.channel_id,
-                               payload={"ask_id": ask_id}, now=now)
-    elif created:
-        for recipient in sales:
-            queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_dm",
-                                   dedupe_key=f"ask-dm:{ask_id}:{recipient}", channel=recipient,
-                                   payload={"ask_id": ask_id}, now=now)
+    if created:
+        _queue_cards(session=session, team_id=team_id, ask_id=ask_id, channel_id=ask.channel_id, recipients=sales,
+                     now=now)
     return AskSent(ask=ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now),
                    recipients=tuple(sales), left_out=tuple(p for p in picked if p not in sales))
 
@@ -220,13 +157,6 @@ def _open_ask(*, session: Session, team_id: str, user_id: str, ask_id: int, now:
                          "can't be recorded. If you're in sales, ask an admin to add you: "
                          "`/alignment team add @you sales`.")
     return view
-
-
-@dataclass(frozen=True)
-class AnswerForm:
-    ask: AskView
-    reaction: str
-    previous: AnswerInput | None
 
 
 def answer_form(*, session: Session, team_id: str, user_id: str, ask_id: int, reaction: str,
@@ -255,14 +185,23 @@ def record_answer(*, session: Session, team_id: str, user_id: str, ask_id: int, 
                       reaction=answer.reaction, buyer_stage=answer.stage, buyer_quote=answer.quote,
                       suggestion=answer.suggestion)
     if view.audience == "channel":
-        _resync_card(session=session, team_id=team_id, view=view, now=now)
+        _queue_cards(session=session, team_id=team_id, ask_id=view.id, channel_id=view.channel_id, recipients=(),
+                     now=now)
     return ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now)
 
 
-def _resync_card(*, session: Session, team_id: str, view: AskView, now: datetime) -> None:
-    queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_card",
-                           dedupe_key=f"ask-card:{view.id}", channel=view.channel_id,
-                           payload={"ask_id": view.id}, now=now)
+def _queue_cards(*, session: Session, team_id: str, ask_id: int, channel_id: str | None, recipients: Iterable[str],
+                 now: datetime) -> None:
+    """Queue an ask's card in its channel and in each recipient's DM; the same keys again re-sync the posted cards
+    in place (the outbox kept their ts), to a new tally or to closed."""
+    if channel_id:
+        queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_card",
+                               dedupe_key=f"ask-card:{ask_id}", channel=channel_id, payload={"ask_id": ask_id},
+                               now=now)
+    for recipient in recipients:
+        queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_dm",
+                               dedupe_key=f"ask-dm:{ask_id}:{recipient}", channel=recipient,
+                               payload={"ask_id": ask_id}, now=now)
 
 
 def open_asks(*, session: Session, team_id: str, now: datetime, limit: int = 20) -> list[AskView]:
@@ -275,24 +214,6 @@ def asks_of(*, session: Session, team_id: str, user_id: str, now: datetime, limi
     asks = store.asks_by(session=session, team_id=team_id, asker_user_id=user_id, limit=limit)
     tallies = store.tallies(session=session, ask_ids=[a.id for a in asks])
     return [view_of(a, tallies[a.id], now) for a in asks]
-
-
-@dataclass(frozen=True)
-class RepAnswer:
-    rep_user_id: str
-    reaction: str
-    used_in: tuple[str, ...]
-    stage: str | None
-    quote: str | None
-    suggestion: str | None
-
-
-@dataclass(frozen=True)
-class AskResults:
-    ask: AskView
-    answers: tuple[RepAnswer, ...]
-    usage: dict[str, int]
-    named: bool = True  # False for leaders and admins: the evidence without who said it
 
 
 def _results(*, session: Session, view: AskView, named: bool = True) -> AskResults:
@@ -350,15 +271,9 @@ def close_due_asks(*, session: Session, now: datetime) -> int:
         queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_summary",
                                dedupe_key=f"ask-summary:{ask.id}", channel=ask.asker_user_id,
                                payload={"ask_id": ask.id}, now=now)
-        if ask.audience == "channel":
-            queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_card",
-                                   dedupe_key=f"ask-card:{ask.id}", channel=ask.channel_id,
-                                   payload={"ask_id": ask.id}, now=now)
-        for recipient in ask.recipients:
-            # Re-syncing each DM'd card updates it in place (the outbox kept its ts) to its closed state.
-            queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_dm",
-                                   dedupe_key=f"ask-dm:{ask.id}:{recipient}", channel=recipient,
-                                   payload={"ask_id": ask.id}, now=now)
+        _queue_cards(session=session, team_id=ask.team_id, ask_id=ask.id,
+                     channel_id=ask.channel_id if ask.audience == "channel" else None, recipients=ask.recipients,
+                     now=now)
         closed += 1
     return closed
 

@@ -8,13 +8,14 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
+from bot.results.pulse import COMMENT_MAX, SCALE, PulseButtonValue, PulseFormState, PulsePrompt, PulseResults, TeamPulse
+from bot.zones import UTC_ZONE, zone_named
 from storage import pulse as store
 from storage import queries
 from storage.models import PulseRound, WorkspaceConfig
@@ -25,8 +26,6 @@ DEFAULT_QUESTIONS = (
     "How useful was {other team}'s work to you this week?",
 )
 COMMENT_PROMPT = "One thing {other team} did well or could do better"
-COMMENT_MAX = 500
-SCALE = {1: "Not at all", 2: "A little", 3: "Somewhat", 4: "Mostly", 5: "Completely"}
 
 
 class RoundClosed(CrossfeedError):
@@ -35,14 +34,6 @@ class RoundClosed(CrossfeedError):
 
 class PulseKeyMissing(CrossfeedError):
     pass
-
-
-class PulseButtonValue(BaseModel):
-    """A DM button's value: the round, and the question and score. Whose answer it is comes from Slack."""
-
-    r: int
-    q: int | None = None
-    s: int | None = Field(default=None, ge=1, le=5)
 
 
 # Domain separation: the respondent key is never the Slack secret itself, nor usable as one.
@@ -91,13 +82,8 @@ def phrase(template: str, pulse_round: PulseRound, side: str) -> str:
 
 
 def workspace_zone(config: WorkspaceConfig, default: str | None) -> ZoneInfo:
-    for name in (config.timezone, default, "UTC"):
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
+    """The workspace's own zone, else the deployment's default, else UTC (an unknown name is skipped)."""
+    return zone_named(config.timezone) or zone_named(default) or UTC_ZONE
 
 
 @dataclass(frozen=True)
@@ -261,24 +247,6 @@ def anonymity_threshold(*, session: Session, team_id: str) -> int:
     return max(3, workspace_config(session=session, team_id=team_id).anonymity_threshold)
 
 
-@dataclass(frozen=True)
-class PulsePrompt:
-    """What one person's pulse DM (or `/pulse` form) shows, with their current answers."""
-
-    round_id: int
-    side: str
-    questions: tuple[str, ...]
-    comment_prompt: str
-    chosen: dict[int, int]
-    comment: str | None
-    closes_at: datetime
-    threshold: int
-
-    @property
-    def has_comment(self) -> bool:
-        return self.comment is not None
-
-
 def prompt_for(*, session: Session, round_id: int, user_id: str, secret: bytes | None = None) -> PulsePrompt | None:
     """The pulse as this person sees it (their answers so far, given the secret); None if not asked."""
     pulse_round = store.pulse_round(session=session, round_id=round_id)
@@ -341,16 +309,6 @@ def record_pulse_comment(*, session: Session, secret: bytes | None, team_id: str
     return prompt_for(session=session, round_id=round_id, user_id=user_id, secret=secret)
 
 
-@dataclass(frozen=True)
-class PulseFormState:
-    """What `/pulse` can do for this person now."""
-
-    status: str  # "not_set_up" | "none_open" | "not_asked" | "open"
-    prompt: PulsePrompt | None = None
-    next_opening: datetime | None = None
-    closes_at: datetime | None = None
-
-
 def pulse_form_state(*, session: Session, team_id: str, user_id: str, now: datetime,
                      secret: bytes | None = None, default_zone: str | None = None) -> PulseFormState:
     pulse_round = store.open_round(session=session, team_id=team_id, now=now)
@@ -396,27 +354,6 @@ def sent_prompt(*, session: Session, team_id: str, round_id: int, user_id: str) 
     if message is None or not message.slack_ts or not message.channel:
         return None
     return message.channel, message.slack_ts
-
-
-@dataclass(frozen=True)
-class TeamPulse:
-    side: str
-    name: str
-    asked: int
-    answered: int
-    scores: tuple[tuple[str, float | None], ...]  # (question as this team read it, average or None if hidden)
-    shown: bool
-    comments: tuple[str, ...] | None  # None when below the comment threshold
-
-
-@dataclass(frozen=True)
-class PulseResults:
-    period: str
-    closes_at: datetime
-    teams: tuple[TeamPulse, ...]
-    gap: float | None  # sales' view of alignment minus marketing's, when both can be shown
-    threshold: int
-    comment_threshold: int
 
 
 def pulse_results(*, session: Session, team_id: str, now: datetime) -> PulseResults | None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import NoDecode
 
+from bot.zones import zone_named
 from storage.settings import DatabaseSettings, describe_settings_error, exit_with
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -55,11 +55,8 @@ class Settings(DatabaseSettings):
     @field_validator("workspace_timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
-        if value:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Paris") from None
+        if value and zone_named(value) is None:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Paris")
         return value
 
     @field_validator("lead_feed_channel", "sales_channel", "workspace_timezone", mode="before")

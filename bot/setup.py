@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.orm import Session
@@ -14,24 +12,19 @@ from sqlalchemy.orm import Session
 from bot.errors import InvalidInput
 from bot.leads import file_typed_sources
 from bot.pulse import DEFAULT_QUESTIONS, workspace_zone
-from bot.teams import SIDES, usergroups
+from bot.results.setup import THRESHOLD_MAX, CodeLine, SavedSetup, SetupState
+from bot.results.teams import SIDES
+from bot.results.workspace import DAYS
+from bot.teams import usergroups
 from bot.text import slug
-from bot.workspace import DAYS
+from bot.zones import zone_named
 from storage import queries
 from storage import teams as store
 from storage.models import LeadSource, ReasonCode
 
 QUESTIONS_MAX, QUESTION_MAX_CHARS = 5, 150
 CODE_MAX, LABEL_MAX, CODES_MAX = 40, 75, 50
-THRESHOLD_MAX = 50
 _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
-
-
-class CodeLine(BaseModel):
-    """One reason code or source as the form writes it: `code: Label`."""
-
-    code: str
-    label: str
 
 
 def code_lines(text: str | None, what: str) -> list[CodeLine]:
@@ -114,11 +107,9 @@ class SetupForm(BaseModel):
     @classmethod
     def _zone(cls, value: str | None) -> str:
         name = (value or "").strip()
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        if zone_named(name) is None:
             raise ValueError(f"“{name[:40]}” isn't a time zone I know. Use a name like `America/New_York` "
-                             "or `Europe/Paris`.") from None
+                             "or `Europe/Paris`.")
         return name
 
     @field_validator("anonymity_threshold", mode="before")
@@ -170,32 +161,6 @@ class SetupForm(BaseModel):
         return self
 
 
-@dataclass(frozen=True)
-class SetupState:
-    """The current configuration, as the modal shows it."""
-
-    digest_channels: list[str]
-    sales_channel: str | None
-    lead_feed_channel: str | None
-    usergroups: dict[str, str]  # side → user group id
-    members: dict[str, list[str]]  # side → people added by hand
-    synced_counts: dict[str, int]  # side → people who came from the user group
-    leaders: list[str]
-    pulse_cadence: str
-    pulse_day: str
-    pulse_time: str
-    pulse_questions: list[str]
-    digest_day: str
-    digest_time: str
-    timezone: str
-    anonymity_threshold: int
-    bad_reasons: list[CodeLine]
-    good_reasons: list[CodeLine]
-    sources: list[CodeLine]
-    allow_new_sources: bool
-    typed_sources: list[tuple[str, int]]  # sources reps typed that match none, with how many ratings name each
-
-
 def setup_state(*, session: Session, team_id: str, default_zone: str | None, default_sales_channel: str | None,
                 default_lead_feed_channel: str | None) -> SetupState:
     config = store.workspace_config(session=session, team_id=team_id)
@@ -225,14 +190,6 @@ def setup_state(*, session: Session, team_id: str, default_zone: str | None, def
         allow_new_sources=config.allow_new_sources,
         typed_sources=queries.typed_source_counts(session=session, team_id=team_id),
     )
-
-
-@dataclass(frozen=True)
-class SavedSetup:
-    """What saving changed, for the confirmation, and the user groups to read after the ack."""
-
-    changes: list[str]
-    groups_to_sync: dict[str, str]
 
 
 def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime) -> SavedSetup:

@@ -15,6 +15,14 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def at_most(value: str | None, limit: int, what: str) -> str | None:
+    """Typed text, stripped (blank is None), refused with a friendly ValueError when over `limit` characters."""
+    value = (value or "").strip() or None
+    if value and len(value) > limit:
+        raise ValueError(f"{what} is {len(value)} characters; keep it to {limit}.")
+    return value
+
+
 def truncate(text: str, limit: int) -> str:
     """Cut `text` to at most `limit` characters, ending in an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

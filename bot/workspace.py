@@ -2,84 +2,52 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
 from bot.digest import last_complete_week, next_digest_time, scheduled_time, week_of
-from bot.errors import InvalidInput
 from bot.pulse import next_opening, workspace_zone
+from bot.results.workspace import WorkspaceStatus
 from bot.teams import usergroups
-from bot.text import escape_mrkdwn, truncate
 from storage import digest as digest_store
 from storage.teams import admin_ids, team_members, workspace_config
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-SCHEDULE_USAGE = ("`/alignment pulse schedule weekly|biweekly <day> <HH:MM>`, "
-                  "e.g. `/alignment pulse schedule weekly wed 10:00`")
 
-
-def set_timezone(*, session: Session, team_id: str, name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        typed = escape_mrkdwn(truncate(name, 40))
-        raise InvalidInput({"timezone": f"“{typed}” isn't a time zone I know. Use a name like "
-                                        "`America/New_York` or `Europe/Paris`."}) from None
+def set_timezone(*, session: Session, team_id: str, name: str) -> None:
     workspace_config(session=session, team_id=team_id).timezone = name
-    return name
 
 
-def _day_and_time(words: list[str]) -> tuple[str | None, str | None]:
-    day = next((w[:3] for w in words if w[:3] in DAYS), None)
-    clock = next((w for w in words if re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", w)), None)
-    return day, f"{int(clock.split(':')[0]):02d}:{clock.split(':')[1]}" if clock else None
+def pulse_schedule_reads(cadence: str, day: str, time: str) -> str:
+    """"every two weeks on Thu at 09:30": a pulse schedule as people read it."""
+    return f"{'every week' if cadence == 'weekly' else 'every two weeks'} on {day.title()} at {time}"
 
 
-def set_pulse_schedule(*, session: Session, team_id: str, words: list[str]) -> str:
-    """Parse `weekly|biweekly <day> <HH:MM>` and store it; returns how it now reads."""
-    cadence = next((w for w in words if w in ("weekly", "biweekly", "fortnightly")), None)
-    day, clock = _day_and_time(words)
-    if not (cadence and day and clock):
-        raise InvalidInput({"schedule": f"I couldn't read that schedule. Write it like {SCHEDULE_USAGE}."})
+def digest_schedule_reads(day: str, time: str) -> str:
+    """"every Mon at 09:00": the digest's schedule as people read it."""
+    return f"every {day.title()} at {time}"
+
+
+def set_pulse_schedule(*, session: Session, team_id: str, cadence: str, day: str, time: str) -> str:
+    """Store when pulse rounds open; returns how the schedule now reads."""
     config = workspace_config(session=session, team_id=team_id)
-    config.pulse_cadence = "weekly" if cadence == "weekly" else "biweekly"
-    config.pulse_day, config.pulse_time = day, clock
-    every = "every week" if config.pulse_cadence == "weekly" else "every two weeks"
-    return f"{every} on {day.title()} at {config.pulse_time}"
+    config.pulse_cadence, config.pulse_day, config.pulse_time = cadence, day, time
+    return pulse_schedule_reads(cadence, day, time)
 
 
-def set_digest_schedule(*, session: Session, team_id: str, words: list[str]) -> str:
-    """Parse `<day> <HH:MM>` for the weekly digest and store it; returns how it now reads."""
-    day, clock = _day_and_time(words)
-    if not (day and clock):
-        raise InvalidInput({"schedule": "I couldn't read that. Write it like `/alignment digest schedule mon 09:00`."})
+def set_digest_schedule(*, session: Session, team_id: str, day: str, time: str) -> str:
+    """Store when the weekly digest is posted; returns how the schedule now reads."""
     config = workspace_config(session=session, team_id=team_id)
-    config.digest_day, config.digest_time = day, clock
-    return f"every {day.title()} at {clock}"
+    config.digest_day, config.digest_time = day, time
+    return digest_schedule_reads(day, time)
 
 
-@dataclass(frozen=True)
-class WorkspaceStatus:
-    """`/alignment status`: the configuration and the next scheduled runs."""
+def set_digest_channels(*, session: Session, team_id: str, channels: list[str]) -> None:
+    workspace_config(session=session, team_id=team_id).digest_channels = channels
 
-    timezone: str
-    team_sizes: dict[str, int]
-    usergroups: dict[str, str]
-    admins: list[str]
-    pulse_schedule: str
-    next_pulse: datetime
-    thresholds: tuple[int, int]
-    digest_channels: list[str]
-    digest_schedule: str
-    next_digest: datetime | None
-    digest_overdue: bool  # next_digest has passed and last week's digest is still to post (the clock is behind)
-    sales_channel: str | None
-    lead_feed_channel: str | None
-    leaders: list[str]
+
+def digest_channels(*, session: Session, team_id: str) -> list[str]:
+    return list(workspace_config(session=session, team_id=team_id).digest_channels or [])
 
 
 def sales_channel(*, session: Session, team_id: str, default: str | None) -> str | None:
@@ -100,7 +68,6 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
     sizes = {"sales": 0, "marketing": 0}
     for member in team_members(session=session, team_id=team_id):
         sizes[member.side] += 1
-    every = "every week" if config.pulse_cadence == "weekly" else "every two weeks"
     channels = list(config.digest_channels or [])
     next_digest = next_digest_time(config, now, zone)
     this_week_due = scheduled_time(config, week_of(now, zone))
@@ -112,10 +79,10 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
         timezone=zone.key, team_sizes=sizes,
         usergroups=usergroups(session=session, team_id=team_id),
         admins=sorted(set(admin_ids(session=session, team_id=team_id)) | configured_admins),
-        pulse_schedule=f"{every} on {config.pulse_day.title()} at {config.pulse_time}",
+        pulse_schedule=pulse_schedule_reads(config.pulse_cadence, config.pulse_day, config.pulse_time),
         next_pulse=next_opening(config, now, default_zone=default_zone),
         thresholds=(max(3, config.anonymity_threshold), max(3, config.comment_threshold)),
-        digest_channels=channels, digest_schedule=f"every {config.digest_day.title()} at {config.digest_time}",
+        digest_channels=channels, digest_schedule=digest_schedule_reads(config.digest_day, config.digest_time),
         next_digest=next_digest if channels else None,
         digest_overdue=bool(channels) and next_digest <= now,
         sales_channel=config.sales_channel or default_sales_channel,

@@ -76,7 +76,7 @@ class Home:
                                      now=_now(), secret=secret_of(self.cf.settings),
                                      default_zone=self.cf.settings.workspace_timezone)
         view = pulse_form_modal(state.prompt) if state.prompt else notice_modal(pulse_state_message(state)[0])
-        self.cf.later(body, lambda: self.cf.client.views_open(trigger_id=body["trigger_id"], view=view))
+        self.cf.open_modal_after_ack(body, view)
 
     # --- refreshing after the person acts --------------------------------------------------------
 

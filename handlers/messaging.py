@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from slack_bolt import Ack, App
+from slack_sdk.models.views import View
 
 from bot.blocks.ids import ANSWER_FORM_BLOCKS, ASK_FORM_BLOCKS
 from bot.blocks.ids import MessagingIds as Ids
@@ -31,9 +32,12 @@ from bot.messaging import (
     ask_results,
     asks_of,
     create_ask,
+    group_ask_recipients,
     open_asks,
     record_answer,
+    submit_ask,
 )
+from bot.results.messaging import AskSent, AskView
 from bot.text import plain_command_text
 from bot.workspace import sales_channel
 
@@ -59,7 +63,7 @@ class Messaging:
         word = word.casefold()
         if word == "ask":
             ack()
-            return self.cf.later(body, lambda: self._open_ask_modal(context.team_id, body["trigger_id"]))
+            return self.cf.open_modal_after_ack(body, lambda: self._ask_modal(context.team_id))
         with self.cf.transaction() as session:
             if word == "results" and rest.strip():
                 reply = ask_results_message(ask_results(
@@ -87,17 +91,17 @@ class Messaging:
                 usergroup_id=(_field(values, Ids.GROUP).get("selected_option") or {}).get("value"),
                 days=_field(values, Ids.DAYS).get("value"),
             ))
-            recipients = [] if ask.channel_id else self._recipients(ask)
             with self.cf.transaction() as session:
-                sent = create_ask(session=session, team_id=context.team_id, user_id=context.user_id, ask=ask,
-                                  recipients=recipients, submission_key=view["id"], now=_now())
+                sent = submit_ask(session=session, team_id=context.team_id, user_id=context.user_id, ask=ask,
+                                  submission_key=view["id"], now=_now())
         except InvalidInput as invalid:
             return ack(response_action="errors", errors={ASK_FORM_BLOCKS.get(field, Ids.NAME): message
                                                          for field, message in invalid.fields.items()})
         ack()
         self.cf.outbox.deliver_soon()
-        text, blocks = ask_sent(sent)
-        self.cf.later(body, lambda: self.cf.client.chat_postMessage(channel=context.user_id, text=text, blocks=blocks))
+        self.cf.later(body, lambda: self._confirm_ask(
+            context.team_id, context.user_id, sent or self._send_group_ask(context.team_id, context.user_id, ask,
+                                                                           submission_key=view["id"])))
 
     def on_reaction_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
         """A card button: open the answer modal prefilled with that reaction."""
@@ -111,8 +115,7 @@ class Messaging:
                                ask_id=value.a, reaction=value.r, now=_now())
         container = body.get("container") or {}
         metadata = AnswerMetadata(a=value.a, channel=container.get("channel_id"), ts=container.get("message_ts"))
-        view = answer_modal(form, metadata)
-        self.cf.later(body, lambda: self.cf.client.views_open(trigger_id=body["trigger_id"], view=view))
+        self.cf.open_modal_after_ack(body, answer_modal(form, metadata))
 
     def on_answer_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
         metadata = AnswerMetadata.model_validate_json(view.get("private_metadata") or "{}")
@@ -133,32 +136,41 @@ class Messaging:
                                                          for field, message in invalid.fields.items()})
         ack()
         self.cf.outbox.deliver_soon()
-        self.cf.later(body, lambda: self._confirm_answer(context.user_id, metadata, updated, answer.reaction))
+        self.cf.later(body, lambda: self._confirm_answer(context.team_id, context.user_id, metadata, updated,
+                                                          answer.reaction))
 
     # --- after ack -------------------------------------------------------------------------------
 
-    def _open_ask_modal(self, team_id: str, trigger_id: str) -> None:
+    def _ask_modal(self, team_id: str) -> View:
+        """The ask modal, with the workspace's user groups (a Slack call, so made after the ack)."""
         groups = self.cf.usergroup_choices()
         with self.cf.transaction() as session:
             channel = sales_channel(session=session, team_id=team_id, default=self.cf.settings.sales_channel)
-        view = ask_modal(default_channel=channel, usergroups=groups)
-        self.cf.client.views_open(trigger_id=trigger_id, view=view)
+        return ask_modal(default_channel=channel, usergroups=groups)
 
-    def _recipients(self, ask: AskInput) -> list[str]:
-        people = list(ask.user_ids)
-        if ask.usergroup_id:
-            people += self.cf.client.usergroups_users_list(usergroup=ask.usergroup_id)["users"]
-        return list(dict.fromkeys(people))
+    def _send_group_ask(self, team_id: str, user_id: str, ask: AskInput, *, submission_key: str) -> AskSent:
+        """A DM ask naming a user group: read the group, then store the ask and queue its DMs (once per key)."""
+        recipients = group_ask_recipients(self.cf.client_for, team_id=team_id, ask=ask)
+        with self.cf.transaction() as session:
+            sent = create_ask(session=session, team_id=team_id, user_id=user_id, ask=ask, recipients=recipients,
+                              submission_key=submission_key, now=_now())
+        self.cf.outbox.deliver_soon()
+        return sent
 
-    def _confirm_answer(self, user_id: str, metadata: AnswerMetadata, view, reaction: str) -> None:
+    def _confirm_ask(self, team_id: str, user_id: str, sent: AskSent) -> None:
+        text, blocks = ask_sent(sent)
+        self.cf.client_for(team_id).chat_postMessage(channel=user_id, text=text, blocks=blocks)
+
+    def _confirm_answer(self, team_id: str, user_id: str, metadata: AnswerMetadata, view: AskView,
+                        reaction: str) -> None:
+        client = self.cf.client_for(team_id)
         if view.audience == "dm" and metadata.channel and metadata.ts:
             text, blocks = ask_card(view, your_reaction=reaction)
-            self.cf.client.chat_update(channel=metadata.channel, ts=metadata.ts, text=text, blocks=blocks)
+            client.chat_update(channel=metadata.channel, ts=metadata.ts, text=text, blocks=blocks)
         elif metadata.channel:
-            self.cf.client.chat_postEphemeral(channel=metadata.channel, user=user_id,
-                                              text=answer_thanks(view, reaction))
+            client.chat_postEphemeral(channel=metadata.channel, user=user_id, text=answer_thanks(view, reaction))
         else:
-            self.cf.client.chat_postMessage(channel=user_id, text=answer_thanks(view, reaction))
+            client.chat_postMessage(channel=user_id, text=answer_thanks(view, reaction))
 
     def register(self, app: App) -> None:
         app.command("/messaging")(self.on_command)

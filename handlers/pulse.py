@@ -64,7 +64,7 @@ class Pulse:
             text, blocks = pulse_state_message(state)
             return ack(text=text, blocks=blocks, response_type="ephemeral")
         ack()
-        self._open_view(body, pulse_form_modal(state.prompt))
+        self.cf.open_modal_after_ack(body, pulse_form_modal(state.prompt))
 
     def on_answer_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
         """A 1–5 button in the DM: store the answer and show it in the message, in place."""
@@ -75,7 +75,7 @@ class Pulse:
                                         user_id=context.user_id, value=value, now=_now())
         self._flush_marks(value.r)
         text, blocks = pulse_prompt_message(prompt)
-        self.cf.later(body, lambda: self.cf.client.chat_update(
+        self.cf.later(body, lambda: self.cf.client_for(context.team_id).chat_update(
             channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks))
 
     def on_comment_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
@@ -86,7 +86,7 @@ class Pulse:
             prompt = prompt_for(session=session, round_id=value.r, user_id=context.user_id, secret=self.secret)
         if prompt is None:
             raise InvalidInput({"comment": "This pulse wasn't sent to you."})
-        self._open_view(body, comment_modal(prompt))
+        self.cf.open_modal_after_ack(body, comment_modal(prompt))
 
     def on_comment_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
         value = PulseButtonValue.model_validate_json(view.get("private_metadata") or "{}")
@@ -139,10 +139,8 @@ class Pulse:
         if sent is None or prompt is None:
             return
         text, blocks = pulse_prompt_message(prompt)
-        self.cf.later(body, lambda: self.cf.client.chat_update(channel=sent[0], ts=sent[1], text=text, blocks=blocks))
-
-    def _open_view(self, body: dict, view) -> None:
-        self.cf.later(body, lambda: self.cf.client.views_open(trigger_id=body["trigger_id"], view=view))
+        client = self.cf.client_for(team_id)
+        self.cf.later(body, lambda: client.chat_update(channel=sent[0], ts=sent[1], text=text, blocks=blocks))
 
     def register(self, app: App) -> None:
         app.command("/pulse")(self.on_command)

@@ -359,6 +359,35 @@ def test_a_dm_ask_to_nobody_in_sales_is_refused_on_the_field_and_nothing_is_stor
     assert rows(app, MessagingAsk) == [] and not app.fake.calls_to("chat.postMessage")
 
 
+def test_a_dm_ask_to_a_user_group_is_answered_before_the_group_is_read(app):
+    # Reading the group is a Slack call: it follows the answer, so even its failure leaves the modal closed.
+    app.fake.usergroups = {"S0REPS": ["U1", "U2"]}
+    app.fake.script.fail("usergroups.users.list", error="missing_scope")
+    view = open_ask_modal(app)
+
+    reply = app.slack.submit(view, ask_values(channel=None, group="S0REPS"), user="UMKT")
+
+    assert reply.status == 200 and reply.body == ""
+    app.settle()
+    assert rows(app, MessagingAsk) == []
+    [told] = [c.params["text"] for c in app.fake.calls_to("chat.postMessage") if c.params["channel"] == "UMKT"]
+    assert "something went wrong" in told
+
+
+def test_a_dm_ask_to_a_user_group_with_nobody_in_sales_is_refused_by_dm_and_nothing_is_stored(app):
+    put_in_teams(app, sales=("U1",), marketing=("UMKT", "UMKT2"))
+    app.fake.usergroups = {"S0MKT": ["UMKT2", "ULEAD"]}
+    view = open_ask_modal(app)
+
+    reply = app.slack.submit(view, ask_values(channel=None, group="S0MKT"), user="UMKT")
+
+    assert reply.body == ""
+    app.settle()
+    assert rows(app, MessagingAsk) == []
+    [told] = [c.params["text"] for c in app.fake.calls_to("chat.postMessage") if c.params["channel"] == "UMKT"]
+    assert told.startswith("Nobody you picked is in the sales team") and "`/alignment team add @name sales`" in told
+
+
 def test_someone_outside_the_sales_team_is_told_the_ask_is_for_sales_and_nothing_is_stored(app):
     put_in_teams(app, sales=("U1",), marketing=("UMKT", "UMKT2"))
     post_ask(app)

@@ -177,3 +177,15 @@ def test_first_run_pulse_points_to_team_setup(running, slack):
     reply = slack.command("/pulse", user="U1")
 
     assert "Pulse checks aren't set up here yet" in reply.body and "/alignment team add" in reply.body
+
+
+def test_a_malformed_admin_command_says_who_may_run_it_before_what_is_wrong(running, slack):
+    unreadable = slack.command("/alignment", "team add sales", user="U1")
+
+    assert "Mention the people to add" in unreadable.body
+    assert admins(running.crossfeed) == []  # a command that did nothing makes nobody the first admin
+
+    slack.command("/alignment", "team add <@U2|jane> sales", user="U1")
+    for text in ("team add sales", "timezone Mars/Olympus", "pulse schedule sometimes", "export forever"):
+        assert "Only Crossfeed admins" in slack.command("/alignment", text, user="U7").body, text
+    assert admins(running.crossfeed) == ["U1"]

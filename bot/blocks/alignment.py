@@ -14,8 +14,8 @@ from slack_sdk.models.blocks import (
 
 from bot.blocks.common import local_time, user_text
 from bot.blocks.ids import AlignmentIds
-from bot.teams import Roster
-from bot.workspace import WorkspaceStatus
+from bot.results.teams import Roster
+from bot.results.workspace import WorkspaceStatus
 
 MEMBERS_SHOWN = 60
 

@@ -33,6 +33,11 @@ def user_text(text: str, limit: int = SECTION_TEXT_MAX) -> str:
     return escape_mrkdwn(truncate(text, limit))
 
 
+def percent(share: float | None) -> str:
+    """A share as a whole percentage ("25%"), or a dash when there is none."""
+    return f"{share:.0%}" if share is not None else "–"
+
+
 def mrkdwn(text: str) -> MarkdownTextObject:
     """A mrkdwn object for text that carries user text: verbatim, so Slack doesn't turn a plain @channel,
     #channel or URL in it into a live mention or link (the escaping already stops `<...>` markup)."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.blocks.common import quote, user_text, within_block_limit
-from bot.digest import MIN_SOURCE_RATINGS, SourceLine, WeeklyDigest, gap_in_words
-from bot.messaging import REACTIONS
+from bot.blocks.common import percent, quote, user_text, within_block_limit
+from bot.results.digest import MIN_SOURCE_RATINGS, SourceLine, WeeklyDigest
+from bot.results.messaging import REACTIONS
+from bot.results.pulse import gap_in_words
 
 LIST_MAX = 5
 
@@ -48,10 +49,6 @@ def source_line(line: SourceLine) -> str:
     return f"{user_text(line.label, 75)}: {line.average:.1f} ({line.ratings})"
 
 
-def _share(value: float | None) -> str:
-    return f"{value:.0%}" if value is not None else "–"
-
-
 def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, list[Block]]:
     """The digest as one message: header, index, talking points, leads, messaging, pulse."""
     week = digest.week
@@ -83,7 +80,7 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
             f"*Leads rated*\n{leads.ratings}",
             f"*Reps who rated*\n{leads.raters} of {leads.sales_team or '–'}",
             f"*Average*\n{leads.average:.1f}/5{change_mark(leads.average_change)}",
-            f"*Good (4–5) / bad (1–2)*\n{_share(leads.good_share)} / {_share(leads.bad_share)}",
+            f"*Good (4–5) / bad (1–2)*\n{percent(leads.good_share)} / {percent(leads.bad_share)}",
         ]))
         sources = [source_line(s) for s in leads.ranked_sources]
         if leads.other_sources:

@@ -14,14 +14,15 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import SECTION_TEXT_MAX, VIEW_MAX_BLOCKS, local_time, user_text, within_block_limit
+from bot.blocks.common import SECTION_TEXT_MAX, VIEW_MAX_BLOCKS, local_time, percent, user_text, within_block_limit
 from bot.blocks.digest import change_mark, index_line, source_line
 from bot.blocks.ids import HomeIds, LeadFeedbackIds
 from bot.blocks.leadfeedback import RatingButtonValue, stars
 from bot.blocks.messaging import EMOJI, reaction_buttons, tally_line
-from bot.digest import MIN_SOURCE_RATINGS, WeeklyDigest, gap_in_words
 from bot.home import HomeSummary, LeadQuality, Listed
-from bot.messaging import NAME_MAX, REACTIONS
+from bot.results.digest import MIN_SOURCE_RATINGS, WeeklyDigest
+from bot.results.messaging import NAME_MAX, REACTIONS
+from bot.results.pulse import gap_in_words
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -44,10 +45,6 @@ def _listed(heading: str, lines: list[str], more: int = 0) -> str:
             return f"{text}\n…and {left} more"
         text += f"\n{line}"
     return text + (f"\n…and {more} more" if more else "")
-
-
-def _share(value: float | None) -> str:
-    return f"{value:.0%}" if value is not None else "–"
 
 
 def sparkline(values: tuple[float | None, ...]) -> str:
@@ -140,7 +137,7 @@ def _lead_quality(quality: LeadQuality) -> list[Block]:
     blocks: list[Block] = [SectionBlock(text=heading, fields=[
         f"*Leads rated*\n{quality.ratings} by {quality.raters} rep{'s' if quality.raters != 1 else ''}",
         f"*Average*\n{average}",
-        f"*Good (4–5) / bad (1–2)*\n{_share(quality.good_share)} / {_share(quality.bad_share)}",
+        f"*Good (4–5) / bad (1–2)*\n{percent(quality.good_share)} / {percent(quality.bad_share)}",
     ])]
     lines = [source_line(s) for s in quality.sources.shown]
     blocks.append(SectionBlock(text=_listed("*By source, best first* (average, ratings)", lines,
@@ -218,7 +215,7 @@ def _leadership(digest: WeeklyDigest) -> list[Block]:
             + (f" by {leads.raters} of {leads.sales_team or '–'} reps" if leads.ratings else ""),
             f"*Average rating*\n{leads.average:.1f}/5{change_mark(leads.average_change)}" if leads.average is not None
             else "*Average rating*\n–",
-            f"*Good / bad leads*\n{_share(leads.good_share)} / {_share(leads.bad_share)}",
+            f"*Good / bad leads*\n{percent(leads.good_share)} / {percent(leads.bad_share)}",
             f"*Messaging asks*\n{len(messaging.asks)}" + (
                 f" · best: {user_text(messaging.best.name, 60)} ({messaging.best.resonance:.0%})"
                 if messaging.best else ""),

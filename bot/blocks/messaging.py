@@ -25,7 +25,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks.common import local_time, mrkdwn, quote, static_options, user_text, within_block_limit
 from bot.blocks.ids import MessagingIds as Ids
-from bot.messaging import (
+from bot.results.messaging import (
     DEFAULT_DAYS,
     DESCRIPTION_MAX,
     LINK_MAX,

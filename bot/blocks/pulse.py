@@ -22,7 +22,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks.common import local_time, quote, user_text, within_block_limit
 from bot.blocks.ids import PulseIds as Ids
-from bot.pulse import COMMENT_MAX, SCALE, PulseButtonValue, PulseFormState, PulsePrompt, PulseResults
+from bot.results.pulse import COMMENT_MAX, SCALE, PulseButtonValue, PulseFormState, PulsePrompt, PulseResults
 
 
 class PulseFormMetadata(BaseModel):

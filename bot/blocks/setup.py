@@ -24,8 +24,8 @@ from slack_sdk.models.views import View
 
 from bot.blocks.common import static_options, user_text
 from bot.blocks.ids import SetupIds as Ids
-from bot.setup import THRESHOLD_MAX, CodeLine, SavedSetup, SetupState
-from bot.workspace import DAYS
+from bot.results.setup import THRESHOLD_MAX, CodeLine, SavedSetup, SetupState
+from bot.results.workspace import DAYS
 
 NO_GROUP = "-"
 CODES_HINT = ("One per line as code: Label. Edit a label to rename it; delete a line to retire it "

@@ -1,0 +1,50 @@
+"""`/alignment setup`: the configuration as the modal shows it, and what saving changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+THRESHOLD_MAX = 50
+
+
+class CodeLine(BaseModel):
+    """One reason code or source as the form writes it: `code: Label`."""
+
+    code: str
+    label: str
+
+
+@dataclass(frozen=True)
+class SetupState:
+    """The current configuration, as the modal shows it."""
+
+    digest_channels: list[str]
+    sales_channel: str | None
+    lead_feed_channel: str | None
+    usergroups: dict[str, str]  # side → user group id
+    members: dict[str, list[str]]  # side → people added by hand
+    synced_counts: dict[str, int]  # side → people who came from the user group
+    leaders: list[str]
+    pulse_cadence: str
+    pulse_day: str
+    pulse_time: str
+    pulse_questions: list[str]
+    digest_day: str
+    digest_time: str
+    timezone: str
+    anonymity_threshold: int
+    bad_reasons: list[CodeLine]
+    good_reasons: list[CodeLine]
+    sources: list[CodeLine]
+    allow_new_sources: bool
+    typed_sources: list[tuple[str, int]]  # sources reps typed that match none, with how many ratings name each
+
+
+@dataclass(frozen=True)
+class SavedSetup:
+    """What saving changed, for the confirmation, and the user groups to read after the ack."""
+
+    changes: list[str]
+    groups_to_sync: dict[str, str]

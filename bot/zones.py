@@ -1,0 +1,17 @@
+"""Time zones by IANA name: the one check settings, setup, `/alignment timezone` and the schedules share."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def zone_named(name: str | None) -> ZoneInfo | None:
+    """The time zone called `name` ("Europe/Paris"), or None for a blank or unknown name."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
