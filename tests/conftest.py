@@ -30,17 +30,16 @@ from storage.db import make_engine, migrate
 from storage.models import Base
 from storage.settings import normalise_database_url
 from tests.fake_slack import SHUTDOWN_POLL, FakeSlackServer
-from tests.slack_driver import SlackDriver
+from tests.helpers import APP_SETTINGS, SECRET, SlackDriver, make_settings
 
-SECRET = "test-signing-secret"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
 
 @pytest.fixture(autouse=True)
-def _no_real_slack_settings(monkeypatch):
+def _no_real_settings(monkeypatch):
     # A developer's own SLACK_* or DATABASE_URL must never leak into a test.
     for name in list(os.environ):
-        if name.startswith(("SLACK_", "DATABASE_URL", "LEAD_FEED")):
+        if name.startswith(APP_SETTINGS):
             monkeypatch.delenv(name)
 
 
@@ -138,12 +137,6 @@ def fake_slack():
 @pytest.fixture
 def settings(database_url, fake_slack):
     return make_settings(database_url, fake_slack)
-
-
-def make_settings(database_url: str, fake_slack: FakeSlackServer, **overrides) -> Settings:
-    values = dict(slack_bot_token="xoxb-test", slack_signing_secret=SECRET, slack_api_url=fake_slack.url,
-                  database_url=database_url, slack_max_rate_limit_retries=2)
-    return Settings(_env_file=None, **{**values, **overrides})
 
 
 @pytest.fixture
