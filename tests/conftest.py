@@ -56,52 +56,77 @@ def sqlite_template(tmp_path_factory) -> Iterator[Path]:
     assert hashlib.sha256(path.read_bytes()).hexdigest() == fingerprint, "a test wrote to the template database"
 
 
+# What a schema is made of, as one hash: each table's columns, indexes and constraints.
+SCHEMA_FINGERPRINT = text("""
+SELECT (SELECT array_agg(tablename::text) FROM pg_tables WHERE schemaname = current_schema()),
+       md5(string_agg(part, ';' ORDER BY part))
+FROM (
+    SELECT c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+           || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+           || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '') AS part
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' AND a.attnum > 0
+          AND NOT a.attisdropped AND c.relname = ANY(:tables)
+    UNION ALL
+    SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ANY(:tables)
+    UNION ALL
+    SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+    FROM pg_constraint WHERE connamespace = current_schema()::regnamespace AND conrelid::regclass::text = ANY(:tables)
+) AS parts
+""")
+
+
 class PostgreSQLTestDatabase:
     """A PostgreSQL database migrated by Alembic once per session (per xdist worker), emptied before each test.
 
-    Emptying (DELETE and sequence restarts, one round trip) is much cheaper than a copy here: CREATE DATABASE
-    … TEMPLATE and TRUNCATE each cost 0.1–0.6 s of fsyncs on this machine, DELETE of a test's few rows ~40 ms.
+    Emptying (DELETEs and sequence restarts) is much cheaper than a copy: CREATE DATABASE … TEMPLATE and
+    TRUNCATE each cost 0.1–0.6 s of fsyncs on this machine, DELETE of a test's few rows about 40 ms. A test
+    that changed the schema (one drops a table to make a request fail) gets the database made anew after it.
     """
 
     def __init__(self, server_url: str):
         self.admin = create_engine(make_url(normalise_database_url(server_url)), isolation_level="AUTOCOMMIT",
                                    poolclass=NullPool)
+        self._create()
+
+    def _create(self) -> None:
         self.name = f"cf_test_{uuid.uuid4().hex[:12]}"
         self.url = self.admin.url.set(database=self.name).render_as_string(hide_password=False)
         with self.admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{self.name}"'))
-        self.engine = make_engine(self.url, poolclass=NullPool)
+        self.engine = make_engine(self.url, pool_size=1)
         migrate(self.engine)
-        self.migrated_tables = set(self._tables_and_sequences()[0])
-
-    def _tables_and_sequences(self) -> tuple[list[str], list[str]]:
         with self.engine.connect() as connection:
-            rows = connection.execute(text(
-                "SELECT 'table', tablename FROM pg_tables WHERE schemaname = current_schema() "
-                "UNION ALL SELECT 'sequence', sequencename FROM pg_sequences WHERE schemaname = current_schema()"
-            )).all()
-        return [name for kind, name in rows if kind == "table"], [name for kind, name in rows if kind == "sequence"]
+            [tables, _] = connection.execute(SCHEMA_FINGERPRINT, {"tables": []}).one()
+            self.tables = sorted(set(tables) - {"alembic_version"})
+            _, self.fingerprint = connection.execute(SCHEMA_FINGERPRINT, {"tables": self.tables}).one()
+            self.sequences = list(connection.scalars(text(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")))
 
     def empty(self) -> None:
         """Back to just migrated: no rows, sequences from 1, and no table a test created."""
-        tables, sequences = self._tables_and_sequences()
-        by_dependency = [table.name for table in reversed(Base.metadata.sorted_tables)]
-        others = sorted(set(tables) - set(by_dependency) - {"alembic_version"})
-        statements = [f'DROP TABLE "{name}" CASCADE' for name in others if name not in self.migrated_tables]
-        statements += [f'DELETE FROM "{name}"' for name in others if name in self.migrated_tables]
-        statements += [f'DELETE FROM "{name}"' for name in by_dependency if name in tables]
-        statements += [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+        by_dependency = [table.name for table in reversed(Base.metadata.sorted_tables) if table.name in self.tables]
         with self.engine.begin() as connection:
             # Whatever a test left connected would hold locks that make the DELETEs wait.
             connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
-            connection.exec_driver_sql("; ".join(statements))
+            present, fingerprint = connection.execute(SCHEMA_FINGERPRINT, {"tables": self.tables}).one()
+            if fingerprint == self.fingerprint:
+                statements = [f'DROP TABLE "{name}" CASCADE' for name in set(present) - set(self.tables)
+                              if name != "alembic_version"]
+                statements += [f'DELETE FROM "{name}"' for name in self.tables if name not in by_dependency]
+                statements += [f'DELETE FROM "{name}"' for name in by_dependency]
+                statements += [f'ALTER SEQUENCE "{name}" RESTART' for name in self.sequences]
+                connection.exec_driver_sql("; ".join(statements))
+                return
+        self.drop()
+        self._create()
 
     def drop(self) -> None:
         self.engine.dispose()
         with self.admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-        self.admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -39,3 +39,18 @@ def test_a_postgresql_test_database_is_emptied_back_to_just_migrated(postgresql_
     finally:
         engine.dispose()
     postgresql_database.empty()
+
+
+def test_a_postgresql_test_database_whose_schema_a_test_changed_is_made_anew(postgresql_database):
+    with make_engine(postgresql_database.url).begin() as connection:
+        connection.execute(text("DROP TABLE lead_rating_reasons"))
+        connection.execute(text("ALTER TABLE lead_sources ADD COLUMN note text"))
+
+    postgresql_database.empty()
+
+    engine = make_engine(postgresql_database.url)
+    try:
+        assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
+        assert "note" not in {column["name"] for column in inspect(engine).get_columns("lead_sources")}
+    finally:
+        engine.dispose()
