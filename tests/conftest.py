@@ -37,7 +37,7 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
 @pytest.fixture(autouse=True)
 def _no_real_settings(monkeypatch):
-    # A developer's own SLACK_* or DATABASE_URL must never leak into a test.
+    # A developer's own settings (SLACK_*, DATABASE_URL, LOG_LEVEL, …) must never leak into a test.
     for name in list(os.environ):
         if name.startswith(APP_SETTINGS):
             monkeypatch.delenv(name)
@@ -139,7 +139,7 @@ def postgresql_database() -> Iterator[PostgreSQLTestDatabase]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> Iterator[str]:
+def database_url(request, tmp_path) -> str:
     """A migrated database with nothing in it, the test's own: a copy of the session's template on SQLite,
     the session's database emptied on PostgreSQL."""
     if request.param == "sqlite":
