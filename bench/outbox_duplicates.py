@@ -37,7 +37,7 @@ from bot.pulse import open_due_round  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage.settings import normalise_database_url  # noqa: E402
 from tests.fake_slack import FakeSlackServer  # noqa: E402
-from tests.pulse_kit import OPENING, make_teams  # noqa: E402
+from tests.helpers import OPENING, make_teams  # noqa: E402
 
 
 class Crash(BaseException):

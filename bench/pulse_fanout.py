@@ -59,7 +59,7 @@ from bot.settings import Settings  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
 from storage.settings import normalise_database_url  # noqa: E402
 from tests.fake_slack import check_blocks  # noqa: E402
-from tests.pulse_kit import OPENING, make_teams  # noqa: E402
+from tests.helpers import OPENING, make_teams  # noqa: E402
 
 RETRIES = 10  # the WebClient's 429 retries per call (Settings allows at most 10)
 MAX_PASSES = 100  # deliver_due() runs per fan-out before the bench gives up

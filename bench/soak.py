@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ack_latency import GUNICORN, free_port, stop  # noqa: E402
 from tests.fake_slack import FakeSlackServer  # noqa: E402
-from tests.slack_driver import SlackDriver  # noqa: E402
+from tests.helpers import SlackDriver  # noqa: E402
 
 SECRET = "soak-signing-secret"
 REPORT_EVERY = 5_000

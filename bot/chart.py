@@ -5,13 +5,18 @@ from __future__ import annotations
 import io
 import math
 
-import matplotlib
+from bot.digest import WeeklyDigest
 
-matplotlib.use("Agg")  # no display on servers
 
-import matplotlib.pyplot as plt  # noqa: E402
+def pyplot():
+    """matplotlib's pyplot, drawing without a display, imported at the first chart: the import costs about
+    0.5 s of CPU, and most processes (`python -m schedules run outbox`, a worker that posts no digest) draw none."""
+    import matplotlib
 
-from bot.digest import WeeklyDigest  # noqa: E402
+    matplotlib.use("Agg")  # no display on servers
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def plotted(values: tuple[float | int | None, ...]) -> list[float]:
@@ -31,6 +36,7 @@ def trend_chart(digest: WeeklyDigest) -> bytes | None:
     if not scores and not index:
         return None
     weeks = range(len(digest.trend_weeks))
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(8, 4), dpi=110)
     try:
         lines = []

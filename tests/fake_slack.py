@@ -6,7 +6,6 @@ import itertools
 import json
 import random
 import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -123,6 +122,10 @@ def check_blocks(method: str, params: dict) -> list[str]:
     return problems
 
 
+# How often a server's loop looks for a shutdown request: each test stops two servers, and waits this long.
+SHUTDOWN_POLL = 0.01
+
+
 class FakeSlackServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -134,10 +137,11 @@ class FakeSlackServer(ThreadingHTTPServer):
         self.usergroups: dict[str, list[str]] = {}
         self.history: dict[str, list[dict]] = {}
         self.done_before_failing: list[Call] = []  # calls that did their work, then answered an error
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()  # notified on each call recorded, for wait_for
         self._ts = itertools.count(1)
         self._view_ids = itertools.count(1000)
-        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL},
+                                       daemon=True)
 
     @property
     def url(self) -> str:
@@ -161,16 +165,16 @@ class FakeSlackServer(ThreadingHTTPServer):
 
     def calls_to(self, method: str, *, succeeded: bool = False) -> list[Call]:
         with self.lock:
-            return [call for call in self.calls if call.method == method and (call.ok or not succeeded)]
+            return self._calls_to(method, succeeded=succeeded)
+
+    def _calls_to(self, method: str, *, succeeded: bool = False) -> list[Call]:
+        return [call for call in self.calls if call.method == method and (call.ok or not succeeded)]
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 5) -> list[Call]:
-        """Poll until `method` was called at least `count` times (work after ack runs on threads)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            calls = self.calls_to(method)
-            if len(calls) >= count:
-                return calls
-            time.sleep(0.01)
+        """Wait until `method` was called at least `count` times (work after ack runs on threads)."""
+        with self.lock:
+            if self.lock.wait_for(lambda: len(self._calls_to(method)) >= count, timeout):
+                return self._calls_to(method)
         raise AssertionError(f"expected {count} call(s) to {method}, got {len(self.calls_to(method))}: "
                              f"{[c.method for c in self.calls]}")
 
@@ -191,6 +195,7 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
             # files_upload_v2's second step: the bytes go to the URL files.getUploadURLExternal gave.
             with self.server.lock:
                 self.server.calls.append(Call("upload", {"size": len(data), "path": self.path}))
+                self.server.lock.notify_all()
             return self._reply(200, None)
         raw = data.decode()
         if self.path.startswith("/respond/"):
@@ -207,6 +212,7 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.calls.append(call)
             self.server.problems.extend(problems)
+            self.server.lock.notify_all()
         with self.server.lock:
             failure = self.server.script.next_failure(method)
         if failure is not None:

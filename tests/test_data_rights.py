@@ -8,7 +8,7 @@ from freezegun import freeze_time
 from sqlalchemy import func, select
 
 from storage.models import LeadRating, LeadRatingReason, PulseAnswer, PulseParticipation
-from tests.pulse_kit import OPENING, button, make_teams, open_round, prompts
+from tests.helpers import OPENING, button, make_teams, open_round, prompts
 
 
 def count(crossfeed, model, **where) -> int:

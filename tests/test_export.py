@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 from freezegun import freeze_time
 
 from bot.export import export_csvs
-from tests.pulse_kit import OPENING, button, make_teams, open_round, prompts
-from tests.test_settings_and_entrypoints import ROOT, run
+from tests.helpers import OPENING, ROOT, button, make_teams, open_round, prompts, run
 
 
 def rows(text: str) -> list[dict]:

@@ -21,7 +21,7 @@ from bot.pulse import DEFAULT_QUESTIONS
 from handlers import home as home_handlers
 from storage import pulse as pulse_store
 from storage import teams as team_store
-from tests.slack_driver import TEAM
+from tests.helpers import TEAM
 from tests.test_digest import seed_leads
 
 NY = ZoneInfo("America/New_York")

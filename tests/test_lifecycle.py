@@ -23,7 +23,7 @@ from freezegun import freeze_time
 
 from bot.blocks.ids import MessagingIds
 from tests.clock_kit import TurnedClock
-from tests.pulse_kit import button
+from tests.helpers import button
 from tests.test_messaging import answer_values, ask_values, button_value
 
 ZONE = ZoneInfo("America/New_York")

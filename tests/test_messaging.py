@@ -13,7 +13,7 @@ from bot.blocks.ids import MessagingIds as Ids
 from schedules import jobs
 from storage import teams as team_store
 from storage.models import MessagingAnswer, MessagingAsk, MessagingUsage
-from tests.slack_driver import TEAM
+from tests.helpers import TEAM
 
 SALES = "C_SALES"
 

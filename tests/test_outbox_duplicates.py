@@ -15,8 +15,7 @@ from freezegun import freeze_time
 from bot.digest_posting import post_due_digests
 from bot.outbox import MAY_HAVE_POSTED, Outbox
 from tests.clock_kit import TurnedClock
-from tests.helpers import outbox
-from tests.pulse_kit import OPENING, make_teams
+from tests.helpers import OPENING, make_teams, outbox
 from tests.test_digest import DIGEST, DUE, seed_leads, setup_workspace
 from tests.test_manifest_and_home import manifest
 

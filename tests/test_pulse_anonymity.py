@@ -19,8 +19,7 @@ from sqlalchemy import event, func, select, text
 
 from bot.pulse import RESPONDENT_KEY_LABEL, respondent_key, secret_of
 from storage.models import OutboxMessage, PulseAnswer
-from tests.conftest import SECRET
-from tests.pulse_kit import OPENING, answers, button, comment_button, ledger, make_teams, open_round, prompts
+from tests.helpers import OPENING, SECRET, answers, button, comment_button, ledger, make_teams, open_round, prompts
 
 ANSWER_TABLES = {"pulse_answers", "pulse_comments"}
 WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)

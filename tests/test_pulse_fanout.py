@@ -11,8 +11,7 @@ from freezegun import freeze_time
 
 from bot.container import Crossfeed
 from bot.outbox import Outbox
-from tests.helpers import outbox
-from tests.pulse_kit import OPENING, make_teams, open_round
+from tests.helpers import OPENING, make_teams, open_round, outbox
 
 SALES = [f"US{i:03d}" for i in range(250)]
 MARKETING = [f"UM{i:03d}" for i in range(250)]

@@ -9,7 +9,7 @@ from freezegun import freeze_time
 from sqlalchemy import inspect
 
 from schedules import jobs
-from tests.pulse_kit import (
+from tests.helpers import (
     OPENING,
     answer_count,
     answers,

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.pulse import open_due_round, scheduled_round
 from storage.models import PulseParticipation, PulseRound, WorkspaceConfig
-from tests.pulse_kit import OPENING, make_teams, open_round, prompts
+from tests.helpers import OPENING, make_teams, open_round, prompts
 
 
 def config(**values) -> WorkspaceConfig:

@@ -12,7 +12,7 @@ from bot.digest_posting import post_due_digests
 from storage import queries
 from storage import teams as store
 from storage.models import LeadRating, LeadSource, ReasonCode, Workspace
-from tests.pulse_kit import make_teams, open_round
+from tests.helpers import make_teams, open_round
 
 
 def submitted(view: dict, **changes) -> dict:
