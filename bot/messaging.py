@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
 from bot.text import escape_mrkdwn
 from storage import messaging as store
-from storage import queries
+from storage import outbox, queries
 from storage import teams as team_store
 from storage.models import MessagingAsk
+from storage.outbox import Message, home_refresh
 
 REACTIONS = {"resonated": "Resonated", "mixed": "Mixed", "flat": "Fell flat", "not_used": "Haven't used it yet"}
 PLACES = {"email": "Email", "call": "Call", "demo": "Demo", "social": "Social", "event": "Event", "other": "Other"}
@@ -193,15 +194,9 @@ def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, r
         description=ask.description, audience=audience, channel_id=ask.channel_id,
         recipients=sales, opened_at=now, closes_at=now + timedelta(days=ask.days),
     )
-    if created and audience == "channel":
-        queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_card",
-                               dedupe_key=f"ask-card:{ask_id}", channel=ask.channel_id,
-                               payload={"ask_id": ask_id}, now=now)
-    elif created:
-        for recipient in sales:
-            queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_dm",
-                                   dedupe_key=f"ask-dm:{ask_id}:{recipient}", channel=recipient,
-                                   payload={"ask_id": ask_id}, now=now)
+    cards = [_card(ask_id, ask.channel_id)] if audience == "channel" else [_dm(ask_id, r) for r in sales]
+    outbox.enqueue(session=session, team_id=team_id, messages=[*(cards if created else []), home_refresh(user_id)],
+                   now=now)
     return AskSent(ask=ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now),
                    recipients=tuple(sales), left_out=tuple(p for p in picked if p not in sales))
 
@@ -254,15 +249,20 @@ def record_answer(*, session: Session, team_id: str, user_id: str, ask_id: int, 
                       used_in=[] if answer.reaction == "not_used" else answer.used_in, now=now,
                       reaction=answer.reaction, buyer_stage=answer.stage, buyer_quote=answer.quote,
                       suggestion=answer.suggestion)
-    if view.audience == "channel":
-        _resync_card(session=session, team_id=team_id, view=view, now=now)
+    card = [_card(view.id, view.channel_id)] if view.audience == "channel" else []  # re-synced: the new tally
+    outbox.enqueue(session=session, team_id=team_id, messages=[*card, home_refresh(user_id)], now=now)
     return ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now)
 
 
-def _resync_card(*, session: Session, team_id: str, view: AskView, now: datetime) -> None:
-    queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_card",
-                           dedupe_key=f"ask-card:{view.id}", channel=view.channel_id,
-                           payload={"ask_id": view.id}, now=now)
+def _card(ask_id: int, channel_id: str | None) -> Message:
+    return Message(kind="messaging_card", dedupe_key=f"ask-card:{ask_id}", channel=channel_id,
+                   payload={"ask_id": ask_id})
+
+
+def _dm(ask_id: int, recipient: str) -> Message:
+    # Queued again, a DM'd card is updated in place (the outbox kept its ts).
+    return Message(kind="messaging_dm", dedupe_key=f"ask-dm:{ask_id}:{recipient}", channel=recipient,
+                   payload={"ask_id": ask_id})
 
 
 def open_asks(*, session: Session, team_id: str, now: datetime, limit: int = 20) -> list[AskView]:
@@ -347,18 +347,13 @@ def close_due_asks(*, session: Session, now: datetime) -> int:
     for ask in store.asks_due_to_close(session=session, now=now):
         if not store.claim_close(session=session, ask_id=ask.id, now=now):
             continue
-        queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_summary",
-                               dedupe_key=f"ask-summary:{ask.id}", channel=ask.asker_user_id,
-                               payload={"ask_id": ask.id}, now=now)
-        if ask.audience == "channel":
-            queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_card",
-                                   dedupe_key=f"ask-card:{ask.id}", channel=ask.channel_id,
-                                   payload={"ask_id": ask.id}, now=now)
-        for recipient in ask.recipients:
-            # Re-syncing each DM'd card updates it in place (the outbox kept its ts) to its closed state.
-            queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_dm",
-                                   dedupe_key=f"ask-dm:{ask.id}:{recipient}", channel=recipient,
-                                   payload={"ask_id": ask.id}, now=now)
+        summary = Message(kind="messaging_summary", dedupe_key=f"ask-summary:{ask.id}", channel=ask.asker_user_id,
+                          payload={"ask_id": ask.id})
+        cards = [_card(ask.id, ask.channel_id)] if ask.audience == "channel" else []
+        outbox.enqueue(session=session, team_id=ask.team_id, now=now, messages=[
+            summary, *cards, *(_dm(ask.id, recipient) for recipient in ask.recipients),
+            home_refresh(ask.asker_user_id),  # the ask leaves their open asks
+        ])
         closed += 1
     return closed
 

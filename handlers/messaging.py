@@ -95,7 +95,6 @@ class Messaging:
             return ack(response_action="errors", errors={ASK_FORM_BLOCKS.get(field, Ids.NAME): message
                                                          for field, message in invalid.fields.items()})
         ack()
-        self.cf.outbox.deliver_soon()
         text, blocks = ask_sent(sent)
         self.cf.later(body, lambda: self.cf.client.chat_postMessage(channel=context.user_id, text=text, blocks=blocks))
 
@@ -132,7 +131,6 @@ class Messaging:
             return ack(response_action="errors", errors={ANSWER_FORM_BLOCKS.get(field, Ids.REACTION): message
                                                          for field, message in invalid.fields.items()})
         ack()
-        self.cf.outbox.deliver_soon()
         self.cf.later(body, lambda: self._confirm_answer(context.user_id, metadata, updated, answer.reaction))
 
     # --- after ack -------------------------------------------------------------------------------
