@@ -271,7 +271,8 @@ class Alignment:
         )
 
         def post(body: dict) -> None:
-            outcomes = post_digest(self.cf, team_id=team_id, channels=channels, week=week, now=_now())
+            outcomes = post_digest(self.cf.sessions, self.cf.client_for(team_id), team_id=team_id, channels=channels,
+                                   week=week, now=_now())
             summary = ", ".join(f"<#{o.channel}>: {o.result}" for o in outcomes)
             self.cf.webhook(body["response_url"]).send(
                 text=f"Digest {week.label}: {summary}.", response_type="ephemeral", replace_original=False

@@ -86,7 +86,9 @@ def close_messaging_asks() -> str:
 
 def post_weekly_digests() -> str:
     """Post last week's digest to each digest channel whose workspace's scheduled time has come, once."""
-    outcomes = post_due_digests(runtime(), datetime.now(UTC))
+    crossfeed = runtime()
+    outcomes = post_due_digests(sessions=crossfeed.sessions, client_for=crossfeed.client_for,
+                                settings=crossfeed.settings, now=datetime.now(UTC))
     for outcome in outcomes:
         if outcome.result != "already posted":
             logger.info("digest %s in %s: %s", outcome.week, outcome.channel, outcome.result)

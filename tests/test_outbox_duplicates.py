@@ -12,12 +12,11 @@ from datetime import timedelta
 import pytest
 from freezegun import freeze_time
 
-from bot.digest_posting import post_due_digests
 from bot.outbox import MAY_HAVE_POSTED, Outbox
 from tests.clock_kit import TurnedClock
 from tests.helpers import outbox
 from tests.pulse_kit import OPENING, make_teams
-from tests.test_digest import DIGEST, DUE, seed_leads, setup_workspace
+from tests.test_digest import DIGEST, DUE, post_due, seed_leads, setup_workspace
 from tests.test_manifest_and_home import manifest
 
 SALES = [f"US{i:03d}" for i in range(150)]
@@ -249,9 +248,9 @@ def test_a_digest_post_that_answered_500_after_landing_is_found_after_the_claims
     seed_leads(crossfeed)
     fake_slack.script.fail("chat.postMessage", times=1, status=500, done_first=True)
 
-    first = post_due_digests(crossfeed, DUE)
-    soon = post_due_digests(crossfeed, DUE + timedelta(minutes=5))
-    later = post_due_digests(crossfeed, DUE + timedelta(minutes=15))
+    first = post_due(crossfeed, DUE)
+    soon = post_due(crossfeed, DUE + timedelta(minutes=5))
+    later = post_due(crossfeed, DUE + timedelta(minutes=15))
 
     assert [o.result for o in first] == ["failed: internal_error"]
     assert [o.result for o in soon] == ["already posted"], "the claim is kept while the post may have landed"
