@@ -80,7 +80,8 @@ class HomePublish:
 
 @dataclass
 class DeliveryReport:
-    sent: int = 0  # including those found already posted
+    sent: int = 0  # messages posted or updated, including those found already posted
+    homes: int = 0  # Home tabs published
     reconciled: int = 0  # found in the conversation after an attempt whose outcome was unknown
     failed: int = 0
     skipped: int = 0
@@ -347,6 +348,8 @@ class Outbox:
             report.reconciled += 1
         elif action is None:
             report.skipped += 1
+        elif isinstance(action, HomePublish):
+            report.homes += 1
         else:
             report.sent += 1
         return Outcome(message=message, channel=channel, slack_ts=ts)
