@@ -157,6 +157,8 @@ def test_a_rep_sees_what_waits_for_them_and_their_recent_activity(running, slack
     answered = ask(crossfeed, "M2", "Pricing one-pager", now - timedelta(days=2))
     answer(crossfeed, "U1", answered.id, "resonated", now - timedelta(hours=3))
     rate(crossfeed, "U1", 'ACME-4411 2 no-budget source:webinar "only wanted pricing"', now - timedelta(hours=2))
+    running.settle()
+    running.fake.reset()  # the refreshes those changes asked for
 
     assert open_home(slack, "U1").status == 200
     [view] = published(running.fake, "U1")
