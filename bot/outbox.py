@@ -212,7 +212,7 @@ class Outbox:
         """
         with self._lock:
             self._unrecorded_homes.add((team_id, user_id))
-        self._wake()
+        self._wake(deliver=False)
 
     def _publish_unrecorded_homes(self) -> None:
         while True:
@@ -246,9 +246,9 @@ class Outbox:
     def _after_rollback(session: Session) -> None:
         session.info.pop(store.QUEUED, None)  # rolled back: nothing was queued
 
-    def _wake(self) -> None:
+    def _wake(self, *, deliver: bool = True) -> None:
         with self._lock:
-            self._requested = True
+            self._requested = self._requested or deliver
             if self._running:
                 return  # the running pass goes round again and picks this up
             self._running = True
@@ -262,13 +262,14 @@ class Outbox:
         try:
             while True:
                 with self._lock:
-                    if not self._requested:
+                    if not self._requested and not self._unrecorded_homes:
                         return
-                    self._requested = False
-                try:
-                    self.deliver_due()
-                except Exception:
-                    logger.exception("outbox delivery failed; due messages stay queued for the next run")
+                    deliver, self._requested = self._requested, False
+                if deliver:
+                    try:
+                        self.deliver_due()
+                    except Exception:
+                        logger.exception("outbox delivery failed; due messages stay queued for the next run")
                 self._publish_unrecorded_homes()
         finally:
             self._quiet()
