@@ -40,6 +40,7 @@ from bot.teams import (
     usergroups,
 )
 from bot.workspace import set_digest_schedule, set_pulse_schedule, set_timezone, workspace_status
+from storage.outbox import queue_home_refresh
 from storage.teams import forget_person, set_timezone_if_unset, workspace_config
 
 
@@ -106,6 +107,7 @@ class Alignment:
                 configured=self.cf.settings.admin_user_ids,
             )
             done, follow_up = command(session, context.team_id, context.user_id, raw, words)
+            queue_home_refresh(session=session, team_id=context.team_id, user_ids=[context.user_id], now=_now())
         text, blocks = notice(done, first_admin=check.became_first_admin)
         ack(text=text, blocks=blocks, response_type="ephemeral")
         if check.became_first_admin:
@@ -201,6 +203,7 @@ class Alignment:
                 require_admin(session=session, team_id=context.team_id, user_id=context.user_id,
                               configured=self.cf.settings.admin_user_ids)
                 saved = save_setup(session=session, team_id=context.team_id, form=form, now=_now())
+                queue_home_refresh(session=session, team_id=context.team_id, user_ids=[context.user_id], now=_now())
         except InvalidInput as invalid:
             blocks = set(fields)
             return ack(response_action="errors", errors={
@@ -335,6 +338,7 @@ class Alignment:
         if zone:
             with self.cf.transaction() as session:
                 set_timezone_if_unset(session=session, team_id=team_id, timezone=zone)
+                queue_home_refresh(session=session, team_id=team_id, user_ids=[user_id], now=_now())
 
     def register(self, app: App) -> None:
         app.command("/alignment")(self.on_command)

@@ -493,6 +493,17 @@ def test_opening_a_pulse_round_by_the_clock_refreshes_everyone_asked(running):
         assert HomeIds.ANSWER_PULSE in dict(actions(view))
 
 
+def test_a_write_made_after_the_ack_refreshes_home(running, slack):
+    """The first admin's time zone is adopted after `/alignment setup` is answered: their Home follows."""
+    assert slack.command("/alignment", "setup", user="U1").status == 200
+    running.settle()
+
+    [view] = published(running.fake, "U1")
+    assert "a Crossfeed admin" in shown(view)
+    with running.crossfeed.sessions() as session:
+        assert team_store.workspace_config(session=session, team_id=TEAM).timezone == "America/New_York"
+
+
 def test_closing_an_ask_by_the_clock_refreshes_the_askers_home(running):
     """A write made outside any request (after it, or by the clock) refreshes Home too."""
     from bot.messaging import close_due_asks
