@@ -189,6 +189,7 @@ class Outbox:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         self._lock = threading.Lock()
+        self._posters: dict[WebClient, WebClient] = {}  # each workspace's client, minus connection retries
         self._requested = False
         self._unrecorded_homes: set[tuple[str, str]] = set()
         self._running = False
@@ -292,8 +293,9 @@ class Outbox:
         """Send every message that is due; safe to run from several processes at once."""
         report = DeliveryReport()
         while True:
+            claimed_at = self.clock()
             with self.sessions.begin() as session:
-                claimed = store.claim_due(session=session, now=self.clock(), lease=LEASE, limit=BATCH)
+                claimed = store.claim_due(session=session, now=claimed_at, lease=LEASE, limit=BATCH)
                 composed = [(message, self._compose(session, message)) for message in claimed]
             if not claimed:
                 return report
@@ -301,6 +303,8 @@ class Outbox:
             attempting = None
             try:
                 for message, action in composed:
+                    if self.clock() - claimed_at > LEASE / 2:
+                        break  # a slow batch (rate limits): the rest is given back well before another may take it
                     attempting = message
                     outcomes.append(self._deliver(message, action, report))
                     attempting = None
@@ -400,7 +404,7 @@ class Outbox:
             # Updating in place is idempotent: repeating it after an unknown outcome does no harm.
             response = client.chat_update(channel=post.channel, ts=update_ts, text=post.text, blocks=post.blocks)
             return response["channel"], response["ts"]
-        poster = without_connection_retries(client)
+        poster = self._posters.get(client) or self._posters.setdefault(client, without_connection_retries(client))
         metadata = {"event_type": EVENT_TYPE, "event_payload": identity}
         try:
             response = poster.chat_postMessage(channel=post.channel, text=post.text, blocks=post.blocks,

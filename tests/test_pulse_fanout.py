@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import pytest
 from freezegun import freeze_time
 
 from bot.container import Crossfeed
@@ -61,8 +61,8 @@ def test_a_crash_mid_fan_out_resumes_without_resending(crossfeed, fake_slack, se
         return real_send(self, *args)
 
     monkeypatch.setattr(Outbox, "_send", send_then_die)
-    with pytest.raises(Crash):
-        open_round(crossfeed)
+    with contextlib.suppress(Crash):  # raised in whichever deliverer made the 201st post: the job's, or the pass
+        open_round(crossfeed)          # the opening's commit started
     monkeypatch.setattr(Outbox, "_send", real_send)
     assert len(delivered(fake_slack)) == 200
 
