@@ -260,20 +260,22 @@ class Outbox:
             self._quiet()
 
     def _run_until_quiet(self) -> None:
-        try:
-            while True:
-                with self._lock:
-                    if not self._requested and not self._unrecorded_homes:
-                        return
-                    deliver, self._requested = self._requested, False
+        while True:
+            with self._lock:  # checked and given up under one lock: a wake in between is never lost
+                if not self._requested and not self._unrecorded_homes:
+                    self._running = False
+                    self._idle.set()
+                    return
+                deliver, self._requested = self._requested, False
+            try:
                 if deliver:
-                    try:
-                        self.deliver_due()
-                    except Exception:
-                        logger.exception("outbox delivery failed; due messages stay queued for the next run")
+                    self.deliver_due()
                 self._publish_unrecorded_homes()
-        finally:
-            self._quiet()
+            except Exception:
+                logger.exception("outbox delivery failed; due messages stay queued for the next run")
+            except BaseException:
+                self._quiet()
+                raise
 
     def _quiet(self) -> None:
         with self._lock:
