@@ -166,7 +166,7 @@ def record_outcomes(*, session: Session, outcomes: Sequence[Outcome], now: datet
             next_attempt_at=case(
                 (unchanged, per_id({i: o.retry_at for i, o in by_id.items() if o.retry_at}, m.next_attempt_at)),
                 else_=literal(now, m.next_attempt_at.type)),
-            channel=per_id({i: o.channel for i, o in by_id.items() if o.error is None and not o.release}, m.channel),
+            channel=per_id({i: o.channel for i, o in by_id.items() if o.channel and o.error is None}, m.channel),
             slack_ts=per_id({i: o.slack_ts for i, o in by_id.items() if o.slack_ts}, m.slack_ts),
             sent_at=per_id({i: now for i, o in by_id.items() if o.error is None and not o.release}, m.sent_at),
             last_error=per_id({i: o.error[:2000] if o.error else None for i, o in by_id.items() if not o.release},
