@@ -43,6 +43,7 @@ from bot.workspace import (
     set_timezone,
     workspace_status,
 )
+from storage.outbox import queue_home_refresh
 from storage.teams import forget_person, set_timezone_if_unset
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ class AdminService:
         with self.transaction() as session:
             check = self._require_admin(session, team_id, user_id)
             done, follow_up = self._apply(session, command, team_id, user_id)
+            queue_home_refresh(session=session, team_id=team_id, user_ids=[user_id], now=self.now())
         return AdminOutcome(done=done, became_first_admin=check.became_first_admin, follow_up=follow_up)
 
     def _apply(self, session: Session, command: commands.Command, team_id: str,
@@ -193,6 +195,7 @@ class AdminService:
         if zone:
             with self.transaction() as session:
                 set_timezone_if_unset(session=session, team_id=team_id, timezone=zone)
+                queue_home_refresh(session=session, team_id=team_id, user_ids=[user_id], now=self.now())
 
     # --- what anyone may read ----------------------------------------------------------------------
 
@@ -229,6 +232,7 @@ class AdminService:
         """The whole form, by an admin, in one transaction."""
         with self.transaction() as session:
             self._require_admin(session, team_id, user_id)
+            queue_home_refresh(session=session, team_id=team_id, user_ids=[user_id], now=self.now())
             return save_setup(session=session, team_id=team_id, form=form, now=self.now())
 
     def forget(self, *, team_id: str, user_id: str, person: str) -> dict[str, int]:

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.background import AfterAck
 from bot.outbox import Outbox, composers_for
-from bot.pulse import secret_of
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory, migrate
 
@@ -46,6 +45,11 @@ class RetryAfterHandler(RateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
+def one_client(client: WebClient) -> ClientFor:
+    """Every workspace spoken for by the one bot token (a multi-workspace install looks up each team's)."""
+    return lambda team_id: client
+
+
 def slack_retry_handlers(settings: Settings) -> list:
     # Only connection errors and 429s are retried: a retried 5xx on chat.postMessage can post twice.
     return [
@@ -56,12 +60,14 @@ def slack_retry_handlers(settings: Settings) -> list:
 
 @dataclass
 class Crossfeed:
-    """What every surface needs: settings, the database, the Slack client and background delivery."""
+    """What every surface needs: settings, the database, Slack clients and background delivery."""
 
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
     client: WebClient  # the one bot token's client; below the handlers, ask client_for(team_id)
+    # The client that speaks for a workspace: every Slack call below the handlers starts here.
+    client_for: ClientFor
     outbox: Outbox
     after_ack: AfterAck
 
@@ -76,13 +82,11 @@ class Crossfeed:
             base_url=settings.slack_api_url,
             retry_handlers=slack_retry_handlers(settings),
         )
-        return cls(settings=settings, engine=engine, sessions=sessions, client=client,
-                   after_ack=AfterAck(),
-                   outbox=Outbox(sessions=sessions, client=client, composers=composers_for(secret_of(settings))))
-
-    def client_for(self, team_id: str | None) -> WebClient:
-        """The client that speaks for this workspace: every Slack call below the handlers starts here."""
-        return self.client
+        client_for = one_client(client)
+        outbox = Outbox(sessions=sessions, client_for=client_for, composers=composers_for(settings))
+        outbox.deliver_after_commit()  # a commit that queued a message starts its delivery
+        return cls(settings=settings, engine=engine, sessions=sessions, client=client, client_for=client_for,
+                   after_ack=AfterAck(), outbox=outbox)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.text import at_most, escape_mrkdwn, lead_key, slug, truncate
 from bot.workspace import lead_feed_channel
-from storage import queries
+from storage import outbox, queries
 from storage.defaults import RATING_LABELS
 from storage.models import LeadRating, LeadSource, ReasonCode
+from storage.outbox import Message, home_refresh
 
 LEAD_MAX = 200
 CAMPAIGN_MAX = 150
@@ -218,7 +219,6 @@ class RatedLead:
     rater_user_id: str
     updated_at: datetime
     created: bool = False
-    feed_post_queued: bool = False
 
     @property
     def rating_label(self) -> str:
@@ -232,7 +232,7 @@ class RatedLead:
         return self.source
 
     @classmethod
-    def of(cls, row: LeadRating, *, created: bool = False, feed_post_queued: bool = False) -> RatedLead:
+    def of(cls, row: LeadRating, *, created: bool = False) -> RatedLead:
         return cls(
             id=row.id, lead_ref=row.lead_ref, rating=row.rating,
             reasons=tuple(reason.label for reason in row.reasons),
@@ -240,7 +240,6 @@ class RatedLead:
             reason_codes=tuple(reason.code for reason in row.reasons), source_id=row.source_id,
             source_text=row.source_text, campaign=row.campaign, note=row.note,
             rater_user_id=row.rater_user_id, updated_at=row.updated_at, created=created,
-            feed_post_queued=feed_post_queued,
         )
 
 
@@ -349,11 +348,11 @@ def rate_lead(
         queries.update_lead_rating(session=session, team_id=team_id, rating_id=rating_id, **values)
         created = False
     feed = lead_feed_channel(session=session, team_id=team_id, default=default_lead_feed_channel)
-    queued = bool(feed) and _queue_lead_feed_post(
-        session=session, team_id=team_id, rating_id=rating_id, rating=rating.rating, channel=feed, now=now,
-    )
+    feed_posts = _lead_feed_posts(session=session, team_id=team_id, rating_id=rating_id, rating=rating.rating,
+                                  channel=feed)
+    outbox.enqueue(session=session, team_id=team_id, messages=[*feed_posts, home_refresh(user_id)], now=now)
     row = queries.lead_rating(session=session, team_id=team_id, rating_id=rating_id)
-    return RatedLead.of(row, created=created, feed_post_queued=queued)
+    return RatedLead.of(row, created=created)
 
 
 def _resolve_codes(
@@ -452,17 +451,15 @@ def file_typed_sources(*, session: Session, team_id: str) -> int:
     return sum(map(len, moved.values()))
 
 
-def _queue_lead_feed_post(
-    *, session: Session, team_id: str, rating_id: int, rating: int, channel: str, now: datetime
-) -> bool:
+def _lead_feed_posts(
+    *, session: Session, team_id: str, rating_id: int, rating: int, channel: str | None
+) -> list[Message]:
     # Bad leads are posted for marketing; a post already made is re-synced whenever the rating changes.
     key = f"lead-feed:{rating_id}"
-    already = queries.outbox_message_for(session=session, team_id=team_id, dedupe_key=key)
-    if rating not in FEED_RATINGS and already is None:
-        return False
-    queries.enqueue_outbox(session=session, team_id=team_id, kind="lead_feed", dedupe_key=key,
-                           channel=channel, payload={"rating_id": rating_id}, now=now)
-    return True
+    if not channel or (rating not in FEED_RATINGS
+                       and outbox.outbox_message_for(session=session, team_id=team_id, dedupe_key=key) is None):
+        return []
+    return [Message(kind="lead_feed", dedupe_key=key, channel=channel, payload={"rating_id": rating_id})]
 
 
 def rating_for_edit(*, session: Session, team_id: str, user_id: str, rating_id: int) -> RatedLead:

@@ -27,9 +27,10 @@ from bot.results.messaging import (
 )
 from bot.text import at_most, escape_mrkdwn
 from storage import messaging as store
-from storage import queries
+from storage import outbox, queries
 from storage import teams as team_store
 from storage.models import MessagingAsk
+from storage.outbox import Message, home_refresh
 
 if TYPE_CHECKING:
     from bot.container import ClientFor
@@ -136,9 +137,8 @@ def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, r
         description=ask.description, audience=audience, channel_id=ask.channel_id,
         recipients=sales, opened_at=now, closes_at=now + timedelta(days=ask.days),
     )
-    if created:
-        _queue_cards(session=session, team_id=team_id, ask_id=ask_id, channel_id=ask.channel_id, recipients=sales,
-                     now=now)
+    cards = _cards(ask_id, ask.channel_id, sales) if created else []
+    outbox.enqueue(session=session, team_id=team_id, messages=[*cards, home_refresh(user_id)], now=now)
     return AskSent(ask=ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now),
                    recipients=tuple(sales), left_out=tuple(p for p in picked if p not in sales))
 
@@ -184,24 +184,18 @@ def record_answer(*, session: Session, team_id: str, user_id: str, ask_id: int, 
                       used_in=[] if answer.reaction == "not_used" else answer.used_in, now=now,
                       reaction=answer.reaction, buyer_stage=answer.stage, buyer_quote=answer.quote,
                       suggestion=answer.suggestion)
-    if view.audience == "channel":
-        _queue_cards(session=session, team_id=team_id, ask_id=view.id, channel_id=view.channel_id, recipients=(),
-                     now=now)
+    cards = _cards(view.id, view.channel_id) if view.audience == "channel" else []  # re-synced: the new tally
+    outbox.enqueue(session=session, team_id=team_id, messages=[*cards, home_refresh(user_id)], now=now)
     return ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now)
 
 
-def _queue_cards(*, session: Session, team_id: str, ask_id: int, channel_id: str | None, recipients: Iterable[str],
-                 now: datetime) -> None:
-    """Queue an ask's card in its channel and in each recipient's DM; the same keys again re-sync the posted cards
-    in place (the outbox kept their ts), to a new tally or to closed."""
-    if channel_id:
-        queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_card",
-                               dedupe_key=f"ask-card:{ask_id}", channel=channel_id, payload={"ask_id": ask_id},
-                               now=now)
-    for recipient in recipients:
-        queries.enqueue_outbox(session=session, team_id=team_id, kind="messaging_dm",
-                               dedupe_key=f"ask-dm:{ask_id}:{recipient}", channel=recipient,
-                               payload={"ask_id": ask_id}, now=now)
+def _cards(ask_id: int, channel_id: str | None, recipients: Iterable[str] = ()) -> list[Message]:
+    """An ask's card in its channel and in each recipient's DM; queued again under the same keys, the posted
+    cards are re-synced in place (the outbox kept their ts), to a new tally or to closed."""
+    in_channel = [Message(kind="messaging_card", dedupe_key=f"ask-card:{ask_id}", channel=channel_id,
+                          payload={"ask_id": ask_id})] if channel_id else []
+    return in_channel + [Message(kind="messaging_dm", dedupe_key=f"ask-dm:{ask_id}:{recipient}", channel=recipient,
+                                 payload={"ask_id": ask_id}) for recipient in recipients]
 
 
 def open_asks(*, session: Session, team_id: str, now: datetime, limit: int = 20) -> list[AskView]:
@@ -268,12 +262,12 @@ def close_due_asks(*, session: Session, now: datetime) -> int:
     for ask in store.asks_due_to_close(session=session, now=now):
         if not store.claim_close(session=session, ask_id=ask.id, now=now):
             continue
-        queries.enqueue_outbox(session=session, team_id=ask.team_id, kind="messaging_summary",
-                               dedupe_key=f"ask-summary:{ask.id}", channel=ask.asker_user_id,
-                               payload={"ask_id": ask.id}, now=now)
-        _queue_cards(session=session, team_id=ask.team_id, ask_id=ask.id,
-                     channel_id=ask.channel_id if ask.audience == "channel" else None, recipients=ask.recipients,
-                     now=now)
+        summary = Message(kind="messaging_summary", dedupe_key=f"ask-summary:{ask.id}", channel=ask.asker_user_id,
+                          payload={"ask_id": ask.id})
+        cards = _cards(ask.id, ask.channel_id if ask.audience == "channel" else None, ask.recipients)
+        outbox.enqueue(session=session, team_id=ask.team_id, now=now, messages=[
+            summary, *cards, home_refresh(ask.asker_user_id),  # the ask leaves their open asks
+        ])
         closed += 1
     return closed
 

@@ -1,15 +1,19 @@
-"""Delivering queued Slack messages: the one place below the handlers that talks to Slack.
+"""Delivering queued Slack messages: the one place below the handlers that talks to Slack after a request.
 
-Services queue a message in the same transaction as the change it reports (a transactional
-outbox), so a crash after commit loses nothing. Delivery claims each message with an atomic
-UPDATE, calls Slack outside any transaction, then records the result; a failed send is retried
-with backoff and, after the last attempt, left as `failed` with its error for an operator.
+Services queue a message in the same transaction as the change it reports (a transactional outbox), so a
+crash after commit loses nothing. The commit itself starts delivery: an after-commit hook on the session
+factory starts a background pass when the transaction queued something (storage.outbox marks the session).
+A pass claims a batch of due messages in one UPDATE … RETURNING, composes them in that transaction, calls
+Slack outside any transaction, then records every outcome in one UPDATE; a failed send is retried with
+backoff and, after the last attempt, left as `failed` with its error for an operator. The periodic `outbox`
+job sweeps up whatever a pass missed (another process's commit, a crash, a retry's backoff).
 
-Posting is not idempotent: Slack can answer 5xx (or the connection drop, or the worker die) after
-the message went out. So every post carries metadata naming its outbox key, an attempt whose outcome
-is unknown is recorded as such, and before such a message is posted again the conversation is read
-back: if the message is there it is recorded as sent, never posted twice. A known rejection (ok:false,
-429) posted nothing and is simply retried. Updates (chat.update) are idempotent and need none of this.
+Posting is not idempotent: Slack can answer 5xx (or the connection drop, or the worker die) after the
+message went out. So every post carries metadata naming its outbox key, an attempt whose outcome is unknown
+is recorded as such, and before such a message is posted again the conversation is read back: if the
+message is there it is recorded as sent, never posted twice. A known rejection (ok:false, 429) posted
+nothing and is simply retried. Updates (chat.update) and Home publishes (views.publish) are idempotent and
+need none of this.
 """
 
 from __future__ import annotations
@@ -21,21 +25,31 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.blocks.home import home_view
 from bot.blocks.leadfeedback import lead_feed_message
 from bot.blocks.messaging import ask_card, ask_summary_message
 from bot.blocks.pulse import pulse_prompt_message, pulse_reminder_message
+from bot.home import home_summary
 from bot.leads import lead_rating_for_feed
 from bot.messaging import ask_summary, ask_view
-from bot.pulse import prompt_for, reminder_state
+from bot.pulse import prompt_for, reminder_state, secret_of
+from bot.settings import Settings
 from bot.slack_history import find_posted, may_have_posted, without_connection_retries
-from storage import queries
-from storage.models import OutboxMessage
+from storage import outbox as store
+from storage.outbox import HOME, MAY_HAVE_POSTED, ClaimedMessage, Outcome
+from storage.queries import ensure_workspace
+
+if TYPE_CHECKING:
+    from bot.container import ClientFor
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +57,6 @@ LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 BATCH = 200
 EVENT_TYPE = "crossfeed_outbox"
-# Starts the recorded error of an attempt that may have posted (5xx, lost connection), so the next
-# attempt reads the conversation first; it survives re-arming and is cleared once the message is sent.
-MAY_HAVE_POSTED = "may have posted: "
 # How far before the message was queued the history read starts: clocks of Slack and ours differ.
 RECONCILE_MARGIN = timedelta(minutes=2)
 
@@ -59,19 +70,28 @@ class SlackPost:
     blocks: list[Block]
 
 
+@dataclass(frozen=True)
+class HomePublish:
+    """A person's App Home tab to publish: idempotent, the newest view simply replaces the one shown."""
+
+    user_id: str
+    view: View
+
+
 @dataclass
 class DeliveryReport:
-    sent: int = 0  # including those found already posted
+    sent: int = 0  # messages posted or updated, including those found already posted
+    homes: int = 0  # Home tabs published
     reconciled: int = 0  # found in the conversation after an attempt whose outcome was unknown
     failed: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
 
 
-Composer = Callable[[Session, OutboxMessage], SlackPost | None]
+Composer = Callable[[Session, ClaimedMessage], SlackPost | HomePublish | None]
 
 
-def compose_lead_feed(session: Session, message: OutboxMessage) -> SlackPost | None:
+def compose_lead_feed(session: Session, message: ClaimedMessage) -> SlackPost | None:
     rated = lead_rating_for_feed(session=session, team_id=message.team_id, rating_id=message.payload["rating_id"])
     if rated is None:
         return None
@@ -79,7 +99,7 @@ def compose_lead_feed(session: Session, message: OutboxMessage) -> SlackPost | N
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
-def compose_pulse_prompt(session: Session, message: OutboxMessage) -> SlackPost | None:
+def compose_pulse_prompt(session: Session, message: ClaimedMessage) -> SlackPost | None:
     # Composed without the pulse secret: a fresh prompt shows no answers yet.
     prompt = prompt_for(session=session, round_id=message.payload["round_id"], user_id=message.payload["user_id"])
     if prompt is None:
@@ -88,7 +108,7 @@ def compose_pulse_prompt(session: Session, message: OutboxMessage) -> SlackPost 
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
-def compose_pulse_reminder(session: Session, message: OutboxMessage, secret: bytes | None = None) -> SlackPost | None:
+def compose_pulse_reminder(session: Session, message: ClaimedMessage, secret: bytes | None = None) -> SlackPost | None:
     state = reminder_state(session=session, round_id=message.payload["round_id"],
                            user_id=message.payload["user_id"], now=datetime.now(UTC), secret=secret)
     if state is None:
@@ -97,7 +117,7 @@ def compose_pulse_reminder(session: Session, message: OutboxMessage, secret: byt
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
-def compose_messaging_card(session: Session, message: OutboxMessage) -> SlackPost | None:
+def compose_messaging_card(session: Session, message: ClaimedMessage) -> SlackPost | None:
     view = ask_view(session=session, team_id=message.team_id, ask_id=message.payload["ask_id"], now=datetime.now(UTC))
     if view is None:
         return None
@@ -105,13 +125,25 @@ def compose_messaging_card(session: Session, message: OutboxMessage) -> SlackPos
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
-def compose_messaging_summary(session: Session, message: OutboxMessage) -> SlackPost | None:
+def compose_messaging_summary(session: Session, message: ClaimedMessage) -> SlackPost | None:
     results = ask_summary(session=session, team_id=message.team_id, ask_id=message.payload["ask_id"],
                           now=datetime.now(UTC))
     if results is None:
         return None
     text, blocks = ask_summary_message(results)
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
+def compose_home(session: Session, message: ClaimedMessage, settings: Settings | None = None) -> HomePublish:
+    """The person's Home as it is now: however many changes queued it, one publish shows them all."""
+    user_id = message.payload["user_id"]
+    summary = home_summary(
+        session=session, team_id=message.team_id, user_id=user_id, now=datetime.now(UTC),
+        configured_admins=settings.admin_user_ids if settings else frozenset(),
+        default_zone=settings.workspace_timezone if settings else None,
+        pulse_secret=secret_of(settings) if settings else None,
+    )
+    return HomePublish(user_id=user_id, view=home_view(summary))
 
 
 COMPOSERS: dict[str, Composer] = {
@@ -121,12 +153,15 @@ COMPOSERS: dict[str, Composer] = {
     "lead_feed": compose_lead_feed,
     "pulse_prompt": compose_pulse_prompt,
     "pulse_reminder": compose_pulse_reminder,
+    HOME: compose_home,
 }
 
 
-def composers_for(pulse_secret: bytes | None) -> dict[str, Composer]:
-    """The composers, with the pulse secret that tells whether someone answered before their mark is written."""
-    return {**COMPOSERS, "pulse_reminder": partial(compose_pulse_reminder, secret=pulse_secret)}
+def composers_for(settings: Settings) -> dict[str, Composer]:
+    """The composers with what some need from settings: the pulse secret (who answered before their mark is
+    written) and, for Home, the configured admins and default time zone."""
+    return {**COMPOSERS, "pulse_reminder": partial(compose_pulse_reminder, secret=secret_of(settings)),
+            HOME: partial(compose_home, settings=settings)}
 
 
 def retry_delay(attempts: int, error: SlackApiError | None = None) -> timedelta:
@@ -144,124 +179,215 @@ def failure_reason(error: Exception) -> str:
 
 
 class Outbox:
-    """Sends what services queued; `deliver_soon()` after a commit, `deliver_due()` on a schedule."""
+    """Sends what services queued: after each commit that queued something, and on a schedule (`deliver_due`)."""
 
-    def __init__(self, *, sessions: sessionmaker[Session], client: WebClient,
+    def __init__(self, *, sessions: sessionmaker[Session], client_for: ClientFor,
                  composers: dict[str, Composer] | None = None, clock: Callable[[], datetime] | None = None):
         self.sessions = sessions
-        self.client = client
-        self.poster = without_connection_retries(client)
+        self.client_for = client_for
         self.composers = composers or COMPOSERS
         self.clock = clock or (lambda: datetime.now(UTC))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         self._lock = threading.Lock()
+        self._posters: dict[WebClient, WebClient] = {}  # each workspace's client, minus connection retries
         self._requested = False
+        self._unrecorded_homes: set[tuple[str, str]] = set()
         self._running = False
         self._idle = threading.Event()
         self._idle.set()
 
-    def deliver_soon(self) -> None:
-        """Deliver in the background, after the current request has been answered."""
+    # --- Home ------------------------------------------------------------------------------------------
+
+    def refresh_home(self, team_id: str, user_id: str) -> None:
+        """Queue this person's Home refresh on its own (they opened the tab); the commit starts its delivery."""
+        with self.sessions.begin() as session:
+            ensure_workspace(session=session, team_id=team_id)  # opened before anything else was done
+            store.queue_home_refresh(session=session, team_id=team_id, user_ids=[user_id], now=self.clock())
+
+    def refresh_home_unrecorded(self, team_id: str, user_id: str) -> None:
+        """Publish this person's Home in the background without queueing a row: for a pulse answer only.
+
+        Anything naming the person written when they answer (a row, its time, its transaction id) would
+        link them to their anonymous answer, so this refresh lives in memory; lost in a crash, it is
+        published afresh the next time they open Home.
+        """
         with self._lock:
-            self._requested = True
+            self._unrecorded_homes.add((team_id, user_id))
+        self._wake(deliver=False)
+
+    def _publish_unrecorded_homes(self) -> None:
+        while True:
+            with self._lock:
+                if not self._unrecorded_homes:
+                    return
+                team_id, user_id = self._unrecorded_homes.pop()
+            message = ClaimedMessage(id=0, team_id=team_id, kind=HOME, dedupe_key="", channel=None,
+                                     payload={"user_id": user_id}, slack_ts=None, attempts=1, requests=0,
+                                     last_error=None, created_at=self.clock())
+            try:
+                with self.sessions.begin() as session:
+                    home = self.composers[HOME](session, message)
+                self.client_for(team_id).views_publish(user_id=home.user_id, view=home.view)
+            except Exception as error:
+                logger.warning("could not refresh the Home tab of %s in %s: %s", user_id, team_id,
+                               failure_reason(error))
+
+    # --- started by the commit ------------------------------------------------------------------------
+
+    def deliver_after_commit(self) -> None:
+        """Start a background pass after every commit of `sessions` that queued outbox work (and only then)."""
+        event.listen(self.sessions, "after_commit", self._after_commit)
+        event.listen(self.sessions, "after_rollback", self._after_rollback)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(store.QUEUED, False):
+            self._wake()
+
+    @staticmethod
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(store.QUEUED, None)  # rolled back: nothing was queued
+
+    def _wake(self, *, deliver: bool = True) -> None:
+        with self._lock:
+            self._requested = self._requested or deliver
             if self._running:
-                return  # the running pass will go round again and pick this up
+                return  # the running pass goes round again and picks this up
             self._running = True
             self._idle.clear()
-        self._executor.submit(self._run_until_quiet)
+        try:
+            self._executor.submit(self._run_until_quiet)
+        except RuntimeError:  # shutting down: the periodic job delivers it
+            self._quiet()
 
     def _run_until_quiet(self) -> None:
         while True:
-            with self._lock:
-                if not self._requested:
+            with self._lock:  # checked and given up under one lock: a wake in between is never lost
+                if not self._requested and not self._unrecorded_homes:
                     self._running = False
                     self._idle.set()
                     return
-                self._requested = False
+                deliver, self._requested = self._requested, False
             try:
-                self.deliver_due()
+                if deliver:
+                    self.deliver_due()
+                self._publish_unrecorded_homes()
             except Exception:
                 logger.exception("outbox delivery failed; due messages stay queued for the next run")
+            except BaseException:
+                self._quiet()
+                raise
+
+    def _quiet(self) -> None:
+        with self._lock:
+            self._running = False
+            self._idle.set()
 
     def wait_idle(self, timeout: float = 5) -> bool:
         """Block until background deliveries have finished (for shutdown and tests)."""
         return self._idle.wait(timeout)
 
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    # --- a delivery pass ------------------------------------------------------------------------------
+
     def deliver_due(self) -> DeliveryReport:
         """Send every message that is due; safe to run from several processes at once."""
         report = DeliveryReport()
         while True:
+            claimed_at = self.clock()
             with self.sessions.begin() as session:
-                ids = queries.due_outbox_ids(session=session, now=self.clock(), lease=LEASE, limit=BATCH)
-            if not ids:
+                claimed = store.claim_due(session=session, now=claimed_at, lease=LEASE, limit=BATCH)
+                composed = [(message, self._compose(session, message)) for message in claimed]
+            if not claimed:
                 return report
-            progressed = False
-            for message_id in ids:
-                outcome = self._deliver_one(message_id, report)
-                progressed = progressed or outcome
-            if not progressed:
+            outcomes: list[Outcome] = []
+            attempting = None
+            try:
+                for message, action in composed:
+                    if self.clock() - claimed_at > LEASE / 2:
+                        break  # a slow batch (rate limits): the rest is given back well before another may take it
+                    attempting = message
+                    outcomes.append(self._deliver(message, action, report))
+                    attempting = None
+            finally:
+                # Also when the pass dies: what was done is recorded and what was never tried is given back;
+                # the one whose Slack call was cut short stays claimed, in doubt, until its lease runs out.
+                settled = {outcome.message.id for outcome in outcomes} | ({attempting.id} if attempting else set())
+                outcomes += [Outcome(message=message, release=True) for message, _ in composed
+                             if message.id not in settled]
+                with self.sessions.begin() as session:
+                    again = store.record_outcomes(session=session, outcomes=outcomes, now=self.clock())
+            if len(claimed) < BATCH and not again:
                 return report
 
-    def _deliver_one(self, message_id: int, report: DeliveryReport) -> bool:
-        with self.sessions.begin() as session:
-            claim = queries.claim_outbox_message(session=session, message_id=message_id, now=self.clock(),
-                                                 lease=LEASE)
-            if claim is None:
-                return False
-            message = queries.outbox_message(session=session, message_id=message_id)
-            composer = self.composers.get(message.kind)
-            post = composer(session, message) if composer else None
-            attempts, update_ts, channel = message.attempts, message.slack_ts, message.channel
-            identity = {"team_id": message.team_id, "outbox_key": message.dedupe_key}
-            queued_at = message.created_at
-        in_doubt = not update_ts and (claim.was_in_flight or (claim.last_error or "").startswith(MAY_HAVE_POSTED))
+    def _compose(self, session: Session, message: ClaimedMessage) -> SlackPost | HomePublish | None | Exception:
+        composer = self.composers.get(message.kind)
         try:
-            found = self._find_earlier_post(channel or "", identity, queued_at) if in_doubt else None
-            if found is None and post is not None:
-                channel, ts = self._send(post, update_ts, identity)
-        except Exception as error:
-            self._record_failure(message_id, attempts, error, in_doubt, report)
-            return True
-        with self.sessions.begin() as session:
+            return composer(session, message) if composer else None
+        except Exception as error:  # one message that cannot be composed must not hold up the others
+            logger.exception("could not compose outbox message %s", message.id)
+            return error
+
+    def _deliver(self, message: ClaimedMessage, action, report: DeliveryReport) -> Outcome:
+        # The post of a message that may have reached Slack is looked up before it is made again.
+        in_doubt = not message.slack_ts and message.may_have_posted and not isinstance(action, HomePublish)
+        channel, ts = message.channel or "", message.slack_ts or ""
+        found = None
+        try:
+            if isinstance(action, Exception):
+                raise action
+            client = self.client_for(message.team_id)
+            found = self._find_earlier_post(client, message) if in_doubt else None
             if found is not None:
                 channel, ts = found
-            elif post is None:
-                channel, ts = channel or "", ""
-            queries.mark_outbox_sent(session=session, message_id=message_id, channel=channel, slack_ts=ts,
-                                     now=self.clock())
+            elif isinstance(action, HomePublish):
+                client.views_publish(user_id=action.user_id, view=action.view)
+            elif action is not None:
+                channel, ts = self._send(action, message.slack_ts, {"team_id": message.team_id,
+                                                                    "outbox_key": message.dedupe_key})
+        except Exception as error:
+            return self._failure(message, error, in_doubt, report)
         if found is not None:
             logger.info("outbox message %s was already posted (%s); recorded it instead of posting again",
-                        message_id, ts)
+                        message.id, ts)
             report.sent += 1
             report.reconciled += 1
-        elif post is None:
+        elif action is None:
             report.skipped += 1
+        elif isinstance(action, HomePublish):
+            report.homes += 1
         else:
             report.sent += 1
-        return True
+        return Outcome(message=message, channel=channel, slack_ts=ts)
 
-    def _record_failure(self, message_id: int, attempts: int, error: Exception, in_doubt: bool,
-                        report: DeliveryReport) -> None:
+    def _failure(self, message: ClaimedMessage, error: Exception, in_doubt: bool, report: DeliveryReport) -> Outcome:
         """Retry later with backoff; keep saying "may have posted" while that is still possible."""
         reason = failure_reason(error)
-        if in_doubt or may_have_posted(error):
+        if in_doubt or (may_have_posted(error) and not message.slack_ts and message.kind != HOME):
             reason = MAY_HAVE_POSTED + reason
-        retry_at = self.clock() + retry_delay(attempts, error if isinstance(error, SlackApiError) else None)
-        retry_at = retry_at if attempts < MAX_ATTEMPTS else None
+        retry_at = self.clock() + retry_delay(message.attempts, error if isinstance(error, SlackApiError) else None)
+        retry_at = retry_at if message.attempts < MAX_ATTEMPTS else None
         log = logger.warning if retry_at else logger.error
-        log("outbox message %s failed on attempt %s: %s", message_id, attempts, reason)
-        with self.sessions.begin() as session:
-            queries.mark_outbox_failed(session=session, message_id=message_id, error=reason, retry_at=retry_at)
+        if message.kind == HOME:
+            log("could not refresh the Home tab of %s in %s: %s", message.payload["user_id"], message.team_id,
+                reason)
+        else:
+            log("outbox message %s failed on attempt %s: %s", message.id, message.attempts, reason)
         report.failed += 1
         report.errors.append(reason)
+        return Outcome(message=message, error=reason, retry_at=retry_at)
 
-    def _find_earlier_post(self, channel: str, identity: dict, queued_at: datetime) -> tuple[str, str] | None:
+    def _find_earlier_post(self, client: WebClient, message: ClaimedMessage) -> tuple[str, str] | None:
         """The (channel, ts) of this message if an earlier attempt posted it; None if it is not there."""
+        channel = message.channel or ""
         if channel[:1] in ("U", "W"):
             # Posted to a person: their DM with the app is the conversation to read.
-            channel = self.client.conversations_open(users=channel)["channel"]["id"]
+            channel = client.conversations_open(users=channel)["channel"]["id"]
+        identity = {"team_id": message.team_id, "outbox_key": message.dedupe_key}
+
         def read() -> dict | None:
-            return find_posted(self.client, channel=channel, since=queued_at - RECONCILE_MARGIN,
+            return find_posted(client, channel=channel, since=message.created_at - RECONCILE_MARGIN,
                                event_type=EVENT_TYPE, payload=identity)
 
         try:
@@ -270,27 +396,26 @@ class Outbox:
             if error.response is None or error.response.get("error") != "not_in_channel":
                 raise
             # chat:write.public posts to a public channel without joining it; reading it back needs membership.
-            self.client.conversations_join(channel=channel)
+            client.conversations_join(channel=channel)
             found = read()
         return (channel, found["ts"]) if found is not None else None
 
     def _send(self, post: SlackPost, update_ts: str | None, identity: dict) -> tuple[str, str]:
+        client = self.client_for(identity["team_id"])
         if update_ts:
             # Updating in place is idempotent: repeating it after an unknown outcome does no harm.
-            response = self.client.chat_update(channel=post.channel, ts=update_ts, text=post.text, blocks=post.blocks)
+            response = client.chat_update(channel=post.channel, ts=update_ts, text=post.text, blocks=post.blocks)
             return response["channel"], response["ts"]
+        poster = self._posters.get(client) or self._posters.setdefault(client, without_connection_retries(client))
         metadata = {"event_type": EVENT_TYPE, "event_payload": identity}
         try:
-            response = self.poster.chat_postMessage(channel=post.channel, text=post.text, blocks=post.blocks,
-                                                    metadata=metadata)
+            response = poster.chat_postMessage(channel=post.channel, text=post.text, blocks=post.blocks,
+                                               metadata=metadata)
         except SlackApiError as error:
             if error.response is None or error.response.get("error") != "not_in_channel":
                 raise
             # A public channel the bot hasn't joined yet: join it once and post again (nothing was posted).
-            self.client.conversations_join(channel=post.channel)
-            response = self.poster.chat_postMessage(channel=post.channel, text=post.text, blocks=post.blocks,
-                                                    metadata=metadata)
+            client.conversations_join(channel=post.channel)
+            response = poster.chat_postMessage(channel=post.channel, text=post.text, blocks=post.blocks,
+                                               metadata=metadata)
         return response["channel"], response["ts"]
-
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=True)

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
 from bot.results.pulse import COMMENT_MAX, SCALE, PulseButtonValue, PulseFormState, PulsePrompt, PulseResults, TeamPulse
 from bot.zones import UTC_ZONE, zone_named
+from storage import outbox
 from storage import pulse as store
-from storage import queries
 from storage.models import PulseRound, WorkspaceConfig
+from storage.outbox import Message, home_refresh
 from storage.teams import team_members, workspace_config
 
 DEFAULT_QUESTIONS = (
@@ -153,10 +154,12 @@ def open_due_round(*, session: Session, team_id: str, now: datetime, default_zon
     if round_id is None:
         return None
     enrolled = store.enrol_team_members(session=session, team_id=team_id, round_id=round_id)
-    for user_id in enrolled:
-        queries.enqueue_outbox(session=session, team_id=team_id, kind="pulse_prompt",
-                               dedupe_key=f"pulse:{round_id}:{user_id}", channel=user_id,
-                               payload={"round_id": round_id, "user_id": user_id}, now=now)
+    # Each person asked gets the prompt, and a Home that shows the pulse waiting for them.
+    outbox.enqueue(session=session, team_id=team_id, now=now, messages=[
+        *(Message(kind="pulse_prompt", dedupe_key=f"pulse:{round_id}:{user_id}", channel=user_id,
+                  payload={"round_id": round_id, "user_id": user_id}) for user_id in enrolled),
+        *(home_refresh(user_id) for user_id in enrolled),
+    ])
     return OpenedRound(round_id=round_id, period=schedule.period, asked=len(enrolled))
 
 
@@ -221,13 +224,12 @@ def queue_due_reminders(*, session: Session, now: datetime, secret: bytes | None
             continue
         flush_answered_marks(session=session, secret=secret, round_id=pulse_round.id)
         answered = answered_unmarked(session=session, secret=secret, round_id=pulse_round.id) if secret else set()
-        for user_id in store.unmarked_participants(session=session, round_id=pulse_round.id):
-            if user_id in answered:
-                continue
-            queries.enqueue_outbox(session=session, team_id=pulse_round.team_id, kind="pulse_reminder",
-                                   dedupe_key=f"pulse-reminder:{pulse_round.id}:{user_id}", channel=user_id,
-                                   payload={"round_id": pulse_round.id, "user_id": user_id}, now=now)
-            queued += 1
+        reminders = [Message(kind="pulse_reminder", dedupe_key=f"pulse-reminder:{pulse_round.id}:{user_id}",
+                             channel=user_id, payload={"round_id": pulse_round.id, "user_id": user_id})
+                     for user_id in store.unmarked_participants(session=session, round_id=pulse_round.id)
+                     if user_id not in answered]
+        outbox.enqueue(session=session, team_id=pulse_round.team_id, messages=reminders, now=now)
+        queued += len(reminders)
     return queued
 
 
@@ -350,7 +352,7 @@ def record_pulse_form(*, session: Session, secret: bytes | None, team_id: str, u
 
 def sent_prompt(*, session: Session, team_id: str, round_id: int, user_id: str) -> tuple[str, str] | None:
     """(channel, ts) of the pulse DM this person got, to show a `/pulse` answer there too; read, never written."""
-    message = queries.outbox_message_for(session=session, team_id=team_id, dedupe_key=f"pulse:{round_id}:{user_id}")
+    message = outbox.outbox_message_for(session=session, team_id=team_id, dedupe_key=f"pulse:{round_id}:{user_id}")
     if message is None or not message.slack_ts or not message.channel:
         return None
     return message.channel, message.slack_ts

@@ -51,7 +51,8 @@ class Alignment:
         self.cf = crossfeed
         self.admin = AdminService(
             transaction=crossfeed.transaction, client_for=crossfeed.client_for, settings=crossfeed.settings,
-            post_digest=lambda **where: post_digest(crossfeed, **where),
+            post_digest=lambda *, team_id, **where: post_digest(crossfeed.sessions, crossfeed.client_for(team_id),
+                                                                team_id=team_id, **where),
         )
 
     def on_command(self, ack: Ack, body: dict, context) -> None:

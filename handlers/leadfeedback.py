@@ -135,8 +135,6 @@ class LeadFeedback:
                 now=datetime.now(UTC), rating_id=rating_id,
                 default_lead_feed_channel=self.cf.settings.lead_feed_channel,
             )
-        if rated.feed_post_queued:
-            self.cf.outbox.deliver_soon()
         return rated
 
     def register(self, app: App) -> None:

@@ -98,7 +98,6 @@ class Messaging:
             return ack(response_action="errors", errors={ASK_FORM_BLOCKS.get(field, Ids.NAME): message
                                                          for field, message in invalid.fields.items()})
         ack()
-        self.cf.outbox.deliver_soon()
         self.cf.later(body, lambda: self._confirm_ask(
             context.team_id, context.user_id, sent or self._send_group_ask(context.team_id, context.user_id, ask,
                                                                            submission_key=view["id"])))
@@ -135,7 +134,6 @@ class Messaging:
             return ack(response_action="errors", errors={ANSWER_FORM_BLOCKS.get(field, Ids.REACTION): message
                                                          for field, message in invalid.fields.items()})
         ack()
-        self.cf.outbox.deliver_soon()
         self.cf.later(body, lambda: self._confirm_answer(context.team_id, context.user_id, metadata, updated,
                                                           answer.reaction))
 
@@ -154,7 +152,6 @@ class Messaging:
         with self.cf.transaction() as session:
             sent = create_ask(session=session, team_id=team_id, user_id=user_id, ask=ask, recipients=recipients,
                               submission_key=submission_key, now=_now())
-        self.cf.outbox.deliver_soon()
         return sent
 
     def _confirm_ask(self, team_id: str, user_id: str, sent: AskSent) -> None:

@@ -74,6 +74,7 @@ class Pulse:
             prompt = record_pulse_click(session=session, secret=self.secret, team_id=context.team_id,
                                         user_id=context.user_id, value=value, now=_now())
         self._flush_marks(value.r)
+        self.cf.outbox.refresh_home_unrecorded(context.team_id, context.user_id)  # no row: anonymity
         text, blocks = pulse_prompt_message(prompt)
         self.cf.later(body, lambda: self.cf.client_for(context.team_id).chat_update(
             channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks))
@@ -99,6 +100,7 @@ class Pulse:
             return ack(response_action="errors", errors={Ids.COMMENT_TEXT: " ".join(invalid.fields.values())})
         ack()
         self._flush_marks(value.r)
+        self.cf.outbox.refresh_home_unrecorded(context.team_id, context.user_id)  # no row: anonymity
 
     def on_form_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
         """The `/pulse` modal's Send."""
@@ -122,6 +124,7 @@ class Pulse:
             return ack(response_action="errors", errors=errors)
         ack()
         self._flush_marks(metadata.r)
+        self.cf.outbox.refresh_home_unrecorded(context.team_id, context.user_id)  # no row: anonymity
         self._show_in_dm(body, context.team_id, context.user_id, metadata.r)
 
     # --- after ack -------------------------------------------------------------------------------

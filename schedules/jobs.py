@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.container import ClientFor, Crossfeed
@@ -47,11 +46,6 @@ class JobRuntime:
         with self.sessions.begin() as session:
             yield session
 
-    @property
-    def client(self) -> WebClient:
-        # Only for post_due_digests(crossfeed, now), which reads `.client`; goes when it takes client_for.
-        return self.client_for(None)
-
 
 def deliver_outbox(runtime: JobRuntime) -> str:
     """Send queued Slack messages that are due, including retries of earlier failures."""
@@ -79,34 +73,30 @@ def open_pulse_rounds(runtime: JobRuntime) -> str:
         if result:
             logger.info("opened pulse %s in %s: %s people asked", result.period, team_id, result.asked)
             opened.append(result)
-    if opened:
-        runtime.outbox.deliver_due()
     return f"pulse: {len(opened)} round(s) opened, {sum(r.asked for r in opened)} people asked"
 
 
-def _queue_then_deliver(runtime: JobRuntime, queue: Callable[..., int]) -> int:
-    """Run a service that queues Slack messages in one transaction, then deliver what it queued."""
+def _queue(runtime: JobRuntime, queue: Callable[..., int]) -> int:
+    """Run a service that queues Slack messages in one transaction; its commit starts their delivery."""
     with runtime.transaction() as session:
-        queued = queue(session=session, now=datetime.now(UTC))
-    if queued:
-        runtime.outbox.deliver_due()
-    return queued
+        return queue(session=session, now=datetime.now(UTC))
 
 
 def send_pulse_reminders(runtime: JobRuntime) -> str:
     """Queue one reminder to each person who has not answered a round whose reminder time came."""
     secret = secret_of(runtime.settings)  # to skip people whose "answered" mark isn't written yet
-    return f"reminders: {_queue_then_deliver(runtime, partial(queue_due_reminders, secret=secret))} queued"
+    return f"reminders: {_queue(runtime, partial(queue_due_reminders, secret=secret))} queued"
 
 
 def close_messaging_asks(runtime: JobRuntime) -> str:
     """Close messaging asks whose time is up: summary DM to the asker, card marked closed."""
-    return f"messaging: {_queue_then_deliver(runtime, close_due_asks)} ask(s) closed"
+    return f"messaging: {_queue(runtime, close_due_asks)} ask(s) closed"
 
 
 def post_weekly_digests(runtime: JobRuntime) -> str:
     """Post last week's digest to each digest channel whose workspace's scheduled time has come, once."""
-    outcomes = post_due_digests(runtime, datetime.now(UTC))
+    outcomes = post_due_digests(sessions=runtime.sessions, client_for=runtime.client_for, settings=runtime.settings,
+                                now=datetime.now(UTC))
     for outcome in outcomes:
         if outcome.result != "already posted":
             logger.info("digest %s in %s: %s", outcome.week, outcome.channel, outcome.result)

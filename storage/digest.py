@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from storage.claims import claim_new, claim_one
 from storage.messaging import counts_in_tally
 from storage.models import (
     DigestPost,
@@ -220,14 +221,9 @@ def round_for_week(*, session: Session, team_id: str, period: str) -> PulseRound
 
 def claim_digest_post(*, session: Session, team_id: str, channel_id: str, week: str, now: datetime, late: bool) -> bool:
     """Claim this channel's digest for the week before posting; False when it is already claimed."""
-    # RETURNING, not rowcount: psycopg reports -1 for this insert through the ORM session.
-    claimed = session.scalar(
-        dialect_insert(session, DigestPost)
-        .values(team_id=team_id, channel_id=channel_id, week=week, status="claimed", claimed_at=now, late=late)
-        .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "week"])
-        .returning(DigestPost.id)
-    )
-    return claimed is not None
+    return claim_new(session, DigestPost, unique=("team_id", "channel_id", "week"),
+                     values=dict(team_id=team_id, channel_id=channel_id, week=week, status="claimed",
+                                 claimed_at=now, late=late)) is not None
 
 
 def digest_claims(*, session: Session, team_id: str, week: str) -> dict[str, DigestPost]:
@@ -237,14 +233,9 @@ def digest_claims(*, session: Session, team_id: str, week: str) -> dict[str, Dig
 
 
 def retake_claim(*, session: Session, claim_id: int, now: datetime) -> bool:
-    return (
-        session.execute(
-            update(DigestPost)
-            .where(DigestPost.id == claim_id, DigestPost.status == "claimed", DigestPost.claimed_at < now)
-            .values(claimed_at=now)
-        ).rowcount
-        == 1
-    )
+    """Take over a claim whose lease ran out (its clock died or hung); only one caller wins it."""
+    return claim_one(session, DigestPost, values=dict(claimed_at=now), where=(DigestPost.id == claim_id) & (
+        DigestPost.status == "claimed") & (DigestPost.claimed_at < now))
 
 
 def mark_digest_posted(*, session: Session, team_id: str, channel_id: str, week: str, ts: str, now: datetime) -> None:
@@ -261,8 +252,6 @@ def mark_digest_posted(*, session: Session, team_id: str, channel_id: str, week:
 
 def release_claim(*, session: Session, team_id: str, channel_id: str, week: str) -> None:
     """Give a claim back after a post that failed, so the next run tries again."""
-    from sqlalchemy import delete
-
     session.execute(
         delete(DigestPost).where(
             DigestPost.team_id == team_id,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, case, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from storage.claims import claim_one
 from storage.models import MessagingAnswer, MessagingAsk, MessagingUsage, TeamMember
 from storage.queries import dialect_insert
 
@@ -101,9 +102,8 @@ def asks_due_to_close(*, session: Session, now: datetime) -> Sequence[MessagingA
 
 def claim_close(*, session: Session, ask_id: int, now: datetime) -> bool:
     """Mark the ask closed; only one caller ever wins."""
-    return session.execute(
-        update(MessagingAsk).where(MessagingAsk.id == ask_id, MessagingAsk.closed_at.is_(None)).values(closed_at=now)
-    ).rowcount == 1
+    return claim_one(session, MessagingAsk, where=(MessagingAsk.id == ask_id) & MessagingAsk.closed_at.is_(None),
+                     values=dict(closed_at=now))
 
 
 def save_answer(*, session: Session, team_id: str, ask_id: int, rep_user_id: str, used_in: Sequence[str],

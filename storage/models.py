@@ -157,7 +157,8 @@ class LeadRatingReason(Base):
 class OutboxMessage(Base):
     """A Slack message to send (or re-sync) after the transaction that asked for it commits.
 
-    `dedupe_key` makes enqueueing idempotent; `status` moves pending → sending → sent | failed.
+    `dedupe_key` makes enqueueing idempotent (queueing again re-arms the row and counts in `requests`);
+    `status` moves pending → sending → sent | failed.
     """
 
     __tablename__ = "outbox"
@@ -174,6 +175,8 @@ class OutboxMessage(Base):
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(8), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # How many times it was queued: a sender records "sent" only if this did not move since its claim.
+    requests: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from storage.claims import claim_one
 from storage.models import PulseAnswer, PulseComment, PulseParticipation, PulseRound, TeamMember
 from storage.queries import dialect_insert
 
@@ -57,11 +58,8 @@ def rounds_due_for_reminders(*, session: Session, now: datetime) -> Sequence[Pul
 
 def claim_reminders(*, session: Session, round_id: int) -> bool:
     """Mark the round's reminders as queued; only one caller ever wins."""
-    return session.execute(
-        update(PulseRound)
-        .where(PulseRound.id == round_id, PulseRound.reminders_queued.is_(False))
-        .values(reminders_queued=True)
-    ).rowcount == 1
+    return claim_one(session, PulseRound, where=(PulseRound.id == round_id) & PulseRound.reminders_queued.is_(False),
+                     values=dict(reminders_queued=True))
 
 
 def enrol_team_members(*, session: Session, team_id: str, round_id: int) -> list[str]:

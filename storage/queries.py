@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -15,7 +14,6 @@ from storage.models import (
     LeadRating,
     LeadRatingReason,
     LeadSource,
-    OutboxMessage,
     ReasonCode,
     Workspace,
     WorkspaceConfig,
@@ -314,118 +312,4 @@ def count_ratings(*, session: Session, team_id: str, rater_user_id: str) -> int:
         select(func.count())
         .select_from(LeadRating)
         .where(LeadRating.team_id == team_id, LeadRating.rater_user_id == rater_user_id)
-    )
-
-
-# --- outbox -------------------------------------------------------------------------------------
-
-
-def enqueue_outbox(
-    *,
-    session: Session,
-    team_id: str,
-    kind: str,
-    dedupe_key: str,
-    channel: str | None,
-    payload: dict,
-    now: datetime,
-) -> None:
-    """Queue a message; queueing the same key again re-arms it (e.g. to re-sync an edited post).
-
-    Re-arming keeps the last error (it may say an earlier attempt may have posted) and leaves a message
-    that is being sent to its sender, so no second worker posts it while the first is still talking to Slack.
-    """
-    session.execute(
-        dialect_insert(session, OutboxMessage)
-        .values(team_id=team_id, kind=kind, dedupe_key=dedupe_key, channel=channel, payload=payload,
-                status="pending", attempts=0, next_attempt_at=now, created_at=now)
-        .on_conflict_do_update(
-            index_elements=["team_id", "dedupe_key"],
-            set_=dict(payload=payload, attempts=0, next_attempt_at=now,
-                      status=case((OutboxMessage.status == "sending", "sending"), else_="pending")),
-        )
-    )
-
-
-def outbox_message_for(*, session: Session, team_id: str, dedupe_key: str) -> OutboxMessage | None:
-    return session.scalar(
-        select(OutboxMessage).where(OutboxMessage.team_id == team_id, OutboxMessage.dedupe_key == dedupe_key)
-    )
-
-
-def due_outbox_ids(*, session: Session, now: datetime, lease: timedelta, limit: int) -> list[int]:
-    """Messages ready to send: pending and due, or stuck in 'sending' past their lease (a crash)."""
-    return list(
-        session.scalars(
-            select(OutboxMessage.id)
-            .where(
-                or_(
-                    and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
-                    and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at <= now - lease),
-                )
-            )
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(limit)
-        )
-    )
-
-
-@dataclass(frozen=True)
-class OutboxClaim:
-    """What the attempt before this claim left behind: whether it may have reached Slack."""
-
-    was_in_flight: bool  # claimed and never recorded: the worker died, or hung past its lease
-    last_error: str | None
-
-
-def claim_outbox_message(*, session: Session, message_id: int, now: datetime, lease: timedelta) -> OutboxClaim | None:
-    """Atomically take one message for sending; None when another worker has it.
-
-    The row is read, then updated only if its attempt count is unchanged (every claim raises it), so
-    what the claim reports about the previous attempt is what that attempt really left.
-    """
-    due = or_(
-        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at <= now - lease),
-    )
-    before = session.execute(
-        select(OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error)
-        .where(OutboxMessage.id == message_id, due)
-    ).one_or_none()
-    if before is None:
-        return None
-    claimed = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.attempts == before.attempts, due)
-        .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1)
-    ).rowcount
-    if claimed != 1:
-        return None
-    return OutboxClaim(was_in_flight=before.status == "sending", last_error=before.last_error)
-
-
-def outbox_message(*, session: Session, message_id: int) -> OutboxMessage | None:
-    return session.get(OutboxMessage, message_id)
-
-
-def mark_outbox_sent(*, session: Session, message_id: int, channel: str, slack_ts: str, now: datetime) -> None:
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(status="sent", channel=channel, slack_ts=slack_ts, sent_at=now, last_error=None)
-    )
-
-
-def mark_outbox_failed(
-    *, session: Session, message_id: int, error: str, retry_at: datetime | None
-) -> None:
-    """Record a failed attempt: pending again at `retry_at`, or failed for good when None."""
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(
-            status="pending" if retry_at else "failed",
-            next_attempt_at=retry_at or OutboxMessage.next_attempt_at,
-            last_error=error[:2000],
-        )
     )

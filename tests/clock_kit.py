@@ -42,6 +42,8 @@ class TurnedClock:
     def turn(self) -> None:
         """One pass of the scheduler's loop at the (frozen) current time: every job that is due runs once."""
         self.scheduler._process_jobs()
+        # What the jobs' commits queued is delivered in the background: done before the clock moves on.
+        assert self.crossfeed.wait_idle(30), "outbox deliveries did not finish"
 
     def next_run_times(self) -> dict[str, object]:
         return {job.id: job.next_run_time for job in self.scheduler.get_jobs()}

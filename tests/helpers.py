@@ -201,7 +201,10 @@ def make_teams(crossfeed, *, sales: list[str], marketing: list[str], timezone: s
 def open_round(crossfeed, at: datetime = OPENING) -> str:
     runtime = jobs.JobRuntime.of(crossfeed)
     with freeze_time(at):
-        return jobs.open_pulse_rounds(runtime)
+        summary = jobs.open_pulse_rounds(runtime)
+        # The opening's commit started the prompts' delivery in the background: wait for it, at that time.
+        assert crossfeed.wait_idle(30), "the prompts' delivery did not finish"
+        return summary
 
 
 def prompts(fake) -> dict[str, dict]:

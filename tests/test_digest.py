@@ -44,6 +44,12 @@ def rate(crossfeed, user, text, at):
         rate_lead(session=session, team_id="T1", user_id=user, rating=parse_quick_rating(text), now=at)
 
 
+def post_due(runtime, now):
+    """The digest job, as the clock runs it."""
+    return post_due_digests(sessions=runtime.sessions, client_for=runtime.client_for, settings=runtime.settings,
+                            now=now)
+
+
 def seed_leads(crossfeed):
     for user, text in [
         ("U1", "A-1 2 no-budget source:webinar"), ("U1", "A-2 1 no-budget wrong-persona source:webinar"),
@@ -173,9 +179,9 @@ def test_the_digest_posts_on_schedule_once_per_channel_with_its_chart(crossfeed,
     setup_workspace(crossfeed, channels=(DIGEST, "C_OTHER"))
     seed_leads(crossfeed)
 
-    assert post_due_digests(crossfeed, DUE - timedelta(minutes=1)) == []
-    first = post_due_digests(crossfeed, DUE)
-    again = post_due_digests(crossfeed, DUE + timedelta(minutes=30))
+    assert post_due(crossfeed, DUE - timedelta(minutes=1)) == []
+    first = post_due(crossfeed, DUE)
+    again = post_due(crossfeed, DUE + timedelta(minutes=30))
 
     assert [o.result for o in first] == ["posted", "posted"]
     assert [o.result for o in again] == ["already posted", "already posted"]
@@ -193,8 +199,8 @@ def test_a_digest_missed_while_down_posts_once_late_and_says_so(crossfeed, fake_
     setup_workspace(crossfeed)
     seed_leads(crossfeed)
 
-    post_due_digests(crossfeed, DUE + timedelta(hours=26))
-    post_due_digests(crossfeed, DUE + timedelta(hours=27))
+    post_due(crossfeed, DUE + timedelta(hours=26))
+    post_due(crossfeed, DUE + timedelta(hours=27))
 
     [message] = posted_digests(fake_slack)
     assert "Posted late" in json.dumps(message.blocks)
@@ -206,7 +212,7 @@ def test_two_clocks_racing_post_once(crossfeed, fake_slack, settings):
     other = Crossfeed.start(settings)
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(lambda runtime: post_due_digests(runtime, DUE), [crossfeed, other, crossfeed, other]))
+            list(pool.map(lambda runtime: post_due(runtime, DUE), [crossfeed, other, crossfeed, other]))
     finally:
         other.close()
 
@@ -216,13 +222,13 @@ def test_two_clocks_racing_post_once(crossfeed, fake_slack, settings):
 def test_a_crash_between_posting_and_recording_does_not_post_twice(crossfeed, fake_slack):
     setup_workspace(crossfeed)
     seed_leads(crossfeed)
-    post_due_digests(crossfeed, DUE)
+    post_due(crossfeed, DUE)
     # As if the process died after Slack accepted the message but before the claim was marked posted.
     with crossfeed.transaction() as session:
         session.execute(update(DigestPost).values(status="claimed", slack_ts=None, posted_at=None))
 
-    soon = post_due_digests(crossfeed, DUE + timedelta(minutes=2))
-    later = post_due_digests(crossfeed, DUE + timedelta(minutes=15))
+    soon = post_due(crossfeed, DUE + timedelta(minutes=2))
+    later = post_due(crossfeed, DUE + timedelta(minutes=15))
 
     assert [o.result for o in soon] == ["already posted"], "still within the claim's lease"
     assert [o.result for o in later] == ["reconciled"]
@@ -239,7 +245,7 @@ def test_a_crash_before_posting_posts_once_after_the_lease(crossfeed, fake_slack
 
         claim_digest_post(session=session, team_id="T1", channel_id=DIGEST, week="2026-W47", now=DUE, late=False)
 
-    assert [o.result for o in post_due_digests(crossfeed, DUE + timedelta(minutes=15))] == ["posted"]
+    assert [o.result for o in post_due(crossfeed, DUE + timedelta(minutes=15))] == ["posted"]
     assert len(posted_digests(fake_slack)) == 1
 
 
@@ -248,7 +254,7 @@ def test_if_the_chart_upload_fails_the_digest_still_posts(crossfeed, fake_slack)
     seed_leads(crossfeed)
     fake_slack.script.fail("files.getUploadURLExternal", times=5, error="not_allowed")
 
-    outcomes = post_due_digests(crossfeed, DUE)
+    outcomes = post_due(crossfeed, DUE)
 
     assert [o.result for o in outcomes] == ["posted"]
     assert len(posted_digests(fake_slack)) == 1
@@ -260,8 +266,8 @@ def test_a_failed_post_releases_the_claim_for_the_next_run(crossfeed, fake_slack
     seed_leads(crossfeed)
     fake_slack.script.fail("chat.postMessage", times=1, error="channel_not_found")
 
-    assert post_due_digests(crossfeed, DUE)[0].result == "failed: channel_not_found"
-    assert post_due_digests(crossfeed, DUE + timedelta(minutes=5))[0].result == "posted"
+    assert post_due(crossfeed, DUE)[0].result == "failed: channel_not_found"
+    assert post_due(crossfeed, DUE + timedelta(minutes=5))[0].result == "posted"
 
 
 @pytest.mark.parametrize("words, expected", [("digest", "2026-W48 · Nov 23–29 (so far)"),
@@ -320,7 +326,7 @@ def test_the_digest_joins_public_channels_and_still_posts_where_it_cannot_join(c
     seed_leads(crossfeed)
     fake_slack.script.fail("conversations.join", error="method_not_supported_for_channel_type", after=1)
 
-    outcomes = post_due_digests(crossfeed, DUE)
+    outcomes = post_due(crossfeed, DUE)
 
     assert [c.params["channel"] for c in fake_slack.calls_to("conversations.join")] == [DIGEST, "G_PRIVATE"]
     assert [o.result for o in outcomes] == ["posted", "posted"], "an invited private channel needs no join"
@@ -475,11 +481,11 @@ def test_changes_compare_with_the_figures_as_posted_and_say_when_they_were_revis
 
     setup_workspace(crossfeed, channels=(DIGEST, "C_OTHER"))
     seed_leads(crossfeed)  # W47: 7 ratings averaging 3.0
-    post_due_digests(crossfeed, DUE)  # leaders read 3.0
+    post_due(crossfeed, DUE)  # leaders read 3.0
     for n in range(7):  # late ratings for W47, after its digest was posted
         rate(crossfeed, "U4", f"LATE-{n} 5", datetime(2026, 11, 22, 20, tzinfo=NY))
     rate(crossfeed, "U1", "N-1 4", W48_WEDNESDAY)
-    post_due_digests(crossfeed, DUE + timedelta(hours=2))
+    post_due(crossfeed, DUE + timedelta(hours=2))
 
     digest = digest_of(crossfeed, week_of(W48_WEDNESDAY, NY))
 
@@ -507,7 +513,7 @@ def test_a_closed_ask_already_reported_is_not_raised_again(crossfeed, fake_slack
         close_due_asks(session=session, now=DUE - timedelta(minutes=30))
     point = "“ROI deck” fell flat with 3 of 3 reps: worth a rewrite."
 
-    post_due_digests(crossfeed, DUE)
+    post_due(crossfeed, DUE)
     w48 = week_of(W48_WEDNESDAY, NY)
 
     assert point in json.dumps(posted_digests(fake_slack)[0].blocks, ensure_ascii=False)

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from freezegun import freeze_time
 from slack_sdk.models.views import View
+from sqlalchemy import select
 
 from bot.blocks.home import home_view, sparkline
 from bot.blocks.ids import HomeIds, LeadFeedbackIds, PulseIds
@@ -18,10 +20,10 @@ from bot.home import home_summary
 from bot.leads import LeadRatingInput, parse_quick_rating, rate_lead
 from bot.messaging import AnswerInput, AskInput, create_ask, record_answer
 from bot.pulse import DEFAULT_QUESTIONS
-from handlers import home as home_handlers
 from storage import pulse as pulse_store
 from storage import teams as team_store
-from tests.helpers import TEAM
+from storage.models import OutboxMessage
+from tests.helpers import TEAM, outbox
 from tests.test_digest import seed_leads
 
 NY = ZoneInfo("America/New_York")
@@ -29,11 +31,6 @@ NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=NY)
 W47 = datetime(2026, 11, 18, 12, 0, tzinfo=NY)
 SALES, MARKETING = ("U1", "U2", "U3", "U4"), ("M1", "M2", "M3")
-
-
-@pytest.fixture(autouse=True)
-def _quick_refresh(monkeypatch):
-    monkeypatch.setattr(home_handlers, "REFRESH_DELAY", 0.02)
 
 
 # --- building the data ------------------------------------------------------------------------
@@ -119,6 +116,10 @@ def open_home(slack, user="U1", tab="home"):
     return slack.post(json.dumps(event), content_type="application/json")
 
 
+def home_rows(session) -> list[OutboxMessage]:
+    return list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "home").order_by(OutboxMessage.id)))
+
+
 def published(fake, user, *, count=1, timeout=5) -> list[dict]:
     """The Home views published for `user`, once there are at least `count` of them."""
     deadline = time.monotonic() + timeout
@@ -155,6 +156,8 @@ def test_a_rep_sees_what_waits_for_them_and_their_recent_activity(running, slack
     answered = ask(crossfeed, "M2", "Pricing one-pager", now - timedelta(days=2))
     answer(crossfeed, "U1", answered.id, "resonated", now - timedelta(hours=3))
     rate(crossfeed, "U1", 'ACME-4411 2 no-budget source:webinar "only wanted pricing"', now - timedelta(hours=2))
+    running.settle()
+    running.fake.reset()  # the refreshes those changes asked for
 
     assert open_home(slack, "U1").status == 200
     [view] = published(running.fake, "U1")
@@ -416,23 +419,106 @@ def test_reading_or_failing_to_save_does_not_refresh_home(running, slack):
     slack.command("/leadfeedback", "mine", user="U1")
     slack.command("/leadfeedback", "ACME-4411 9", user="U1")
     slack.command("/pulse", "results", user="U1")
-    time.sleep(home_handlers.REFRESH_DELAY * 5)
     running.settle()
 
     assert not running.fake.calls_to("views.publish")
+    assert not [m for m in outbox(running.crossfeed) if m.kind == "home"]
 
 
-def test_changes_in_quick_succession_share_one_refresh(running, slack, monkeypatch):
-    monkeypatch.setattr(home_handlers, "REFRESH_DELAY", 1.0)
+def test_changes_made_together_share_one_refresh(running):
     setup_teams(running.crossfeed)
+    now = datetime.now(UTC)
 
-    for n in range(3):
-        slack.command("/leadfeedback", f"ACME-{n} 4", user="U1")
-    [view] = published(running.fake, "U1")
+    with running.crossfeed.transaction() as session:
+        for n in range(3):
+            rate_lead(session=session, team_id=TEAM, user_id="U1", rating=parse_quick_rating(f"ACME-{n} 4"), now=now)
+        [pending] = [(m.status, m.requests) for m in home_rows(session)]
     running.settle()
 
-    assert len(running.fake.calls_to("views.publish")) == 1
+    assert pending == ("pending", 3), "one row for the person, however many changes asked for it"
+    [view] = published(running.fake, "U1")
     assert all(f"ACME-{n}" in shown(view) for n in range(3))
+
+
+def test_a_refresh_asked_for_again_after_it_was_sent_re_arms_the_same_row(running):
+    setup_teams(running.crossfeed)
+    rate(running.crossfeed, "U1", "ACME-1 4", datetime.now(UTC))
+    running.settle()
+    rate(running.crossfeed, "U1", "ACME-2 4", datetime.now(UTC))
+    running.settle()
+
+    assert "ACME-2" in shown(published(running.fake, "U1", count=2)[-1])
+    with running.crossfeed.sessions() as session:
+        assert [(m.dedupe_key, m.status) for m in home_rows(session)] == [("home:U1", "sent")]
+
+
+def test_a_change_made_while_the_refresh_is_being_sent_leads_to_one_more(running, monkeypatch):
+    """No lost update: the first publish was composed before the second rating, so it must not be the last."""
+    setup_teams(running.crossfeed)
+    outbox_runtime, real_client = running.crossfeed.outbox, running.crossfeed.client
+    publishes = []
+
+    class RatingWhilePublishing:
+        def __getattr__(self, name):
+            return getattr(real_client, name)
+
+        def views_publish(self, **kwargs):
+            publishes.append(kwargs)
+            if len(publishes) == 1:  # a second request commits while the first view is on its way
+                rate(running.crossfeed, "U1", "ACME-2 4", datetime.now(UTC))
+            return real_client.views_publish(**kwargs)
+
+    monkeypatch.setattr(outbox_runtime, "client_for", lambda team_id: RatingWhilePublishing())
+    rate(running.crossfeed, "U1", "ACME-1 4", datetime.now(UTC))
+    running.settle()
+
+    views = published(running.fake, "U1", count=2)
+    assert len(views) == 2 and "ACME-2" not in shown(views[0]) and "ACME-2" in shown(views[1])
+    with running.crossfeed.sessions() as session:
+        assert [m.status for m in home_rows(session)] == ["sent"]
+
+
+def test_opening_a_pulse_round_by_the_clock_refreshes_everyone_asked(running):
+    from tests.helpers import OPENING, make_teams, open_round
+
+    make_teams(running.crossfeed, sales=["S1", "S2"], marketing=["M1"])
+    with freeze_time(OPENING + timedelta(minutes=1)):
+        assert "1 round(s) opened" in open_round(running.crossfeed, OPENING + timedelta(minutes=1))
+        running.settle()
+
+    for user in ("S1", "S2", "M1"):
+        [view] = published(running.fake, user)
+        assert "alignment pulse is waiting for you" in shown(view)
+        assert HomeIds.ANSWER_PULSE in dict(actions(view))
+
+
+def test_a_write_made_after_the_ack_refreshes_home(running, slack):
+    """The first admin's time zone is adopted after `/alignment setup` is answered: their Home follows."""
+    assert slack.command("/alignment", "setup", user="U1").status == 200
+    running.settle()
+
+    [view] = published(running.fake, "U1")
+    assert "a Crossfeed admin" in shown(view)
+    with running.crossfeed.sessions() as session:
+        assert team_store.workspace_config(session=session, team_id=TEAM).timezone == "America/New_York"
+
+
+def test_closing_an_ask_by_the_clock_refreshes_the_askers_home(running):
+    """A write made outside any request (after it, or by the clock) refreshes Home too."""
+    from bot.messaging import close_due_asks
+    from storage.models import MessagingAsk
+
+    setup_teams(running.crossfeed)
+    roi = ask(running.crossfeed, "M1", "Q4 ROI talk track", datetime.now(UTC) - timedelta(days=3))
+    assert "Q4 ROI talk track" in shown(published(running.fake, "M1")[0]), "asking refreshed it"
+    with running.crossfeed.transaction() as session:  # its time runs out
+        session.get(MessagingAsk, roi.id).closes_at = datetime.now(UTC) - timedelta(minutes=1)
+
+    with running.crossfeed.transaction() as session:
+        assert close_due_asks(session=session, now=datetime.now(UTC)) == 1
+    running.settle()
+
+    assert "Q4 ROI talk track" not in shown(published(running.fake, "M1", count=2)[-1])
 
 
 def test_answering_the_pulse_from_home_opens_the_form_and_home_then_shows_it_answered(running, slack):
@@ -493,13 +579,13 @@ def test_a_failed_publish_is_logged_and_the_action_still_succeeds(running, slack
     setup_teams(running.crossfeed)
     running.fake.script.fail("views.publish", error="internal_error")
 
-    with caplog.at_level(logging.ERROR, logger="handlers.home"):
+    with caplog.at_level(logging.WARNING, logger="bot.outbox"):
         reply = slack.command("/leadfeedback", "ACME-4411 4 great-fit", user="U1")
         running.fake.wait_for("views.publish")
         running.settle()
 
     assert reply.status == 200 and "Rated" in reply.body
-    assert [r.message for r in caplog.records] == ["could not refresh the Home tab of U1 in T1"]
+    assert [r.message for r in caplog.records] == ["could not refresh the Home tab of U1 in T1: internal_error"]
     assert not running.fake.calls_to("response_url") and not running.fake.calls_to("chat.postMessage")
 
     # The next action refreshes it again.

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun import freeze_time
 
-from tests.helpers import outbox, ratings
+from storage import outbox as outbox_store
+from storage.outbox import Message
+from tests.helpers import outbox as outbox_rows
+from tests.helpers import ratings
+
+
+def outbox(crossfeed) -> list:
+    """The queued posts (not the raters' Home refreshes)."""
+    return [message for message in outbox_rows(crossfeed) if message.kind != "home"]
 
 FEED = "C_FEED"
 
@@ -134,7 +142,6 @@ def test_the_bot_joins_a_public_feed_channel_it_is_not_in(feed):
 
 
 def test_a_crash_mid_delivery_is_resumed_after_the_lease(feed):
-    from storage import queries
 
     feed.slack.command("/leadfeedback", "ACME-1 1 spam")
     feed.settle()
@@ -142,9 +149,10 @@ def test_a_crash_mid_delivery_is_resumed_after_the_lease(feed):
     # Simulate a worker that claimed a re-queued message and died before sending it.
     now = datetime.now(UTC)
     with feed.crossfeed.transaction() as session:
-        queries.enqueue_outbox(session=session, team_id="T1", kind="lead_feed", dedupe_key="lead-feed:1",
-                               channel=FEED, payload={"rating_id": 1}, now=now)
-        assert queries.claim_outbox_message(session=session, message_id=1, now=now, lease=timedelta(minutes=5))
+        outbox_store.enqueue(session=session, team_id="T1", now=now, messages=[
+            Message(kind="lead_feed", dedupe_key="lead-feed:1", channel=FEED, payload={"rating_id": 1})])
+        claimed = outbox_store.claim_due(session=session, now=now, lease=timedelta(minutes=5), limit=10)
+        assert [message.dedupe_key for message in claimed] == ["lead-feed:1"]
 
     assert feed.crossfeed.outbox.deliver_due().sent == 0, "still leased to the crashed worker"
     with freeze_time(now + timedelta(minutes=6)):

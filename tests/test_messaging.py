@@ -155,6 +155,7 @@ def test_the_whole_loop(app):
     with freeze_time(ask.closes_at + timedelta(minutes=1)):
         assert jobs.close_messaging_asks(runtime) == "messaging: 1 ask(s) closed"
         assert jobs.close_messaging_asks(runtime) == "messaging: 0 ask(s) closed"
+        app.settle()  # the deliveries the closing's commit started
     [summary] = [c for c in app.fake.calls_to("chat.postMessage") if c.params["channel"] == "UMKT"]
     text = json.dumps(summary.blocks, ensure_ascii=False)
     assert "has closed" in text and "Resonance" in text and "0%" in text  # 0 resonated of 2 used
@@ -205,6 +206,7 @@ def test_a_dm_ask_goes_to_each_person_and_updates_their_own_card(app):
     runtime = jobs.JobRuntime.of(app.crossfeed)
     with freeze_time(ask.closes_at + timedelta(minutes=1)):
         jobs.close_messaging_asks(runtime)
+        app.settle()  # the deliveries the closing's commit started
     closed_cards = app.fake.calls_to("chat.update")
     assert sorted(c.params["channel"] for c in closed_cards) == ["U1", "U2", "U3", "U4"]
     assert all("Closed" in json.dumps(c.blocks) and "messaging.react" not in json.dumps(c.blocks)
@@ -294,6 +296,7 @@ def test_every_user_typed_field_is_escaped_wherever_it_is_shown(app):
     runtime = jobs.JobRuntime.of(app.crossfeed)
     with freeze_time(ask.closes_at + timedelta(minutes=1)):
         jobs.close_messaging_asks(runtime)
+        app.settle()  # the deliveries the closing's commit started
     summaries = [c.params for c in app.fake.calls_to("chat.postMessage") if c.params["channel"] == "UMKT"]
     shown.append(json.dumps(summaries))
 
@@ -441,6 +444,7 @@ def test_answers_from_outside_the_sales_team_count_nowhere(app):
     runtime = jobs.JobRuntime.of(app.crossfeed)
     with freeze_time(ask.closes_at + timedelta(minutes=1)):
         jobs.close_messaging_asks(runtime)
+        app.settle()  # the deliveries the closing's commit started
     [summary] = [c for c in app.fake.calls_to("chat.postMessage") if c.params["channel"] == "UMKT"]
     text = json.dumps(summary.blocks, ensure_ascii=False)
     assert "*Answers*\\n2" in text and "The CFO loved it" in text

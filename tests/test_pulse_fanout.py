@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import pytest
 from freezegun import freeze_time
 
 from bot.container import Crossfeed
@@ -30,6 +30,7 @@ def test_500_members_are_each_prompted_exactly_once_despite_429s_and_500s(crossf
     fake_slack.script.fail("chat.postMessage", times=3, status=503, after=50)
 
     summary = open_round(crossfeed)
+    assert crossfeed.wait_idle(30)
     first_pass = delivered(fake_slack)
     with freeze_time(OPENING + timedelta(minutes=5)):
         retry = crossfeed.outbox.deliver_due()
@@ -59,8 +60,8 @@ def test_a_crash_mid_fan_out_resumes_without_resending(crossfeed, fake_slack, se
         return real_send(self, *args)
 
     monkeypatch.setattr(Outbox, "_send", send_then_die)
-    with pytest.raises(Crash):
-        open_round(crossfeed)
+    with contextlib.suppress(Crash):  # raised in whichever deliverer made the 201st post: the job's, or the pass
+        open_round(crossfeed)          # the opening's commit started
     monkeypatch.setattr(Outbox, "_send", real_send)
     assert len(delivered(fake_slack)) == 200
 
@@ -73,8 +74,9 @@ def test_a_crash_mid_fan_out_resumes_without_resending(crossfeed, fake_slack, se
     finally:
         restarted.close()
 
-    assert resumed.sent == 299, "the one claimed when the process died waits for its lease to expire"
-    assert after_lease.sent == 1
+    # The one each of the dead process's deliverers (the job, the pass its commit started) had in hand when it
+    # died waits for its lease to expire; the rest they had claimed was given back as they died.
+    assert resumed.sent + after_lease.sent == 300 and 1 <= after_lease.sent <= 2
     assert sorted(delivered(fake_slack)) == EVERYONE
     assert set(delivered(fake_slack).values()) == {1}
 
@@ -82,7 +84,9 @@ def test_a_crash_mid_fan_out_resumes_without_resending(crossfeed, fake_slack, se
 def test_two_workers_delivering_at_once_send_each_prompt_once(crossfeed, fake_slack, settings):
     make_teams(crossfeed, sales=SALES[:100], marketing=MARKETING[:100])
     fake_slack.script.fail("chat.postMessage", times=10_000)  # hold every DM back while the round opens
-    open_round(crossfeed)
+    with freeze_time(OPENING):
+        open_round(crossfeed)
+        assert crossfeed.wait_idle(30), "the deliveries the opening started are over"
     fake_slack.script.failures.clear()
     fake_slack.reset()
     other = Crossfeed.start(settings)

@@ -155,6 +155,7 @@ def test_someone_who_answers_after_the_reminder_is_queued_is_not_reminded(runnin
     running.fake.script.fail("chat.postMessage", times=2, status=500)
     with freeze_time(OPENING + timedelta(hours=24, minutes=1)):
         jobs.send_pulse_reminders(runtime)  # both reminders fail, so they wait for a retry
+        running.settle()  # the delivery the commit started, at that time
     click_score(running, "U1", prompts(running.fake)["U1"], 0, 4, at=OPENING + timedelta(hours=25))
 
     with freeze_time(OPENING + timedelta(hours=26)):

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.digest_posting import post_due_digests
 from storage import queries
 from storage import teams as store
 from storage.models import LeadRating, LeadSource, ReasonCode, Workspace
 from tests.helpers import make_teams, open_round
+from tests.test_digest import post_due
 
 
 def submitted(view: dict, **changes) -> dict:
@@ -274,8 +274,8 @@ def test_a_schedule_changed_in_setup_is_used_by_the_next_run_without_a_restart(r
     assert open_round(running.crossfeed, thursday_nine).startswith("pulse: 1 round(s) opened")
     monday_nine = datetime.fromisoformat("2026-11-30T14:00:00+00:00")
     tuesday_eight = datetime.fromisoformat("2026-12-01T13:00:00+00:00")
-    assert post_due_digests(running.crossfeed, monday_nine) == []
-    assert [o.result for o in post_due_digests(running.crossfeed, tuesday_eight)] == ["posted"]
+    assert post_due(running.crossfeed, monday_nine) == []
+    assert [o.result for o in post_due(running.crossfeed, tuesday_eight)] == ["posted"]
 
 
 def test_channels_from_setup_are_used_by_messaging_asks_and_the_lead_feed(running, slack, admin):

@@ -1,0 +1,178 @@
+"""The outbox table: Slack messages queued in the same transaction as the change they report.
+
+Every message has a key (per workspace) that makes queueing idempotent: queueing a key again re-arms its one
+row instead of adding one, and counts the request (`requests`), so a change that lands while the message is
+being sent is not lost: the sender records "sent" only if no request came in since it claimed the row, and
+otherwise leaves it pending for one more delivery. A person's Home refresh is such a message, one row per
+person (`home:{user_id}`), so refreshes coalesce and one person's Home has one sender at a time.
+
+A transaction that queues something marks its session (`QUEUED` in Session.info): the app's after-commit hook
+starts a delivery pass only then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, literal, or_, select
+from sqlalchemy.orm import Session
+
+from storage.claims import claim_rows, lease_expired
+from storage.models import OutboxMessage
+from storage.queries import dialect_insert
+
+QUEUED = "crossfeed.outbox.queued"  # Session.info key: this transaction queued outbox work
+# Starts the recorded error of an attempt that may have posted (5xx, lost connection, a sender that died
+# holding the claim), so the next attempt reads the conversation first; cleared once the message is sent.
+MAY_HAVE_POSTED = "may have posted: "
+HOME = "home"  # the kind of a person's App Home refresh
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message to queue: what to send (`kind` names its composer), where, and the key that dedupes it."""
+
+    kind: str
+    dedupe_key: str
+    channel: str | None
+    payload: dict
+
+
+def home_refresh(user_id: str) -> Message:
+    """The refresh of one person's App Home: one row per person, however many changes ask for it."""
+    return Message(kind=HOME, dedupe_key=f"home:{user_id}", channel=None, payload={"user_id": user_id})
+
+
+def enqueue(*, session: Session, team_id: str, messages: Iterable[Message], now: datetime) -> None:
+    """Queue messages in one INSERT; queueing a key again re-arms its row (e.g. to re-sync an edited post).
+
+    Re-arming keeps the last error (it may say an earlier attempt may have posted) and leaves a message that
+    is being sent to its sender, who sends it once more when it sees the request count moved.
+    """
+    by_key = {message.dedupe_key: message for message in messages}  # one row may not be updated twice
+    if not by_key:
+        return
+    insert = dialect_insert(session, OutboxMessage).values([
+        dict(team_id=team_id, kind=m.kind, dedupe_key=m.dedupe_key, channel=m.channel, payload=m.payload,
+             status="pending", attempts=0, requests=1, next_attempt_at=now, created_at=now)
+        for m in by_key.values()
+    ])
+    session.execute(insert.on_conflict_do_update(
+        index_elements=["team_id", "dedupe_key"],
+        set_=dict(payload=insert.excluded.payload, attempts=0, next_attempt_at=now,
+                  requests=OutboxMessage.requests + 1,
+                  status=case((OutboxMessage.status == "sending", "sending"), else_="pending")),
+    ))
+    session.info[QUEUED] = True
+
+
+def queue_home_refresh(*, session: Session, team_id: str, user_ids: Iterable[str], now: datetime) -> None:
+    """Refresh these people's App Home once this transaction commits (coalesced with any refresh pending)."""
+    enqueue(session=session, team_id=team_id, messages=[home_refresh(user) for user in user_ids], now=now)
+
+
+def outbox_message_for(*, session: Session, team_id: str, dedupe_key: str) -> OutboxMessage | None:
+    return session.scalar(
+        select(OutboxMessage).where(OutboxMessage.team_id == team_id, OutboxMessage.dedupe_key == dedupe_key)
+    )
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """A message this worker has claimed, as the claim left it."""
+
+    id: int
+    team_id: str
+    kind: str
+    dedupe_key: str
+    channel: str | None
+    payload: dict
+    slack_ts: str | None
+    attempts: int
+    requests: int  # as claimed: "sent" is recorded only if no request came in since
+    last_error: str | None
+    created_at: datetime
+
+    @property
+    def may_have_posted(self) -> bool:
+        return (self.last_error or "").startswith(MAY_HAVE_POSTED)
+
+
+def _due(now: datetime, lease: timedelta):
+    """Pending and due, or stuck in 'sending' past its lease (its sender died or hung)."""
+    return or_(
+        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == "sending", lease_expired(OutboxMessage.claimed_at, now, lease)),
+    )
+
+
+def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) -> list[ClaimedMessage]:
+    """Take up to `limit` due messages for sending, in one UPDATE … RETURNING; another worker gets others.
+
+    A message still 'sending' when its lease ran out may have reached Slack before its sender died: the claim
+    says so in last_error, so the new sender reads the conversation before posting again.
+    """
+    m = OutboxMessage
+    rows = claim_rows(
+        session, m, where=_due(now, lease), order_by=(m.next_attempt_at, m.id), limit=limit,
+        values=dict(status="sending", claimed_at=now, attempts=m.attempts + 1,
+                    last_error=case((and_(m.status == "sending", m.slack_ts.is_(None)),
+                                     literal(MAY_HAVE_POSTED + "its sender held it past the lease")),
+                                    else_=m.last_error)),
+        returning=(m.id, m.team_id, m.kind, m.dedupe_key, m.channel, m.payload, m.slack_ts, m.attempts,
+                   m.requests, m.last_error, m.created_at),
+    )
+    return sorted((ClaimedMessage(**row._mapping) for row in rows), key=lambda c: c.id)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed message: sent (with where it landed), or failed (retried at `retry_at`)."""
+
+    message: ClaimedMessage
+    channel: str | None = None
+    slack_ts: str | None = None
+    error: str | None = None  # None: sent (or nothing to send)
+    retry_at: datetime | None = None  # for a failure: None means it is failed for good
+    release: bool = False  # never attempted: back to pending as it was
+
+
+def record_outcomes(*, session: Session, outcomes: Sequence[Outcome], now: datetime) -> list[int]:
+    """Record a pass's outcomes in one UPDATE; the ids left pending and due now (asked for again while sending).
+
+    A message queued again since it was claimed (its request count moved) goes back to pending whatever
+    happened, so the change that came in during sending is sent too.
+    """
+    if not outcomes:
+        return []
+    m = OutboxMessage
+    by_id = {o.message.id: o for o in outcomes}
+
+    def per_id(values: dict, default):
+        if not values:
+            return default
+        return case({key: literal(value, default.type) for key, value in values.items()}, value=m.id, else_=default)
+
+    unchanged = m.requests == case({i: o.message.requests for i, o in by_id.items()}, value=m.id)
+    outcome_status = {i: "sent" if o.error is None and not o.release else
+                      ("pending" if o.retry_at or o.release else "failed") for i, o in by_id.items()}
+    rows = session.execute(
+        OutboxMessage.__table__.update()
+        .where(m.id.in_(by_id), m.status == "sending")
+        .values(
+            status=case((unchanged, case(outcome_status, value=m.id)), else_="pending"),
+            next_attempt_at=case(
+                (unchanged, per_id({i: o.retry_at for i, o in by_id.items() if o.retry_at}, m.next_attempt_at)),
+                else_=literal(now, m.next_attempt_at.type)),
+            channel=per_id({i: o.channel for i, o in by_id.items() if o.channel and o.error is None}, m.channel),
+            slack_ts=per_id({i: o.slack_ts for i, o in by_id.items() if o.slack_ts}, m.slack_ts),
+            sent_at=per_id({i: now for i, o in by_id.items() if o.error is None and not o.release}, m.sent_at),
+            last_error=per_id({i: o.error[:2000] if o.error else None for i, o in by_id.items() if not o.release},
+                              m.last_error),
+            attempts=per_id({i: o.message.attempts - 1 for i, o in by_id.items() if o.release}, m.attempts),
+        )
+        .returning(m.id, m.status, m.next_attempt_at)
+    ).all()
+    return [row.id for row in rows if row.status == "pending" and row.next_attempt_at <= now]
