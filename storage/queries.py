@@ -6,7 +6,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -17,6 +34,7 @@ from storage.models import (
     LeadSource,
     OutboxMessage,
     ReasonCode,
+    UTCDateTime,
     Workspace,
     WorkspaceConfig,
 )
@@ -214,21 +232,125 @@ def save_code_list(
 # --- lead ratings -------------------------------------------------------------------------------
 
 
-def rating_id_for_lead(*, session: Session, team_id: str, rater_user_id: str, lead_key: str) -> int | None:
-    return session.scalar(
-        select(LeadRating.id).where(
-            LeadRating.team_id == team_id,
-            LeadRating.rater_user_id == rater_user_id,
-            LeadRating.lead_key == lead_key,
-        )
+@dataclass(frozen=True)
+class Code:
+    """A reason code or a source, as values: matching and showing need no ORM row."""
+
+    id: int
+    code: str
+    label: str
+    aliases: tuple[str, ...]
+    position: int
+    retired: bool
+    polarity: str | None = None  # reasons only
+    requires_note: bool = False  # reasons only
+
+
+@dataclass(frozen=True)
+class RatingWorkspace:
+    """What rating a lead needs to know of its workspace: every reason and source (retired ones too), and
+    the two settings that decide where a rating goes."""
+
+    reasons: tuple[Code, ...]
+    sources: tuple[Code, ...]
+    lead_feed_channel: str | None
+    allow_new_sources: bool
+
+
+def rating_workspace(*, session: Session, team_id: str) -> RatingWorkspace | None:
+    """The workspace's codes and rating settings in one statement; None when the workspace is new.
+
+    Read on every rating rather than cached: an admin's change in setup is seen by every process at once.
+    """
+    none_int, none_str = null().cast(Integer), null().cast(String)
+    workspace = (
+        select(literal("workspace").label("kind"), none_int.label("id"), none_str.label("code"),
+               none_str.label("label"), null().cast(JSON).label("aliases"), none_int.label("position"),
+               null().cast(UTCDateTime()).label("retired_at"), none_str.label("polarity"),
+               null().cast(Boolean).label("requires_note"), WorkspaceConfig.lead_feed_channel,
+               WorkspaceConfig.allow_new_sources)
+        .select_from(Workspace)
+        .outerjoin(WorkspaceConfig, WorkspaceConfig.team_id == Workspace.team_id)
+        .where(Workspace.team_id == team_id)
     )
+    reasons = select(literal("reason"), ReasonCode.id, ReasonCode.code, ReasonCode.label, ReasonCode.aliases,
+                     ReasonCode.position, ReasonCode.retired_at, ReasonCode.polarity, ReasonCode.requires_note,
+                     none_str, null().cast(Boolean)).where(ReasonCode.team_id == team_id)
+    sources = select(literal("source"), LeadSource.id, LeadSource.code, LeadSource.label, LeadSource.aliases,
+                     LeadSource.position, LeadSource.retired_at, none_str, null().cast(Boolean), none_str,
+                     null().cast(Boolean)).where(LeadSource.team_id == team_id)
+    everything = union_all(workspace, reasons, sources).subquery()
+    rows = session.execute(
+        select(everything).order_by(everything.c.kind, everything.c.position, everything.c.id)
+    ).all()
+    settings = next((row for row in rows if row.kind == "workspace"), None)
+    if settings is None:
+        return None
+
+    def codes(of: str) -> tuple[Code, ...]:
+        return tuple(Code(id=row.id, code=row.code, label=row.label, aliases=tuple(row.aliases or ()),
+                          position=row.position, retired=row.retired_at is not None, polarity=row.polarity,
+                          requires_note=bool(row.requires_note)) for row in rows if row.kind == of)
+
+    return RatingWorkspace(reasons=codes("reason"), sources=codes("source"),
+                           lead_feed_channel=settings.lead_feed_channel,
+                           allow_new_sources=bool(settings.allow_new_sources))
 
 
-def upsert_lead_rating(
+@dataclass(frozen=True)
+class HeldRating:
+    """A stored rating as rating again needs it: what it says, and whether it has a lead-feed post."""
+
+    id: int
+    rater_user_id: str
+    lead_key: str
+    source_id: int | None
+    source_text: str | None
+    campaign: str | None
+    note: str | None
+    reason_ids: tuple[int, ...]
+    feed_post: bool
+
+
+def held_ratings(*, session: Session, team_id: str, rater_user_id: str, lead_key: str, rating_id: int | None,
+                 feed_key_prefix: str) -> list[HeldRating]:
+    """The rep's rating of this lead and the rating `rating_id` (the one edited), in one statement.
+
+    A rating's lead-feed post is the outbox message keyed `feed_key_prefix` + its id.
+    """
+    feed_post = exists().where(OutboxMessage.team_id == team_id,
+                               OutboxMessage.dedupe_key == literal(feed_key_prefix) + cast(LeadRating.id, String))
+    mine = and_(LeadRating.rater_user_id == rater_user_id, LeadRating.lead_key == lead_key)
+    rows = session.execute(
+        select(LeadRating.id, LeadRating.rater_user_id, LeadRating.lead_key, LeadRating.source_id,
+               LeadRating.source_text, LeadRating.campaign, LeadRating.note, LeadRatingReason.reason_id,
+               feed_post.label("feed_post"))
+        .outerjoin(LeadRatingReason, LeadRatingReason.rating_id == LeadRating.id)
+        .where(LeadRating.team_id == team_id, or_(mine, LeadRating.id == rating_id) if rating_id else mine)
+    ).all()
+    held: dict[int, HeldRating] = {}
+    for row in rows:
+        earlier = held.get(row.id)
+        reasons = (*(earlier.reason_ids if earlier else ()), *((row.reason_id,) if row.reason_id else ()))
+        held[row.id] = HeldRating(id=row.id, rater_user_id=row.rater_user_id, lead_key=row.lead_key,
+                                  source_id=row.source_id, source_text=row.source_text, campaign=row.campaign,
+                                  note=row.note, reason_ids=reasons, feed_post=bool(row.feed_post))
+    return list(held.values())
+
+
+@dataclass(frozen=True)
+class SavedRating:
+    id: int
+    rated_at: datetime
+    created: bool
+
+
+def save_lead_rating(
     *,
     session: Session,
     team_id: str,
     rater_user_id: str,
+    rating_id: int | None = None,
     lead_ref: str,
     lead_key: str,
     rating: int,
@@ -238,83 +360,101 @@ def upsert_lead_rating(
     note: str | None,
     reason_ids: Sequence[int],
     now: datetime,
-) -> int:
-    """Insert or replace the rep's one current rating of a lead; returns the row id."""
-    values = dict(
-        lead_ref=lead_ref, rating=rating, source_id=source_id, source_text=source_text, campaign=campaign,
-        note=note, updated_at=now,
-    )
-    statement = dialect_insert(session, LeadRating).values(
-        team_id=team_id, rater_user_id=rater_user_id, lead_key=lead_key, rated_at=now, **values
-    )
-    rating_id = session.scalar(
-        statement.on_conflict_do_update(
-            index_elements=["team_id", "rater_user_id", "lead_key"], set_=values
-        ).returning(LeadRating.id)
-    )
-    _replace_reasons(session=session, team_id=team_id, rating_id=rating_id, reason_ids=reason_ids)
-    return rating_id
-
-
-def update_lead_rating(
-    *,
-    session: Session,
-    team_id: str,
-    rating_id: int,
-    lead_ref: str,
-    lead_key: str,
-    rating: int,
-    source_id: int | None,
-    source_text: str | None,
-    campaign: str | None,
-    note: str | None,
-    reason_ids: Sequence[int],
-    now: datetime,
-) -> None:
-    session.execute(
-        update(LeadRating)
-        .where(LeadRating.team_id == team_id, LeadRating.id == rating_id)
-        .values(
-            lead_ref=lead_ref, lead_key=lead_key, rating=rating, source_id=source_id, source_text=source_text,
-            campaign=campaign, note=note, updated_at=now,
+) -> SavedRating:
+    """Store the rep's one current rating of a lead (insert, or replace the one with that key), or rewrite
+    `rating_id`; then its reasons. Two statements for a new rating; one more to drop reasons on SQLite."""
+    values = dict(lead_ref=lead_ref, lead_key=lead_key, rating=rating, source_id=source_id,
+                  source_text=source_text, campaign=campaign, note=note, updated_at=now)
+    returned = (LeadRating.id, LeadRating.rated_at)
+    if rating_id is None:
+        statement = (
+            dialect_insert(session, LeadRating)
+            .values(team_id=team_id, rater_user_id=rater_user_id, rated_at=now, **values)
+            .on_conflict_do_update(index_elements=["team_id", "rater_user_id", "lead_key"], set_=values)
         )
-    )
-    _replace_reasons(session=session, team_id=team_id, rating_id=rating_id, reason_ids=reason_ids)
+    else:
+        statement = update(LeadRating).where(LeadRating.team_id == team_id, LeadRating.id == rating_id).values(values)
+    saved_id, rated_at = session.execute(statement.returning(*returned)).one()
+    # An update keeps the first rating's time, so the rating was inserted exactly when it carries this one's.
+    created = rating_id is None and rated_at == now
+    _store_reasons(session=session, team_id=team_id, rating_id=saved_id, rated_at=rated_at, rating=rating,
+                   reason_ids=list(dict.fromkeys(reason_ids)), replace=not created)
+    return SavedRating(id=saved_id, rated_at=rated_at, created=created)
 
 
-def _replace_reasons(*, session: Session, team_id: str, rating_id: int, reason_ids: Sequence[int]) -> None:
-    session.execute(delete(LeadRatingReason).where(LeadRatingReason.rating_id == rating_id))
+def _store_reasons(*, session: Session, team_id: str, rating_id: int, rated_at: datetime, rating: int,
+                   reason_ids: list[int], replace: bool) -> None:
+    """A rating's reasons become `reason_ids`, each row carrying the rating's time and score for the digest."""
+    gone = delete(LeadRatingReason).where(LeadRatingReason.rating_id == rating_id)
     if reason_ids:
-        rated_at, rating = session.execute(
-            select(LeadRating.rated_at, LeadRating.rating).where(LeadRating.id == rating_id)
-        ).one()
-        session.execute(
-            dialect_insert(session, LeadRatingReason),
-            [{"team_id": team_id, "rating_id": rating_id, "reason_id": reason_id, "rated_at": rated_at,
-              "rating": rating} for reason_id in dict.fromkeys(reason_ids)],
-        )
-    session.expire_all()
+        gone = gone.where(LeadRatingReason.reason_id.not_in(reason_ids))
+    if not reason_ids:
+        if replace:
+            session.execute(gone)
+        return
+    insert = dialect_insert(session, LeadRatingReason).values(
+        [dict(team_id=team_id, rating_id=rating_id, reason_id=reason_id, rated_at=rated_at, rating=rating)
+         for reason_id in reason_ids])
+    insert = insert.on_conflict_do_update(index_elements=["rating_id", "reason_id"],
+                                          set_=dict(rating=insert.excluded.rating))
+    if replace and session.get_bind().dialect.name == "postgresql":
+        # The dropped reasons and the kept or new ones are different rows: one statement does both.
+        insert = insert.add_cte(gone.cte("gone"))
+    elif replace:
+        session.execute(gone)
+    session.execute(insert)
 
 
-def lead_rating(*, session: Session, team_id: str, rating_id: int) -> LeadRating | None:
-    return session.scalar(select(LeadRating).where(LeadRating.team_id == team_id, LeadRating.id == rating_id))
+@dataclass(frozen=True)
+class RatingRow:
+    """A rating with the labels people read: its source's and its reasons' (in list order)."""
+
+    id: int
+    lead_ref: str
+    rating: int
+    source_id: int | None
+    source_label: str | None
+    source_text: str | None
+    campaign: str | None
+    note: str | None
+    rater_user_id: str
+    updated_at: datetime
+    reasons: tuple[tuple[str, str], ...]  # (code, label)
 
 
-def recent_ratings(*, session: Session, team_id: str, rater_user_id: str, limit: int) -> Sequence[LeadRating]:
-    return session.scalars(
-        select(LeadRating)
-        .where(LeadRating.team_id == team_id, LeadRating.rater_user_id == rater_user_id)
-        .order_by(LeadRating.updated_at.desc(), LeadRating.id.desc())
-        .limit(limit)
+def rating_rows(*, session: Session, team_id: str, rating_id: int | None = None, rater_user_id: str | None = None,
+                limit: int = 1) -> tuple[list[RatingRow], int]:
+    """One rating (`rating_id`) or a rep's latest, newest first, with labels, and how many match in all:
+    one statement."""
+    wanted = [LeadRating.team_id == team_id]
+    if rating_id is not None:
+        wanted.append(LeadRating.id == rating_id)
+    if rater_user_id is not None:
+        wanted.append(LeadRating.rater_user_id == rater_user_id)
+    newest = (LeadRating.updated_at.desc(), LeadRating.id.desc())
+    page = (select(LeadRating.id, func.count().over().label("total")).where(*wanted).order_by(*newest)
+            .limit(limit).subquery())
+    rows = session.execute(
+        select(LeadRating.id, LeadRating.lead_ref, LeadRating.rating, LeadRating.source_id,
+               LeadSource.label.label("source_label"), LeadRating.source_text, LeadRating.campaign,
+               LeadRating.note, LeadRating.rater_user_id, LeadRating.updated_at, page.c.total,
+               ReasonCode.code.label("reason_code"), ReasonCode.label.label("reason_label"))
+        .join(page, page.c.id == LeadRating.id)
+        .outerjoin(LeadSource, LeadSource.id == LeadRating.source_id)
+        .outerjoin(LeadRatingReason, LeadRatingReason.rating_id == LeadRating.id)
+        .outerjoin(ReasonCode, ReasonCode.id == LeadRatingReason.reason_id)
+        .order_by(*newest, ReasonCode.position, ReasonCode.id)
     ).all()
-
-
-def count_ratings(*, session: Session, team_id: str, rater_user_id: str) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(LeadRating)
-        .where(LeadRating.team_id == team_id, LeadRating.rater_user_id == rater_user_id)
-    )
+    found: dict[int, RatingRow] = {}
+    for row in rows:
+        earlier = found.get(row.id)
+        reasons = (*(earlier.reasons if earlier else ()),
+                   *(((row.reason_code, row.reason_label),) if row.reason_code is not None else ()))
+        found[row.id] = RatingRow(id=row.id, lead_ref=row.lead_ref, rating=row.rating, source_id=row.source_id,
+                                  source_label=row.source_label, source_text=row.source_text,
+                                  campaign=row.campaign, note=row.note, rater_user_id=row.rater_user_id,
+                                  updated_at=row.updated_at, reasons=reasons)
+    return list(found.values()), (rows[0].total if rows else 0)
 
 
 # --- outbox -------------------------------------------------------------------------------------
