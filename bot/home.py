@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
 from bot.digest import (
-    SourceLine,
     Week,
-    WeeklyDigest,
     build_weekly_digest,
     by_average,
     last_complete_week,
     ranked_campaigns,
     week_of,
 )
-from bot.leads import RatedLead, my_recent_ratings
+from bot.leads import my_recent_ratings
 from bot.messaging import AskView, view_of
 from bot.pulse import answered_rounds, workspace_zone
+from bot.results.home import (
+    AnsweredAsk,
+    HomeSummary,
+    LeadQuality,
+    Listed,
+    PulseRecord,
+    PulseTurn,
+    Roles,
+)
 from storage import digest as digest_store
 from storage import home as store
 from storage import messaging as messaging_store
@@ -29,96 +34,6 @@ from storage.teams import admin_ids, workspace_config
 
 LIST_MAX = 5
 SOURCES_MAX = 8
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Listed(Generic[T]):
-    """The first few items of a list, and how long the whole list is (for "and N more")."""
-
-    shown: tuple[T, ...]
-    total: int
-
-    @property
-    def more(self) -> int:
-        return max(0, self.total - len(self.shown))
-
-
-@dataclass(frozen=True)
-class Roles:
-    """What a person is to Crossfeed; one person can be several of these."""
-
-    side: str | None  # "sales" | "marketing" | None (in no team)
-    team_name: str | None
-    leader: bool
-    admin: bool
-
-    @property
-    def marketer(self) -> bool:
-        return self.side == "marketing"
-
-    @property
-    def reads_digest(self) -> bool:
-        return self.leader or self.admin
-
-
-@dataclass(frozen=True)
-class AnsweredAsk:
-    ask_id: int
-    name: str
-    reaction: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class PulseTurn:
-    """One round the person was asked in: whether they answered (never what, nor when)."""
-
-    period: str
-    closes_at: datetime
-    answered: bool
-    open: bool
-
-
-@dataclass(frozen=True)
-class PulseRecord:
-    turns: tuple[PulseTurn, ...]
-    asked: int
-    answered: int
-
-
-@dataclass(frozen=True)
-class LeadQuality:
-    """The current week's lead ratings so far, for every source (sources have no owner)."""
-
-    week: str
-    ratings: int
-    raters: int
-    average: float | None
-    good_share: float | None
-    bad_share: float | None
-    sources: Listed[SourceLine]
-    campaigns: Listed[SourceLine] = Listed((), 0)  # campaigns with at least 3 ratings, best first
-
-
-@dataclass(frozen=True)
-class HomeSummary:
-    """Everything one person's Home tab shows; sections that don't apply to their roles are None."""
-
-    user_id: str
-    set_up: bool  # someone is in a team
-    has_admins: bool
-    roles: Roles
-    pulse_closes_at: datetime | None  # an open round waits for this person's answer
-    asks_to_answer: Listed[AskView]
-    ratings: Listed[RatedLead]
-    answers: Listed[AnsweredAsk]
-    pulse_record: PulseRecord
-    my_open_asks: Listed[AskView] | None = None
-    lead_quality: LeadQuality | None = None
-    digest: WeeklyDigest | None = None
-
-
 def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
                  configured_admins: frozenset[str] = frozenset(), default_zone: str | None = None,
                  pulse_secret: bytes | None = None, limit: int = LIST_MAX) -> HomeSummary:

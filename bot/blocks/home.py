@@ -20,8 +20,8 @@ from bot.blocks.ids import HomeIds, LeadFeedbackIds
 from bot.blocks.leadfeedback import RatingButtonValue, stars
 from bot.blocks.messaging import EMOJI, reaction_buttons, tally_line
 from bot.digest import MIN_SOURCE_RATINGS, WeeklyDigest, gap_in_words
-from bot.home import HomeSummary, LeadQuality, Listed
 from bot.messaging import NAME_MAX, REACTIONS
+from bot.results.home import HomeSummary, LeadQuality, Listed
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
