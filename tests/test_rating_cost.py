@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from bench.ack_latency import RATING, RE_RATING, StatementCounter, settle
+from tests.test_home import answer, ask, pulse_round, rate, setup_teams, summary_of
 
 REQUEST_BUDGET = 8  # statements on the request's thread
 TOTAL_BUDGET = 15  # with what the rating queues: the lead-feed post and the Home refresh
@@ -57,3 +60,29 @@ def test_a_rating_and_everything_it_queues_stay_within_the_total_budget(counted,
     statements = counted((RE_RATING if again else RATING).format(lead="ACME-1"), "UNEW")
 
     assert len(statements) <= TOTAL_BUDGET, [f"{thread}: {statement}" for _, thread, statement in statements]
+
+
+HOME_BUDGET = 4  # one person's Home, the parts everyone gets (marketers and leaders add their sections)
+
+
+@pytest.mark.parametrize("who", ["rep", "someone new"])
+def test_a_persons_home_is_built_in_four_statements(crossfeed, who):
+    now = datetime.now(UTC)
+    setup_teams(crossfeed)
+    pulse_round(crossfeed, "2020-W01", now - timedelta(days=21), answered=["U1"])
+    pulse_round(crossfeed, "2020-W02", now - timedelta(days=14))
+    pulse_round(crossfeed, "2020-W03", now - timedelta(hours=1))
+    answered = ask(crossfeed, "M1", "Q4 ROI talk track", now - timedelta(days=1))
+    ask(crossfeed, "M2", "Pricing one-pager", now - timedelta(days=1))
+    answer(crossfeed, "U1", answered.id, "resonated", now - timedelta(hours=3))
+    rate(crossfeed, "U1", 'ACME-1 2 no-budget source:webinar "only wanted pricing"', now - timedelta(hours=2))
+    counter = StatementCounter(crossfeed.engine)
+
+    summary = summary_of(crossfeed, "U1" if who == "rep" else "U99", now, pulse_secret=b"k" * 32)
+
+    statements = [sql for _, _, sql in counter.take() if not sql.startswith("BEGIN")]
+    assert len(statements) <= HOME_BUDGET, statements
+    if who == "rep":  # everything the rep's Home shows was read
+        assert summary.ratings.total == 1 and summary.answers.total == 1 and summary.asks_to_answer.total == 1
+        assert summary.pulse_record.asked == 3 and summary.pulse_record.answered == 1
+        assert summary.pulse_closes_at is not None
