@@ -102,21 +102,6 @@ def active_sources(*, session: Session, team_id: str) -> Sequence[LeadSource]:
     ).all()
 
 
-def retired_sources(*, session: Session, team_id: str) -> Sequence[LeadSource]:
-    return session.scalars(
-        select(LeadSource)
-        .where(LeadSource.team_id == team_id, LeadSource.retired_at.is_not(None))
-        .order_by(LeadSource.position, LeadSource.id)
-    ).all()
-
-
-def allows_new_sources(*, session: Session, team_id: str) -> bool:
-    """Whether a source a rep types that matches none becomes a new source (an admin's choice in setup)."""
-    return bool(session.scalar(
-        select(WorkspaceConfig.allow_new_sources).where(WorkspaceConfig.team_id == team_id)
-    ))
-
-
 def typed_source_counts(*, session: Session, team_id: str) -> list[tuple[str, int]]:
     """Sources reps typed that matched none of the workspace's, with how many ratings name each, most first.
 
@@ -162,12 +147,6 @@ def search_sources(*, session: Session, team_id: str, typed: str, limit: int) ->
         .order_by(LeadSource.position, LeadSource.id)
         .limit(limit)
     ).all()
-
-
-def source_by_id(*, session: Session, team_id: str, source_id: int) -> LeadSource | None:
-    return session.scalar(
-        select(LeadSource).where(LeadSource.team_id == team_id, LeadSource.id == source_id)
-    )
 
 
 def source_by_code(*, session: Session, team_id: str, code: str) -> LeadSource | None:
