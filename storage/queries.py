@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import (
     JSON,
     Boolean,
     Integer,
+    Select,
     String,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -236,17 +239,16 @@ class RatingWorkspace:
     allow_new_sources: bool
 
 
-def rating_workspace(*, session: Session, team_id: str) -> RatingWorkspace | None:
-    """The workspace's codes and rating settings in one statement; None when the workspace is new.
-
-    Read on every rating rather than cached: an admin's change in setup is seen by every process at once.
-    """
-    none_int, none_str = null().cast(Integer), null().cast(String)
+@cache
+def _rating_workspace_statement() -> Select:
+    # Built once: putting a three-way union together costs more Python than running it.
+    team_id = bindparam("team_id")
+    none_int, none_str, none_bool = null().cast(Integer), null().cast(String), null().cast(Boolean)
     workspace = (
         select(literal("workspace").label("kind"), none_int.label("id"), none_str.label("code"),
                none_str.label("label"), null().cast(JSON).label("aliases"), none_int.label("position"),
                null().cast(UTCDateTime()).label("retired_at"), none_str.label("polarity"),
-               null().cast(Boolean).label("requires_note"), WorkspaceConfig.lead_feed_channel,
+               none_bool.label("requires_note"), WorkspaceConfig.lead_feed_channel,
                WorkspaceConfig.allow_new_sources)
         .select_from(Workspace)
         .outerjoin(WorkspaceConfig, WorkspaceConfig.team_id == Workspace.team_id)
@@ -254,14 +256,20 @@ def rating_workspace(*, session: Session, team_id: str) -> RatingWorkspace | Non
     )
     reasons = select(literal("reason"), ReasonCode.id, ReasonCode.code, ReasonCode.label, ReasonCode.aliases,
                      ReasonCode.position, ReasonCode.retired_at, ReasonCode.polarity, ReasonCode.requires_note,
-                     none_str, null().cast(Boolean)).where(ReasonCode.team_id == team_id)
+                     none_str, none_bool).where(ReasonCode.team_id == team_id)
     sources = select(literal("source"), LeadSource.id, LeadSource.code, LeadSource.label, LeadSource.aliases,
-                     LeadSource.position, LeadSource.retired_at, none_str, null().cast(Boolean), none_str,
-                     null().cast(Boolean)).where(LeadSource.team_id == team_id)
+                     LeadSource.position, LeadSource.retired_at, none_str, none_bool, none_str,
+                     none_bool).where(LeadSource.team_id == team_id)
     everything = union_all(workspace, reasons, sources).subquery()
-    rows = session.execute(
-        select(everything).order_by(everything.c.kind, everything.c.position, everything.c.id)
-    ).all()
+    return select(everything).order_by(everything.c.kind, everything.c.position, everything.c.id)
+
+
+def rating_workspace(*, session: Session, team_id: str) -> RatingWorkspace | None:
+    """The workspace's codes and rating settings in one statement; None when the workspace is new.
+
+    Read on every rating rather than cached: an admin's change in setup is seen by every process at once.
+    """
+    rows = session.execute(_rating_workspace_statement(), {"team_id": team_id}).all()
     settings = next((row for row in rows if row.kind == "workspace"), None)
     if settings is None:
         return None
@@ -291,22 +299,31 @@ class HeldRating:
     feed_post: bool
 
 
+@cache
+def _held_ratings_statement(*, editing: bool) -> Select:
+    team_id = bindparam("team_id")
+    feed_post = exists().where(OutboxMessage.team_id == team_id,
+                               OutboxMessage.dedupe_key == bindparam("feed_key_prefix", type_=String)
+                               + cast(LeadRating.id, String))
+    mine = and_(LeadRating.rater_user_id == bindparam("rater_user_id"), LeadRating.lead_key == bindparam("lead_key"))
+    return (
+        select(LeadRating.id, LeadRating.rater_user_id, LeadRating.lead_key, LeadRating.source_id,
+               LeadRating.source_text, LeadRating.campaign, LeadRating.note, LeadRatingReason.reason_id,
+               feed_post.label("feed_post"))
+        .outerjoin(LeadRatingReason, LeadRatingReason.rating_id == LeadRating.id)
+        .where(LeadRating.team_id == team_id, or_(mine, LeadRating.id == bindparam("rating_id")) if editing else mine)
+    )
+
+
 def held_ratings(*, session: Session, team_id: str, rater_user_id: str, lead_key: str, rating_id: int | None,
                  feed_key_prefix: str) -> list[HeldRating]:
     """The rep's rating of this lead and the rating `rating_id` (the one edited), in one statement.
 
     A rating's lead-feed post is the outbox message keyed `feed_key_prefix` + its id.
     """
-    feed_post = exists().where(OutboxMessage.team_id == team_id,
-                               OutboxMessage.dedupe_key == literal(feed_key_prefix) + cast(LeadRating.id, String))
-    mine = and_(LeadRating.rater_user_id == rater_user_id, LeadRating.lead_key == lead_key)
-    rows = session.execute(
-        select(LeadRating.id, LeadRating.rater_user_id, LeadRating.lead_key, LeadRating.source_id,
-               LeadRating.source_text, LeadRating.campaign, LeadRating.note, LeadRatingReason.reason_id,
-               feed_post.label("feed_post"))
-        .outerjoin(LeadRatingReason, LeadRatingReason.rating_id == LeadRating.id)
-        .where(LeadRating.team_id == team_id, or_(mine, LeadRating.id == rating_id) if rating_id else mine)
-    ).all()
+    rows = session.execute(_held_ratings_statement(editing=rating_id is not None),
+                           dict(team_id=team_id, rater_user_id=rater_user_id, lead_key=lead_key, rating_id=rating_id,
+                                feed_key_prefix=feed_key_prefix)).all()
     held: dict[int, HeldRating] = {}
     for row in rows:
         earlier = held.get(row.id)
@@ -401,19 +418,17 @@ class RatingRow:
     reasons: tuple[tuple[str, str], ...]  # (code, label)
 
 
-def rating_rows(*, session: Session, team_id: str, rating_id: int | None = None, rater_user_id: str | None = None,
-                limit: int = 1) -> tuple[list[RatingRow], int]:
-    """One rating (`rating_id`) or a rep's latest, newest first, with labels, and how many match in all:
-    one statement."""
-    wanted = [LeadRating.team_id == team_id]
-    if rating_id is not None:
-        wanted.append(LeadRating.id == rating_id)
-    if rater_user_id is not None:
-        wanted.append(LeadRating.rater_user_id == rater_user_id)
+@cache
+def _rating_rows_statement(*, by_id: bool, by_rater: bool) -> Select:
+    wanted = [LeadRating.team_id == bindparam("team_id")]
+    if by_id:
+        wanted.append(LeadRating.id == bindparam("rating_id"))
+    if by_rater:
+        wanted.append(LeadRating.rater_user_id == bindparam("rater_user_id"))
     newest = (LeadRating.updated_at.desc(), LeadRating.id.desc())
     page = (select(LeadRating.id, func.count().over().label("total")).where(*wanted).order_by(*newest)
-            .limit(limit).subquery())
-    rows = session.execute(
+            .limit(bindparam("limit", type_=Integer)).subquery())
+    return (
         select(LeadRating.id, LeadRating.lead_ref, LeadRating.rating, LeadRating.source_id,
                LeadSource.label.label("source_label"), LeadRating.source_text, LeadRating.campaign,
                LeadRating.note, LeadRating.rater_user_id, LeadRating.updated_at, page.c.total,
@@ -423,7 +438,15 @@ def rating_rows(*, session: Session, team_id: str, rating_id: int | None = None,
         .outerjoin(LeadRatingReason, LeadRatingReason.rating_id == LeadRating.id)
         .outerjoin(ReasonCode, ReasonCode.id == LeadRatingReason.reason_id)
         .order_by(*newest, ReasonCode.position, ReasonCode.id)
-    ).all()
+    )
+
+
+def rating_rows(*, session: Session, team_id: str, rating_id: int | None = None, rater_user_id: str | None = None,
+                limit: int = 1) -> tuple[list[RatingRow], int]:
+    """One rating (`rating_id`) or a rep's latest, newest first, with labels, and how many match in all:
+    one statement."""
+    rows = session.execute(_rating_rows_statement(by_id=rating_id is not None, by_rater=rater_user_id is not None),
+                           dict(team_id=team_id, rating_id=rating_id, rater_user_id=rater_user_id, limit=limit)).all()
     found: dict[int, RatingRow] = {}
     for row in rows:
         earlier = found.get(row.id)
