@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    all_,
     and_,
     bindparam,
     case,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     union_all,
     update,
 )
@@ -45,7 +47,10 @@ from storage.models import (
 
 def dialect_insert(session: Session, model):
     """INSERT with ON CONFLICT support for whichever database the session is bound to."""
-    dialect = session.get_bind().dialect.name
+    return _insert_for(session.get_bind().dialect.name, model)
+
+
+def _insert_for(dialect: str, model):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
@@ -359,46 +364,94 @@ def save_lead_rating(
 ) -> SavedRating:
     """Store the rep's one current rating of a lead (insert, or replace the one with that key), or rewrite
     `rating_id`; then its reasons. Two statements for a new rating; one more to drop reasons on SQLite."""
+    dialect = session.get_bind().dialect.name
     values = dict(lead_ref=lead_ref, lead_key=lead_key, rating=rating, source_id=source_id,
                   source_text=source_text, campaign=campaign, note=note, updated_at=now)
-    returned = (LeadRating.id, LeadRating.rated_at)
     if rating_id is None:
-        statement = (
-            dialect_insert(session, LeadRating)
-            .values(team_id=team_id, rater_user_id=rater_user_id, rated_at=now, **values)
-            .on_conflict_do_update(index_elements=["team_id", "rater_user_id", "lead_key"], set_=values)
-        )
+        statement = _upsert_rating_statement(dialect)
+        values.update(team_id=team_id, rater_user_id=rater_user_id, rated_at=now)
     else:
-        statement = update(LeadRating).where(LeadRating.team_id == team_id, LeadRating.id == rating_id).values(values)
-    saved_id, rated_at = session.execute(statement.returning(*returned)).one()
+        statement = _edit_rating_statement()
+        values.update(team_id=team_id, rating_id=rating_id)
+    saved_id, rated_at = session.execute(statement, {f"new_{name}": value for name, value in values.items()}).one()
     # An update keeps the first rating's time, so the rating was inserted exactly when it carries this one's.
     created = rating_id is None and rated_at == now
-    _store_reasons(session=session, team_id=team_id, rating_id=saved_id, rated_at=rated_at, rating=rating,
-                   reason_ids=list(dict.fromkeys(reason_ids)), replace=not created)
+    reasons = list(dict.fromkeys(reason_ids))
+    replace = not created
+    if replace and (not reasons or dialect != "postgresql"):
+        session.execute(_drop_reasons_statement(dialect, keep=bool(reasons)),
+                        dict(rating_id=saved_id, reason_ids=reasons))
+    if reasons:
+        session.execute(_add_reasons_statement(dialect, replace=replace and dialect == "postgresql"),
+                        dict(team_id=team_id, rating_id=saved_id, reason_ids=reasons, rated_at=rated_at, rating=rating))
     return SavedRating(id=saved_id, rated_at=rated_at, created=created)
 
 
-def _store_reasons(*, session: Session, team_id: str, rating_id: int, rated_at: datetime, rating: int,
-                   reason_ids: list[int], replace: bool) -> None:
-    """A rating's reasons become `reason_ids`, each row carrying the rating's time and score for the digest."""
-    gone = delete(LeadRatingReason).where(LeadRatingReason.rating_id == rating_id)
-    if reason_ids:
-        gone = gone.where(LeadRatingReason.reason_id.not_in(reason_ids))
-    if not reason_ids:
-        if replace:
-            session.execute(gone)
-        return
-    insert = dialect_insert(session, LeadRatingReason).values(
-        [dict(team_id=team_id, rating_id=rating_id, reason_id=reason_id, rated_at=rated_at, rating=rating)
-         for reason_id in reason_ids])
+# Statements built once per dialect, with bound parameters: building them cost more than running them.
+# Core tables, not ORM entities: the ORM's bulk-insert handling adds nothing to these.
+_RATINGS, _REASONS = LeadRating.__table__, LeadRatingReason.__table__
+_RATING_COLUMNS = ("lead_ref", "lead_key", "rating", "source_id", "source_text", "campaign", "note", "updated_at")
+
+
+@cache
+def _upsert_rating_statement(dialect: str):
+    changed = {name: bindparam(f"new_{name}") for name in _RATING_COLUMNS}
+    insert = _insert_for(dialect, _RATINGS).values(
+        team_id=bindparam("new_team_id"), rater_user_id=bindparam("new_rater_user_id"),
+        rated_at=bindparam("new_rated_at"), **changed)
+    return insert.on_conflict_do_update(
+        index_elements=["team_id", "rater_user_id", "lead_key"],
+        set_={name: insert.excluded[name] for name in _RATING_COLUMNS},
+    ).returning(_RATINGS.c.id, _RATINGS.c.rated_at)
+
+
+@cache
+def _edit_rating_statement():
+    return (
+        update(_RATINGS)
+        .where(_RATINGS.c.team_id == bindparam("new_team_id"), _RATINGS.c.id == bindparam("new_rating_id"))
+        .values({name: bindparam(f"new_{name}") for name in _RATING_COLUMNS})
+        .returning(_RATINGS.c.id, _RATINGS.c.rated_at)
+    )
+
+
+def _reason_ids(dialect: str):
+    """The reason ids, bound as one value: a PostgreSQL array, or a JSON list that SQLite's json_each reads."""
+    if dialect == "postgresql":
+        return bindparam("reason_ids", type_=postgresql.ARRAY(Integer))
+    return func.json_each(bindparam("reason_ids", type_=JSON)).table_valued("value")
+
+
+@cache
+def _drop_reasons_statement(dialect: str, *, keep: bool):
+    """Delete a rating's reasons, all of them or (`keep`) those not among the reason ids."""
+    gone = delete(_REASONS).where(_REASONS.c.rating_id == bindparam("rating_id"))
+    if not keep:
+        return gone
+    ids = _reason_ids(dialect)
+    if dialect == "postgresql":
+        return gone.where(_REASONS.c.reason_id != all_(ids))
+    return gone.where(_REASONS.c.reason_id.not_in(select(ids.c.value)))
+
+
+@cache
+def _add_reasons_statement(dialect: str, *, replace: bool):
+    """A rating's reasons, each row carrying the rating's time and score for the digest; with `replace`
+    (PostgreSQL), the reasons not given any more are dropped in the same statement."""
+    ids = _reason_ids(dialect)
+    each = func.unnest(ids) if dialect == "postgresql" else ids.c.value
+    rows = select(bindparam("team_id", type_=String), bindparam("rating_id", type_=Integer), each,
+                  bindparam("rated_at", type_=UTCDateTime()), bindparam("rating", type_=Integer))
+    if dialect != "postgresql":
+        rows = rows.select_from(ids).where(true())  # SQLite reads ON CONFLICT after a bare SELECT as a join
+    insert = _insert_for(dialect, _REASONS).from_select(
+        ["team_id", "rating_id", "reason_id", "rated_at", "rating"], rows)
     insert = insert.on_conflict_do_update(index_elements=["rating_id", "reason_id"],
                                           set_=dict(rating=insert.excluded.rating))
-    if replace and session.get_bind().dialect.name == "postgresql":
+    if replace:
         # The dropped reasons and the kept or new ones are different rows: one statement does both.
-        insert = insert.add_cte(gone.cte("gone"))
-    elif replace:
-        session.execute(gone)
-    session.execute(insert)
+        insert = insert.add_cte(_drop_reasons_statement(dialect, keep=True).cte("gone"))
+    return insert
 
 
 @dataclass(frozen=True)
