@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, union_all
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from storage.messaging import REACTIONS, _in_sales_team, counts_in_tally
@@ -16,6 +31,7 @@ from storage.models import (
     PulseParticipation,
     PulseRound,
     TeamMember,
+    UTCDateTime,
     WorkspaceConfig,
 )
 
@@ -48,15 +64,16 @@ class PersonRow:
     turns: tuple[PulseTurnRow, ...]
 
 
-def person(*, session: Session, team_id: str, user_id: str, now: datetime) -> PersonRow | None:
-    """The person's roles, the workspace's configuration and their pulse rounds: one statement.
-    None when the workspace has no configuration yet."""
+@cache
+def _person_statement() -> Select:
+    # Built once, with bound parameters: putting it together costs more Python than running it.
+    team_id, user_id, now = bindparam("team_id"), bindparam("user_id"), bindparam("now", type_=UTCDateTime())
     side = (select(TeamMember.side).where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
             .scalar_subquery())
     open_round = (select(PulseRound.id)
                   .where(PulseRound.team_id == team_id, PulseRound.opens_at <= now, PulseRound.closes_at > now)
                   .order_by(PulseRound.opens_at.desc()).limit(1).scalar_subquery())
-    rows = session.execute(
+    return (
         select(WorkspaceConfig, side.label("side"),
                exists().where(Admin.team_id == team_id, Admin.user_id == user_id).label("admin"),
                exists().where(Admin.team_id == team_id).label("any_admin"),
@@ -70,7 +87,13 @@ def person(*, session: Session, team_id: str, user_id: str, now: datetime) -> Pe
         .outerjoin(PulseRound, PulseRound.id == PulseParticipation.round_id)
         .where(WorkspaceConfig.team_id == team_id)
         .order_by(PulseRound.opens_at.desc())
-    ).all()
+    )
+
+
+def person(*, session: Session, team_id: str, user_id: str, now: datetime) -> PersonRow | None:
+    """The person's roles, the workspace's configuration and their pulse rounds: one statement.
+    None when the workspace has no configuration yet."""
+    rows = session.execute(_person_statement(), dict(team_id=team_id, user_id=user_id, now=now)).all()
     if not rows:
         return None
     first = rows[0]
@@ -99,12 +122,12 @@ class PersonAsks:
     mine: tuple[list[AskRow], int]  # their own open asks, newest first
 
 
-def person_asks(*, session: Session, team_id: str, user_id: str, now: datetime, limit: int, waiting: bool,
-                mine: bool) -> PersonAsks:
-    """The asks waiting for this person (if `waiting`), those they answered lately, and their own open ones (if
-    `mine`), with tallies: one statement."""
+@cache
+def _person_asks_statement(*, waiting: bool, mine: bool) -> Select:
+    team_id, user_id, now = bindparam("team_id"), bindparam("user_id"), bindparam("now", type_=UTCDateTime())
     answered = exists().where(MessagingAnswer.ask_id == MessagingAsk.id, MessagingAnswer.rep_user_id == user_id)
-    sent_to_them = cast(MessagingAsk.recipients, String).contains(f'"{user_id}"', autoescape=True)
+    # A DM'd ask lists its recipients as a JSON array of user ids: the quoted id is looked for in its text.
+    sent_to_them = cast(MessagingAsk.recipients, String).like(bindparam("recipient"), escape="/")
     lists = [("answered", select(MessagingAsk.id).join(MessagingAnswer, MessagingAnswer.ask_id == MessagingAsk.id)
               .where(MessagingAnswer.team_id == team_id, MessagingAnswer.rep_user_id == user_id),
               (MessagingAnswer.updated_at.desc(), MessagingAnswer.id.desc()))]
@@ -115,6 +138,7 @@ def person_asks(*, session: Session, team_id: str, user_id: str, now: datetime, 
     if mine:
         lists.append(("mine", select(MessagingAsk.id).where(_open(team_id, now), MessagingAsk.asker_user_id == user_id),
                       (MessagingAsk.opened_at.desc(), MessagingAsk.id.desc())))
+    limit = bindparam("limit", type_=Integer)
     pages = [
         select(page).select_from(page) for page in (
             query.add_columns(literal(kind).label("kind"), func.row_number().over(order_by=order).label("place"),
@@ -127,14 +151,23 @@ def person_asks(*, session: Session, team_id: str, user_id: str, now: datetime, 
                .where(MessagingAnswer.ask_id.in_(select(picked.c.id)), counts_in_tally())
                .group_by(MessagingAnswer.ask_id).subquery())
     theirs = aliased(MessagingAnswer)
-    rows = session.execute(
+    return (
         select(MessagingAsk, picked.c.kind, picked.c.total, theirs.reaction, theirs.updated_at,
                *(tallies.c[r] for r in REACTIONS))
         .join(picked, picked.c.id == MessagingAsk.id)
         .outerjoin(tallies, tallies.c.ask_id == MessagingAsk.id)
         .outerjoin(theirs, and_(theirs.ask_id == MessagingAsk.id, theirs.rep_user_id == user_id))
         .order_by(picked.c.kind, picked.c.place)
-    ).all()
+    )
+
+
+def person_asks(*, session: Session, team_id: str, user_id: str, now: datetime, limit: int, waiting: bool,
+                mine: bool) -> PersonAsks:
+    """The asks waiting for this person (if `waiting`), those they answered lately, and their own open ones (if
+    `mine`), with tallies: one statement."""
+    pattern = "%" + f'"{user_id}"'.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+    rows = session.execute(_person_asks_statement(waiting=waiting, mine=mine),
+                           dict(team_id=team_id, user_id=user_id, now=now, limit=limit, recipient=pattern)).all()
     found: dict[str, tuple[list[AskRow], int]] = {kind: ([], 0) for kind in ("waiting", "answered", "mine")}
     for row in rows:
         shown, _ = found[row.kind]
