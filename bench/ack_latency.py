@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import http.client
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -50,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 from sqlalchemy import Engine, create_engine, event, text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from tests.fake_slack import FakeSlackServer  # noqa: E402
 
@@ -235,6 +237,7 @@ def start_server(app: str, env: dict[str, str], port: int) -> subprocess.Popen:
         [sys.executable, "-m", "gunicorn", *GUNICORN, app, "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
         env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group: stop() can end workers a killed master left behind
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -253,11 +256,15 @@ def start_server(app: str, env: dict[str, str], port: int) -> subprocess.Popen:
 
 
 def stop(server: subprocess.Popen) -> None:
+    """Stop the server and its workers; they first finish the background work the load left queued."""
     server.terminate()
     try:
-        server.wait(timeout=15)
+        server.wait(timeout=60)
     except subprocess.TimeoutExpired:
         server.kill()
+        server.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
 
 
 def signed_command(text_: str, user: str) -> tuple[bytes, dict[str, str]]:
@@ -353,8 +360,15 @@ def postgres_database(url: str) -> Iterator[str]:
         separator = "&" if "?" in url else "?"
         yield f"{url}{separator}options=-csearch_path%3D{schema}"
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        for attempt in range(5):
+            try:
+                with admin.connect() as connection:
+                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                break
+            except OperationalError:  # a session of a worker just ended may still hold a lock: try again
+                if attempt == 4:
+                    raise
+                time.sleep(1)
         admin.dispose()
 
 
