@@ -2,150 +2,73 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
 from bot.digest import (
-    SourceLine,
     Week,
-    WeeklyDigest,
     build_weekly_digest,
     by_average,
     last_complete_week,
     ranked_campaigns,
     week_of,
 )
-from bot.leads import RatedLead, my_recent_ratings
+from bot.leads import my_recent_ratings
 from bot.messaging import AskView, view_of
 from bot.pulse import answered_rounds, workspace_zone
+from bot.results.home import (
+    AnsweredAsk,
+    HomeSummary,
+    LeadQuality,
+    Listed,
+    PulseRecord,
+    PulseTurn,
+    Roles,
+)
 from storage import digest as digest_store
 from storage import home as store
-from storage import messaging as messaging_store
-from storage import pulse as pulse_store
-from storage.teams import admin_ids, workspace_config
+from storage.teams import workspace_config
 
 LIST_MAX = 5
 SOURCES_MAX = 8
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Listed(Generic[T]):
-    """The first few items of a list, and how long the whole list is (for "and N more")."""
-
-    shown: tuple[T, ...]
-    total: int
-
-    @property
-    def more(self) -> int:
-        return max(0, self.total - len(self.shown))
-
-
-@dataclass(frozen=True)
-class Roles:
-    """What a person is to Crossfeed; one person can be several of these."""
-
-    side: str | None  # "sales" | "marketing" | None (in no team)
-    team_name: str | None
-    leader: bool
-    admin: bool
-
-    @property
-    def marketer(self) -> bool:
-        return self.side == "marketing"
-
-    @property
-    def reads_digest(self) -> bool:
-        return self.leader or self.admin
-
-
-@dataclass(frozen=True)
-class AnsweredAsk:
-    ask_id: int
-    name: str
-    reaction: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class PulseTurn:
-    """One round the person was asked in: whether they answered (never what, nor when)."""
-
-    period: str
-    closes_at: datetime
-    answered: bool
-    open: bool
-
-
-@dataclass(frozen=True)
-class PulseRecord:
-    turns: tuple[PulseTurn, ...]
-    asked: int
-    answered: int
-
-
-@dataclass(frozen=True)
-class LeadQuality:
-    """The current week's lead ratings so far, for every source (sources have no owner)."""
-
-    week: str
-    ratings: int
-    raters: int
-    average: float | None
-    good_share: float | None
-    bad_share: float | None
-    sources: Listed[SourceLine]
-    campaigns: Listed[SourceLine] = Listed((), 0)  # campaigns with at least 3 ratings, best first
-
-
-@dataclass(frozen=True)
-class HomeSummary:
-    """Everything one person's Home tab shows; sections that don't apply to their roles are None."""
-
-    user_id: str
-    set_up: bool  # someone is in a team
-    has_admins: bool
-    roles: Roles
-    pulse_closes_at: datetime | None  # an open round waits for this person's answer
-    asks_to_answer: Listed[AskView]
-    ratings: Listed[RatedLead]
-    answers: Listed[AnsweredAsk]
-    pulse_record: PulseRecord
-    my_open_asks: Listed[AskView] | None = None
-    lead_quality: LeadQuality | None = None
-    digest: WeeklyDigest | None = None
 
 
 def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
                  configured_admins: frozenset[str] = frozenset(), default_zone: str | None = None,
                  pulse_secret: bytes | None = None, limit: int = LIST_MAX) -> HomeSummary:
-    """Build one person's Home: the parts for everyone, then those for marketers and for leaders and admins."""
-    config = workspace_config(session=session, team_id=team_id)
+    """Build one person's Home: the parts for everyone, then those for marketers and for leaders and admins.
+
+    The parts for everyone take four statements: who they are (with their pulse rounds), their ratings,
+    the asks around them, and which of their unmarked rounds they answered.
+    """
+    found = store.person(session=session, team_id=team_id, user_id=user_id, now=now)
+    if found is None:  # a workspace without a configuration yet: it gets its defaults
+        workspace_config(session=session, team_id=team_id)
+        found = store.person(session=session, team_id=team_id, user_id=user_id, now=now)
+    config = found.config
     zone = workspace_zone(config, default_zone)
-    admins = set(admin_ids(session=session, team_id=team_id)) | configured_admins
-    side = messaging_store.side_of(session=session, team_id=team_id, user_id=user_id)
-    roles = Roles(side=side, team_name={"sales": config.sales_name, "marketing": config.marketing_name}.get(side),
-                  leader=user_id in (config.leader_user_ids or []), admin=user_id in admins)
+    roles = Roles(side=found.side,
+                  team_name={"sales": config.sales_name, "marketing": config.marketing_name}.get(found.side),
+                  leader=user_id in (config.leader_user_ids or []),
+                  admin=found.admin or user_id in configured_admins)
     ratings, rated = my_recent_ratings(session=session, team_id=team_id, user_id=user_id, limit=limit)
-    asks, waiting = [], 0
-    if messaging_store.in_sales_team(session=session, team_id=team_id, user_id=user_id):
-        # Asks are for the sales team: a marketer or leader is not offered one to answer.
-        asks, waiting = store.asks_to_answer(session=session, team_id=team_id, user_id=user_id, now=now, limit=limit)
-    answers, answered = store.recent_answers(session=session, team_id=team_id, user_id=user_id, limit=limit)
+    # Asks are for the sales team: a marketer or leader is not offered one to answer.
+    asks = store.person_asks(session=session, team_id=team_id, user_id=user_id, now=now, limit=limit,
+                             waiting=found.in_sales_team, mine=roles.marketer)
+    waiting, record = _pulse(session, found, user_id, now, limit, pulse_secret)
     return HomeSummary(
         user_id=user_id,
-        set_up=bool(store.team_sizes(session=session, team_id=team_id)),
-        has_admins=bool(admins),
+        set_up=found.set_up,
+        has_admins=found.any_admin or bool(configured_admins),
         roles=roles,
-        pulse_closes_at=_pulse_waiting(session, team_id, user_id, now, pulse_secret),
-        asks_to_answer=Listed(tuple(_with_tallies(session, asks, now)), waiting),
+        pulse_closes_at=waiting,
+        asks_to_answer=_listed_asks(asks.waiting, now),
         ratings=Listed(tuple(ratings), rated),
-        answers=Listed(tuple(AnsweredAsk(*row) for row in answers), answered),
-        pulse_record=_pulse_record(session, team_id, user_id, now, limit, pulse_secret),
-        my_open_asks=_my_open_asks(session, team_id, user_id, now, limit) if roles.marketer else None,
+        answers=Listed(tuple(AnsweredAsk(row.ask.id, row.ask.name, row.reaction, row.answered_at)
+                             for row in asks.answered[0]), asks.answered[1]),
+        pulse_record=record,
+        my_open_asks=_listed_asks(asks.mine, now) if roles.marketer else None,
         lead_quality=lead_quality(session=session, team_id=team_id, week=week_of(now, zone))
         if roles.marketer else None,
         digest=build_weekly_digest(session=session, team_id=team_id, week=last_complete_week(now, zone))
@@ -153,43 +76,27 @@ def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
     )
 
 
-def _with_tallies(session: Session, asks: list, now: datetime) -> list[AskView]:
-    if not asks:
-        return []
-    tallies = messaging_store.tallies(session=session, ask_ids=[ask.id for ask in asks])
-    return [view_of(ask, tallies[ask.id], now) for ask in asks]
+def _listed_asks(page: tuple[list[store.AskRow], int], now: datetime) -> Listed[AskView]:
+    rows, total = page
+    return Listed(tuple(view_of(row.ask, row.tally, now) for row in rows), total)
 
 
-def _my_open_asks(session: Session, team_id: str, user_id: str, now: datetime, limit: int) -> Listed[AskView]:
-    asks, total = store.open_asks_by(session=session, team_id=team_id, user_id=user_id, now=now, limit=limit)
-    return Listed(tuple(_with_tallies(session, asks, now)), total)
+def _pulse(session: Session, found: store.PersonRow, user_id: str, now: datetime, limit: int,
+           secret: bytes | None) -> tuple[datetime | None, PulseRecord]:
+    """When the open round closes if it waits for this person's answer, and their record of rounds.
 
-
-def _pulse_waiting(session: Session, team_id: str, user_id: str, now: datetime,
-                   secret: bytes | None) -> datetime | None:
-    """When the open round closes, if this person was asked in it and hasn't answered."""
-    pulse_round = pulse_store.open_round(session=session, team_id=team_id, now=now)
-    if pulse_round is None:
-        return None
-    ledger = pulse_store.participation(session=session, round_id=pulse_round.id, user_id=user_id)
-    if ledger is None or ledger.answered_via is not None:
-        return None
-    # The ledger marks answers in batches; the answers themselves say whether this person answered.
-    answered = answered_rounds(session=session, secret=secret, user_id=user_id, round_ids=[pulse_round.id])
-    return None if answered else pulse_round.closes_at
-
-
-def _pulse_record(session: Session, team_id: str, user_id: str, now: datetime, limit: int,
-                  secret: bytes | None) -> PulseRecord:
-    turns, asked, answered = store.pulse_turns(session=session, team_id=team_id, user_id=user_id, limit=limit)
-    # Answers whose ledger mark isn't written yet (it is written in batches, or never for a round's last few).
-    unmarked = pulse_store.asked_rounds(session=session, team_id=team_id, user_id=user_id, unmarked=True)
-    also = answered_rounds(session=session, secret=secret, user_id=user_id, round_ids=unmarked)
-    periods = pulse_store.periods(session=session, round_ids=also)
-    return PulseRecord(
-        turns=tuple(PulseTurn(period, closes_at, done or period in periods, opens_at <= now < closes_at)
-                    for period, opens_at, closes_at, done in turns),
-        asked=asked, answered=answered + len(also),
+    The ledger marks answers in batches (or never, for a round's last few): for the rounds it doesn't mark,
+    the answers themselves say whether this person answered.
+    """
+    unmarked = [turn.round_id for turn in found.turns if not turn.marked]
+    also = answered_rounds(session=session, secret=secret, user_id=user_id, round_ids=unmarked) if unmarked else set()
+    answered = {turn.round_id for turn in found.turns if turn.marked} | also
+    open_turn = next((turn for turn in found.turns if turn.round_id == found.open_round_id), None)
+    waiting = open_turn.closes_at if open_turn is not None and open_turn.round_id not in answered else None
+    return waiting, PulseRecord(
+        turns=tuple(PulseTurn(turn.period, turn.closes_at, turn.round_id in answered,
+                              turn.opens_at <= now < turn.closes_at) for turn in found.turns[:limit]),
+        asked=len(found.turns), answered=len(answered),
     )
 
 

@@ -11,24 +11,23 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.text import at_most, escape_mrkdwn, lead_key, slug, truncate
-from bot.workspace import lead_feed_channel
-from storage import outbox, queries
-from storage.defaults import RATING_LABELS
-from storage.models import LeadRating, LeadSource, ReasonCode
-from storage.outbox import Message, home_refresh
-
-LEAD_MAX = 200
-CAMPAIGN_MAX = 150
-NOTE_MAX = 1000
-SOURCE_LABEL_MAX = 60
-FEED_RATINGS = (1, 2)
-OTHER_SOURCE = "other"  # where a typed source that isn't one of the workspace's is counted
-
-QUICK_USAGE = (
-    '`/leadfeedback <lead> <1-5> [reason …] [source:x] [campaign:x] ["note"]`\n'
-    'e.g. `/leadfeedback ACME-4411 2 no-budget wrong-persona source:webinar "only wanted pricing"`'
+from bot.results.leads import (
+    CAMPAIGN_MAX,
+    LEAD_MAX,
+    NOTE_MAX,
+    QUICK_USAGE,
+    SOURCE_LABEL_MAX,
+    LeadFormOptions,
+    RatedLead,
 )
+from bot.text import at_most, escape_mrkdwn, lead_key, slug, truncate
+from storage import outbox, queries
+from storage.outbox import Message, home_refresh
+from storage.queries import Code, HeldRating, RatingRow, RatingWorkspace
+
+FEED_RATINGS = (1, 2)
+FEED_KEY = "lead-feed:"  # the outbox key of a rating's lead-feed post, before its id
+OTHER_SOURCE = "other"  # where a typed source that isn't one of the workspace's is counted
 
 
 class LeadRatingInput(BaseModel):
@@ -164,12 +163,12 @@ def _hint_to_quote_a_lead_with_spaces(text: str, tokens: list[re.Match[str]]) ->
 class CodeList:
     """Reason codes or sources, matched forgivingly: case, dashes and spaces, plurals, aliases, unique prefixes."""
 
-    def __init__(self, items: Sequence[ReasonCode | LeadSource], *, what: str):
+    def __init__(self, items: Sequence[Code], *, what: str):
         self.items = list(items)
         self.what = what
         self._names = {item.id: {slug(item.code), slug(item.label), *map(slug, item.aliases)} for item in self.items}
 
-    def find(self, typed: str, *, prefixes: bool = True) -> ReasonCode | LeadSource | None:
+    def find(self, typed: str, *, prefixes: bool = True) -> Code | None:
         """The one item meant by `typed`, or None; ValueError when a prefix fits several."""
         wanted = slug(typed)
         # "webinars" means webinar, "demo-requests" demo-request.
@@ -187,7 +186,7 @@ class CodeList:
                              "type a little more of the one you mean.")
         return prefixed[0] if prefixed else None
 
-    def resolve(self, typed: str) -> ReasonCode | LeadSource:
+    def resolve(self, typed: str) -> Code:
         found = self.find(typed)
         if found is None:
             raise ValueError(f"“{escape_mrkdwn(truncate(typed, 40))}” isn't a {self.what} here. "
@@ -201,73 +200,43 @@ class CodeList:
 # --- services -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RatedLead:
-    """A rating as people see it."""
-
-    id: int
-    lead_ref: str
-    rating: int
-    reasons: tuple[str, ...]
-    source: str | None
-    reason_codes: tuple[str, ...]
-    source_id: int | None
-    # A source the rep typed that isn't one of the workspace's: kept as text under "other".
-    source_text: str | None
-    campaign: str | None
-    note: str | None
-    rater_user_id: str
-    updated_at: datetime
-    created: bool = False
-
-    @property
-    def rating_label(self) -> str:
-        return RATING_LABELS[self.rating]
-
-    @property
-    def source_shown(self) -> str | None:
-        """The source as people read it: "Other: webinarz" for one typed but not (yet) a source."""
-        if self.source_text:
-            return f"{self.source or 'Other'}: {self.source_text}"
-        return self.source
-
-    @classmethod
-    def of(cls, row: LeadRating, *, created: bool = False) -> RatedLead:
-        return cls(
-            id=row.id, lead_ref=row.lead_ref, rating=row.rating,
-            reasons=tuple(reason.label for reason in row.reasons),
-            source=row.source.label if row.source else None,
-            reason_codes=tuple(reason.code for reason in row.reasons), source_id=row.source_id,
-            source_text=row.source_text, campaign=row.campaign, note=row.note,
-            rater_user_id=row.rater_user_id, updated_at=row.updated_at, created=created,
-        )
+def rated_lead(row: RatingRow, *, created: bool = False) -> RatedLead:
+    return RatedLead(
+        id=row.id, lead_ref=row.lead_ref, rating=row.rating, reasons=tuple(label for _, label in row.reasons),
+        source=row.source_label, reason_codes=tuple(code for code, _ in row.reasons), source_id=row.source_id,
+        source_text=row.source_text, campaign=row.campaign, note=row.note, rater_user_id=row.rater_user_id,
+        updated_at=row.updated_at, created=created,
+    )
 
 
-@dataclass(frozen=True)
-class LeadFormOptions:
-    """What the rating modal offers: the workspace's reason codes, and whether a typed source is added."""
+def _workspace(session: Session, team_id: str) -> RatingWorkspace:
+    """The workspace's codes and rating settings; a workspace heard from the first time gets its defaults."""
+    found = queries.rating_workspace(session=session, team_id=team_id)
+    if found is None:
+        queries.ensure_workspace(session=session, team_id=team_id)
+        found = queries.rating_workspace(session=session, team_id=team_id)
+    return found
 
-    good_reasons: tuple[tuple[str, str], ...]
-    bad_reasons: tuple[tuple[str, str], ...]
-    allow_new_sources: bool = False
+
+def _active(codes: Sequence[Code]) -> list[Code]:
+    return [code for code in codes if not code.retired]
 
 
 def lead_form_options(*, session: Session, team_id: str) -> LeadFormOptions:
-    queries.ensure_workspace(session=session, team_id=team_id)
-    reasons = queries.active_reasons(session=session, team_id=team_id)
+    workspace = _workspace(session, team_id)
+    reasons = _active(workspace.reasons)
     return LeadFormOptions(
         good_reasons=tuple((r.code, r.label) for r in reasons if r.polarity == "good"),
         bad_reasons=tuple((r.code, r.label) for r in reasons if r.polarity == "bad"),
-        allow_new_sources=queries.allows_new_sources(session=session, team_id=team_id),
+        allow_new_sources=workspace.allow_new_sources,
     )
 
 
 def workspace_codes(*, session: Session, team_id: str) -> tuple[str, str]:
     """The workspace's reason codes and source codes, listed for help text."""
-    queries.ensure_workspace(session=session, team_id=team_id)
-    reasons = CodeList(queries.active_reasons(session=session, team_id=team_id), what="reason code")
-    sources = CodeList(queries.active_sources(session=session, team_id=team_id), what="source")
-    return reasons.codes(), sources.codes()
+    workspace = _workspace(session, team_id)
+    return (CodeList(_active(workspace.reasons), what="reason code").codes(),
+            CodeList(_active(workspace.sources), what="source").codes())
 
 
 @dataclass(frozen=True)
@@ -282,20 +251,20 @@ class SourceSuggestions:
 def find_sources(*, session: Session, team_id: str, typed: str, limit: int = 20) -> SourceSuggestions:
     """Sources for the modal's typeahead: those whose name contains what was typed, led by the one it means
     (`webinars`, an alias like `ppc`), as saving would match it."""
-    queries.ensure_workspace(session=session, team_id=team_id)
+    workspace = _workspace(session, team_id)
     typed = typed.strip()
     sources = list(queries.search_sources(session=session, team_id=team_id, typed=typed, limit=limit))
     meant, ambiguous = None, False
     if typed:
         try:
-            meant = CodeList(queries.active_sources(session=session, team_id=team_id), what="source").find(typed)
+            meant = CodeList(_active(workspace.sources), what="source").find(typed)
         except ValueError:
             ambiguous = True
+    matches = [(source.id, source.label) for source in sources]
     if meant is not None:
-        sources = [meant, *(source for source in sources if source.id != meant.id)][:limit]
-    return SourceSuggestions(matches=[(source.id, source.label) for source in sources],
-                             offer_typed=bool(typed) and meant is None and not ambiguous,
-                             allow_new_sources=queries.allows_new_sources(session=session, team_id=team_id))
+        matches = [(meant.id, meant.label), *(match for match in matches if match[0] != meant.id)][:limit]
+    return SourceSuggestions(matches=matches, offer_typed=bool(typed) and meant is None and not ambiguous,
+                             allow_new_sources=workspace.allow_new_sources)
 
 
 def rate_lead(
@@ -315,81 +284,83 @@ def rate_lead(
     is kept from the earlier one: the rep didn't see it, so leaving it out doesn't mean "remove it".
     An edit (`rating_id`, from the prefilled modal) stores exactly what was sent.
     """
-    queries.ensure_workspace(session=session, team_id=team_id)
+    workspace = _workspace(session, team_id)
     key = lead_key(rating.lead)
-    same_lead = queries.rating_id_for_lead(session=session, team_id=team_id, rater_user_id=user_id, lead_key=key)
-    earlier = (queries.lead_rating(session=session, team_id=team_id, rating_id=same_lead)
-               if rating_id is None and same_lead is not None else None)
+    held = queries.held_ratings(session=session, team_id=team_id, rater_user_id=user_id, lead_key=key,
+                                rating_id=rating_id, feed_key_prefix=FEED_KEY)
+    same_lead = next((row for row in held if row.rater_user_id == user_id and row.lead_key == key), None)
+    earlier = same_lead if rating_id is None else None
     edited = None
     if rating_id is not None:
-        edited = queries.lead_rating(session=session, team_id=team_id, rating_id=rating_id)
+        edited = next((row for row in held if row.id == rating_id), None)
         if edited is None:
             raise NotFound("That rating no longer exists. Rate the lead again with `/leadfeedback`.")
         if edited.rater_user_id != user_id:
             raise NotAllowed("You can only edit your own ratings.")
+        if same_lead is not None and same_lead.id != rating_id:
+            raise InvalidInput({"lead": "You have already rated this lead: edit that rating instead "
+                                        "(see `/leadfeedback mine`)."})
     if earlier is not None:
         rating = rating.model_copy(update=dict(campaign=rating.campaign or earlier.campaign,
                                                note=rating.note or earlier.note))
-    reason_ids, (source_id, source_text) = _resolve_codes(
-        session=session, team_id=team_id, user_id=user_id, rating=rating, earlier=earlier,
-        held_reasons=edited.reasons if edited is not None else ())
-    values = dict(lead_ref=rating.lead, lead_key=key, rating=rating.rating, source_id=source_id,
-                  source_text=source_text, campaign=rating.campaign, note=rating.note, reason_ids=reason_ids,
-                  now=now)
-    if rating_id is None:
-        rating_id = queries.upsert_lead_rating(
-            session=session, team_id=team_id, rater_user_id=user_id, **values
-        )
-        created = same_lead is None
-    else:
-        if same_lead not in (None, rating_id):
-            raise InvalidInput({"lead": "You have already rated this lead: edit that rating instead "
-                                        "(see `/leadfeedback mine`)."})
-        queries.update_lead_rating(session=session, team_id=team_id, rating_id=rating_id, **values)
-        created = False
-    feed = lead_feed_channel(session=session, team_id=team_id, default=default_lead_feed_channel)
-    feed_posts = _lead_feed_posts(session=session, team_id=team_id, rating_id=rating_id, rating=rating.rating,
-                                  channel=feed)
-    outbox.enqueue(session=session, team_id=team_id, messages=[*feed_posts, home_refresh(user_id)], now=now)
-    row = queries.lead_rating(session=session, team_id=team_id, rating_id=rating_id)
-    return RatedLead.of(row, created=created)
+    reasons, source = _resolve_codes(session=session, team_id=team_id, user_id=user_id, workspace=workspace,
+                                     rating=rating, earlier=earlier, edited=edited)
+    saved = queries.save_lead_rating(
+        session=session, team_id=team_id, rater_user_id=user_id, rating_id=rating_id, lead_ref=rating.lead,
+        lead_key=key, rating=rating.rating, source_id=source.source_id, source_text=source.source_text,
+        campaign=rating.campaign, note=rating.note, reason_ids=[reason.id for reason in reasons], now=now)
+    # Bad leads are posted for marketing; a post already made is re-synced whenever the rating changes.
+    feed = workspace.lead_feed_channel or default_lead_feed_channel
+    posted = (edited or earlier) is not None and (edited or earlier).feed_post
+    feed_post = [Message(kind="lead_feed", dedupe_key=f"{FEED_KEY}{saved.id}", channel=feed,
+                         payload={"rating_id": saved.id})] if feed and (rating.rating in FEED_RATINGS or posted) else []
+    # One INSERT queues the feed post and the rep's Home refresh; the commit starts their delivery.
+    outbox.enqueue(session=session, team_id=team_id, messages=[*feed_post, home_refresh(user_id)], now=now)
+    return rated_lead(RatingRow(
+        id=saved.id, lead_ref=rating.lead, rating=rating.rating, source_id=source.source_id,
+        source_label=source.label, source_text=source.source_text, campaign=rating.campaign, note=rating.note,
+        rater_user_id=user_id, updated_at=now,
+        reasons=tuple((reason.code, reason.label) for reason in sorted(reasons, key=lambda r: (r.position, r.id))),
+    ), created=saved.created)
 
 
 def _resolve_codes(
-    *, session: Session, team_id: str, user_id: str, rating: LeadRatingInput, earlier: LeadRating | None,
-    held_reasons: Sequence[ReasonCode] = (),
-) -> tuple[list[int], tuple[int | None, str | None]]:
-    """Reason ids and (source id, typed source text) for the rating, or InvalidInput naming each bad field.
+    *, session: Session, team_id: str, user_id: str, workspace: RatingWorkspace, rating: LeadRatingInput,
+    earlier: HeldRating | None, edited: HeldRating | None,
+) -> tuple[list[Code], SourceChoice]:
+    """The rating's reasons and where its source lands, or InvalidInput naming each bad field.
 
-    `held_reasons`, those of the rating being edited, stay usable even if an admin has retired them since.
+    The reasons of the rating being edited stay usable even if an admin has retired them since.
     """
     errors: dict[str, str] = {}
-    reasons = CodeList(queries.active_reasons(session=session, team_id=team_id), what="reason code")
-    held = {reason.code: reason for reason in held_reasons}
-    reason_rows: list[ReasonCode] = []
+    reasons = CodeList(_active(workspace.reasons), what="reason code")
+    by_id = {reason.id: reason for reason in workspace.reasons}
+    held = {by_id[reason_id].code: by_id[reason_id] for reason_id in (edited.reason_ids if edited else ())}
+    reason_rows: list[Code] = []
     for typed in rating.reasons:
         try:
             reason_rows.append(held.get(typed) or reasons.resolve(typed))
         except ValueError as problem:
             errors.setdefault("reasons", str(problem))
     if not rating.reasons and earlier is not None:
-        reason_rows = [reason for reason in earlier.reasons if _still_fits(reason, rating.rating)]
+        reason_rows = [by_id[reason_id] for reason_id in earlier.reason_ids
+                       if _still_fits(by_id[reason_id], rating.rating)]
     if any(reason.requires_note for reason in reason_rows) and not rating.note:
         errors.setdefault("note", "You picked “other”: say why in the note.")
-    source = _source_for(session=session, team_id=team_id, rating=rating, earlier=earlier)
+    source = _source_for(workspace=workspace, rating=rating, earlier=earlier)
     if source.problem:
         errors["new_source" if rating.new_source else "source"] = source.problem
     if errors:
         raise InvalidInput(errors, usage=QUICK_USAGE)
-    source_id = source.source_id
     if source.add_typed:
-        source_id = queries.add_source(session=session, team_id=team_id, code=slug(rating.typed_source)[:40],
-                                       label=rating.typed_source, created_by=user_id)
+        added = queries.add_source(session=session, team_id=team_id, code=slug(rating.typed_source)[:40],
+                                   label=rating.typed_source, created_by=user_id)
         file_typed_sources(session=session, team_id=team_id)  # earlier ratings that typed it too
-    return [reason.id for reason in reason_rows], (source_id, source.source_text)
+        source = SourceChoice(source_id=added, label=rating.typed_source)
+    return list(dict.fromkeys(reason_rows)), source
 
 
-def _still_fits(reason: ReasonCode, rating: int) -> bool:
+def _still_fits(reason: Code, rating: int) -> bool:
     # A bad reason kept from an earlier rating doesn't fit a lead now rated good (4-5), nor a good one a bad lead.
     return not (reason.polarity == "bad" and rating >= 4 or reason.polarity == "good" and rating <= 2)
 
@@ -399,48 +370,52 @@ class SourceChoice:
     """Where a rating's source lands: a known source, the typed text under "other", or a source to add."""
 
     source_id: int | None = None
+    label: str | None = None  # the source's, as people read it
     source_text: str | None = None
     add_typed: bool = False
     problem: str | None = None
 
 
-def _source_for(
-    *, session: Session, team_id: str, rating: LeadRatingInput, earlier: LeadRating | None
-) -> SourceChoice:
+def _source_for(*, workspace: RatingWorkspace, rating: LeadRatingInput, earlier: HeldRating | None) -> SourceChoice:
     """A typed source is matched forgivingly against the workspace's sources. One that matches none is
     added when the admin allows new sources; otherwise it is kept as text under "other", for an admin to add.
     """
+    by_id = {source.id: source for source in workspace.sources}
     if rating.source_id is not None:
-        if not queries.source_by_id(session=session, team_id=team_id, source_id=rating.source_id):
+        if rating.source_id not in by_id:
             return SourceChoice(problem="That source no longer exists: pick another one.")
-        return SourceChoice(source_id=rating.source_id)
+        return SourceChoice(source_id=rating.source_id, label=by_id[rating.source_id].label)
     typed = rating.typed_source
     if not typed:
-        return SourceChoice(source_id=earlier.source_id, source_text=earlier.source_text) if earlier else SourceChoice()
+        if earlier is None or earlier.source_id is None and earlier.source_text is None:
+            return SourceChoice()
+        kept = by_id.get(earlier.source_id) if earlier.source_id is not None else None
+        return SourceChoice(source_id=earlier.source_id, label=kept.label if kept else None,
+                            source_text=earlier.source_text)
     if not slug(typed):
         return SourceChoice(problem="Name the source with letters or numbers, like `source:webinar`.")
     try:
-        known = CodeList(queries.active_sources(session=session, team_id=team_id), what="source").find(typed)
+        known = CodeList(_active(workspace.sources), what="source").find(typed)
     except ValueError as ambiguous:
         return SourceChoice(problem=str(ambiguous))
     if known is not None:
-        return SourceChoice(source_id=known.id)
-    retired = CodeList(queries.retired_sources(session=session, team_id=team_id), what="source").find(
+        return SourceChoice(source_id=known.id, label=known.label)
+    retired = CodeList([source for source in workspace.sources if source.retired], what="source").find(
         typed, prefixes=False)
     if retired is not None:
         return SourceChoice(problem=f"“{escape_mrkdwn(retired.label)}” was retired by an admin, so new ratings "
                                     "can't use it: pick another source.")
-    if queries.allows_new_sources(session=session, team_id=team_id):
+    if workspace.allow_new_sources:
         return SourceChoice(add_typed=True)
-    other = queries.source_by_code(session=session, team_id=team_id, code=OTHER_SOURCE)
-    return SourceChoice(source_id=other.id if other is not None and other.retired_at is None else None,
+    other = next((source for source in workspace.sources if source.code == OTHER_SOURCE and not source.retired), None)
+    return SourceChoice(source_id=other.id if other else None, label=other.label if other else None,
                         source_text=typed)
 
 
 def file_typed_sources(*, session: Session, team_id: str) -> int:
     """Ratings kept under "other" with a typed source that is now one of the workspace's (an admin added
     it): count them under that source. Returns how many moved."""
-    sources = CodeList(queries.active_sources(session=session, team_id=team_id), what="source")
+    sources = CodeList(_active(_workspace(session, team_id).sources), what="source")
     moved: dict[int, list[int]] = {}
     for rating_id, typed in queries.ratings_with_typed_source(session=session, team_id=team_id):
         # Exact names only: a start that fits one source today may fit another tomorrow.
@@ -451,34 +426,22 @@ def file_typed_sources(*, session: Session, team_id: str) -> int:
     return sum(map(len, moved.values()))
 
 
-def _lead_feed_posts(
-    *, session: Session, team_id: str, rating_id: int, rating: int, channel: str | None
-) -> list[Message]:
-    # Bad leads are posted for marketing; a post already made is re-synced whenever the rating changes.
-    key = f"lead-feed:{rating_id}"
-    if not channel or (rating not in FEED_RATINGS
-                       and outbox.outbox_message_for(session=session, team_id=team_id, dedupe_key=key) is None):
-        return []
-    return [Message(kind="lead_feed", dedupe_key=key, channel=channel, payload={"rating_id": rating_id})]
-
-
 def rating_for_edit(*, session: Session, team_id: str, user_id: str, rating_id: int) -> RatedLead:
     """The rep's own rating, to prefill the edit modal."""
-    row = queries.lead_rating(session=session, team_id=team_id, rating_id=rating_id)
-    if row is None:
+    rows, _ = queries.rating_rows(session=session, team_id=team_id, rating_id=rating_id)
+    if not rows:
         raise NotFound("That rating no longer exists. Rate the lead again with `/leadfeedback`.")
-    if row.rater_user_id != user_id:
+    if rows[0].rater_user_id != user_id:
         raise NotAllowed("You can only edit your own ratings.")
-    return RatedLead.of(row)
+    return rated_lead(rows[0])
 
 
 def my_recent_ratings(*, session: Session, team_id: str, user_id: str, limit: int = 10) -> tuple[list[RatedLead], int]:
     """The rep's latest ratings, newest first, and how many they have in all."""
-    rows = queries.recent_ratings(session=session, team_id=team_id, rater_user_id=user_id, limit=limit)
-    total = queries.count_ratings(session=session, team_id=team_id, rater_user_id=user_id)
-    return [RatedLead.of(row) for row in rows], total
+    rows, total = queries.rating_rows(session=session, team_id=team_id, rater_user_id=user_id, limit=limit)
+    return [rated_lead(row) for row in rows], total
 
 
 def lead_rating_for_feed(*, session: Session, team_id: str, rating_id: int) -> RatedLead | None:
-    row = queries.lead_rating(session=session, team_id=team_id, rating_id=rating_id)
-    return RatedLead.of(row) if row else None
+    rows, _ = queries.rating_rows(session=session, team_id=team_id, rating_id=rating_id)
+    return rated_lead(rows[0]) if rows else None

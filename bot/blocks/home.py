@@ -19,8 +19,8 @@ from bot.blocks.digest import change_mark, index_line, source_line
 from bot.blocks.ids import HomeIds, LeadFeedbackIds
 from bot.blocks.leadfeedback import RatingButtonValue, stars
 from bot.blocks.messaging import EMOJI, reaction_buttons, tally_line
-from bot.home import HomeSummary, LeadQuality, Listed
 from bot.results.digest import MIN_SOURCE_RATINGS, WeeklyDigest
+from bot.results.home import HomeSummary, LeadQuality, Listed
 from bot.results.messaging import NAME_MAX, REACTIONS
 from bot.results.pulse import gap_in_words
 

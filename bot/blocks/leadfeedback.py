@@ -25,7 +25,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks.common import local_time, quote, user_text, within_block_limit
 from bot.blocks.ids import LeadFeedbackIds as Ids
-from bot.leads import CAMPAIGN_MAX, LEAD_MAX, NOTE_MAX, QUICK_USAGE, LeadFormOptions, RatedLead
+from bot.results.leads import CAMPAIGN_MAX, LEAD_MAX, NOTE_MAX, QUICK_USAGE, LeadFormOptions, RatedLead
 from bot.text import truncate
 from storage.defaults import RATING_LABELS
 

@@ -1,0 +1,102 @@
+"""What one person's Home tab shows: the types bot.home builds and bot.blocks.home renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from bot.results.leads import RatedLead
+
+if TYPE_CHECKING:  # annotations only
+    from bot.results.digest import SourceLine, WeeklyDigest
+    from bot.results.messaging import AskView
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Listed(Generic[T]):
+    """The first few items of a list, and how long the whole list is (for "and N more")."""
+
+    shown: tuple[T, ...]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return max(0, self.total - len(self.shown))
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What a person is to Crossfeed; one person can be several of these."""
+
+    side: str | None  # "sales" | "marketing" | None (in no team)
+    team_name: str | None
+    leader: bool
+    admin: bool
+
+    @property
+    def marketer(self) -> bool:
+        return self.side == "marketing"
+
+    @property
+    def reads_digest(self) -> bool:
+        return self.leader or self.admin
+
+
+@dataclass(frozen=True)
+class AnsweredAsk:
+    ask_id: int
+    name: str
+    reaction: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PulseTurn:
+    """One round the person was asked in: whether they answered (never what, nor when)."""
+
+    period: str
+    closes_at: datetime
+    answered: bool
+    open: bool
+
+
+@dataclass(frozen=True)
+class PulseRecord:
+    turns: tuple[PulseTurn, ...]
+    asked: int
+    answered: int
+
+
+@dataclass(frozen=True)
+class LeadQuality:
+    """The current week's lead ratings so far, for every source (sources have no owner)."""
+
+    week: str
+    ratings: int
+    raters: int
+    average: float | None
+    good_share: float | None
+    bad_share: float | None
+    sources: Listed[SourceLine]
+    campaigns: Listed[SourceLine] = Listed((), 0)  # campaigns with at least 3 ratings, best first
+
+
+@dataclass(frozen=True)
+class HomeSummary:
+    """Everything one person's Home tab shows; sections that don't apply to their roles are None."""
+
+    user_id: str
+    set_up: bool  # someone is in a team
+    has_admins: bool
+    roles: Roles
+    pulse_closes_at: datetime | None  # an open round waits for this person's answer
+    asks_to_answer: Listed[AskView]
+    ratings: Listed[RatedLead]
+    answers: Listed[AnsweredAsk]
+    pulse_record: PulseRecord
+    my_open_asks: Listed[AskView] | None = None
+    lead_quality: LeadQuality | None = None
+    digest: WeeklyDigest | None = None
