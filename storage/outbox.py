@@ -15,13 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import and_, case, literal, or_, select
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_rows, lease_expired
 from storage.models import OutboxMessage
-from storage.queries import dialect_insert
+from storage.queries import insert_for
 
 QUEUED = "crossfeed.outbox.queued"  # Session.info key: this transaction queued outbox work
 # Starts the recorded error of an attempt that may have posted (5xx, lost connection, a sender that died
@@ -54,18 +55,26 @@ def enqueue(*, session: Session, team_id: str, messages: Iterable[Message], now:
     by_key = {message.dedupe_key: message for message in messages}  # one row may not be updated twice
     if not by_key:
         return
-    insert = dialect_insert(session, OutboxMessage).values([
+    session.execute(_enqueue_statement(session.get_bind().dialect.name), [
         dict(team_id=team_id, kind=m.kind, dedupe_key=m.dedupe_key, channel=m.channel, payload=m.payload,
              status="pending", attempts=0, requests=1, next_attempt_at=now, created_at=now)
         for m in by_key.values()
     ])
-    session.execute(insert.on_conflict_do_update(
-        index_elements=["team_id", "dedupe_key"],
-        set_=dict(payload=insert.excluded.payload, attempts=0, next_attempt_at=now,
-                  requests=OutboxMessage.requests + 1,
-                  status=case((OutboxMessage.status == "sending", "sending"), else_="pending")),
-    ))
     session.info[QUEUED] = True
+
+
+@cache
+def _enqueue_statement(dialect: str):
+    # Built once per dialect on the Core table and run with one parameter set per message (one executemany):
+    # a multi-row VALUES built per call was compiled anew every time, which cost more than running it.
+    outbox = OutboxMessage.__table__
+    insert = insert_for(dialect, outbox)
+    return insert.on_conflict_do_update(
+        index_elements=["team_id", "dedupe_key"],
+        set_=dict(payload=insert.excluded.payload, attempts=0, next_attempt_at=insert.excluded.next_attempt_at,
+                  requests=outbox.c.requests + 1,
+                  status=case((outbox.c.status == "sending", "sending"), else_="pending")),
+    )
 
 
 def queue_home_refresh(*, session: Session, team_id: str, user_ids: Iterable[str], now: datetime) -> None:

@@ -46,10 +46,10 @@ from storage.models import (
 
 def dialect_insert(session: Session, model):
     """INSERT with ON CONFLICT support for whichever database the session is bound to."""
-    return _insert_for(session.get_bind().dialect.name, model)
+    return insert_for(session.get_bind().dialect.name, model)
 
 
-def _insert_for(dialect: str, model):
+def insert_for(dialect: str, model):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
@@ -395,7 +395,7 @@ _RATING_COLUMNS = ("lead_ref", "lead_key", "rating", "source_id", "source_text",
 @cache
 def _upsert_rating_statement(dialect: str):
     changed = {name: bindparam(f"new_{name}") for name in _RATING_COLUMNS}
-    insert = _insert_for(dialect, _RATINGS).values(
+    insert = insert_for(dialect, _RATINGS).values(
         team_id=bindparam("new_team_id"), rater_user_id=bindparam("new_rater_user_id"),
         rated_at=bindparam("new_rated_at"), **changed)
     return insert.on_conflict_do_update(
@@ -443,7 +443,7 @@ def _add_reasons_statement(dialect: str, *, replace: bool):
                   bindparam("rated_at", type_=UTCDateTime()), bindparam("rating", type_=Integer))
     if dialect != "postgresql":
         rows = rows.select_from(ids).where(true())  # SQLite reads ON CONFLICT after a bare SELECT as a join
-    insert = _insert_for(dialect, _REASONS).from_select(
+    insert = insert_for(dialect, _REASONS).from_select(
         ["team_id", "rating_id", "reason_id", "rated_at", "rating"], rows)
     insert = insert.on_conflict_do_update(index_elements=["rating_id", "reason_id"],
                                           set_=dict(rating=insert.excluded.rating))
