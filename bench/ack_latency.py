@@ -82,6 +82,10 @@ class StatementCounter:
         event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, _connection, _cursor, statement, _parameters, _context, _executemany) -> None:
+        if statement.startswith("BEGIN"):
+            # Transaction control is not counted: SQLite's BEGIN passes through here, PostgreSQL's never does
+            # (psycopg opens transactions itself), and both databases should count the same work.
+            return
         on_request = getattr(self._serving, "request", False)
         with self._lock:
             self.statements.append((on_request, threading.current_thread().name, " ".join(statement.split())))
@@ -217,6 +221,10 @@ class Result:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    # What reached Slack: the share of the ratings' feed posts and Home refreshes sent by the last answer,
+    # and how long after it the rest took (delivery runs beside the requests, on the same cores).
+    delivered_share: float | None = None
+    drained_ms: float | None = None
 
     @property
     def rps(self) -> float:
@@ -313,15 +321,47 @@ def load(port: int, *, concurrency: int, requests: int, tag: str) -> Result:
     return Result(per_client * concurrency, errors, time.perf_counter() - started, latencies)
 
 
-def measure(name: str, app: str, env: dict[str, str], counts: dict[int, int]) -> dict[int, Result]:
+SENT = ("chat.postMessage", "views.publish")  # a rating's feed post (it rates a lead 2: bad) and Home refresh
+
+
+def sent(fake) -> int:
+    return sum(call.method in SENT for call in list(fake.calls))
+
+
+def measure(name: str, app: str, env: dict[str, str], counts: dict[int, int], fake) -> dict[int, Result]:
     port = free_port()
     server = start_server(app, env, port)
     try:
         load(port, concurrency=4, requests=80, tag=f"{name[:1]}w")
-        return {level: load(port, concurrency=level, requests=counts[level], tag=f"{name[:1]}{level}")
-                for level in LEVELS}
+        results = {}
+        for level in LEVELS:
+            drained(fake, expected=None)
+            before = sent(fake)
+            result = load(port, concurrency=level, requests=counts[level], tag=f"{name[:1]}{level}")
+            if name == "crossfeed":
+                expected = before + len(SENT) * result.requests
+                result.delivered_share = (sent(fake) - before) / (expected - before)
+                result.drained_ms = drained(fake, expected=expected)
+            results[level] = result
+        return results
     finally:
         stop(server)
+
+
+def drained(fake, *, expected: int | None, timeout: float = 120) -> float:
+    """Milliseconds until the fake has seen `expected` sends (or, with None, until sends stop for 0.5 s)."""
+    started, last, quiet_since = time.perf_counter(), sent(fake), time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        now = sent(fake)
+        if expected is not None and now >= expected:
+            break
+        if expected is None:
+            if now != last:
+                last, quiet_since = now, time.perf_counter()
+            elif time.perf_counter() - quiet_since > 0.5:
+                break
+        time.sleep(0.005)
+    return (time.perf_counter() - started) * 1000
 
 
 def print_latency(runs: dict[str, dict[int, Result]], heading: str) -> None:
@@ -335,6 +375,8 @@ def print_latency(runs: dict[str, dict[int, Result]], heading: str) -> None:
         ours, bare = runs["crossfeed"][level], runs["bare bolt (same mode)"][level]
         print(f"{'':>11}  {'ratio crossfeed ÷ bare':<25} {ours.rps / bare.rps:>8.2f}"
               f" {ours.percentile(50) / bare.percentile(50):>8.2f} {ours.percentile(99) / bare.percentile(99):>8.2f}")
+        print(f"{'':>11}  {'crossfeed sends':<25} {ours.delivered_share:>8.0%} of the feed posts and Home refreshes"
+              f" by the last answer; the rest {ours.drained_ms:.0f} ms later")
     sys.stdout.flush()
 
 
@@ -385,16 +427,17 @@ def latency(database: str, url_of: Callable[[], contextlib.AbstractContextManage
     runs: dict[str, dict[int, Result]] = {}
     try:
         with url_of() as url:
-            runs["crossfeed"] = measure("crossfeed", "bot.wsgi:application", {**base, "DATABASE_URL": url}, counts)
+            runs["crossfeed"] = measure("crossfeed", "bot.wsgi:application", {**base, "DATABASE_URL": url}, counts,
+                                          fake)
         with url_of() as url:
             runs["bare bolt (same mode)"] = measure("bare", "bench.bare_bolt_app:application",
                                                     {**base, "DATABASE_URL": url,
-                                                     "BARE_PROCESS_BEFORE_RESPONSE": "1"}, counts)
+                                                     "BARE_PROCESS_BEFORE_RESPONSE": "1"}, counts, fake)
         if default_mode:
             with url_of() as url:
                 runs["bare bolt (default mode)"] = measure("default", "bench.bare_bolt_app:application",
                                                            {**base, "DATABASE_URL": url,
-                                                            "BARE_PROCESS_BEFORE_RESPONSE": "0"}, counts)
+                                                            "BARE_PROCESS_BEFORE_RESPONSE": "0"}, counts, fake)
     finally:
         fake.stop()
     print_latency(runs, f"\n{database}, gunicorn {' '.join(GUNICORN)}, {workers} worker(s), "

@@ -45,6 +45,7 @@ from bot.pulse import prompt_for, reminder_state, secret_of
 from bot.settings import Settings
 from bot.slack_history import find_posted, may_have_posted, without_connection_retries
 from storage import outbox as store
+from storage.db import reading
 from storage.outbox import HOME, MAY_HAVE_POSTED, ClaimedMessage, Outcome
 from storage.queries import ensure_workspace
 
@@ -184,6 +185,7 @@ class Outbox:
     def __init__(self, *, sessions: sessionmaker[Session], client_for: ClientFor,
                  composers: dict[str, Composer] | None = None, clock: Callable[[], datetime] | None = None):
         self.sessions = sessions
+        self.reads = reading(sessions)
         self.client_for = client_for
         self.composers = composers or COMPOSERS
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -298,9 +300,11 @@ class Outbox:
             claimed_at = self.clock()
             with self.sessions.begin() as session:
                 claimed = store.claim_due(session=session, now=claimed_at, lease=LEASE, limit=BATCH)
-                composed = [(message, self._compose(session, message)) for message in claimed]
             if not claimed:
                 return report
+            # Composed after the claim's commit, in a reading session: rendering holds up no writer.
+            with self.reads.begin() as session:
+                composed = [(message, self._compose(session, message)) for message in claimed]
             outcomes: list[Outcome] = []
             attempting = None
             try:

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same in every process sharing the database.
 MIGRATION_LOCK_ID = 0x0C50FEED
+READ_ONLY = "crossfeed_read_only"  # execution option of sessions that only read (see `reading`)
+HOLDS_WRITER = "crossfeed.holds_writer"  # Connection.info: this transaction took the SQLite write lock
 
 
 def make_engine(database_url: str, **kwargs) -> Engine:
@@ -48,23 +50,36 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
+        if connection.get_execution_options().get(READ_ONLY):
+            # WAL lets a reader see the last commit while a writer works: no lock to take or wait for.
+            connection.exec_driver_sql("BEGIN")
+            return
         writer.acquire()
+        connection.info[HOLDS_WRITER] = True
         try:
             # A deferred transaction that reads and then writes fails with "database is locked"
             # without waiting for busy_timeout; taking the write lock up front makes it wait instead.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
+            connection.info.pop(HOLDS_WRITER, None)
             writer.release()
             raise
 
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _on_end(connection):
-        writer.release()
+        if connection.info.pop(HOLDS_WRITER, False):
+            writer.release()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def reading(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions for work that only reads (composing queued messages): on SQLite they neither take nor wait
+    for the process's one write lock, so requests don't queue behind rendering. Writing in one is a bug."""
+    return sessionmaker(sessions.kw["bind"].execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 def alembic_config() -> Config:

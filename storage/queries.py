@@ -57,7 +57,7 @@ def insert_for(dialect: str, model):
 
 
 def ensure_workspace(*, session: Session, team_id: str) -> None:
-    """Create the workspace with its default reason codes and sources, once."""
+    """Create the workspace with its default reason codes, sources and configuration, once."""
     if session.get(Workspace, team_id) is not None:
         return
     created = session.execute(
@@ -88,6 +88,8 @@ def ensure_workspace(*, session: Session, team_id: str) -> None:
             for i, s in enumerate(DEFAULT_SOURCES)
         ],
     )
+    # Its configuration too, so that work which only reads (composing a Home) never has to create it.
+    session.execute(dialect_insert(session, WorkspaceConfig).values(team_id=team_id).on_conflict_do_nothing())
 
 
 # --- reason codes and sources -------------------------------------------------------------------
