@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.background import AfterAck
 from bot.outbox import Outbox, composers_for
 from bot.settings import Settings
+from bot.slack_requests import team_of
 from storage.db import make_engine, make_session_factory, migrate
 
 logger = logging.getLogger("crossfeed")
@@ -94,10 +95,10 @@ class Crossfeed:
         with self.sessions.begin() as session:
             yield session
 
-    def usergroup_choices(self) -> list[tuple[str, str]]:
+    def usergroup_choices(self, team_id: str) -> list[tuple[str, str]]:
         """The workspace's live user groups as (id, handle); none if Slack won't list them (e.g. a missing scope)."""
         try:
-            listed = self.client.usergroups_list()["usergroups"]
+            listed = self.client_for(team_id).usergroups_list()["usergroups"]
         except Exception:
             logger.warning("could not list user groups", exc_info=True)
             return []
@@ -121,7 +122,7 @@ class Crossfeed:
     def open_modal_after_ack(self, body: dict, view: View | Callable[[], View]) -> None:
         """Open `view` for whoever sent `body` (its trigger_id), once Slack has been answered; a callable is
         called then, for a modal whose making needs Slack (e.g. listing user groups)."""
-        client = self.client_for(body.get("team_id") or (body.get("team") or {}).get("id"))
+        client = self.client_for(team_of(body))
         self.later(body, lambda: client.views_open(trigger_id=body["trigger_id"],
                                                    view=view() if callable(view) else view))
 

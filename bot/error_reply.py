@@ -13,6 +13,7 @@ from slack_bolt.error import BoltUnhandledRequestError
 
 from bot.blocks.common import error_message, notice_modal
 from bot.errors import CrossfeedError
+from bot.slack_requests import team_of
 
 if TYPE_CHECKING:
     from bot.container import Crossfeed
@@ -63,7 +64,7 @@ def tell_user(crossfeed: Crossfeed, body: dict, *, text: str, blocks: list) -> N
                 text=text, blocks=blocks, response_type="ephemeral", replace_original=False
             )
         elif user := (body.get("user") or {}).get("id") or body.get("user_id"):
-            crossfeed.client.chat_postMessage(channel=user, text=text, blocks=blocks)
+            crossfeed.client_for(team_of(body)).chat_postMessage(channel=user, text=text, blocks=blocks)
     except Exception:
         logger.exception("could not tell the user about an error")
 

@@ -101,3 +101,8 @@ class ParsedSlackRequest(BoltRequest):
     def to_copyable(self) -> ParsedSlackRequest:
         return ParsedSlackRequest(raw_body=self.raw_body, body=self.body, query=self.query, headers=self.headers,
                                   context=self.context.to_copyable())
+
+
+def team_of(body: dict) -> str | None:
+    """The workspace a request came from: `team.id` in interactive payloads, `team_id` in commands and events."""
+    return (body.get("team") or {}).get("id") or body.get("team_id")

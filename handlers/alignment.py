@@ -115,7 +115,7 @@ class Alignment:
             if check.became_first_admin:
                 # The modal shows the time zone just adopted, so saving it doesn't put UTC back.
                 self.admin.adopt_timezone(context.team_id, context.user_id)
-            groups = self.cf.usergroup_choices()
+            groups = self.cf.usergroup_choices(context.team_id)
             return setup_modal(self.admin.setup_state(context.team_id), usergroups=groups)
 
         self.cf.open_modal_after_ack(body, modal)

@@ -32,6 +32,7 @@ from bot.leads import (
     rating_for_edit,
     workspace_codes,
 )
+from bot.slack_requests import team_of
 from bot.text import plain_command_text
 
 
@@ -111,11 +112,10 @@ class LeadFeedback:
     # --- after ack -------------------------------------------------------------------------------
 
     def _open_modal_after_ack(self, body: dict, metadata: LeadFormMetadata, prefill: RatedLead | None = None):
-        team_id = (body.get("team") or {}).get("id") or body.get("team_id")
+        team_id = team_of(body)
         with self.cf.transaction() as session:
             options = lead_form_options(session=session, team_id=team_id)
-        view = lead_feedback_modal(options, metadata, prefill)
-        self.cf.later(body, lambda: self.cf.client.views_open(trigger_id=body["trigger_id"], view=view))
+        self.cf.open_modal_after_ack(body, lead_feedback_modal(options, metadata, prefill))
 
     def _confirm(self, body: dict, metadata: LeadFormMetadata, rated: RatedLead) -> None:
         text, blocks = rating_confirmation(rated)
@@ -126,7 +126,7 @@ class LeadFeedback:
             if response.status_code == 200:
                 return
         # No (or an expired) response_url: confirm in the rep's DM with the app instead.
-        self.cf.client.chat_postMessage(channel=body["user"]["id"], text=text, blocks=blocks)
+        self.cf.client_for(team_of(body)).chat_postMessage(channel=body["user"]["id"], text=text, blocks=blocks)
 
     def _save(self, context, rating: LeadRatingInput, rating_id: int | None = None) -> RatedLead:
         with self.cf.transaction() as session:

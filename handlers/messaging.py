@@ -141,7 +141,7 @@ class Messaging:
 
     def _ask_modal(self, team_id: str) -> View:
         """The ask modal, with the workspace's user groups (a Slack call, so made after the ack)."""
-        groups = self.cf.usergroup_choices()
+        groups = self.cf.usergroup_choices(team_id)
         with self.cf.transaction() as session:
             channel = sales_channel(session=session, team_id=team_id, default=self.cf.settings.sales_channel)
         return ask_modal(default_channel=channel, usergroups=groups)
