@@ -17,11 +17,6 @@ PACKAGES = ("bot", "handlers", "storage", "schedules")
 RENDERER_MAY_IMPORT = ("bot.results", "bot.text", "bot.blocks", "storage.defaults")
 RENDERER_LIBRARIES = {"slack_sdk", "pydantic"}
 
-# The rating engineer's part of issue 12 moves these renderers onto bot/results/leads.py and bot/results/home.py;
-# until that lands they still read types from their services. The integrator empties this list.
-KNOWN_RENDERER_EXCEPTIONS: set[tuple[str, str]] = set()
-
-
 def _module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -110,7 +105,7 @@ def test_renderers_import_result_types_not_services():
                 allowed = _top(name) in sys.stdlib_module_names or _top(name) in RENDERER_LIBRARIES
             if not allowed:
                 wrong.add((module, name))
-    assert wrong - KNOWN_RENDERER_EXCEPTIONS == set()
+    assert wrong == set()
 
 
 def test_result_types_import_no_services_or_storage():
