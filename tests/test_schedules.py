@@ -74,7 +74,7 @@ def test_the_upgrade_drops_the_job_table_an_earlier_clock_left(database_url):
         with engine.begin() as connection:
             config = alembic_config()
             config.attributes["connection"] = connection
-            command.downgrade(config, "0006")  # the test database comes migrated: back to before 0009
+            command.downgrade(config, "0006")  # the test database comes migrated: back to before 0008
         earlier_clock = BackgroundScheduler(jobstores={"default": SQLAlchemyJobStore(engine=engine)})
         earlier_clock.start(paused=True)  # the store creates its table as it starts
         earlier_clock.add_job(print, "interval", seconds=60, id="outbox")

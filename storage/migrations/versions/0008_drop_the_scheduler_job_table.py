@@ -4,7 +4,7 @@ APScheduler's SQLAlchemyJobStore created `apscheduler_jobs` itself (never a migr
 exists only where a clock ran before this revision. Downgrading leaves it absent: an older clock
 creates it again when it starts.
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0006
 Create Date: 2026-12-02 20:30:00
 """
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0009'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
