@@ -5,7 +5,7 @@ exists only where a clock ran before this revision. Downgrading leaves it absent
 creates it again when it starts.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02 20:30:00
 """
 
