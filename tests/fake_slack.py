@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import random
@@ -109,17 +110,37 @@ def check_blocks(method: str, params: dict) -> list[str]:
         if not params.get("text"):
             problems.append(f"{method}: blocks without a text fallback")
         for block in blocks:
-            try:
-                Block.parse(block).to_dict()
-            except Exception as error:
-                problems.append(f"{method}: invalid block {block.get('type')}: {error}")
+            problem = block_problem(json.dumps(block, sort_keys=True))
+            if problem:
+                problems.append(f"{method}: invalid block {block.get('type')}: {problem}")
     view = params.get("view")
     if view is not None:
-        try:
-            View(**view).to_dict()
-        except Exception as error:
-            problems.append(f"{method}: invalid view: {error}")
+        problem = view_problem(json.dumps(view, sort_keys=True))
+        if problem:
+            problems.append(f"{method}: invalid view: {problem}")
     return problems
+
+
+# slack-sdk's validators are pure but slow (a third of a fan-out's CPU went to them), and the same blocks come
+# again and again (headers, each person's copy of a prompt): each distinct block or view is checked once.
+@functools.lru_cache(maxsize=4096)
+def block_problem(block: str) -> str | None:
+    """Why slack-sdk rejects this block (as JSON), or None."""
+    try:
+        Block.parse(json.loads(block)).to_dict()
+    except Exception as error:
+        return str(error)
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def view_problem(view: str) -> str | None:
+    """Why slack-sdk rejects this view (as JSON), or None."""
+    try:
+        View(**json.loads(view)).to_dict()
+    except Exception as error:
+        return str(error)
+    return None
 
 
 # How often a server's loop looks for a shutdown request: each test stops two servers, and waits this long.
