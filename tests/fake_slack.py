@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 MESSAGE_MAX_BLOCKS = 50
+DIVIDER = {"type": "divider"}
 BOT_USER = "UBOT"
 
 
@@ -115,9 +116,17 @@ def check_blocks(method: str, params: dict) -> list[str]:
                 problems.append(f"{method}: invalid block {block.get('type')}: {problem}")
     view = params.get("view")
     if view is not None:
-        problem = view_problem(json.dumps(view, sort_keys=True))
+        # The view's own rules (title, block count, …) on its shell, with each block stood in for by a divider;
+        # then each block, as View.to_dict checks them.
+        view_blocks = view.get("blocks")
+        shell = view if not isinstance(view_blocks, list) else {**view, "blocks": [DIVIDER] * len(view_blocks)}
+        problem = view_problem(json.dumps(shell, sort_keys=True))
         if problem:
             problems.append(f"{method}: invalid view: {problem}")
+        for block in view_blocks if isinstance(view_blocks, list) else []:
+            problem = block_problem(json.dumps(block, sort_keys=True))
+            if problem:
+                problems.append(f"{method}: invalid view: invalid block {block.get('type')}: {problem}")
     return problems
 
 
