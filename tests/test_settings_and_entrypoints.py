@@ -145,14 +145,12 @@ ENTRY_POINTS = {
 
 
 @pytest.mark.parametrize("entry_point, setting, value", [
-    # Each entry point with each setting, the URL with a password that must stay out of the line...
+    # Each entry point with each setting, the URL with a password that must stay out of the line (the other
+    # kinds of bad URL are checked once, in this process, below).
     *[(entry_point, setting, value) for entry_point in ENTRY_POINTS for setting, value in [
         ("LOG_LEVEL", "LOUD"),
         ("DATABASE_URL", "mysql://crossfeed:hunter2@db/crossfeed"),
     ]],
-    # ...and the other kinds of bad URL once: every entry point checks them with the same Settings.
-    ("python -m bot", "DATABASE_URL", "foo://x"),
-    ("python -m bot", "DATABASE_URL", "::not a url"),
 ])
 def test_a_bad_log_level_or_database_url_is_one_line_and_exit_2(tmp_path, entry_point, setting, value):
     env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "http://127.0.0.1:9/",
@@ -164,6 +162,24 @@ def test_a_bad_log_level_or_database_url_is_one_line_and_exit_2(tmp_path, entry_
     assert result.stderr.startswith(f"crossfeed: invalid setting {setting}: ")
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
     assert "hunter2" not in result.stderr, "a database password must not reach the logs"
+
+
+@pytest.mark.parametrize("value", ["foo://x", "::not a url"])
+def test_the_other_kinds_of_bad_database_url_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, value):
+    # Once, in this process: every entry point checks them with the same load_settings, which ends a process
+    # with what it raises here (the processes above show that).
+    from bot.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    for name, setting in {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DATABASE_URL": value}.items():
+        monkeypatch.setenv(name, setting)
+
+    with pytest.raises(SystemExit) as exited:
+        load_settings()
+
+    assert exited.value.code == 2
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("crossfeed: invalid setting DATABASE_URL: ") and len(stderr.strip().splitlines()) == 1
 
 
 def test_the_release_step_names_a_bad_database_url_in_one_line(tmp_path):
