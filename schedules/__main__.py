@@ -5,24 +5,26 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from apscheduler.schedulers.blocking import BlockingScheduler
-
-from bot.container import Crossfeed
-from bot.server import configure_logging
 from bot.settings import load_settings
-from schedules import jobs
-from schedules.clock import configure
-from schedules.jobs import JobRuntime
-
-USAGE = f"usage: python -m schedules [run JOB]   (JOB is one of: {', '.join(jobs.JOBS)})"
 
 
 def main(argv: list[str]) -> int:
-    if argv and (argv[0] != "run" or len(argv) != 2 or argv[1] not in jobs.JOBS):
-        print(USAGE, file=sys.stderr)
-        return 2
-    # The clock only calls Slack, never receives from it: no signing secret needed.
+    if argv and (argv[0] != "run" or len(argv) != 2):
+        return usage()
+    # The clock only calls Slack, never receives from it: no signing secret needed. Checked before the
+    # runtime's imports (about a second), so that a bad setting is told at once.
     settings = load_settings(serves_slack=False)
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from bot.container import Crossfeed
+    from bot.server import configure_logging
+    from schedules import jobs
+    from schedules.clock import configure
+    from schedules.jobs import JobRuntime
+
+    if argv and argv[1] not in jobs.JOBS:
+        return usage()
     configure_logging(settings)
     crossfeed = Crossfeed.start(settings)
     runtime = JobRuntime.of(crossfeed)
@@ -37,6 +39,13 @@ def main(argv: list[str]) -> int:
         return 0
     finally:
         crossfeed.close()
+
+
+def usage() -> int:
+    from schedules.jobs import JOBS
+
+    print(f"usage: python -m schedules [run JOB]   (JOB is one of: {', '.join(JOBS)})", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

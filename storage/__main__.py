@@ -2,7 +2,6 @@
 
 import sys
 
-from storage.db import make_engine, migrate
 from storage.settings import load_database_settings
 
 
@@ -10,7 +9,11 @@ def main(argv: list[str]) -> int:
     if argv != ["upgrade"]:
         print("usage: python -m storage upgrade", file=sys.stderr)
         return 2
-    engine = make_engine(load_database_settings().database_url)
+    settings = load_database_settings()  # a bad DATABASE_URL is told before SQLAlchemy's and Alembic's imports
+
+    from storage.db import make_engine, migrate
+
+    engine = make_engine(settings.database_url)
     migrate(engine)
     print(f"crossfeed: database at {engine.url.render_as_string(hide_password=True)} is up to date")
     return 0

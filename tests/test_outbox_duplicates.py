@@ -19,8 +19,8 @@ from tests.helpers import outbox as outbox_rows
 from tests.test_digest import DIGEST, DUE, post_due, seed_leads, setup_workspace
 from tests.test_manifest_and_home import manifest
 
-SALES = [f"US{i:03d}" for i in range(150)]
-MARKETING = [f"UM{i:03d}" for i in range(150)]
+SALES = [f"US{i:03d}" for i in range(50)]
+MARKETING = [f"UM{i:03d}" for i in range(50)]
 EVERYONE = sorted(SALES + MARKETING)
 FEED = "C_FEED"
 
@@ -49,7 +49,7 @@ def turn_until_delivered(clock: TurnedClock, frozen, crossfeed, *, step=timedelt
     raise AssertionError(f"still unsent: {[(m.channel, m.status, m.last_error) for m in outbox(crossfeed)]}")
 
 
-def test_300_people_each_get_one_prompt_when_a_fifth_of_the_posts_land_but_answer_500(crossfeed, fake_slack,
+def test_100_people_each_get_one_prompt_when_a_fifth_of_the_posts_land_but_answer_500(crossfeed, fake_slack,
                                                                                      settings):
     make_teams(crossfeed, sales=SALES, marketing=MARKETING)
     fake_slack.script.fail_randomly("chat.postMessage", 0.2, status=500, done_first=True, seed=11)
@@ -64,7 +64,7 @@ def test_300_people_each_get_one_prompt_when_a_fifth_of_the_posts_land_but_answe
             clock.stop()
 
     landed_then_failed = fake_slack.done_before_failing
-    assert len(landed_then_failed) >= 40, "about a fifth of the posts answered 500 after posting"
+    assert len(landed_then_failed) >= 15, "about a fifth of the posts answered 500 after posting"
     assert duplicates(fake_slack, EVERYONE) == 0
     assert all(len(dms(fake_slack, user)) == 1 for user in EVERYONE)
     for message in outbox(crossfeed):
@@ -87,11 +87,11 @@ def test_a_worker_that_dies_after_posting_and_before_recording_is_not_followed_b
     real_send, posted = Outbox._send, []
 
     def post_then_die(self, post, *args):
-        if len(posted) == 120:
+        if len(posted) == 40:
             raise Crash  # dead: the clock's other jobs in this turn get no further
         sent = real_send(self, post, *args)
         posted.append(post.channel)
-        if len(posted) == 120:
+        if len(posted) == 40:
             raise Crash  # after Slack posted it, before the outbox recorded it
         return sent
 
@@ -99,7 +99,7 @@ def test_a_worker_that_dies_after_posting_and_before_recording_is_not_followed_b
     with freeze_time(OPENING) as frozen:
         dead = TurnedClock(settings)
         frozen.tick(timedelta(minutes=1))
-        dead.turn()  # dies on the 120th post; APScheduler logs the job's error
+        dead.turn()  # dies on the 40th post; APScheduler logs the job's error
         frozen.tick(timedelta(minutes=1))
         dead.turn()  # its outbox job claims the next message and dies before posting it
         dead.stop()

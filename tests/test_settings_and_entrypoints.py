@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from bot.settings import Settings, describe_settings_error
 from storage.models import Workspace
 from storage.teams import workspace_config
-from tests.helpers import ROOT, environment, free_port, run, run_shell
+from tests.helpers import ROOT, free_port, run, run_shell
 
 
 @pytest.mark.parametrize("missing, env", [
@@ -68,53 +68,6 @@ def test_a_bad_value_is_named():
     assert "Value error" not in describe_settings_error(raised.value)
 
 
-def test_release_step_migrates_an_empty_database(tmp_path):
-    result = run(["-m", "storage", "upgrade"], {"DATABASE_URL": f"sqlite:///{tmp_path}/new.db",
-                                                "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
-
-    assert result.returncode == 0, result.stderr
-    assert "is up to date" in result.stdout
-
-
-def test_python_m_bot_serves_slack_and_health_over_http(tmp_path, fake_slack):
-    import time
-    import urllib.request
-
-    from sqlalchemy import create_engine, text
-
-    from tests.helpers import SECRET, SlackDriver
-
-    port = free_port()
-    env = environment(dict(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake_slack.url,
-                           DATABASE_URL=f"sqlite:///{tmp_path}/bot.db", PORT=str(port), RUN_SCHEDULER="0",
-                           PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING"))
-    server = subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1) as health:
-                    assert health.status == 200
-                    break
-            except OSError:
-                assert server.poll() is None, server.stdout.read()
-                assert time.monotonic() < deadline, "python -m bot did not start"
-                time.sleep(0.1)
-
-        reply = SlackDriver(app_url=url, secret=SECRET, fake=fake_slack).command("/leadfeedback", "ACME-1 2 no-budget")
-
-        assert reply.status == 200 and reply.json["text"] == "Rated ACME-1: 2/5"
-        engine = create_engine(f"sqlite:///{tmp_path}/bot.db")
-        with engine.connect() as connection:
-            assert connection.execute(text("SELECT lead_ref, rating FROM lead_ratings")).all() == [("ACME-1", 2)]
-        engine.dispose()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-
-
 def test_schedules_run_outbox_delivers_what_is_due(tmp_path, fake_slack):
     from tests.helpers import SECRET
 
@@ -122,11 +75,19 @@ def test_schedules_run_outbox_delivers_what_is_due(tmp_path, fake_slack):
            "DATABASE_URL": f"sqlite:///{tmp_path}/clock.db", "PYTHONPATH": str(ROOT)}
 
     result = run(["-m", "schedules", "run", "outbox"], env, cwd=tmp_path)
-    unknown = run(["-m", "schedules", "run", "nonsense"], env, cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "outbox: 0 sent, 0 failed, 0 skipped"
-    assert unknown.returncode == 2 and "outbox" in unknown.stderr
+
+
+def test_schedules_run_of_an_unknown_job_shows_the_jobs_and_exits_2(tmp_path, monkeypatch, capsys):
+    from schedules.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    # In this process: `python -m schedules` exits with what main returns (a second process costs a second).
+    assert main(["run", "nonsense"]) == 2
+    assert "outbox" in capsys.readouterr().err
 
 
 def test_schedules_run_digest_posts_last_weeks_digest_once(tmp_path, fake_slack):
@@ -158,13 +119,20 @@ def test_schedules_run_digest_posts_last_weeks_digest_once(tmp_path, fake_slack)
     assert len(fake_slack.calls) == calls_after_first, "a posted week costs no Slack call (no join, no history)"
 
 
-def test_release_step_reads_database_url_from_dot_env(tmp_path):
+def test_release_step_migrates_an_empty_database_named_in_dot_env(tmp_path):
+    from sqlalchemy import create_engine, text
+
     (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{tmp_path}/from-env-file.db\n")
 
     result = run(["-m", "storage", "upgrade"], {"PYTHONPATH": str(ROOT)}, cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
+    assert "is up to date" in result.stdout
     assert (tmp_path / "from-env-file.db").exists() and not (tmp_path / "crossfeed.db").exists()
+    engine = create_engine(f"sqlite:///{tmp_path}/from-env-file.db")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar(), "migrated"
+    engine.dispose()
 
 
 # --- Start-up: settings checked before anything starts, and quiet at the default level ---------------------
@@ -177,14 +145,12 @@ ENTRY_POINTS = {
 
 
 @pytest.mark.parametrize("entry_point, setting, value", [
-    # Each entry point with each setting, the URL with a password that must stay out of the line...
+    # Each entry point with each setting, the URL with a password that must stay out of the line (the other
+    # kinds of bad URL are checked once, in this process, below).
     *[(entry_point, setting, value) for entry_point in ENTRY_POINTS for setting, value in [
         ("LOG_LEVEL", "LOUD"),
         ("DATABASE_URL", "mysql://crossfeed:hunter2@db/crossfeed"),
     ]],
-    # ...and the other kinds of bad URL once: every entry point checks them with the same Settings.
-    ("python -m bot", "DATABASE_URL", "foo://x"),
-    ("python -m bot", "DATABASE_URL", "::not a url"),
 ])
 def test_a_bad_log_level_or_database_url_is_one_line_and_exit_2(tmp_path, entry_point, setting, value):
     env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "http://127.0.0.1:9/",
@@ -196,6 +162,24 @@ def test_a_bad_log_level_or_database_url_is_one_line_and_exit_2(tmp_path, entry_
     assert result.stderr.startswith(f"crossfeed: invalid setting {setting}: ")
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
     assert "hunter2" not in result.stderr, "a database password must not reach the logs"
+
+
+@pytest.mark.parametrize("value", ["foo://x", "::not a url"])
+def test_the_other_kinds_of_bad_database_url_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, value):
+    # Once, in this process: every entry point checks them with the same load_settings, which ends a process
+    # with what it raises here (the processes above show that).
+    from bot.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    for name, setting in {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DATABASE_URL": value}.items():
+        monkeypatch.setenv(name, setting)
+
+    with pytest.raises(SystemExit) as exited:
+        load_settings()
+
+    assert exited.value.code == 2
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("crossfeed: invalid setting DATABASE_URL: ") and len(stderr.strip().splitlines()) == 1
 
 
 def test_the_release_step_names_a_bad_database_url_in_one_line(tmp_path):
@@ -244,8 +228,9 @@ def test_a_worker_that_finds_a_setting_missing_stops_gunicorn_instead_of_being_r
 CLOCK_RUNNING = "clock running: pulse, reminders, messaging, digest, outbox"
 
 
-def start_and_wait_for_the_clock(args: list[str], env: dict[str, str], cwd: Path) -> str:
-    """Start a process, wait until its clock says it runs its five jobs, stop it; return what it printed."""
+def start_and_wait_for_the_clock(args: list[str], env: dict[str, str], cwd: Path, then=None) -> str:
+    """Start a process, wait until its clock says it runs its five jobs, call `then(output so far)` if given,
+    stop it; return what it printed."""
     import time
 
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "LOG_LEVEL"))}
@@ -260,6 +245,8 @@ def start_and_wait_for_the_clock(args: list[str], env: dict[str, str], cwd: Path
                 assert time.monotonic() < deadline, "the clock did not start"
                 time.sleep(0.2)
             time.sleep(0.5)  # what it would log right after starting its jobs
+            if then is not None:
+                then(log.read_text())
         finally:
             process.terminate()
             process.wait(timeout=20)
@@ -277,18 +264,38 @@ def test_the_clock_starts_without_a_signing_secret_and_is_quiet_at_the_default_l
     assert "apscheduler" not in output and "WARNING" not in output, output
 
 
-def test_python_m_bot_starts_without_a_warning_or_scheduler_chatter_at_the_default_level(tmp_path, fake_slack):
-    from tests.helpers import SECRET
+def test_python_m_bot_serves_slack_and_health_over_http_and_starts_quietly(tmp_path, fake_slack):
+    """One start of `python -m bot` (about two seconds of a process) for both: it starts without a warning or
+    scheduler chatter at the default level, and then serves Slack and /healthz over HTTP."""
+    import urllib.request
 
-    url = f"sqlite:///{tmp_path}/bot.db"
+    from sqlalchemy import create_engine, text
+
+    from tests.helpers import SECRET, SlackDriver
+
+    port = free_port()
     env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.url,
-           "DATABASE_URL": url, "PORT": str(free_port()), "PYTHONPATH": str(ROOT)}
+           "DATABASE_URL": f"sqlite:///{tmp_path}/bot.db", "PORT": str(port), "PYTHONPATH": str(ROOT)}
+    started = []
 
-    output = start_and_wait_for_the_clock(["-m", "bot"], env, tmp_path)
+    def serve(output_at_start: str) -> None:
+        started.append(output_at_start)
+        url = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(url + "/healthz", timeout=5) as health:
+            assert health.status == 200
+        reply = SlackDriver(app_url=url, secret=SECRET, fake=fake_slack).command("/leadfeedback", "ACME-1 2 no-budget")
+        assert reply.status == 200 and reply.json["text"] == "Rated ACME-1: 2/5"
 
+    start_and_wait_for_the_clock(["-m", "bot"], env, tmp_path, then=serve)
+
+    [output] = started
     assert "Listening at" in output, output
     assert "WARNING" not in output and "`token` will be unused" not in output, output
     assert "apscheduler" not in output, output
+    engine = create_engine(f"sqlite:///{tmp_path}/bot.db")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT lead_ref, rating FROM lead_ratings")).all() == [("ACME-1", 2)]
+    engine.dispose()
 
 
 def test_the_clock_logs_no_line_per_job_run_at_the_default_level_but_does_at_debug(settings, caplog):
