@@ -227,7 +227,7 @@ class Outbox:
                                      payload={"user_id": user_id}, slack_ts=None, attempts=1, requests=0,
                                      last_error=None, created_at=self.clock())
             try:
-                with self.sessions.begin() as session:
+                with self.reads.begin() as session:  # reads only, like every compose: no writer waits on it
                     home = self.composers[HOME](session, message)
                 self.client_for(team_id).views_publish(user_id=home.user_id, view=home.view)
             except Exception as error:
@@ -348,8 +348,7 @@ class Outbox:
             elif isinstance(action, HomePublish):
                 client.views_publish(user_id=action.user_id, view=action.view)
             elif action is not None:
-                channel, ts = self._send(action, message.slack_ts, {"team_id": message.team_id,
-                                                                    "outbox_key": message.dedupe_key})
+                channel, ts = self._send(action, client, message)
         except Exception as error:
             return self._failure(message, error, in_doubt, report)
         if found is not None:
@@ -388,11 +387,10 @@ class Outbox:
         if channel[:1] in ("U", "W"):
             # Posted to a person: their DM with the app is the conversation to read.
             channel = client.conversations_open(users=channel)["channel"]["id"]
-        identity = {"team_id": message.team_id, "outbox_key": message.dedupe_key}
 
         def read() -> dict | None:
             return find_posted(client, channel=channel, since=message.created_at - RECONCILE_MARGIN,
-                               event_type=EVENT_TYPE, payload=identity)
+                               event_type=EVENT_TYPE, payload=_identity(message))
 
         try:
             found = read()
@@ -404,14 +402,13 @@ class Outbox:
             found = read()
         return (channel, found["ts"]) if found is not None else None
 
-    def _send(self, post: SlackPost, update_ts: str | None, identity: dict) -> tuple[str, str]:
-        client = self.client_for(identity["team_id"])
-        if update_ts:
+    def _send(self, post: SlackPost, client: WebClient, message: ClaimedMessage) -> tuple[str, str]:
+        if update_ts := message.slack_ts:
             # Updating in place is idempotent: repeating it after an unknown outcome does no harm.
             response = client.chat_update(channel=post.channel, ts=update_ts, text=post.text, blocks=post.blocks)
             return response["channel"], response["ts"]
         poster = self._posters.get(client) or self._posters.setdefault(client, without_connection_retries(client))
-        metadata = {"event_type": EVENT_TYPE, "event_payload": identity}
+        metadata = {"event_type": EVENT_TYPE, "event_payload": _identity(message)}
         try:
             response = poster.chat_postMessage(channel=post.channel, text=post.text, blocks=post.blocks,
                                                metadata=metadata)
@@ -423,3 +420,8 @@ class Outbox:
             response = poster.chat_postMessage(channel=post.channel, text=post.text, blocks=post.blocks,
                                                metadata=metadata)
         return response["channel"], response["ts"]
+
+
+def _identity(message: ClaimedMessage) -> dict:
+    """What a post carries in its metadata, to be found again in the conversation: its workspace and outbox key."""
+    return {"team_id": message.team_id, "outbox_key": message.dedupe_key}
