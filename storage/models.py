@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -225,6 +226,8 @@ class WorkspaceConfig(Base):
     leader_user_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Whether a source typed by a rep that matches none becomes a new source (else it is kept as text).
     allow_new_sources: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the one reminder about an open messaging ask goes to reps who haven't answered (hours after it opens).
+    ask_reminder_hours: Mapped[int] = mapped_column(Integer, default=24)
 
 
 class Admin(Base):
@@ -352,6 +355,16 @@ class MessagingAsk(Base):
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     submission_key: Mapped[str] = mapped_column(String(64))
+    # One reminder to reps who haven't answered: due at `remind_at` (set when the ask opens, from the
+    # workspace's setting), claimed by setting `reminders_queued`.
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminders_queued: Mapped[bool] = mapped_column(Boolean, default=False)
+    # v2 of an asset: the ask it follows, so results and the digest can set their resonance side by side.
+    previous_ask_id: Mapped[int | None] = mapped_column(ForeignKey("messaging_asks.id", ondelete="SET NULL"))
+    # "What we changed", posted by the asker from the summary and sent to everyone who answered.
+    change_note: Mapped[str | None] = mapped_column(Text)
+    change_link: Mapped[str | None] = mapped_column(String(500))
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class MessagingAnswer(Base):
@@ -422,3 +435,100 @@ class DigestWeek(Base):
     week: Mapped[str] = mapped_column(String(8), primary_key=True)
     figures: Mapped[dict] = mapped_column(JSON)
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- closing the loop: replies, actions, field intel ------------------------------------------------
+
+
+class FeedbackReply(Base):
+    """Marketing's answer to one piece of feedback (a lead rating or a field-intel item).
+
+    One row per item: a second click, by the same marketer or another, updates it (the latest status and
+    note win), so the post shows one status and the digest counts one reply per item. `first_replied_at`
+    stays as it was, for "replied within two working days"; `subject_at` is when the feedback was given,
+    copied here so that figure needs no join.
+    """
+
+    __tablename__ = "feedback_replies"
+    __table_args__ = (
+        UniqueConstraint("team_id", "subject_kind", "subject_id"),
+        CheckConstraint("subject_kind IN ('rating', 'intel')", name="subject_kind"),
+        CheckConstraint("status IN ('on_it', 'fixed', 'wont_fix', 'replied')", name="status"),
+        Index("ix_feedback_replies_team_subject_at", "team_id", "subject_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    subject_kind: Mapped[str] = mapped_column(String(8))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    replied_by: Mapped[str] = mapped_column(String(32))
+    subject_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    first_replied_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    replied_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Action(Base):
+    """Something a team commits to because of feedback: owner, due date, status and what prompted it.
+
+    `prompt_kind`/`prompt_ref` name the feedback (a source code, a reason code, a campaign, an ask id, a pulse
+    question, an intel id, a rating id); `prompt_label` is how people read it, kept as it was when the action
+    was logged. `submission_key` (the modal's view id) makes a re-submitted modal one action.
+    """
+
+    __tablename__ = "actions"
+    __table_args__ = (
+        UniqueConstraint("team_id", "submission_key"),
+        CheckConstraint("status IN ('open', 'done', 'dropped')", name="status"),
+        CheckConstraint(
+            "prompt_kind IN ('source', 'reason', 'campaign', 'ask', 'pulse', 'intel', 'rating', 'talking_point',"
+            " 'none')",
+            name="prompt_kind",
+        ),
+        Index("ix_actions_team_status_due", "team_id", "status", "due_on"),
+        Index("ix_actions_team_owner", "team_id", "owner_user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    title: Mapped[str] = mapped_column(String(150))
+    owner_user_id: Mapped[str] = mapped_column(String(32))
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(7), default="open")
+    prompt_kind: Mapped[str] = mapped_column(String(16), default="none")
+    prompt_ref: Mapped[str | None] = mapped_column(String(200))
+    prompt_label: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The due-date reminder's claim: set by the one clock run that queues it.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submission_key: Mapped[str] = mapped_column(String(64))
+
+
+class FieldIntel(Base):
+    """What a rep saw in the field (a competitor, an objection, a trend, a customer story, a product gap)."""
+
+    __tablename__ = "field_intel"
+    __table_args__ = (
+        UniqueConstraint("team_id", "submission_key"),
+        CheckConstraint("kind IN ('competitor', 'objection', 'trend', 'customer', 'product_gap')", name="kind"),
+        Index("ix_field_intel_team_created", "team_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(11))
+    # The competitor or topic as first typed, and its lower-cased form that groups the counts.
+    topic: Mapped[str | None] = mapped_column(String(100))
+    topic_key: Mapped[str | None] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    permalink: Mapped[str | None] = mapped_column(String(500))
+    message_channel: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    submission_key: Mapped[str] = mapped_column(String(64))

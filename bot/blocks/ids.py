@@ -102,3 +102,39 @@ class HomeIds(StrEnum):
     ACTIONS = "home.actions"
     ANSWER_PULSE = "home.answer_pulse"
     ASK = "home.ask"  # + "." + the ask's id: the block holding that ask's reaction buttons
+
+
+class ReplyIds(StrEnum):
+    """Marketing's reply to feedback: the buttons on a lead-feed or field-intel post, and the modal they open.
+
+    A button's action_id is OPEN + "." + the status (reply.open.on_it, .fixed, .wont_fix, .replied); its value
+    is the subject, "rating:42" or "intel:7" (bot.results.replies.Subject).
+    """
+
+    OPEN = "reply.open"
+    MODAL = "reply.modal"
+    NOTE = "reply.note"
+    LINK = "reply.link"
+
+
+class ActionIds(StrEnum):
+    """Actions: the "Log action" button any surface carries (value: bot.results.actions.ActionPrompt.to_value())."""
+
+    NEW = "action.new"
+    MODAL = "action.modal"
+    TITLE = "action.title"
+    OWNER = "action.owner"
+    DUE = "action.due"
+    DONE = "action.done"  # value: the action's id; opens the outcome modal
+    DROP = "action.drop"  # value: the action's id
+    DONE_MODAL = "action.done_modal"
+    OUTCOME = "action.outcome"
+
+
+class IntelIds(StrEnum):
+    SHORTCUT = "intel.shortcut"  # the message shortcut's callback_id (manifest.yml)
+    MODAL = "intel.modal"
+    KIND = "intel.kind"
+    TOPIC = "intel.topic"  # an external select: options come from known competitors and topics
+    TEXT = "intel.text"
+    LINK = "intel.link"
