@@ -82,12 +82,17 @@ def require_replier(*, session: Session, team_id: str, user_id: str, configured_
                      f"({who}). An admin can add you with `/alignment team add @you marketing`.")
 
 
-def _subject(session: Session, team_id: str, subject: Subject) -> SubjectShown:
+def _subject_shown(session: Session, team_id: str, subject: Subject) -> SubjectShown | None:
     row = store.subject_row(session=session, team_id=team_id, kind=subject.kind, subject_id=subject.id)
-    if row is None:
+    return SubjectShown(subject=subject, author_user_id=row.author_user_id, given_at=row.given_at, title=row.title,
+                        rating=row.rating, intel_kind=row.intel_kind) if row else None
+
+
+def _subject(session: Session, team_id: str, subject: Subject) -> SubjectShown:
+    shown = _subject_shown(session, team_id, subject)
+    if shown is None:
         raise NotFound(REMOVED)
-    return SubjectShown(subject=subject, author_user_id=row.author_user_id, title=row.title, rating=row.rating,
-                        intel_kind=row.intel_kind)
+    return shown
 
 
 def current_reply(*, session: Session, team_id: str, subject: Subject) -> ReplyShown | None:
@@ -153,12 +158,11 @@ def _post_of(session: Session, team_id: str, subject: Subject, default_feed_chan
 def reply_dm(*, session: Session, team_id: str, payload: dict) -> ReplyDm | None:
     """The DM a queued reply sends, or None when its subject was removed since (nothing to tell)."""
     subject = Subject.from_value(payload.get("subject"))
-    row = subject and store.subject_row(session=session, team_id=team_id, kind=subject.kind, subject_id=subject.id)
-    if not row:
+    shown = _subject_shown(session, team_id, subject) if subject else None
+    if shown is None:
         return None
     return ReplyDm(
-        subject=SubjectShown(subject=subject, author_user_id=row.author_user_id, title=row.title, rating=row.rating,
-                             intel_kind=row.intel_kind),
+        subject=shown,
         reply=ReplyShown(status=payload["status"], replied_by=payload["replied_by"],
                          replied_at=datetime.fromisoformat(payload["replied_at"]), note=payload.get("note"),
                          link=payload.get("link")),

@@ -55,6 +55,7 @@ class SubjectShown:
 
     subject: Subject
     author_user_id: str
+    given_at: datetime  # when the feedback was given
     title: str  # the lead reference, or the intel's topic
     rating: int | None = None
     intel_kind: str | None = None
