@@ -239,6 +239,8 @@ def help_message(reason_codes: str, source_codes: str) -> tuple[str, list[Block]
         SectionBlock(text=f"*Sources:* {source_codes}"),
         DividerBlock(),
         SectionBlock(text="*`/leadfeedback mine`* shows your latest ratings, with Edit buttons."),
+        SectionBlock(text=("With a lead feed set up, ratings of 1–2 are posted there for marketing; when marketing "
+                           "replies (on it, fixed, won't fix, or a note), you get the reply by DM.")),
         ActionsBlock(elements=[ButtonElement(action_id=Ids.RATE_ANOTHER, text="Rate a lead", style="primary")]),
     ]
     return text, blocks
