@@ -251,7 +251,7 @@ def feed_action_prompt(rated: RatedLead) -> ActionPrompt:
     if rated.reason_codes:
         label = rated.reasons[0]
         return ActionPrompt(kind="reason", ref=rated.reason_codes[0], label=f"Reason: {label}",
-                            title=f"Fewer leads rated “{label}”")
+                            title=f"Fewer “{label}” leads")
     if rated.source_code and rated.source:
         return ActionPrompt(kind="source", ref=rated.source_code, label=f"Source: {rated.source}",
                             title=f"Better leads from {rated.source}")

@@ -86,10 +86,12 @@ def reply_dm_message(dm: ReplyDm) -> tuple[str, list[Block]]:
     """The DM to whoever gave the feedback: who replied, the status, the note and the link."""
     reply, status = dm.reply, STATUS_SHOWN[dm.reply.status]
     about = user_text(dm.subject.about, 300)
-    text = f"<@{reply.replied_by}> replied to {about}: {status}"
-    headline = (f"{STATUS_MARK[reply.status]} <@{reply.replied_by}> replied to {about}: *{status}*"
-                if reply.status == "replied" else
-                f"{STATUS_MARK[reply.status]} <@{reply.replied_by}> marked {about} *{status}*")
+    if reply.status == "replied":
+        text = headline = f"<@{reply.replied_by}> replied to {about}"
+    else:
+        text, headline = (f"<@{reply.replied_by}> marked {about} {status}",
+                          f"<@{reply.replied_by}> marked {about} *{status}*")
+    headline = f"{STATUS_MARK[reply.status]} {headline}"
     blocks: list[Block] = [SectionBlock(text=mrkdwn(headline))]
     if reply.note:
         blocks.append(SectionBlock(text=mrkdwn(quote(reply.note, 2000))))
