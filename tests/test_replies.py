@@ -3,6 +3,8 @@ and the rep's DM; the same reply on a field-intel item; who may reply; bad input
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -48,6 +50,10 @@ def buttons(blocks: list[dict]) -> dict[str, str]:
     """action_id → value of every button in a message."""
     return {element["action_id"]: element.get("value") for block in blocks if block["type"] == "actions"
             for element in block["elements"]}
+
+
+def json_text(view: dict) -> str:
+    return json.dumps(view, ensure_ascii=False)
 
 
 def rate_badly(app, user="UREP", text='ACME-1 2 no-budget source:webinar "only wanted pricing"') -> dict:
@@ -131,12 +137,6 @@ def test_a_marketers_reply_updates_the_post_in_place_and_tells_the_rep_once(app)
     [dm] = dms_to(app, "UREP")
     assert "<@UM2>" in dm.text_everywhere() and "they close at 30%" in dm.text_everywhere()
     assert len(feed_posts(app)) == 0, "never a second post"
-
-
-def json_text(view: dict) -> str:
-    import json
-
-    return json.dumps(view, ensure_ascii=False)
 
 
 def test_someone_outside_marketing_is_told_who_can_reply_and_nothing_is_stored(app):
@@ -258,3 +258,23 @@ def test_forget_deletes_replies_to_and_by_a_person_and_the_post_drops_theirs(app
     [update] = app.fake.calls_to("chat.update")
     assert "ACME-2" in update.text_everywhere() and "<@UM1>" not in update.text_everywhere(), (
         "the post no longer names the forgotten marketer")
+
+
+def test_log_action_on_a_feed_post_is_prompted_by_its_reason_else_its_source_else_the_lead():
+    from bot.blocks.leadfeedback import feed_action_prompt
+    from bot.results.actions import ActionPrompt
+    from bot.results.leads import RatedLead
+
+    rated = RatedLead(id=7, lead_ref="ACME-7", rating=1, reasons=("Bad data",), source="Webinar",
+                      reason_codes=("bad-data",), source_id=3, source_text=None, campaign=None, note=None,
+                      rater_user_id="UREP", updated_at=datetime(2026, 12, 1, tzinfo=UTC), source_code="webinar")
+
+    assert feed_action_prompt(rated) == ActionPrompt(kind="reason", ref="bad-data", label="Reason: Bad data",
+                                                     title="Fewer “Bad data” leads")
+    unreasoned = replace(rated, reasons=(), reason_codes=())
+    assert feed_action_prompt(unreasoned) == ActionPrompt(kind="source", ref="webinar", label="Source: Webinar",
+                                                          title="Better leads from Webinar")
+    bare = replace(unreasoned, source=None, source_id=None, source_code=None)
+    assert feed_action_prompt(bare) == ActionPrompt(kind="rating", ref="7", label="Lead ACME-7 rated 1/5",
+                                                    title="Follow up on lead ACME-7")
+    assert ActionPrompt.from_value(feed_action_prompt(rated).to_value()) == feed_action_prompt(rated)
