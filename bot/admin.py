@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from bot import admin_commands as commands
+from bot.actions import forget_in_actions
 from bot.digest import build_weekly_digest, digest_week
 from bot.errors import InvalidInput
 from bot.export import export_csvs
@@ -239,4 +240,5 @@ class AdminService:
         """Delete what Crossfeed holds about `person` (admins only); returns how many rows of each kind went."""
         with self.transaction() as session:
             self._require_admin(session, team_id, user_id)
-            return forget_person(session=session, team_id=team_id, user_id=person)
+            deleted = forget_person(session=session, team_id=team_id, user_id=person)
+            return {**deleted, **forget_in_actions(session=session, team_id=team_id, person=person, admin=user_id)}
