@@ -171,12 +171,11 @@ def closed_view(closed: ClosedAction) -> View:
 
 def actions_list_message(listed: ActionList) -> tuple[str, list[Block]]:
     """`/alignment action list [mine]`: open actions, soonest due first, with Done / Drop where the reader may."""
-    whose = "your" if listed.mine else "the team's"
     if not listed.actions:
         text = (f"No open actions{' of yours' if listed.mine else ''}. Log one with `/alignment action` or a "
                 "*Log action* button on a lead-feed post, the digest or an ask's summary.")
         return text, [SectionBlock(text=text)]
-    text = f"{listed.total} open action{'s' if listed.total != 1 else ''} ({whose})"
+    text = f"{listed.total} open action{'s' if listed.total != 1 else ''}{' of yours' if listed.mine else ''}"
     blocks: list[Block] = [SectionBlock(text=f"*{text}*, soonest due first")]
     scope = "mine" if listed.mine else "all"
     for action in listed.actions:
