@@ -63,7 +63,7 @@ def test_alignment_export_dms_the_files_to_the_admin(running, slack):
     assert "Preparing the export of the last 4 complete weeks and this week so far" in reply.body
     [opened] = running.fake.calls_to("conversations.open")
     assert opened.params["users"] == "UADMIN"
-    assert len(running.fake.calls_to("files.getUploadURLExternal")) == 3
+    assert len(running.fake.calls_to("files.getUploadURLExternal")) == 4
     [complete] = running.fake.calls_to("files.completeUploadExternal")
     assert complete.params["channel_id"] == "DUADMIN"
 
