@@ -8,19 +8,14 @@ from datetime import date, datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.claims import claim_one, claim_rows
+from storage.claims import claim_new, claim_one, claim_rows
 from storage.models import Action
-from storage.queries import dialect_insert
 
 
 def log_action(*, session: Session, team_id: str, submission_key: str, **values) -> tuple[int, bool]:
     """Insert the action once per submission (a re-submitted modal, a retried command); returns (id, created)."""
-    created = session.scalar(
-        dialect_insert(session, Action)
-        .values(team_id=team_id, submission_key=submission_key, **values)
-        .on_conflict_do_nothing(index_elements=["team_id", "submission_key"])
-        .returning(Action.id)
-    )
+    created = claim_new(session, Action, values=dict(team_id=team_id, submission_key=submission_key, **values),
+                        unique=["team_id", "submission_key"])
     if created is not None:
         return created, True
     existing = session.scalar(select(Action.id).where(Action.team_id == team_id,
