@@ -372,3 +372,9 @@ def test_the_export_has_the_actions(app):
     header, row = files["actions.csv"].splitlines()
     assert header.startswith("week,created_at,action_id,title,owner_user_id,due_on,status,prompt_kind")
     assert "Fix webinar targeting" in row and "talking_point" in row and OWNER in row and ",open," in row
+
+
+def test_help_names_the_action_commands(app):
+    shown = json.dumps(app.slack.command("/alignment", "help", user=REP).json)
+
+    assert "/alignment action list [mine]" in shown and "For both teams and admins" in shown
