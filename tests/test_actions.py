@@ -378,3 +378,19 @@ def test_help_names_the_action_commands(app):
     shown = json.dumps(app.slack.command("/alignment", "help", user=REP).json)
 
     assert "/alignment action list [mine]" in shown and "For both teams and admins" in shown
+
+
+def test_a_long_list_stays_inside_slacks_limits():
+    from bot.blocks.actions import actions_list_message
+    from bot.results.actions import ActionList, ActionView
+
+    views = tuple(ActionView(id=i, title="t" * 150, owner_user_id=OWNER, due_on=date(2026, 12, 15), status="open",
+                             prompt_kind="none", prompt_label="p" * 200, outcome=None, created_by=MARKETER,
+                             created_at=datetime(2026, 12, 1, tzinfo=UTC), closed_at=None, can_close=True)
+                  for i in range(20))
+
+    text, blocks = actions_list_message(ActionList(actions=views, total=35, mine=False))
+
+    assert text == "35 open actions"
+    assert len(blocks) <= 50
+    assert "…and 15 more, due later." in json.dumps([b.to_dict() for b in blocks], ensure_ascii=False)
