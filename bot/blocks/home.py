@@ -18,7 +18,7 @@ from bot.blocks.common import VIEW_MAX_BLOCKS, local_time, percent, user_text, w
 from bot.blocks.common import listed_text as _listed
 from bot.blocks.digest import change_mark, index_line, source_line
 from bot.blocks.ids import HomeIds, LeadFeedbackIds
-from bot.blocks.lead_stats import ranked_section, trend_text, window_text
+from bot.blocks.lead_stats import ranked_section, trend_note, trend_text, window_text
 from bot.blocks.leadfeedback import RatingButtonValue, stars
 from bot.blocks.messaging import EMOJI, reaction_buttons, tally_line
 from bot.results.digest import MIN_SOURCE_RATINGS, WeeklyDigest
@@ -149,13 +149,13 @@ def _lead_quality_lately(summary: HomeSummary) -> list[Block]:
         return []
     total = stats.total
     blocks: list[Block] = [SectionBlock(text=(
-        f":chart_with_upwards_trend: *Lead quality, last {stats.weeks} weeks* ({window_text(stats)})\n"
+        f":chart_with_upwards_trend: *Lead quality, last {stats.weeks} weeks*, {window_text(stats)}\n"
         f"{total.ratings} rated · average {total.average:.1f}/5 · {percent(total.good_share)} good, "
-        f"{percent(total.bad_share)} bad · {trend_text(total, stats.weeks)}"))]
+        f"{percent(total.bad_share)} bad · {trend_text(total)}"))]
     blocks.extend(section for kind in ("source", "campaign")
                   if (section := ranked_section(stats, kind, limit=SOURCES_SHOWN)) is not None)
-    blocks.append(_context("`/leadfeedback stats 12` covers 12 weeks; `/leadfeedback stats webinar` (or a campaign) "
-                           "shows one."))
+    blocks.append(_context(f"{trend_note(stats)} `/leadfeedback stats 12` covers 12 weeks; "
+                           "`/leadfeedback stats webinar` (or a campaign) shows one."))
     return blocks
 
 
