@@ -6,6 +6,7 @@ Friday afternoon; the trend compares the window with the N × 7 days before it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -28,6 +29,7 @@ STATS_USAGE = ("`/leadfeedback stats [4|12] [source or campaign]`, e.g. `/leadfe
                "`/leadfeedback stats 12 webinar` or `/leadfeedback stats \"Q4 ROI webinar\"`")
 NO_SOURCE = "No source"
 CAMPAIGNS_NAMED = 5  # campaigns suggested when a filter matches nothing
+_WEEKS = re.compile(r"(\d+)\s*(?:w|weeks?)?(?:\s+|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -38,21 +40,18 @@ class StatsRequest:
 
 
 def parse_stats_request(words: str) -> StatsRequest:
-    """What follows `/leadfeedback stats`: an optional 4 or 12, then an optional source or campaign."""
+    """What follows `/leadfeedback stats`: an optional 4 or 12 (`12w` and `12 weeks` too), then an optional source
+    or campaign (`source:x` or `campaign:x` to say which; quotes around it are dropped)."""
     words = " ".join(words.split())
-    first, _, rest = words.partition(" ")
     weeks = DEFAULT_WEEKS
-    if first.casefold().removesuffix("w").removesuffix("weeks").strip().isdigit():
-        weeks = int(first.casefold().removesuffix("w").removesuffix("weeks"))
+    if match := _WEEKS.match(words):
+        weeks = int(match[1])
         if weeks not in WINDOW_WEEKS:
             raise InvalidInput({"weeks": f"Stats cover the last 4 or 12 weeks, not {weeks}."}, usage=STATS_USAGE)
-        words = rest.removeprefix("weeks").removeprefix("week") if rest.split(" ")[0] in ("weeks", "week") else rest
-    about = words.strip().strip('"').strip() or None
-    only = None
-    if about and ":" in about:
-        kind, _, value = about.partition(":")
-        if kind.casefold() in ("source", "campaign"):
-            only, about = kind.casefold(), value.strip().strip('"').strip() or None
+        words = words[match.end():]
+    kind, colon, value = words.partition(":")
+    only = kind.casefold() if colon and kind.casefold() in ("source", "campaign") else None
+    about = (value if only else words).strip().strip('"').strip() or None
     return StatsRequest(weeks=weeks, about=about, only=only if about else None)
 
 

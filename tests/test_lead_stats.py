@@ -156,6 +156,10 @@ def test_the_figures_are_one_statement_and_a_filter_adds_one(seeded):
     ('12 "Q4 ROI webinar"', StatsRequest(12, "Q4 ROI webinar")),
     ("Q4  ROI webinar", StatsRequest(4, "Q4 ROI webinar")),
     ("campaign:webinar", StatsRequest(4, "webinar", "campaign")),
+    ('12W Source: "Paid search"', StatsRequest(12, "Paid search", "source")),
+    ("webinar 12", StatsRequest(4, "webinar 12")),
+    ('"2026 kickoff"', StatsRequest(4, "2026 kickoff")),
+    ("note: campaigns", StatsRequest(4, "note: campaigns")),
 ])
 def test_the_command_words_are_read_forgivingly(typed, expected):
     assert parse_stats_request(typed) == expected
