@@ -281,9 +281,10 @@ def test_bad_input_gets_a_friendly_usage_line_naming_the_sources(asked, running,
 
 
 def test_help_names_the_stats_command(running, slack):
-    text = text_of(slack.command("/leadfeedback", "help").json)
+    for command in ("/leadfeedback", "/alignment"):
+        text = text_of(slack.command(command, "help").json)
 
-    assert "/leadfeedback stats [4|12] [source or campaign]" in text
+        assert "`/leadfeedback stats [4|12] [source or campaign]`" in text, command
 
 
 def test_a_lead_called_stats_is_rated_with_quotes(running, slack):
