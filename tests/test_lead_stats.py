@@ -293,6 +293,16 @@ def test_a_lead_called_stats_is_rated_with_quotes(running, slack):
     assert reply.json["text"] == "Rated stats: 4/5"
 
 
+def test_a_new_workspace_is_told_how_ratings_start(running, slack):
+    answer = slack.command("/leadfeedback", "stats").json
+
+    assert answer["text"] == "Lead quality, last 4 weeks: no ratings"
+    assert "No leads were rated in the last 4 weeks." in text_of(answer)
+    assert "`/leadfeedback ACME-4411 2 no-budget source:webinar`" in text_of(answer)
+    assert slack.command("/leadfeedback", "stats 12 webinar").json["text"] == (
+        "Lead quality, last 12 weeks: source Webinar: no ratings")
+
+
 # --- the marketers' Home --------------------------------------------------------------------------
 
 
@@ -365,3 +375,4 @@ def test_the_digest_ranks_a_campaign_rated_3_times_in_4_weeks(seeded):
 
     assert [(c.label.casefold(), c.ratings, c.average) for c in digest.leads.ranked_campaigns] == [
         ("q4 roi webinar", 3, 1.67)]
+
