@@ -22,7 +22,8 @@ MEMBERS_SHOWN = 60
 COMMANDS_HELP = (
     "*For everyone*\n"
     "• `/leadfeedback` opens the rating form; `/leadfeedback ACME-4411 2 no-budget \"only wanted pricing\"` "
-    "rates a lead in one line; `/leadfeedback mine` lists your ratings; `/leadfeedback help`\n"
+    "rates a lead in one line; `/leadfeedback mine` lists your ratings; `/leadfeedback stats [4|12] [source or "
+    "campaign]` shows lead quality by source and campaign; `/leadfeedback help`\n"
     "• `/messaging` lists open asks; `/messaging ask` asks sales how your messaging landed; "
     "`/messaging results` shows your asks, `/messaging results #12` one of them\n"
     "• `/pulse` answers the open pulse check; `/pulse results` shows the last one\n"
