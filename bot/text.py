@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlparse
 
 _SLACK_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 # <@U123|name>, <#C123|general>, <!here>, <https://x.io|x.io>, <mailto:a@b.co|a@b.co>
@@ -20,6 +21,18 @@ def at_most(value: str | None, limit: int, what: str) -> str | None:
     value = (value or "").strip() or None
     if value and len(value) > limit:
         raise ValueError(f"{what} is {len(value)} characters; keep it to {limit}.")
+    return value
+
+
+def web_address(value: str | None, limit: int, what: str = "The link") -> str | None:
+    """A typed link (blank is None): a web address, refused with a friendly ValueError if it isn't one.
+
+    Characters that would break out of a Slack link (`<`, `>`, `|`) or a space are refused too."""
+    value = at_most(value, limit, what)
+    if value:
+        parts = urlparse(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or any(c in value for c in " <>|"):
+            raise ValueError(f"{what} must be a web address starting with http:// or https://.")
     return value
 
 
