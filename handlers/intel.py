@@ -53,7 +53,7 @@ class FieldIntel:
         """Typeahead for the competitor or topic: the workspace's known ones, and what was typed as a new one."""
         with self.cf.transaction() as session:
             known, new = topic_suggestions(session=session, team_id=context.team_id, typed=payload.get("value") or "")
-        options = [*([new_topic_option(new)] if new else []), *(topic_option(topic) for topic in known)]
+        options = [*(topic_option(topic) for topic in known), *([new_topic_option(new)] if new else [])]
         ack(options=[option.to_dict() for option in options])
 
     def on_intel_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
