@@ -306,3 +306,12 @@ def test_forget_deletes_a_persons_intel_and_its_posts(feed):
         assert session.scalar(select(func.count()).select_from(FeedbackReply)) == 0
     told = feed.fake.calls_to("response_url")[-1]
     assert "1 field intel items" in told.params["text"]
+
+
+def test_the_manifest_declares_the_message_shortcut_the_app_answers():
+    from tests.test_manifest_and_home import manifest
+
+    [declared] = [s for s in manifest()["features"]["shortcuts"] if s["callback_id"] == IntelIds.SHORTCUT]
+    assert (declared["type"], declared["name"]) == ("message", "Send to marketing as field intel")
+    # chat.getPermalink needs no scope; a message shortcut needs `commands`.
+    assert "commands" in manifest()["oauth_config"]["scopes"]["bot"]
