@@ -315,3 +315,16 @@ def test_the_manifest_declares_the_message_shortcut_the_app_answers():
     assert (declared["type"], declared["name"]) == ("message", "Send to marketing as field intel")
     # chat.getPermalink needs no scope; a message shortcut needs `commands`.
     assert "commands" in manifest()["oauth_config"]["scopes"]["bot"]
+
+
+def test_a_long_text_of_characters_that_escaping_lengthens_is_posted_whole_within_block_limits(feed):
+    text = ("<!here> & <@U1>\n" * 125)[:2000]
+    send(feed.slack, kind="trend", topic="<b>&" * 25, text=text)
+    feed.settle()
+
+    [post] = feed.fake.calls_to("chat.postMessage", succeeded=True)  # the fake refuses a section over 3,000
+    quoted = [block["text"]["text"] for block in post.blocks if block["type"] == "section"][1:]
+    assert len(quoted) > 1 and all(len(piece) <= 3000 for piece in quoted)
+    escaped = text.strip().replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert "".join(piece.removeprefix(">") for piece in quoted).replace("\n>", "\n") == escaped
+    assert "<!here>" not in post.text_everywhere()

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import local_time, mrkdwn, quote, static_options, user_text, within_block_limit
+from bot.blocks.common import SECTION_TEXT_MAX, local_time, mrkdwn, static_options, user_text, within_block_limit
 from bot.blocks.ids import IntelIds as Ids
 from bot.blocks.loop import reply_buttons
 from bot.results.actions import PROMPT_LABEL_MAX, TITLE_MAX, ActionPrompt
@@ -92,19 +92,33 @@ def intel_modal(prefill: IntelPrefill, metadata: IntelFormMetadata) -> View:
 # --- the post for marketing ---------------------------------------------------------------------------
 
 
+def quoted_sections(text: str, limit: int = SECTION_TEXT_MAX) -> list[SectionBlock]:
+    """User text as a block quote, escaped and spread over as many sections as it needs.
+
+    Escaping can make text five times longer (`&` → `&amp;`), so 2,000 typed characters may not fit one
+    section's 3,000; the text is cut between characters, never inside an entity, and nothing is lost."""
+    pieces, current = [], ">"
+    for char in text.strip():
+        shown = "\n>" if char == "\n" else escape_mrkdwn(char)
+        if len(current) + len(shown) > limit:
+            pieces.append(current)
+            current = ">" if char == "\n" else ">" + shown
+            continue
+        current += shown
+    return [SectionBlock(text=mrkdwn(piece)) for piece in [*pieces, current]]
+
+
 def _link(url: str, label: str) -> str:
     # Links are validated (no <, > or |), so only & needs escaping inside Slack's <url|label>.
     return f"<{escape_mrkdwn(url)}|{label}>"
 
 
-def reply_line(reply: IntelReply) -> str:
-    """Marketing's current reply: status, who, note and link."""
+def reply_blocks(reply: IntelReply) -> list[Block]:
+    """Marketing's current reply: status, who, when and the link, then the note."""
     line = f"*{REPLY_SHOWN.get(reply.status, reply.status)}* · <@{reply.replied_by}> · {local_time(reply.replied_at)}"
-    if reply.note:
-        line += "\n" + quote(reply.note, 1500)
     if reply.link:
-        line += "\n" + _link(reply.link, "What changed")
-    return line
+        line += " · " + _link(reply.link, "What changed")
+    return [SectionBlock(text=mrkdwn(line)), *(quoted_sections(reply.note) if reply.note else [])]
 
 
 def action_prompt(item: IntelItem) -> ActionPrompt:
@@ -120,14 +134,14 @@ def intel_post_message(item: IntelItem) -> tuple[str, list[Block]]:
     text = f"Field intel from a rep: {item.kind_label}{topic}"
     blocks: list[Block] = [
         SectionBlock(text=mrkdwn(f"{KIND_EMOJI.get(item.kind, ':mag:')} *Field intel · {item.kind_label}*{topic}")),
-        SectionBlock(text=mrkdwn(quote(item.text, TEXT_MAX))),
+        *quoted_sections(item.text),
     ]
     context = f"Sent by <@{item.user_id}> {local_time(item.created_at)}"
     if item.permalink:
         context += " · " + _link(item.permalink, "Original message")
     blocks.append(ContextBlock(elements=[mrkdwn(context)]))
     if item.reply:
-        blocks.append(SectionBlock(text=mrkdwn(reply_line(item.reply))))
+        blocks += reply_blocks(item.reply)
     blocks.append(reply_buttons(Subject("intel", item.id), action_prompt(item)))
     return text, within_block_limit(blocks)
 
@@ -160,9 +174,10 @@ def intel_digest_blocks(section: IntelSection) -> list[Block]:
     """The digest's "Field intel": counts by kind and the most mentioned competitors and topics."""
     reps = "1 rep" if section.senders == 1 else f"{section.senders} reps"
     kinds = " · ".join(f"{label} {count}" for label, count in section.by_kind)
-    lines = [f":mag: *Field intel*: {section.total} from {reps}", kinds]
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(f":mag: *Field intel*: {section.total} from {reps}\n{kinds}"))]
+    # One section each: five escaped topics always fit a section's 3,000 characters, two might not.
     if section.competitors:
-        lines.append(f"*Competitor mentions*: {_counted(section.competitors)}")
+        blocks.append(SectionBlock(text=mrkdwn(f"*Competitor mentions*: {_counted(section.competitors)}")))
     if section.other_topics:
-        lines.append(f"*Other topics*: {_counted(section.other_topics)}")
-    return [SectionBlock(text=mrkdwn("\n".join(lines)))]
+        blocks.append(SectionBlock(text=mrkdwn(f"*Other topics*: {_counted(section.other_topics)}")))
+    return blocks
