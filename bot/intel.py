@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, field_validator
+from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput, parse
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+PERMALINK_WAIT = 1.5  # seconds
 POST_KIND = "intel_post"  # the outbox kind of an item's post in the marketing channel
 
 
@@ -99,8 +101,12 @@ def message_permalink(client_for: ClientFor, *, team_id: str, channel: str | Non
     """The message's permalink from chat.getPermalink, or None: a link that can't be had never stops the intel."""
     if not channel or not ts:
         return None
+    client = client_for(team_id)
+    # Asked just before the modal opens, and a trigger_id lasts 3 seconds: a slow answer (or a rate limit's
+    # Retry-After) must not cost the modal, so this one call is bounded and not retried.
+    quick = WebClient(token=client.token, base_url=client.base_url, timeout=PERMALINK_WAIT, retry_handlers=[])
     try:
-        permalink = client_for(team_id).chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+        permalink = quick.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
     except Exception as error:
         logger.warning("could not get the permalink of %s/%s: %s", channel, ts, error)
         return None

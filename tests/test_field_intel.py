@@ -328,3 +328,16 @@ def test_a_long_text_of_characters_that_escaping_lengthens_is_posted_whole_withi
     escaped = text.strip().replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert "".join(piece.removeprefix(">") for piece in quoted).replace("\n>", "\n") == escaped
     assert "<!here>" not in post.text_everywhere()
+
+
+def test_an_unsigned_or_stale_shortcut_is_refused_and_opens_nothing(running, slack):
+    payload = {"type": "message_action", "callback_id": IntelIds.SHORTCUT, "trigger_id": "1.2",
+               "team": {"id": TEAM}, "user": {"id": "U1"}, "channel": {"id": "C1"},
+               "message": {"ts": MESSAGE_TS, "text": "hi"}}
+
+    unsigned = slack.interactive(payload, signed=False)
+    stale = slack.interactive(payload, timestamp=int(datetime.now(UTC).timestamp()) - 600)
+    running.settle()
+
+    assert unsigned.status == stale.status == 401
+    assert not running.fake.calls_to("views.open") and not running.fake.calls_to("chat.getPermalink")
