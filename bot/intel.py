@@ -160,6 +160,15 @@ def send_intel(
     return IntelSaved(item=_item(row), channel=channel, created=created)
 
 
+def add_message_link(*, session: Session, team_id: str, saved: IntelSaved, permalink: str, now: datetime) -> bool:
+    """The message's link, found after the item was sent (Slack didn't give it when the modal opened): stored
+    if the item still has none, and its post queued again (same key) to show it. Whether it was added."""
+    added = store.set_missing_permalink(session=session, team_id=team_id, intel_id=saved.item.id, permalink=permalink)
+    if added and saved.channel:
+        outbox.enqueue(session=session, team_id=team_id, messages=[intel_post(saved.item.id, saved.channel)], now=now)
+    return added
+
+
 def intel_post(intel_id: int, channel: str) -> Message:
     """The item's post in the marketing channel; queued again (same key) it is updated in place."""
     return Message(kind=POST_KIND, dedupe_key=f"{INTEL_KEY}{intel_id}", channel=channel,

@@ -5,13 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from slack_bolt import Ack, App
+from slack_sdk.models.views import View
 
 from bot.blocks.ids import INTEL_FORM_BLOCKS
 from bot.blocks.ids import IntelIds as Ids
 from bot.blocks.intel import IntelFormMetadata, intel_modal, intel_sent, new_topic_option, topic_option
 from bot.container import Crossfeed
 from bot.errors import InvalidInput
-from bot.intel import command_prefill, parse_intel, send_intel, shortcut_prefill, topic_suggestions
+from bot.intel import (
+    add_message_link,
+    command_prefill,
+    message_permalink,
+    parse_intel,
+    send_intel,
+    shortcut_prefill,
+    topic_suggestions,
+)
 from bot.results.intel import IntelSaved
 from bot.slack_requests import team_of
 from bot.text import plain_command_text
@@ -38,9 +47,13 @@ class FieldIntel:
         channel = (body.get("channel") or {}).get("id")
         message = body.get("message") or {}
         metadata = IntelFormMetadata(channel=channel, ts=message.get("ts"), response_url=body.get("response_url"))
-        # The permalink is asked of Slack after the ack, just before the modal opens.
-        self.cf.open_modal_after_ack(body, lambda: intel_modal(
-            shortcut_prefill(self.cf.client_for, team_id=team_of(body), channel=channel, message=message), metadata))
+
+        def modal() -> View:
+            # The permalink is asked of Slack after the ack, just before the modal opens.
+            prefill = shortcut_prefill(self.cf.client_for, team_id=team_of(body), channel=channel, message=message)
+            return intel_modal(prefill, metadata.model_copy(update={"link_pending": prefill.link is None}))
+
+        self.cf.open_modal_after_ack(body, modal)
 
     def on_command(self, ack: Ack, body: dict) -> None:
         """`/leadfeedback intel [what you saw]`: the modal, with any words after `intel` as the text."""
@@ -76,9 +89,20 @@ class FieldIntel:
                                                          for field, message in invalid.fields.items()})
         ack()
         if saved.created:
-            self.cf.later(body, lambda: self._confirm(body, metadata, saved))
+            self.cf.later(body, lambda: self._after_sent(body, context.team_id, metadata, saved))
 
     # --- after ack -------------------------------------------------------------------------------
+
+    def _after_sent(self, body: dict, team_id: str, metadata: IntelFormMetadata, saved: IntelSaved) -> None:
+        if metadata.link_pending and not saved.item.permalink:
+            # A second try for the link Slack didn't give when the modal opened; without it the intel stands.
+            permalink = message_permalink(self.cf.client_for, team_id=team_id, channel=metadata.channel,
+                                          ts=metadata.ts)
+            if permalink:
+                with self.cf.transaction() as session:
+                    add_message_link(session=session, team_id=team_id, saved=saved, permalink=permalink,
+                                     now=datetime.now(UTC))
+        self._confirm(body, metadata, saved)
 
     def _confirm(self, body: dict, metadata: IntelFormMetadata, saved: IntelSaved) -> None:
         text, blocks = intel_sent(saved)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import FeedbackReply, FieldIntel, OutboxMessage
@@ -29,6 +29,15 @@ def save_intel(
     row = session.scalars(select(FieldIntel).where(
         FieldIntel.team_id == team_id, FieldIntel.submission_key == submission_key)).one()
     return row, inserted is not None
+
+
+def set_missing_permalink(*, session: Session, team_id: str, intel_id: int, permalink: str) -> bool:
+    """Give an item the message's link if it has none yet; whether it did."""
+    return session.execute(
+        update(FieldIntel)
+        .where(FieldIntel.team_id == team_id, FieldIntel.id == intel_id, FieldIntel.permalink.is_(None))
+        .values(permalink=permalink)
+    ).rowcount == 1
 
 
 def intel_with_reply(

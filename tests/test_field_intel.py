@@ -210,7 +210,7 @@ def test_bad_input_gets_a_field_error_and_nothing_is_stored(feed, fields, block,
 
 
 def test_without_a_permalink_the_intel_is_still_sent_without_a_link(feed):
-    feed.fake.script.fail("chat.getPermalink", error="message_not_found")
+    feed.fake.script.fail("chat.getPermalink", times=2, error="message_not_found")
 
     shortcut(feed.slack)
     [opened] = feed.fake.wait_for("views.open")
@@ -219,10 +219,37 @@ def test_without_a_permalink_the_intel_is_still_sent_without_a_link(feed):
     feed.slack.submit(opened.view, values(kind="trend", topic="AI copilots", text="Everyone asks about AI"))
     feed.settle()
 
+    assert len(feed.fake.calls_to("chat.getPermalink")) == 2, "asked again on Send"
     [row] = items(feed.crossfeed)
     assert (row.permalink, row.message_channel, row.message_ts) == (None, "C_SALES", MESSAGE_TS)
     [post] = feed.fake.calls_to("chat.postMessage")
     assert "Original message" not in post.text_everywhere()
+    assert "Thanks!" in feed.fake.calls_to("response_url")[0].params["text"]
+
+
+def test_a_link_slack_did_not_give_when_the_modal_opened_is_added_on_send(feed):
+    feed.fake.script.fail("chat.getPermalink", times=1, status=500)
+
+    shortcut(feed.slack)
+    [opened] = feed.fake.wait_for("views.open")
+    feed.slack.submit(opened.view, values(kind="trend", topic="AI copilots", text="Everyone asks about AI"))
+    feed.settle()
+
+    [row] = items(feed.crossfeed)
+    assert row.permalink == "https://acme.slack.com/archives/C_SALES/p1701234567000200"
+    shown = [call for call in feed.fake.calls if call.method in ("chat.postMessage", "chat.update")]
+    assert "|Original message>" in shown[-1].text_everywhere(), "the post shows the link found on Send"
+    assert len(feed.fake.calls_to("chat.postMessage")) == 1
+
+
+def test_a_link_the_sender_removed_is_not_put_back(feed):
+    shortcut(feed.slack)
+    [opened] = feed.fake.wait_for("views.open")
+    feed.slack.submit(opened.view, values(kind="trend", topic="AI copilots", text="Everyone asks about AI"))
+    feed.settle()
+
+    assert items(feed.crossfeed)[0].permalink is None
+    assert len(feed.fake.calls_to("chat.getPermalink")) == 1
 
 
 def test_without_a_marketing_channel_the_sender_is_told_it_is_saved_for_the_digest(running, slack):

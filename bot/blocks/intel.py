@@ -48,6 +48,7 @@ class IntelFormMetadata(BaseModel):
     channel: str | None = None  # the message's conversation and ts (from the message shortcut)
     ts: str | None = None
     response_url: str | None = None
+    link_pending: bool = False  # Slack didn't give the message's link when the modal opened: ask again on Send
 
 
 # --- the modal ------------------------------------------------------------------------------------------
