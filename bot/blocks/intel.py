@@ -110,7 +110,9 @@ def quoted_sections(text: str, limit: int = SECTION_TEXT_MAX) -> list[SectionBlo
 
 
 def _link(url: str, label: str) -> str:
-    # Links are validated (no <, > or |), so only & needs escaping inside Slack's <url|label>.
+    """A link under `label`; one that could break out of Slack's <url|label> is shown as escaped text instead."""
+    if any(char in url for char in " <>|"):
+        return user_text(url, 500)
     return f"<{escape_mrkdwn(url)}|{label}>"
 
 
