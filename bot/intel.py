@@ -197,12 +197,21 @@ def _grouped(rows: Iterable[tuple[str, str, int, datetime]]) -> list[TopicCount]
     return [TopicCount(topic=shown[key][2], count=totals[key]) for key in ranked]
 
 
-def topic_suggestions(*, session: Session, team_id: str, typed: str) -> tuple[list[TopicCount], str | None]:
-    """The typeahead: known topics containing what was typed, most mentioned first, and the typed text
-    itself when it is a new topic (None when it is blank or already known)."""
+def topic_suggestions(
+    *, session: Session, team_id: str, typed: str, kind: str | None = None
+) -> tuple[list[TopicCount], str | None]:
+    """The typeahead: known topics containing what was typed, most mentioned first (those sent with the kind
+    already picked, e.g. competitors, before the rest), and the typed text itself when it is a new topic
+    (None when it is blank or already known)."""
     typed = " ".join(typed.split())[:TOPIC_MAX]
-    known = _grouped(store.topic_spellings(session=session, team_id=team_id, key_contains=topic_key(typed)))
-    is_new = typed and all(topic_key(found.topic) != topic_key(typed) for found in known)
+    key = topic_key(typed)
+    known = _grouped(store.topic_spellings(session=session, team_id=team_id, key_contains=key))
+    if kind in INTEL_KINDS:
+        of_kind = _grouped(store.topic_spellings(session=session, team_id=team_id, key_contains=key, kinds=(kind,)))
+        first = {topic_key(found.topic) for found in of_kind}
+        known = [*(found for found in known if topic_key(found.topic) in first),
+                 *(found for found in known if topic_key(found.topic) not in first)]
+    is_new = typed and all(topic_key(found.topic) != key for found in known)
     return known[:TOPIC_SUGGESTIONS_MAX - 1], typed if is_new else None
 
 

@@ -62,10 +62,14 @@ class FieldIntel:
         metadata = IntelFormMetadata(response_url=body.get("response_url"))
         self.cf.open_modal_after_ack(body, intel_modal(command_prefill(words), metadata))
 
-    def on_topic_options(self, ack: Ack, payload: dict, context) -> None:
-        """Typeahead for the competitor or topic: the workspace's known ones, and what was typed as a new one."""
+    def on_topic_options(self, ack: Ack, body: dict, payload: dict, context) -> None:
+        """Typeahead for the competitor or topic: the workspace's known ones (of the kind picked first), and
+        what was typed as a new one."""
+        kind = (_field(((body.get("view") or {}).get("state") or {}).get("values") or {}, Ids.KIND)
+                .get("selected_option") or {}).get("value")
         with self.cf.transaction() as session:
-            known, new = topic_suggestions(session=session, team_id=context.team_id, typed=payload.get("value") or "")
+            known, new = topic_suggestions(session=session, team_id=context.team_id, typed=payload.get("value") or "",
+                                           kind=kind)
         options = [*(topic_option(topic) for topic in known), *([new_topic_option(new)] if new else [])]
         ack(options=[option.to_dict() for option in options])
 

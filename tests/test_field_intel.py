@@ -64,6 +64,16 @@ def send(slack, *, user="U1", view_id=None, **fields):
     return slack.submit(view, values(**fields), user=user)
 
 
+def suggest(slack, typed: str, *, kind: str):
+    """The topic typeahead as Slack asks it once a kind is picked: the view's state comes along."""
+    state = {"values": {IntelIds.KIND: {IntelIds.KIND: {
+        "type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": kind}, "value": kind}}}}}
+    return slack.interactive({
+        "type": "block_suggestion", "team": {"id": TEAM}, "user": {"id": "U1", "team_id": TEAM}, "api_app_id": "A1",
+        "action_id": IntelIds.TOPIC, "block_id": IntelIds.TOPIC, "value": typed,
+        "view": {"id": "V123", "type": "modal", "callback_id": IntelIds.MODAL, "state": state}})
+
+
 def items(crossfeed) -> list[FieldIntel]:
     with crossfeed.sessions() as session:
         return list(session.scalars(select(FieldIntel).order_by(FieldIntel.id)))
@@ -108,6 +118,8 @@ def test_a_message_shortcut_becomes_an_intel_post_marketing_can_reply_to(feed):
     assert [o["value"] for o in slack.suggest(IntelIds.TOPIC, "ledger").json["options"]] == [
         "LedgerLoop", "ledger"]
     assert [o["value"] for o in slack.suggest(IntelIds.TOPIC, " LEDGERLOOP ").json["options"]] == ["LedgerLoop"]
+    assert [o["value"] for o in suggest(slack, "", kind="objection").json["options"]] == ["Pricing", "LedgerLoop"], \
+        "topics of the kind picked come first"
 
     text = block_of(view, IntelIds.TEXT)["element"]["initial_value"]
     submitted = slack.submit(view, values(topic="LedgerLoop", text=text, link=link))
