@@ -106,17 +106,8 @@ class FieldIntel:
                 with self.cf.transaction() as session:
                     add_message_link(session=session, team_id=team_id, saved=saved, permalink=permalink,
                                      now=datetime.now(UTC))
-        self._confirm(body, metadata, saved)
-
-    def _confirm(self, body: dict, metadata: IntelFormMetadata, saved: IntelSaved) -> None:
         text, blocks = intel_sent(saved)
-        if metadata.response_url:
-            response = self.cf.webhook(metadata.response_url).send(
-                text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-            if response.status_code == 200:
-                return
-        # No (or an expired) response_url: confirm in the sender's DM with the app instead.
-        self.cf.client_for(team_of(body)).chat_postMessage(channel=body["user"]["id"], text=text, blocks=blocks)
+        self.cf.tell_privately(body, metadata.response_url, text, blocks)
 
     def register(self, app: App) -> None:
         app.message_shortcut(Ids.SHORTCUT)(self.on_message_shortcut)

@@ -380,3 +380,13 @@ def test_an_unsigned_or_stale_shortcut_is_refused_and_opens_nothing(running, sla
 
     assert unsigned.status == stale.status == 401
     assert not running.fake.calls_to("views.open") and not running.fake.calls_to("chat.getPermalink")
+
+
+def test_with_an_expired_response_url_the_sender_is_told_by_dm(feed):
+    feed.fake.script.fail("response_url", status=404, error="expired_url")
+
+    send(feed.slack, user="U3", kind="customer", topic="Globex", text="Renewed early")
+    feed.settle()
+
+    [dm] = [call for call in feed.fake.calls_to("chat.postMessage") if call.params["channel"] == "U3"]
+    assert f"posted for marketing in <#{FEED}>" in dm.params["text"]
