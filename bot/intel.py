@@ -164,8 +164,8 @@ def add_message_link(*, session: Session, team_id: str, saved: IntelSaved, perma
     """The message's link, found after the item was sent (Slack didn't give it when the modal opened): stored
     if the item still has none, and its post queued again (same key) to show it. Whether it was added."""
     added = store.set_missing_permalink(session=session, team_id=team_id, intel_id=saved.item.id, permalink=permalink)
-    if added and saved.channel:
-        outbox.enqueue(session=session, team_id=team_id, messages=[intel_post(saved.item.id, saved.channel)], now=now)
+    if added:
+        requeue_intel_post(session=session, team_id=team_id, intel_id=saved.item.id, now=now)
     return added
 
 
@@ -173,6 +173,16 @@ def intel_post(intel_id: int, channel: str) -> Message:
     """The item's post in the marketing channel; queued again (same key) it is updated in place."""
     return Message(kind=POST_KIND, dedupe_key=f"{INTEL_KEY}{intel_id}", channel=channel,
                    payload={"intel_id": intel_id})
+
+
+def requeue_intel_post(*, session: Session, team_id: str, intel_id: int, now: datetime) -> bool:
+    """Queue the item's post again, to the channel it went to, so it shows what changed (a reply, its link)
+    in place; False when it has no post (no marketing channel was set when it was sent)."""
+    queued = outbox.outbox_message_for(session=session, team_id=team_id, dedupe_key=f"{INTEL_KEY}{intel_id}")
+    if queued is None or not queued.channel:
+        return False
+    outbox.enqueue(session=session, team_id=team_id, messages=[intel_post(intel_id, queued.channel)], now=now)
+    return True
 
 
 def intel_for_post(*, session: Session, team_id: str, intel_id: int) -> IntelItem | None:

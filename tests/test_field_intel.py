@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from bot.blocks.ids import ActionIds, IntelIds, ReplyIds
 from bot.export import export_csvs
+from bot.intel import requeue_intel_post
 from bot.results.actions import ActionPrompt
-from storage import outbox as outbox_store
 from storage.models import FeedbackReply, FieldIntel, OutboxMessage
 from tests.helpers import TEAM, make_teams, outbox
 
@@ -161,9 +161,7 @@ def test_the_post_shows_marketings_reply_in_place(feed):
         session.add(FeedbackReply(team_id=TEAM, subject_kind="intel", subject_id=row.id, status="fixed",
                                   note="SSO ships <b>today</b>", link="https://acme.io/changelog?a=1&b=2",
                                   replied_by="M1", subject_at=row.created_at, first_replied_at=now, replied_at=now))
-        outbox_store.enqueue(session=session, team_id=TEAM, messages=[
-            outbox_store.Message(kind=message.kind, dedupe_key=message.dedupe_key, channel=message.channel,
-                                 payload=message.payload)], now=now)
+        assert requeue_intel_post(session=session, team_id=TEAM, intel_id=row.id, now=now)
     feed.settle()
 
     [update] = feed.fake.calls_to("chat.update")
@@ -273,6 +271,9 @@ def test_without_a_marketing_channel_the_sender_is_told_it_is_saved_for_the_dige
     [told] = running.fake.calls_to("response_url")
     assert "saved and counted in the weekly digest" in told.params["text"]
     assert "/alignment setup" in told.text_everywhere()
+    with running.crossfeed.transaction() as session:
+        assert not requeue_intel_post(session=session, team_id=TEAM, intel_id=items(running.crossfeed)[0].id,
+                                      now=datetime.now(UTC)), "a reply to it has no post to update"
 
 
 def test_the_digest_counts_a_weeks_intel_by_kind_and_topic(running, slack):
