@@ -42,7 +42,7 @@ class FieldIntel:
         self.cf = crossfeed
 
     def on_message_shortcut(self, ack: Ack, body: dict) -> None:
-        """"Send to marketing as field intel" on a message: the modal, prefilled with its text and link."""
+        """"Send as field intel" on a message: the modal, prefilled with its text and link."""
         ack()
         channel = (body.get("channel") or {}).get("id")
         message = body.get("message") or {}

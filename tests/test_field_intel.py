@@ -33,7 +33,7 @@ def feed(start_app):
 
 
 def shortcut(slack, *, user="U1", channel="C_SALES", text=SLACK_TEXT, ts=MESSAGE_TS):
-    """"Send to marketing as field intel" on a message, as Slack posts the message_action."""
+    """"Send as field intel" on a message, as Slack posts the message_action."""
     return slack.interactive({
         "type": "message_action", "callback_id": IntelIds.SHORTCUT, "trigger_id": "13345.trigger",
         "team": {"id": TEAM, "domain": "acme"}, "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1",
@@ -352,7 +352,8 @@ def test_the_manifest_declares_the_message_shortcut_the_app_answers():
     from tests.test_manifest_and_home import manifest
 
     [declared] = [s for s in manifest()["features"]["shortcuts"] if s["callback_id"] == IntelIds.SHORTCUT]
-    assert (declared["type"], declared["name"]) == ("message", "Send to marketing as field intel")
+    assert (declared["type"], declared["name"]) == ("message", "Send as field intel")
+    assert len(declared["name"]) <= 24, "Slack refuses a longer shortcut name"
     # chat.getPermalink needs no scope; a message shortcut needs `commands`.
     assert "commands" in manifest()["oauth_config"]["scopes"]["bot"]
 

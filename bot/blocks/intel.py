@@ -65,7 +65,7 @@ def new_topic_option(typed: str) -> Option:
 
 
 def intel_modal(prefill: IntelPrefill, metadata: IntelFormMetadata) -> View:
-    """"Send to marketing as field intel": kind, competitor or topic, what was seen, the link."""
+    """"Send as field intel": kind, competitor or topic, what was seen, the link."""
     blocks: list[Block] = [
         InputBlock(block_id=Ids.KIND, label="Kind",
                    element=StaticSelectElement(action_id=Ids.KIND, placeholder="Competitor, objection, trend…",

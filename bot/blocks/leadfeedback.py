@@ -237,8 +237,8 @@ def help_message(reason_codes: str, source_codes: str) -> tuple[str, list[Block]
         SectionBlock(text="*`/leadfeedback mine`* shows your latest ratings, with Edit buttons."),
         SectionBlock(text=(
             "*`/leadfeedback intel`* sends marketing what you saw in the field: a competitor, an objection, a "
-            "trend, a customer story or a product gap. On any Slack message, ⋯ → *Send to marketing as field "
-            "intel* does the same with the message's text and link filled in.")),
+            "trend, a customer story or a product gap. On any Slack message, ⋯ → *Send as field intel* does "
+            "the same with the message's text and link filled in.")),
         ActionsBlock(elements=[ButtonElement(action_id=Ids.RATE_ANOTHER, text="Rate a lead", style="primary")]),
     ]
     return text, blocks
