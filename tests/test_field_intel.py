@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from tests.helpers import TEAM, make_teams, outbox
 FEED = "C_FEED"
 NY = ZoneInfo("America/New_York")
 MESSAGE_TS = "1701234567.000200"
+VIEW_IDS = itertools.count(5000)
 # As Slack sends a message's text: mentions and links in angle brackets, &, < and > as entities.
 SLACK_TEXT = "LedgerLoop offered <@U9|dana> 20% off &amp; a free &lt;migration&gt; <!channel> <https://ledgerloop.io>"
 
@@ -59,7 +61,7 @@ def values(kind="competitor", topic="LedgerLoop", text="They offered 20% off to 
 def send(slack, *, user="U1", view_id=None, **fields):
     """Submit an intel modal opened by `/leadfeedback intel` (each with its own view id, as Slack gives)."""
     metadata = json.dumps({"response_url": slack.fake.response_url(f"leadfeedback-{user}")})
-    view = {"id": view_id or f"V-{user}-{fields.get('topic')}-{datetime.now(UTC).timestamp()}",
+    view = {"id": view_id or f"V{next(VIEW_IDS)}",
             "callback_id": IntelIds.MODAL, "private_metadata": metadata}
     return slack.submit(view, values(**fields), user=user)
 
