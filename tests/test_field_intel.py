@@ -19,6 +19,7 @@ from bot.export import export_csvs
 from bot.intel import requeue_intel_post
 from bot.results.actions import ActionPrompt
 from storage.models import FeedbackReply, FieldIntel, OutboxMessage
+from tests.clock_kit import TurnedClock
 from tests.helpers import TEAM, make_teams, outbox
 
 FEED = "C_FEED"
@@ -394,3 +395,26 @@ def test_with_an_expired_response_url_the_sender_is_told_by_dm(feed):
 
     [dm] = [call for call in feed.fake.calls_to("chat.postMessage") if call.params["channel"] == "U3"]
     assert f"posted for marketing in <#{FEED}>" in dm.params["text"]
+
+
+def test_a_message_shortcut_is_counted_in_the_digest_the_clock_posts(feed):
+    with freeze_time(datetime(2026, 11, 9, 12, tzinfo=NY)) as frozen:  # 2026-W46: the workspace starts
+        make_teams(feed.crossfeed, sales=["U1", "U2"], marketing=["M1"], digest_channels=["C_LEADERS"])
+        clock = TurnedClock(feed.settings)
+        try:
+            frozen.move_to(datetime(2026, 11, 18, 10, tzinfo=NY))  # Wednesday of 2026-W47
+            shortcut(feed.slack, user="U2")
+            [opened] = feed.fake.wait_for("views.open")
+            feed.slack.submit(opened.view, values(topic="LedgerLoop", text="They bundle onboarding for free"),
+                              user="U2")
+            feed.settle()
+
+            frozen.move_to(datetime(2026, 11, 23, 9, 0, tzinfo=NY))  # Monday 09:00: W47's digest is due
+            clock.turn()
+        finally:
+            clock.stop()
+
+    [digest] = [c for c in feed.fake.calls_to("chat.postMessage") if c.params["channel"] == "C_LEADERS"]
+    shown = json.dumps(digest.blocks, ensure_ascii=False)
+    assert "2026-W47" in digest.params["text"]
+    assert "*Field intel*: 1 from 1 rep\\nCompetitor 1" in shown and "*Competitor mentions*: LedgerLoop 1" in shown
