@@ -118,7 +118,9 @@ def message_permalink(client_for: ClientFor, *, team_id: str, channel: str | Non
 
 def shortcut_prefill(client_for: ClientFor, *, team_id: str, channel: str | None, message: dict) -> IntelPrefill:
     """The modal's start from the message the shortcut was used on: its text as people read it, and its link."""
-    text = truncate(plain_command_text(message.get("text") or ""), TEXT_MAX) or None
+    # A bot's or an integration's message may carry its words in attachments only.
+    attached = [a.get("text") or a.get("fallback") or "" for a in message.get("attachments") or []]
+    text = truncate(plain_command_text(message.get("text") or next(filter(None, attached), "")), TEXT_MAX) or None
     link = message_permalink(client_for, team_id=team_id, channel=channel, ts=message.get("ts"))
     return IntelPrefill(text=text, link=link)
 

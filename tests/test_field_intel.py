@@ -35,13 +35,13 @@ def feed(start_app):
     return start_app(lead_feed_channel=FEED)
 
 
-def shortcut(slack, *, user="U1", channel="C_SALES", text=SLACK_TEXT, ts=MESSAGE_TS):
+def shortcut(slack, *, user="U1", channel="C_SALES", text=SLACK_TEXT, ts=MESSAGE_TS, attachments=None):
     """"Send as field intel" on a message, as Slack posts the message_action."""
     return slack.interactive({
         "type": "message_action", "callback_id": IntelIds.SHORTCUT, "trigger_id": "13345.trigger",
         "team": {"id": TEAM, "domain": "acme"}, "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1",
         "channel": {"id": channel, "name": "sales"}, "message_ts": ts, "action_ts": "1701234999.1",
-        "message": {"type": "message", "user": "U5", "ts": ts, "text": text},
+        "message": {"type": "message", "user": "U5", "ts": ts, "text": text, "attachments": attachments or []},
         "response_url": slack.fake.response_url(f"shortcut-{user}"),
     })
 
@@ -173,6 +173,13 @@ def test_the_post_shows_marketings_reply_in_place(feed):
     assert "Fixed" in shown and "<@M1>" in shown and "SSO ships &lt;b&gt;today&lt;/b&gt;" in shown
     assert "<https://acme.io/changelog?a=1&amp;b=2|What changed>" in shown
     assert len(feed.fake.calls_to("chat.postMessage")) == 1
+
+
+def test_a_message_with_its_words_in_an_attachment_prefills_them(running, slack):
+    shortcut(slack, text="", attachments=[{"fallback": "Gong: LedgerLoop came up 3 times &amp; more"}])
+    [opened] = running.fake.wait_for("views.open")
+
+    assert block_of(opened.view, IntelIds.TEXT)["element"]["initial_value"] == "Gong: LedgerLoop came up 3 times & more"
 
 
 def test_leadfeedback_intel_opens_the_modal_with_the_words_after_it(running, slack):
