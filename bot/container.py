@@ -108,6 +108,16 @@ class Crossfeed:
         """A response_url client with the same retry policy as the Web API client."""
         return WebhookClient(url, retry_handlers=slack_retry_handlers(self.settings))
 
+    def tell_privately(self, body: dict, response_url: str | None, text: str, blocks: list) -> None:
+        """Answer whoever sent `body` privately: ephemerally through the request's response_url, or in their
+        DM with the app when there is none or it has expired (they last 30 minutes)."""
+        if response_url:
+            response = self.webhook(response_url).send(text=text, blocks=blocks, response_type="ephemeral",
+                                                       replace_original=False)
+            if response.status_code == 200:
+                return
+        self.client_for(team_of(body)).chat_postMessage(channel=body["user"]["id"], text=text, blocks=blocks)
+
     def later(self, body: dict, work: Callable[[], object]) -> None:
         """Run `work` after Slack has been answered; a failure is reported to the person in `body`."""
         from bot.error_reply import error_reply

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session
 
+from bot.intel import intel_section
 from bot.messaging import view_of
 from bot.pulse import round_results, workspace_zone
 from bot.results import share
@@ -402,6 +403,7 @@ def build_weekly_digest(
         index_compared=compared,
         figures=figures,
         revised=revised,
+        intel=intel_section(session=session, team_id=team_id, week=week),
     )
 
 

@@ -1,4 +1,5 @@
-"""CSV export: lead ratings, messaging answers, pulse aggregates (never individual pulse answers) and actions."""
+"""CSV export: lead ratings, messaging answers, field intel, pulse aggregates (never individual pulse answers)
+and actions."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot.digest import Week, week_of, week_starting
 from bot.pulse import round_results, workspace_zone
 from storage import export as store
+from storage import intel as intel_store
 from storage.actions import action_rows
 from storage.teams import workspace_config
 
@@ -67,6 +69,10 @@ def export_csvs(*, session: Session, team_id: str, now: datetime, weeks: int,
              "buyer_quote", "suggestion", "answered_at", "updated_at"],
             [(week(row[-1]), *row) for row in store.messaging_answer_rows(session=session, team_id=team_id,
                                                                             since=since)]),
+        "field_intel.csv": _csv(
+            ["week", "sent_at", "intel_id", "rep_user_id", "kind", "topic", "text", "link", "reply_status",
+             "replied_by"],
+            [(week(row[0]), *row) for row in intel_store.intel_rows(session=session, team_id=team_id, since=since)]),
         "pulse_aggregates.csv": _csv(["week", "team", "question", "asked", "answered", "average"], pulse_rows),
         "actions.csv": _csv(
             ["week", "created_at", "action_id", "title", "owner_user_id", "due_on", "status", "prompt_kind",

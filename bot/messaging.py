@@ -24,7 +24,7 @@ from bot.results.messaging import (
     AskView,
     RepAnswer,
 )
-from bot.text import at_most, escape_mrkdwn, web_link
+from bot.text import at_most, escape_mrkdwn, web_address
 from storage import messaging as store
 from storage import outbox, queries
 from storage import teams as team_store
@@ -63,7 +63,7 @@ class AskInput(BaseModel):
     @field_validator("link", mode="before")
     @classmethod
     def _link(cls, value: str | None) -> str | None:
-        return web_link(value, LINK_MAX)
+        return web_address(value, LINK_MAX, "The link")
 
     @field_validator("description", mode="before")
     @classmethod

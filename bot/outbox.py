@@ -37,11 +37,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.actions import ASSIGNED, REMINDER, action_view
 from bot.blocks.actions import action_dm
 from bot.blocks.home import home_view
+from bot.blocks.intel import intel_post_message
 from bot.blocks.leadfeedback import lead_feed_message
 from bot.blocks.messaging import ask_card, ask_summary_message
 from bot.blocks.pulse import pulse_prompt_message, pulse_reminder_message
 from bot.blocks.replies import reply_dm_message
 from bot.home import home_summary
+from bot.intel import POST_KIND as INTEL_POST
+from bot.intel import intel_for_post
 from bot.leads import lead_rating_for_feed
 from bot.messaging import ask_summary, ask_view
 from bot.pulse import prompt_for, reminder_state, secret_of
@@ -114,6 +117,15 @@ def compose_reply_dm(session: Session, message: ClaimedMessage) -> SlackPost | N
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
+def compose_intel_post(session: Session, message: ClaimedMessage) -> SlackPost | None:
+    # Composed afresh each time: a reply re-queues the post (same key) to show its status in place.
+    item = intel_for_post(session=session, team_id=message.team_id, intel_id=message.payload["intel_id"])
+    if item is None:
+        return None
+    text, blocks = intel_post_message(item)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
 def compose_pulse_prompt(session: Session, message: ClaimedMessage) -> SlackPost | None:
     # Composed without the pulse secret: a fresh prompt shows no answers yet.
     prompt = prompt_for(session=session, round_id=message.payload["round_id"], user_id=message.payload["user_id"])
@@ -178,6 +190,7 @@ COMPOSERS: dict[str, Composer] = {
     "messaging_summary": compose_messaging_summary,
     "lead_feed": compose_lead_feed,
     "reply_dm": compose_reply_dm,
+    INTEL_POST: compose_intel_post,
     "pulse_prompt": compose_pulse_prompt,
     "pulse_reminder": compose_pulse_reminder,
     HOME: compose_home,

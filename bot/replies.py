@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.intel import POST_KIND as INTEL_POST
 from bot.leads import FEED_KEY
 from bot.results.replies import (
     LINK_MAX,
@@ -25,15 +26,15 @@ from bot.results.replies import (
     Subject,
     SubjectShown,
 )
-from bot.text import at_most, web_link
+from bot.text import at_most, web_address
 from storage import outbox
 from storage import replies as store
+from storage.intel import INTEL_KEY
 from storage.outbox import Message, home_refresh
 from storage.teams import admin_ids, workspace_config
 
 REMOVED = ("This feedback was removed (its author's data was deleted, or it never existed), "
            "so there is nothing to reply to.")
-INTEL_KEY = "intel:"  # the outbox key of a field-intel item's post, before its id
 DM_KEY = "reply-dm:"  # the outbox key of a reply's DM, before the modal's view id
 
 
@@ -61,7 +62,7 @@ class ReplyInput(BaseModel):
     @field_validator("link", mode="before")
     @classmethod
     def _link(cls, value: str | None) -> str | None:
-        return web_link(value, LINK_MAX, "The link to the change")
+        return web_address(value, LINK_MAX, "The link to the change")
 
     def model_post_init(self, context) -> None:
         if self.status in NOTE_REQUIRED and not self.note:
@@ -152,7 +153,7 @@ def _post_of(session: Session, team_id: str, subject: Subject, default_feed_chan
     channel = workspace_config(session=session, team_id=team_id).lead_feed_channel or default_feed_channel
     if subject.kind == "rating" or posted_only or not channel:
         return None  # a rating that was never posted has no post to show the reply on
-    return Message(kind="intel_post", dedupe_key=key, channel=channel, payload={"intel_id": subject.id})
+    return Message(kind=INTEL_POST, dedupe_key=key, channel=channel, payload={"intel_id": subject.id})
 
 
 def reply_dm(*, session: Session, team_id: str, payload: dict) -> ReplyDm | None:

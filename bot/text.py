@@ -24,6 +24,18 @@ def at_most(value: str | None, limit: int, what: str) -> str | None:
     return value
 
 
+def web_address(value: str | None, limit: int, what: str = "The link") -> str | None:
+    """A typed link (blank is None): a web address, refused with a friendly ValueError if it isn't one.
+
+    Characters that would break out of a Slack link (`<`, `>`, `|`) or a space are refused too."""
+    value = at_most(value, limit, what)
+    if value:
+        parts = urlparse(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or any(c in value for c in " <>|"):
+            raise ValueError(f"{what} must be a web address starting with http:// or https://.")
+    return value
+
+
 def truncate(text: str, limit: int) -> str:
     """Cut `text` to at most `limit` characters, ending in an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -59,13 +71,3 @@ def lead_key(lead_ref: str) -> str:
     key = re.sub(r"^(https?://)?(www\.)?", "", key)
     key = key.removeprefix("mailto:")
     return key.rstrip("/")
-
-
-def web_link(value: str | None, limit: int, what: str = "The link") -> str | None:
-    """A typed http(s) address, stripped (blank is None), or a friendly ValueError saying how to write it."""
-    value = at_most(value, limit, what)
-    if value:
-        parts = urlparse(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or any(c in value for c in " <>|"):
-            raise ValueError(f"{what} must be a web address starting with http:// or https://.")
-    return value

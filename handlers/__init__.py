@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers import actions, alignment, home, leadfeedback, messaging, pulse, replies
+from handlers import actions, alignment, home, intel, leadfeedback, messaging, pulse, replies
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 
 def register(app: App, crossfeed: Crossfeed) -> None:
+    intel.register(app, crossfeed)  # before /leadfeedback's one-line form, which would take `intel …` as a lead
     leadfeedback.register(app, crossfeed)
     pulse.register(app, crossfeed)
     alignment.register(app, crossfeed)

@@ -126,14 +126,7 @@ class LeadFeedback:
 
     def _confirm(self, body: dict, metadata: LeadFormMetadata, rated: RatedLead) -> None:
         text, blocks = rating_confirmation(rated)
-        if metadata.response_url:
-            response = self.cf.webhook(metadata.response_url).send(
-                text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-            )
-            if response.status_code == 200:
-                return
-        # No (or an expired) response_url: confirm in the rep's DM with the app instead.
-        self.cf.client_for(team_of(body)).chat_postMessage(channel=body["user"]["id"], text=text, blocks=blocks)
+        self.cf.tell_privately(body, metadata.response_url, text, blocks)
 
     def _save(self, context, rating: LeadRatingInput, rating_id: int | None = None) -> RatedLead:
         with self.cf.transaction() as session:

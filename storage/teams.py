@@ -102,6 +102,7 @@ def set_timezone_if_unset(*, session: Session, team_id: str, timezone: str) -> N
 
 def forget_person(*, session: Session, team_id: str, user_id: str) -> dict[str, int]:
     """Delete what Crossfeed holds about one person; reasons and usage go with their rows (ON DELETE CASCADE)."""
+    from storage.intel import forget_intel
     from storage.models import LeadRating, MessagingAnswer, OutboxMessage, PulseParticipation
 
     deleted = {}
@@ -112,4 +113,5 @@ def forget_person(*, session: Session, team_id: str, user_id: str) -> dict[str, 
         ("queued DMs", OutboxMessage, OutboxMessage.channel),
     ):
         deleted[name] = session.execute(delete(model).where(model.team_id == team_id, column == user_id)).rowcount
+    deleted["field intel items"] = forget_intel(session=session, team_id=team_id, user_id=user_id)
     return deleted

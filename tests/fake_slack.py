@@ -320,6 +320,11 @@ def _view(server, params):
     return {"view": {"hash": "h1", **view, "id": view_id}}
 
 
+def _permalink(server, params):
+    channel, ts = params.get("channel"), str(params.get("message_ts", ""))
+    return {"channel": channel, "permalink": f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
+
+
 ANSWERS = {
     "auth.test": lambda s, p: {"user_id": BOT_USER, "bot_id": "B1", "team_id": "T1", "team": "Acme",
                                "url": "https://acme.slack.com/"},
@@ -328,6 +333,7 @@ ANSWERS = {
     "files.getUploadURLExternal": _upload_url,
     "files.completeUploadExternal": lambda s, p: {"files": [{"id": "F1", "title": "chart"}]},
     "chat.update": lambda s, p: {"channel": p.get("channel"), "ts": p.get("ts")},
+    "chat.getPermalink": _permalink,
     "chat.postEphemeral": lambda s, p: {"message_ts": s.next_ts()},
     "conversations.join": lambda s, p: {"channel": {"id": p.get("channel")}},
     "conversations.open": lambda s, p: {"channel": {"id": dm_channel(str(p.get("users", "U")).split(",")[0])}},

@@ -47,9 +47,10 @@ ALIGNMENT_HELP = (
     "• `/alignment digest channels #leadership` · `/alignment digest schedule mon 09:00` · "
     "`/alignment digest post` posts last week's digest now\n"
     "*Data* (admins)\n"
-    "• `/alignment export [weeks]` DMs CSV files: lead ratings, messaging answers, pulse aggregates, actions\n"
-    "• `/alignment forget @user` deletes a person's ratings, answers and participation, and replies "
-    "to or by them, after a confirmation\n"
+    "• `/alignment export [weeks]` DMs CSV files: lead ratings, messaging answers, field intel, pulse aggregates, "
+    "actions\n"
+    "• `/alignment forget @user` deletes a person's ratings, answers, field intel and participation, and the "
+    "replies to or by them, after a confirmation\n"
     "• `/alignment admin add @user` makes someone an admin. In a workspace with no admin yet, the first "
     "person to run an admin command becomes one."
 )
@@ -135,8 +136,8 @@ def forget_confirmation(user_id: str) -> tuple[str, list[Block]]:
     text = f"Delete what Crossfeed holds about <@{user_id}>?"
     return text, [
         SectionBlock(text=(
-            f":warning: *{text}*\nThis deletes their lead ratings, messaging answers, pulse participation "
-            "records, and the replies to their feedback and written by them, and cannot be undone. "
+            f":warning: *{text}*\nThis deletes their lead ratings, messaging answers, field intel, pulse "
+            "participation records, and the replies to their feedback and written by them, and cannot be undone. "
             "Pulse answers are anonymous and stay in the aggregates. Actions stay (they are the team's) "
             "without their name; open actions they own become yours."
         )),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from bot.blocks.common import percent, quote, user_text, within_block_limit
+from bot.blocks.intel import intel_digest_blocks
 from bot.results.digest import CAMPAIGN_WEEKS, MIN_SOURCE_RATINGS, SourceLine, WeeklyDigest
 from bot.results.messaging import REACTIONS
 from bot.results.pulse import gap_in_words
@@ -121,6 +122,9 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
     else:
         blocks.append(SectionBlock(text=":speech_balloon: *Messaging*\nNo messaging asks were open this week."))
     blocks.append(DividerBlock())
+
+    if digest.intel:
+        blocks += [*intel_digest_blocks(digest.intel), DividerBlock()]
 
     if digest.pulse:
         results = digest.pulse.results

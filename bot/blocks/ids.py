@@ -139,3 +139,9 @@ class IntelIds(StrEnum):
     TOPIC = "intel.topic"  # an external select: options come from known competitors and topics
     TEXT = "intel.text"
     LINK = "intel.link"
+
+
+# IntelInput field → the modal block that shows its error.
+INTEL_FORM_BLOCKS: dict[str, str] = {
+    "kind": IntelIds.KIND, "topic": IntelIds.TOPIC, "text": IntelIds.TEXT, "link": IntelIds.LINK,
+}

@@ -242,8 +242,12 @@ def help_message(reason_codes: str, source_codes: str) -> tuple[str, list[Block]
         SectionBlock(text=(
             "*`/leadfeedback stats [4|12] [source or campaign]`* shows lead quality over the last 4 (or 12) weeks "
             "by source and campaign: average, % good and bad, top reasons and the trend. Only you see it. "
-            'e.g. `/leadfeedback stats 12 webinar`, `/leadfeedback stats "Q4 ROI webinar"`. A lead called '
-            '"stats" is rated with quotes: `"stats" 4`.')),
+            'e.g. `/leadfeedback stats 12 webinar`, `/leadfeedback stats "Q4 ROI webinar"`.')),
+        SectionBlock(text=(
+            "*`/leadfeedback intel`* sends marketing what you saw in the field: a competitor, an objection, a "
+            "trend, a customer story or a product gap. On any Slack message, ⋯ → *Send as field intel* does "
+            "the same with the message's text and link filled in.")),
+        SectionBlock(text='A lead called "stats" or "intel" is rated with quotes: `/leadfeedback "stats" 4`.'),
         SectionBlock(text=("With a lead feed set up, ratings of 1–2 are posted there for marketing; when marketing "
                            "replies (on it, fixed, won't fix, or a note), you get the reply by DM.")),
         ActionsBlock(elements=[ButtonElement(action_id=Ids.RATE_ANOTHER, text="Rate a lead", style="primary")]),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.results.intel import IntelSection
 from bot.results.pulse import PulseResults
 
 MIN_SOURCE_RATINGS = 3
@@ -194,7 +195,8 @@ class WeeklyDigest:
     index_compared: tuple[str, ...] = ()
     figures: WeekFigures = field(default_factory=WeekFigures)
     revised: str | None = None  # how last week's figures changed after its digest was posted
+    intel: IntelSection | None = None  # field intel sent this week; None when there was none
 
     @property
     def empty(self) -> bool:
-        return not self.leads.ratings and not self.messaging.asks and self.pulse is None
+        return not self.leads.ratings and not self.messaging.asks and self.pulse is None and self.intel is None
