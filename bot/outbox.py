@@ -36,11 +36,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.home import home_view
 from bot.blocks.leadfeedback import lead_feed_message
-from bot.blocks.messaging import ask_card, ask_summary_message
+from bot.blocks.messaging import ask_card, ask_change_message, ask_reminder_message, ask_summary_message
 from bot.blocks.pulse import pulse_prompt_message, pulse_reminder_message
 from bot.home import home_summary
 from bot.leads import lead_rating_for_feed
-from bot.messaging import ask_summary, ask_view
+from bot.messaging import ask_change, ask_summary, ask_view, reminder_view
 from bot.pulse import prompt_for, reminder_state, secret_of
 from bot.settings import Settings
 from bot.slack_history import find_posted, may_have_posted, without_connection_retries
@@ -135,6 +135,23 @@ def compose_messaging_summary(session: Session, message: ClaimedMessage) -> Slac
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
+def compose_messaging_reminder(session: Session, message: ClaimedMessage) -> SlackPost | None:
+    view = reminder_view(session=session, team_id=message.team_id, ask_id=message.payload["ask_id"],
+                         user_id=message.payload["user_id"], now=datetime.now(UTC))
+    if view is None:
+        return None  # answered (or closed) since the reminder was queued: never remind those who answered
+    text, blocks = ask_reminder_message(view)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
+def compose_messaging_change(session: Session, message: ClaimedMessage) -> SlackPost | None:
+    change = ask_change(session=session, team_id=message.team_id, ask_id=message.payload["ask_id"])
+    if change is None:
+        return None
+    text, blocks = ask_change_message(change)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
 def compose_home(session: Session, message: ClaimedMessage, settings: Settings | None = None) -> HomePublish:
     """The person's Home as it is now: however many changes queued it, one publish shows them all."""
     user_id = message.payload["user_id"]
@@ -151,6 +168,8 @@ COMPOSERS: dict[str, Composer] = {
     "messaging_card": compose_messaging_card,
     "messaging_dm": compose_messaging_card,
     "messaging_summary": compose_messaging_summary,
+    "messaging_reminder": compose_messaging_reminder,
+    "messaging_change": compose_messaging_change,
     "lead_feed": compose_lead_feed,
     "pulse_prompt": compose_pulse_prompt,
     "pulse_reminder": compose_pulse_reminder,
