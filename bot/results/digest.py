@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.results.messaging import VersionComparison
 from bot.results.pulse import PulseResults
 
 MIN_SOURCE_RATINGS = 3
@@ -85,6 +86,7 @@ class AskLine:
     tally: dict[str, int]
     resonance: float | None
     closed: bool = False
+    versions: VersionComparison | None = None  # a new version of an earlier ask: both resonances
 
 
 @dataclass(frozen=True)
