@@ -323,8 +323,9 @@ def close_due_asks(*, session: Session, now: datetime) -> int:
         summary = Message(kind="messaging_summary", dedupe_key=f"ask-summary:{ask.id}", channel=ask.asker_user_id,
                           payload={"ask_id": ask.id})
         cards = _cards(ask.id, ask.channel_id if ask.audience == "channel" else None, ask.recipients)
+        reminders = _reminders(ask.id, store.reminded_reps(session=session, team_id=ask.team_id, ask_id=ask.id))
         outbox.enqueue(session=session, team_id=ask.team_id, now=now, messages=[
-            summary, *cards, home_refresh(ask.asker_user_id),  # the ask leaves their open asks
+            summary, *cards, *reminders, home_refresh(ask.asker_user_id),  # the ask leaves their open asks
         ])
         closed += 1
     return closed
@@ -345,18 +346,27 @@ def queue_due_ask_reminders(*, session: Session, now: datetime) -> int:
     for ask in store.asks_due_for_reminders(session=session, now=now):
         if not store.claim_reminders(session=session, ask_id=ask.id):
             continue  # another clock took it
-        reminders = [Message(kind="messaging_reminder", dedupe_key=f"ask-reminder:{ask.id}:{user_id}",
-                             channel=user_id, payload={"ask_id": ask.id, "user_id": user_id})
-                     for user_id in store.reps_yet_to_answer(session=session, ask=ask)]
+        reminders = _reminders(ask.id, store.reps_yet_to_answer(session=session, ask=ask))
         outbox.enqueue(session=session, team_id=ask.team_id, messages=reminders, now=now)
         queued += len(reminders)
     return queued
 
 
-def reminder_view(*, session: Session, team_id: str, ask_id: int, user_id: str, now: datetime) -> AskView | None:
-    """The ask to remind this rep of; None if it closed or they answered since the reminder was queued."""
+def _reminders(ask_id: int, reps: Iterable[str]) -> list[Message]:
+    """The reminder DM to each rep; queued again under the same keys when the ask closes, the reminders posted
+    are re-synced in place to the closed card (no buttons)."""
+    return [Message(kind="messaging_reminder", dedupe_key=f"ask-reminder:{ask_id}:{user_id}", channel=user_id,
+                    payload={"ask_id": ask_id, "user_id": user_id}) for user_id in reps]
+
+
+def reminder_view(*, session: Session, team_id: str, ask_id: int, user_id: str, now: datetime,
+                  posted: bool = False) -> AskView | None:
+    """The ask a reminder shows. Not yet posted: None if it closed or the rep answered since it was queued
+    (never remind those who answered). Posted: the ask as it is now, to re-sync the reminder in place."""
     view = ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now)
-    if view is None or view.closed or store.has_answered(session=session, ask_id=ask_id, user_id=user_id):
+    if view is None or posted:
+        return view
+    if view.closed or store.has_answered(session=session, ask_id=ask_id, user_id=user_id):
         return None
     return view
 

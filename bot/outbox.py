@@ -137,10 +137,10 @@ def compose_messaging_summary(session: Session, message: ClaimedMessage) -> Slac
 
 def compose_messaging_reminder(session: Session, message: ClaimedMessage) -> SlackPost | None:
     view = reminder_view(session=session, team_id=message.team_id, ask_id=message.payload["ask_id"],
-                         user_id=message.payload["user_id"], now=datetime.now(UTC))
+                         user_id=message.payload["user_id"], now=datetime.now(UTC), posted=bool(message.slack_ts))
     if view is None:
         return None  # answered (or closed) since the reminder was queued: never remind those who answered
-    text, blocks = ask_reminder_message(view)
+    text, blocks = ask_card(view) if view.closed else ask_reminder_message(view)
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, case, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_one
-from storage.models import MessagingAnswer, MessagingAsk, MessagingUsage, TeamMember
+from storage.models import MessagingAnswer, MessagingAsk, MessagingUsage, OutboxMessage, TeamMember
 from storage.queries import dialect_insert
 
 REACTIONS = ("resonated", "mixed", "flat", "not_used")
@@ -202,6 +202,16 @@ def reps_yet_to_answer(*, session: Session, ask: MessagingAsk) -> list[str]:
             TeamMember.user_id != ask.asker_user_id, TeamMember.user_id.not_in(answered),
         ).order_by(TeamMember.id)
     ))
+
+
+def reminded_reps(*, session: Session, team_id: str, ask_id: int) -> list[str]:
+    """The reps whose reminder about the ask was posted (its outbox key ends in their user id)."""
+    prefix = f"ask-reminder:{ask_id}:"
+    return [key.removeprefix(prefix) for key in session.scalars(
+        select(OutboxMessage.dedupe_key).where(
+            OutboxMessage.team_id == team_id, OutboxMessage.kind == "messaging_reminder",
+            OutboxMessage.dedupe_key.startswith(prefix, autoescape=True), OutboxMessage.slack_ts.is_not(None))
+        .order_by(OutboxMessage.id))]
 
 
 def has_answered(*, session: Session, ask_id: int, user_id: str) -> bool:

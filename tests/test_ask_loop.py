@@ -144,6 +144,15 @@ def test_a_channel_ask_reminds_only_the_sales_reps_who_havent_answered_once(app,
     answer(app, "U3", "mixed", ask_id=sent.id)
     assert "3 reps answered" in app.slack.command("/messaging", f"results #{sent.id}", user=ASKER).body
 
+    # When the ask closes, the reminders posted show it closed, without buttons, like every card of the ask.
+    app.fake.reset()
+    clock.turn_at(sent.closes_at + timedelta(minutes=1))
+    closed = {c.params["channel"]: c.blocks for c in app.fake.calls_to("chat.update") if c.params["channel"] != SALES}
+    assert sorted(closed) == ["U3", "U4"]
+    assert all("Closed" in json.dumps(blocks) and "messaging.react" not in json.dumps(blocks)
+               for blocks in closed.values())
+    assert not reminders(app), "re-synced in place, never sent again"
+
 
 def test_a_dm_ask_reminds_its_recipients_in_sales_who_havent_answered(app, teams, clock):
     clock.at(OPENED)
@@ -200,10 +209,11 @@ def test_the_reminder_hours_are_set_in_setup_and_apply_to_asks_opened_after(app,
     clock.turn_at(OPENED + timedelta(hours=2, minutes=59))
     assert reminders(app) == {}
     clock.turn_at(OPENED + timedelta(hours=3, minutes=1))
-    texts = {c["text"] for c in reminders(app).values()}
-    assert sorted(reminders(app)) == list(REPS)
-    assert all("ROI deck" in c["text"] or "Pricing page" in c["text"] for c in posts_to(app, "U1"))
-    assert texts and not any("Battlecard" in text for text in texts)
+    sent = sorted((c.params["channel"], c.params["text"].removeprefix(REMINDER).strip())
+                  for c in app.fake.calls_to("chat.postMessage", succeeded=True)
+                  if c.params["text"].startswith(REMINDER))
+    assert sent == sorted((rep, name) for rep in REPS for name in ("Pricing page", "ROI deck")), \
+        "the asks opened after the change, not the one opened before"
 
     # A reminder time later than the ask closes is no reminder at all.
     app.slack.submit(view, submitted(view, **{SetupIds.ASK_REMINDER_HOURS: "48"}), user="UADMIN")
@@ -237,6 +247,17 @@ def open_change_modal(app, summary, user=ASKER) -> dict:
     app.slack.click(Ids.CHANGE, change_button(summary)["value"], user=user, channel="D" + user)
     [opened] = app.fake.wait_for("views.open")
     return {**opened.view, "id": "VCHANGE"}
+
+
+def test_messaging_help_explains_the_loop(app):
+    shown = app.slack.command("/messaging", "help", user="UMKT").json
+    text = json.dumps(shown, ensure_ascii=False)
+
+    assert shown["response_type"] == "ephemeral"
+    for words in ("`/messaging ask`", "New version of", "Post what we changed", "one reminder",
+                  "`/alignment setup`", "Log action"):
+        assert words in text, words
+    assert "`/messaging help`" in app.slack.command("/messaging", "nonsense", user="UMKT").json["text"]
 
 
 def test_what_we_changed_reaches_exactly_those_who_answered_once_escaped(app, teams, clock):
@@ -293,7 +314,8 @@ def test_what_we_changed_reaches_exactly_those_who_answered_once_escaped(app, te
 
     # An edit updates the DMs already sent in place: no second notification.
     edit = open_change_modal(app, summary)
-    assert json.dumps(edit).count(note.replace("<", "\\u003c")) or note in json.dumps(edit, ensure_ascii=False)
+    [prefilled] = [b for b in edit["blocks"] if b.get("block_id") == Ids.CHANGE_NOTE]
+    assert prefilled["element"]["initial_value"] == note and edit["submit"]["text"] == "Update"
     app.fake.reset()
     edited = app.slack.submit(edit, change_values("One page, payback first"), user=ASKER)
     app.settle()

@@ -24,7 +24,7 @@ COMMANDS_HELP = (
     "• `/leadfeedback` opens the rating form; `/leadfeedback ACME-4411 2 no-budget \"only wanted pricing\"` "
     "rates a lead in one line; `/leadfeedback mine` lists your ratings; `/leadfeedback help`\n"
     "• `/messaging` lists open asks; `/messaging ask` asks sales how your messaging landed; "
-    "`/messaging results` shows your asks, `/messaging results #12` one of them\n"
+    "`/messaging results` shows your asks, `/messaging results #12` one of them; `/messaging help`\n"
     "• `/pulse` answers the open pulse check; `/pulse results` shows the last one\n"
     "• `/alignment digest` previews this week so far; `/alignment digest last` shows last week\n"
     "• `/alignment status` shows the configuration and the next pulse and digest; "
