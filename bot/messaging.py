@@ -266,15 +266,16 @@ def asks_of(*, session: Session, team_id: str, user_id: str, now: datetime, limi
     return [view_of(a, tallies[a.id], now) for a in asks]
 
 
-def _results(*, session: Session, team_id: str, view: AskView, named: bool = True) -> AskResults:
-    rows = store.answers(session=session, ask_id=view.id)
+def _results(*, session: Session, ask: MessagingAsk, now: datetime, named: bool = True,
+             may_post_change: bool = False) -> AskResults:
+    view = view_of(ask, store.tallies(session=session, ask_ids=[ask.id])[ask.id], now)
+    rows = store.answers(session=session, ask_id=ask.id)
     places = store.usage_of(session=session, answer_ids=[row.id for row in rows])
     answers = tuple(RepAnswer(rep_user_id=r.rep_user_id, reaction=r.reaction, used_in=tuple(places[r.id]),
                               stage=r.buyer_stage, quote=r.buyer_quote, suggestion=r.suggestion) for r in rows)
-    ask = store.ask(session=session, team_id=team_id, ask_id=view.id)
-    return AskResults(ask=view, answers=answers, usage=store.usage_counts(session=session, ask_id=view.id),
-                      named=named, versions=version_comparison(session=session, team_id=team_id, ask=ask),
-                      change=ask_change(session=session, team_id=team_id, ask_id=view.id))
+    return AskResults(ask=view, answers=answers, usage=store.usage_counts(session=session, ask_id=ask.id),
+                      named=named, versions=version_comparison(session=session, team_id=ask.team_id, ask=ask),
+                      change=_change_of(ask), may_post_change=may_post_change)
 
 
 def _reads_every_ask(*, session: Session, team_id: str, user_id: str, configured_admins: frozenset[str]) -> bool:
@@ -310,8 +311,9 @@ def ask_results(*, session: Session, team_id: str, user_id: str, which: str, now
         raise InvalidInput({"ask": f"More than one of {whose} matches: {listed}. Use its number, e.g. "
                                    f"`/messaging results #{readable[0].id}`."})
     ask = readable[0]
-    tally = store.tallies(session=session, ask_ids=[ask.id])[ask.id]
-    return _results(session=session, team_id=team_id, view=view_of(ask, tally, now), named=bool(mine))
+    may_post_change = _may_post_change(session=session, team_id=team_id, user_id=user_id, ask=ask,
+                                       configured_admins=configured_admins)
+    return _results(session=session, ask=ask, now=now, named=bool(mine), may_post_change=may_post_change)
 
 
 def close_due_asks(*, session: Session, now: datetime) -> int:
@@ -333,8 +335,8 @@ def close_due_asks(*, session: Session, now: datetime) -> int:
 
 def ask_summary(*, session: Session, team_id: str, ask_id: int, now: datetime) -> AskResults | None:
     """The closed ask's evidence, for the asker's summary DM."""
-    view = ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now)
-    return _results(session=session, team_id=team_id, view=view) if view else None
+    ask = store.ask(session=session, team_id=team_id, ask_id=ask_id)
+    return _results(session=session, ask=ask, now=now, may_post_change=True) if ask else None
 
 
 # --- the loop closes: one reminder, "what we changed", versions ---------------------------------------
@@ -456,7 +458,11 @@ def post_change(*, session: Session, team_id: str, user_id: str, ask_id: int, ch
 def ask_change(*, session: Session, team_id: str, ask_id: int) -> AskChange | None:
     """The ask's "what we changed", as the reps who answered read it; None if there is none (or no ask)."""
     ask = store.ask(session=session, team_id=team_id, ask_id=ask_id)
-    if ask is None or not ask.change_note:
+    return _change_of(ask) if ask else None
+
+
+def _change_of(ask: MessagingAsk) -> AskChange | None:
+    if not ask.change_note:
         return None
     return AskChange(ask_id=ask.id, ask_name=ask.name, asker_user_id=ask.asker_user_id, note=ask.change_note,
                      link=ask.change_link)

@@ -348,8 +348,14 @@ def test_only_the_asker_or_an_admin_posts_what_changed(app, teams, clock):
     assert "Only <@UENABLE>" in json.dumps(refused.json["view"])
     assert not app.fake.calls_to("chat.postMessage")
 
-    # An admin may (RevOps tidying up after a marketer who left).
+    # An admin may (RevOps tidying up after a marketer who left), from the ask's results as well.
     app.slack.command("/alignment", "admin add <@UOPS|ops>", user="UADMIN")
+    with app.crossfeed.transaction() as session:
+        team_store.workspace_config(session=session, team_id="T1").leader_user_ids = ["ULEAD"]
+    for reader, offered in (("UOPS", True), (ASKER, True), ("ULEAD", False)):
+        results = app.slack.command("/messaging", f"results #{sent.id}", user=reader).json
+        buttons = [e for b in results["blocks"] for e in b.get("elements", []) if e.get("action_id") == Ids.CHANGE]
+        assert bool(buttons) is offered, reader
     admin_modal = open_change_modal(app, summary, user="UOPS")
     app.fake.reset()
     app.slack.submit(admin_modal, change_values("Shorter"), user="UOPS")

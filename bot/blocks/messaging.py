@@ -23,7 +23,15 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import local_time, mrkdwn, quote, static_options, user_text, within_block_limit
+from bot.blocks.common import (
+    MESSAGE_MAX_BLOCKS,
+    local_time,
+    mrkdwn,
+    quote,
+    static_options,
+    user_text,
+    within_block_limit,
+)
 from bot.blocks.ids import MessagingIds as Ids
 from bot.blocks.loop import log_action_button
 from bot.results.actions import ActionPrompt
@@ -277,6 +285,8 @@ def ask_results_message(results: AskResults) -> tuple[str, list[Block]]:
     if not answers:
         blocks.append(SectionBlock(text="Nobody has answered yet."))
     blocks.extend(SectionBlock(text=mrkdwn(_answer_line(answer, named=results.named))) for answer in answers)
+    if results.may_post_change and view.closed:  # last, past any cut: they survive a long list of answers
+        return text, [*within_block_limit(blocks, MESSAGE_MAX_BLOCKS - 1), loop_buttons(view)]
     return text, within_block_limit(blocks)
 
 

@@ -175,3 +175,4 @@ class AskResults:
     named: bool = True  # False for leaders and admins: the evidence without who said it
     versions: VersionComparison | None = None  # when the ask is a new version of an earlier one
     change: AskChange | None = None  # what the asker changed afterwards, once posted
+    may_post_change: bool = False  # the reader is the asker or an admin: offer "Post what we changed"
