@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy.orm import Session
@@ -32,7 +31,7 @@ from bot.results.messaging import (
     RepAnswer,
     VersionComparison,
 )
-from bot.text import at_most, escape_mrkdwn
+from bot.text import at_most, escape_mrkdwn, web_link
 from storage import messaging as store
 from storage import outbox, queries
 from storage import teams as team_store
@@ -45,16 +44,6 @@ if TYPE_CHECKING:
 
 class AskClosed(CrossfeedError):
     pass
-
-
-def _web_link(value: str | None) -> str | None:
-    """A typed link, checked to be a plain http(s) address (nothing Slack would render as markup)."""
-    value = at_most(value, LINK_MAX, "The link")
-    if value:
-        parts = urlparse(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or any(c in value for c in " <>|"):
-            raise ValueError("The link must be a web address starting with http:// or https://.")
-    return value
 
 
 class AskInput(BaseModel):
@@ -82,7 +71,7 @@ class AskInput(BaseModel):
     @field_validator("link", mode="before")
     @classmethod
     def _link(cls, value: str | None) -> str | None:
-        return _web_link(value)
+        return web_link(value, LINK_MAX)
 
     @field_validator("previous_ask_id", mode="before")
     @classmethod
@@ -125,7 +114,7 @@ class ChangeInput(BaseModel):
     @field_validator("link", mode="before")
     @classmethod
     def _link(cls, value: str | None) -> str | None:
-        return _web_link(value)
+        return web_link(value, LINK_MAX)
 
 
 def view_of(ask: MessagingAsk, tally: dict[str, int], now: datetime) -> AskView:
