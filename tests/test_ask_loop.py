@@ -198,6 +198,7 @@ def test_the_reminder_hours_are_set_in_setup_and_apply_to_asks_opened_after(app,
         assert "from 1 to 336" in refused.json["errors"][SetupIds.ASK_REMINDER_HOURS]
     saved = app.slack.submit(view, submitted(view, **{SetupIds.ASK_REMINDER_HOURS: "3"}), user="UADMIN")
     assert saved.json["response_action"] == "update"
+    assert "one reminder 3 h after an ask opens" in app.slack.command("/alignment", "status", user="UADMIN").body
 
     after = ask(app, name="ROI deck")
     two_days = ask(app, name="Pricing page", days="1")
