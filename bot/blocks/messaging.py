@@ -373,8 +373,9 @@ def loop_buttons(view: AskView) -> ActionsBlock:
 def change_modal(form: ChangeForm) -> View:
     """"Post what we changed": the text (required) and a link (optional), sent to the reps who answered."""
     reps = "1 rep who answered" if form.answerers == 1 else f"{form.answerers} reps who answered"
-    about = (f"*{user_text(form.ask_name, NAME_MAX)}*\nTell the {reps} what you changed because of their "
-             "feedback. They get it by DM, with your name.")
+    about = f"*{user_text(form.ask_name, NAME_MAX)}*\n" + (
+        f"Tell the {reps} what you changed because of their feedback. They get it by DM, with your name."
+        if form.answerers else "Nobody answered this ask, so this is only kept: `/messaging results` shows it.")
     if form.note:
         about += "\nAlready sent: editing it updates the DMs they have, without notifying them again."
     blocks: list[Block] = [
