@@ -454,3 +454,19 @@ def test_a_new_version_of_an_ask_that_is_gone_is_refused_on_the_field(app, teams
 
     assert "That earlier ask no longer exists" in refused.json["errors"][Ids.PREVIOUS]
     assert asks(app) == []
+
+
+def test_what_changed_after_an_ask_nobody_answered_is_kept_and_sent_to_nobody(app, teams, clock):
+    clock.at(OPENED)
+    sent = ask(app, channel=None, people=("U1",), days="1")
+    summary = close_and_summary(app, clock, sent)
+    modal = open_change_modal(app, summary)
+    assert "Nobody answered this ask" in json.dumps(modal)
+
+    app.fake.reset()
+    saved = app.slack.submit(modal, change_values("Shorter"), user=ASKER)
+    app.settle()
+
+    assert "Nobody answered" in json.dumps(saved.json["view"], ensure_ascii=False)
+    assert not app.fake.calls_to("chat.postMessage")
+    assert "Shorter" in app.slack.command("/messaging", f"results #{sent.id}", user=ASKER).body
