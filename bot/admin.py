@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from bot import admin_commands as commands
+from bot.actions import forget_in_actions
 from bot.digest import build_weekly_digest, digest_week
 from bot.errors import InvalidInput
 from bot.export import export_csvs
@@ -242,4 +243,6 @@ class AdminService:
             self._require_admin(session, team_id, user_id)
             # Replies first: which are theirs is read through their ratings, which go next.
             replies = forget_replies(session=session, team_id=team_id, user_id=person, now=self.now())
-            return {**forget_person(session=session, team_id=team_id, user_id=person), "replies to feedback": replies}
+            deleted = forget_person(session=session, team_id=team_id, user_id=person)
+            return {**deleted, "replies to feedback": replies,
+                    **forget_in_actions(session=session, team_id=team_id, person=person, admin=user_id)}

@@ -16,7 +16,7 @@ from bot.errors import InvalidInput
 from bot.export import MAX_WEEKS
 from bot.results.teams import SIDES
 from bot.results.workspace import DAYS, SCHEDULE_USAGE
-from bot.text import escape_mrkdwn, truncate
+from bot.text import escape_mrkdwn, plain_command_text, truncate
 from bot.zones import zone_named
 
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -229,6 +229,50 @@ class Setup(Command):
     pass
 
 
+_DATE_LIKE = re.compile(r"\d[\d./-]*\d")
+_QUOTED = re.compile(r'"([^"]*)"')
+ACTION_USAGE = '`/alignment action "Fix webinar targeting" @jane 2026-12-15`'
+
+
+class ActionCommand(Command):
+    """Actions, for members of either team and admins (the service checks who): `action` opens the form,
+    `action list [mine]` lists open ones, `action "title" @owner [YYYY-MM-DD]` logs one (due a week ahead
+    when no date is given; the date itself is read, and checked against today, by the actions service)."""
+
+    checks_admin_first: ClassVar[bool] = False
+    what: Literal["form", "list", "log"]
+    mine: bool = False
+    title: str | None = None
+    owner: str | None = None
+    due: str | None = None
+
+    @classmethod
+    def fields_in(cls, raw, words):
+        if words[1:] == []:
+            return {"what": "form"}
+        if words[1:2] == ["list"]:
+            if words[2:] not in ([], ["mine"]):
+                raise InvalidInput({"list": "Try `/alignment action list` (all open actions) or "
+                                            "`/alignment action list mine` (those you own)."})
+            return {"what": "list", "mine": words[2:] == ["mine"]}
+        owners = mentioned_users(raw)
+        rest = plain_command_text(_USER.sub(" ", raw)).split(None, 1)[1:]  # without "action" and the mentions
+        rest = rest[0] if rest else ""
+        quoted = _QUOTED.search(rest)
+        unquoted = _QUOTED.sub(" ", rest).split()
+        dates = [word for word in unquoted if _DATE_LIKE.fullmatch(word) and not word.isdigit()]
+        title = quoted.group(1) if quoted else " ".join(w for w in unquoted if w not in dates)
+        if not " ".join(title.split()):
+            raise InvalidInput({"title": f"Say what will be done, in quotes, then its owner and due date: "
+                                         f"{ACTION_USAGE}."})
+        if len(owners) != 1:
+            which = "Mention the owner" if not owners else "Mention one owner"
+            raise InvalidInput({"owner": f"{which}, e.g. {ACTION_USAGE}."})
+        if len(dates) > 1:
+            raise InvalidInput({"due": f"Give one due date, e.g. {ACTION_USAGE}."})
+        return {"what": "log", "title": title, "owner": owners[0], "due": dates[0] if dates else None}
+
+
 class Show(Command):
     """Not an admin command: `digest [last]` previews, `status`, `team list`/`admin list`; help otherwise."""
 
@@ -251,9 +295,9 @@ COMMANDS: dict[str, type[Command]] = {
     "team add": TeamAdd, "team remove": TeamRemove, "team group": TeamGroup, "team sync": TeamSync,
     "admin add": AdminAdd, "pulse schedule": PulseSchedule, "timezone": Timezone, "digest post": DigestPost,
     "digest channels": DigestChannels, "digest schedule": DigestSchedule, "export": Export, "forget": Forget,
-    "setup": Setup,
+    "setup": Setup, "action": ActionCommand,
 }
-_ONE_WORD = ("timezone", "forget", "export", "setup")
+_ONE_WORD = ("timezone", "forget", "export", "setup", "action")
 
 
 def command_named(raw: str) -> type[Command]:

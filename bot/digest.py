@@ -13,6 +13,7 @@ from bot.messaging import version_comparison, view_of
 from bot.pulse import round_results, workspace_zone
 from bot.results import share
 from bot.results.digest import (
+    CAMPAIGN_WEEKS,
     INDEX_PARTS,
     MIN_SOURCE_RATINGS,
     AskLine,
@@ -118,16 +119,20 @@ def _lead_section(session: Session, team_id: str, week: Week, before: WeekFigure
         ranked_sources=ranked,
         other_sources=other,
         bad_reasons=tuple(reason_lines),
-        ranked_campaigns=ranked_campaigns(session=session, team_id=team_id, week=week),
+        # A campaign rarely gets 3 ratings in one week: the digest judges campaigns over the last 4 weeks.
+        ranked_campaigns=ranked_campaigns(session=session, team_id=team_id, week=week, weeks=CAMPAIGN_WEEKS),
         source_reasons=store.top_bad_reason_by_source(session=session, team_id=team_id, start=week.start,
                                                       end=week.end) if count else {},
     )
 
 
-def ranked_campaigns(*, session: Session, team_id: str, week: Week) -> tuple[SourceLine, ...]:
-    """The week's campaigns with enough ratings to judge, best average first."""
+def ranked_campaigns(*, session: Session, team_id: str, week: Week, weeks: int = 1) -> tuple[SourceLine, ...]:
+    """Campaigns with enough ratings to judge over `weeks` weeks ending with `week`, best average first."""
+    first = week
+    for _ in range(weeks - 1):
+        first = first.before()
     campaigns = store.lead_campaigns(
-        session=session, team_id=team_id, start=week.start, end=week.end, min_ratings=MIN_SOURCE_RATINGS)
+        session=session, team_id=team_id, start=first.start, end=week.end, min_ratings=MIN_SOURCE_RATINGS)
     return tuple(by_average(campaigns))
 
 

@@ -1,4 +1,4 @@
-"""CSV export: lead ratings, messaging answers and pulse aggregates (never individual pulse answers)."""
+"""CSV export: lead ratings, messaging answers, pulse aggregates (never individual pulse answers) and actions."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.digest import Week, week_of, week_starting
 from bot.pulse import round_results, workspace_zone
 from storage import export as store
+from storage.actions import action_rows
 from storage.teams import workspace_config
 
 MAX_WEEKS = 520
@@ -67,6 +68,10 @@ def export_csvs(*, session: Session, team_id: str, now: datetime, weeks: int,
             [(week(row[-1]), *row) for row in store.messaging_answer_rows(session=session, team_id=team_id,
                                                                             since=since)]),
         "pulse_aggregates.csv": _csv(["week", "team", "question", "asked", "answered", "average"], pulse_rows),
+        "actions.csv": _csv(
+            ["week", "created_at", "action_id", "title", "owner_user_id", "due_on", "status", "prompt_kind",
+             "prompt_ref", "prompted_by", "outcome", "created_by", "closed_at"],
+            [(week(row[0]), *row) for row in action_rows(session=session, team_id=team_id, since=since)]),
     }
 
 

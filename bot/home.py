@@ -14,6 +14,7 @@ from bot.digest import (
     ranked_campaigns,
     week_of,
 )
+from bot.lead_stats import lead_stats
 from bot.leads import my_recent_ratings
 from bot.messaging import AskView, view_of
 from bot.pulse import answered_rounds, workspace_zone
@@ -71,6 +72,7 @@ def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
         my_open_asks=_listed_asks(asks.mine, now) if roles.marketer else None,
         lead_quality=lead_quality(session=session, team_id=team_id, week=week_of(now, zone))
         if roles.marketer else None,
+        lead_stats=lead_stats(session=session, team_id=team_id, now=now) if roles.marketer else None,
         digest=build_weekly_digest(session=session, team_id=team_id, week=last_complete_week(now, zone))
         if roles.reads_digest else None,
     )

@@ -239,6 +239,11 @@ def workspace_codes(*, session: Session, team_id: str) -> tuple[str, str]:
             CodeList(_active(workspace.sources), what="source").codes())
 
 
+def workspace_sources(*, session: Session, team_id: str) -> tuple[Code, ...]:
+    """Every source of the workspace, retired ones too (their ratings still count), in the workspace's order."""
+    return _workspace(session, team_id).sources
+
+
 @dataclass(frozen=True)
 class SourceSuggestions:
     """The modal's source typeahead: matching sources, and whether to offer the typed text itself."""

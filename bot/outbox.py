@@ -34,6 +34,8 @@ from slack_sdk.models.views import View
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.actions import ASSIGNED, REMINDER, action_view
+from bot.blocks.actions import action_dm
 from bot.blocks.home import home_view
 from bot.blocks.leadfeedback import lead_feed_message
 from bot.blocks.messaging import ask_card, ask_change_message, ask_reminder_message, ask_summary_message
@@ -164,6 +166,17 @@ def compose_messaging_change(session: Session, message: ClaimedMessage) -> Slack
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
+def compose_action_dm(session: Session, message: ClaimedMessage, *, reminder: bool) -> SlackPost | None:
+    """An action's DM to its owner; once the action is closed, a posted one is updated to say so and one not
+    yet posted is dropped (there is nothing left to ask of the owner)."""
+    action = action_view(session=session, team_id=message.team_id, action_id=message.payload["action_id"],
+                         now=datetime.now(UTC))
+    if action is None or (not action.is_open and not message.slack_ts):
+        return None
+    text, blocks = action_dm(action, reminder=reminder)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
 def compose_home(session: Session, message: ClaimedMessage, settings: Settings | None = None) -> HomePublish:
     """The person's Home as it is now: however many changes queued it, one publish shows them all."""
     user_id = message.payload["user_id"]
@@ -187,6 +200,8 @@ COMPOSERS: dict[str, Composer] = {
     "pulse_prompt": compose_pulse_prompt,
     "pulse_reminder": compose_pulse_reminder,
     HOME: compose_home,
+    ASSIGNED: partial(compose_action_dm, reminder=False),
+    REMINDER: partial(compose_action_dm, reminder=True),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers import alignment, home, leadfeedback, messaging, pulse, replies
+from handlers import actions, alignment, home, leadfeedback, messaging, pulse, replies
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -19,3 +19,4 @@ def register(app: App, crossfeed: Crossfeed) -> None:
     messaging.register(app, crossfeed)
     home.register(app, crossfeed)
     replies.register(app, crossfeed)
+    actions.register(app, crossfeed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from slack_bolt import Ack, App
 
 from bot.admin import AdminOutcome, AdminService
-from bot.admin_commands import Forget, Setup, Show, command_named
+from bot.admin_commands import ActionCommand, Forget, Setup, Show, command_named
 from bot.blocks.alignment import (
     forget_confirmation,
     forgotten_message,
@@ -25,6 +25,7 @@ from bot.container import Crossfeed
 from bot.digest_posting import post_digest
 from bot.errors import InvalidInput, parse
 from bot.setup import SetupForm, codes_in
+from handlers.actions import Actions
 
 
 def _input_value(element: dict) -> object:
@@ -54,6 +55,7 @@ class Alignment:
             post_digest=lambda *, team_id, **where: post_digest(crossfeed.sessions, crossfeed.client_for(team_id),
                                                                 team_id=team_id, **where),
         )
+        self.actions = Actions(crossfeed)  # `/alignment action …`: open to both teams, not only admins
 
     def on_command(self, ack: Ack, body: dict, context) -> None:
         raw = body.get("text", "")
@@ -66,6 +68,8 @@ class Alignment:
             raise
         if isinstance(command, Show):
             return self._show(ack, context.team_id, command)
+        if isinstance(command, ActionCommand):
+            return self.actions.on_command(ack, body, context, command)
         if isinstance(command, Forget):
             self.admin.require_admin(team_id=context.team_id, user_id=context.user_id)
             text, blocks = forget_confirmation(command.user)

@@ -9,6 +9,7 @@ from slack_bolt import Ack, App
 
 from bot.blocks.ids import LEAD_FORM_BLOCKS
 from bot.blocks.ids import LeadFeedbackIds as Ids
+from bot.blocks.lead_stats import stats_message
 from bot.blocks.leadfeedback import (
     LeadFormMetadata,
     RatingButtonValue,
@@ -21,6 +22,7 @@ from bot.blocks.leadfeedback import (
 )
 from bot.container import Crossfeed
 from bot.errors import InvalidInput
+from bot.lead_stats import lead_stats, parse_stats_request
 from bot.leads import (
     LeadRatingInput,
     RatedLead,
@@ -53,7 +55,7 @@ class LeadFeedback:
         self._open_modal_after_ack(body, metadata)
 
     def on_command(self, ack: Ack, body: dict, context) -> None:
-        """`/leadfeedback help`, `/leadfeedback mine` or the one-line form."""
+        """`/leadfeedback help`, `/leadfeedback mine`, `/leadfeedback stats …` or the one-line form."""
         text = plain_command_text(body.get("text", ""))
         word = text.split()[0].casefold()
         if word == "help" and len(text.split()) == 1:
@@ -64,6 +66,11 @@ class LeadFeedback:
             with self.cf.transaction() as session:
                 ratings, total = my_recent_ratings(session=session, team_id=context.team_id, user_id=context.user_id)
             fallback, blocks = my_ratings_message(ratings, total)
+        elif word == "stats":
+            request = parse_stats_request(text.partition(" ")[2])
+            with self.cf.transaction() as session:
+                stats = lead_stats(session=session, team_id=context.team_id, now=datetime.now(UTC), request=request)
+            fallback, blocks = stats_message(stats)
         else:
             rated = self._save(context, parse_quick_rating(text))
             fallback, blocks = rating_confirmation(rated)

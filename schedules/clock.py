@@ -34,6 +34,8 @@ EVERY = {
     # whether last week's digest is due, so a schedule change needs no restart and downtime posts once, late.
     "digest": (60, 6 * 3600),
     "outbox": (60, 3600),
+    # Owners' due-date reminders: each workspace's 09:00 on the due date, or the first run after.
+    "actions": (300, 6 * 3600),
 }
 
 

@@ -15,6 +15,7 @@ from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.actions import queue_due_reminders as queue_action_reminders
 from bot.container import ClientFor, Crossfeed
 from bot.digest_posting import post_due_digests
 from bot.messaging import close_due_asks, queue_due_ask_reminders
@@ -107,7 +108,13 @@ def post_weekly_digests(runtime: JobRuntime) -> str:
     return f"digest: {posted} posted, {failed} failed, {len(outcomes) - posted - failed} already posted"
 
 
+def remind_action_owners(runtime: JobRuntime) -> str:
+    """Queue one reminder DM to the owner of each open action whose due date has come."""
+    queue = partial(queue_action_reminders, default_zone=runtime.settings.workspace_timezone)
+    return f"actions: {_queue(runtime, queue)} reminder(s) queued"
+
+
 Job = Callable[[JobRuntime], str]
 JOBS: dict[str, Job] = {"pulse": open_pulse_rounds, "reminders": send_pulse_reminders,
                         "messaging": close_messaging_asks, "digest": post_weekly_digests,
-                        "outbox": deliver_outbox}
+                        "outbox": deliver_outbox, "actions": remind_action_owners}

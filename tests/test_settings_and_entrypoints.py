@@ -225,7 +225,7 @@ def test_a_worker_that_finds_a_setting_missing_stops_gunicorn_instead_of_being_r
     assert output.count("crossfeed: missing required setting SLACK_SIGNING_SECRET") == 1
 
 
-CLOCK_RUNNING = "clock running: pulse, reminders, messaging, digest, outbox"
+CLOCK_RUNNING = "clock running: pulse, reminders, messaging, digest, outbox, actions"
 
 
 def start_and_wait_for_the_clock(args: list[str], env: dict[str, str], cwd: Path, then=None) -> str:

@@ -22,11 +22,15 @@ MEMBERS_SHOWN = 60
 COMMANDS_HELP = (
     "*For everyone*\n"
     "• `/leadfeedback` opens the rating form; `/leadfeedback ACME-4411 2 no-budget \"only wanted pricing\"` "
-    "rates a lead in one line; `/leadfeedback mine` lists your ratings; `/leadfeedback help`\n"
+    "rates a lead in one line; `/leadfeedback mine` lists your ratings; `/leadfeedback stats [4|12] [source or "
+    "campaign]` shows lead quality by source and campaign; `/leadfeedback help`\n"
     "• `/messaging` lists open asks; `/messaging ask` asks sales how your messaging landed; "
     "`/messaging results` shows your asks, `/messaging results #12` one of them; `/messaging help`\n"
     "• `/pulse` answers the open pulse check; `/pulse results` shows the last one\n"
     "• `/alignment digest` previews this week so far; `/alignment digest last` shows last week\n"
+    "• `/alignment action` logs an action (a title, an owner, a due date) in a form; "
+    "`/alignment action \"Fix webinar targeting\" @jane 2026-12-15` logs one in a line (due a week ahead without "
+    "a date); `/alignment action list [mine]` shows open actions with Done / Drop. For both teams and admins\n"
     "• `/alignment status` shows the configuration and the next pulse and digest; "
     "`/alignment team list` and `/alignment admin list` show who is who"
 )
@@ -44,7 +48,7 @@ ALIGNMENT_HELP = (
     "• `/alignment digest channels #leadership` · `/alignment digest schedule mon 09:00` · "
     "`/alignment digest post` posts last week's digest now\n"
     "*Data* (admins)\n"
-    "• `/alignment export [weeks]` DMs CSV files: lead ratings, messaging answers, pulse aggregates\n"
+    "• `/alignment export [weeks]` DMs CSV files: lead ratings, messaging answers, pulse aggregates, actions\n"
     "• `/alignment forget @user` deletes a person's ratings, answers and participation, and replies "
     "to or by them, after a confirmation\n"
     "• `/alignment admin add @user` makes someone an admin. In a workspace with no admin yet, the first "
@@ -135,7 +139,8 @@ def forget_confirmation(user_id: str) -> tuple[str, list[Block]]:
         SectionBlock(text=(
             f":warning: *{text}*\nThis deletes their lead ratings, messaging answers, pulse participation "
             "records, and the replies to their feedback and written by them, and cannot be undone. "
-            "Pulse answers are anonymous and stay in the aggregates."
+            "Pulse answers are anonymous and stay in the aggregates. Actions stay (they are the team's) "
+            "without their name; open actions they own become yours."
         )),
         ActionsBlock(elements=[
             ButtonElement(action_id=AlignmentIds.FORGET_CONFIRM, text="Delete their data", style="danger",

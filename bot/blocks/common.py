@@ -23,6 +23,17 @@ def within_block_limit(blocks: list[Block], limit: int = MESSAGE_MAX_BLOCKS) -> 
     return [*kept, ContextBlock(elements=[MarkdownTextObject(text=f"…and {len(blocks) - len(kept)} more")])]
 
 
+def listed_text(heading: str, lines: list[str], more: int = 0) -> str:
+    """A heading over lines, cut to fit one section's text and ending in "…and N more" when anything is left out."""
+    text = heading
+    for shown, line in enumerate(lines):
+        left = len(lines) - shown + more
+        if len(text) + len(line) + len(f"\n\n…and {left} more") > SECTION_TEXT_MAX:
+            return f"{text}\n…and {left} more"
+        text += f"\n{line}"
+    return text + (f"\n…and {more} more" if more else "")
+
+
 def static_options(choices: dict[str, str]) -> list[Option]:
     """Select options from value → label (labels cut to Slack's 75 characters)."""
     return [Option(value=key, text=PlainTextObject(text=truncate(label, 75))) for key, label in choices.items()]

@@ -6,7 +6,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlo
 
 from bot.blocks.common import percent, quote, user_text, within_block_limit
 from bot.blocks.messaging import version_line
-from bot.results.digest import MIN_SOURCE_RATINGS, SourceLine, WeeklyDigest
+from bot.results.digest import CAMPAIGN_WEEKS, MIN_SOURCE_RATINGS, SourceLine, WeeklyDigest
 from bot.results.messaging import REACTIONS
 from bot.results.pulse import gap_in_words
 
@@ -90,7 +90,8 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
             blocks.append(SectionBlock(text="*Sources, best first* (average, ratings)\n" + _listed(sources)))
         if leads.ranked_campaigns:
             campaigns = [source_line(c) for c in leads.ranked_campaigns]
-            heading = f"*Campaigns, best first* ({MIN_SOURCE_RATINGS} or more ratings)"
+            heading = (f"*Campaigns, best first* (last {CAMPAIGN_WEEKS} weeks, {MIN_SOURCE_RATINGS} or more "
+                       "ratings; `/leadfeedback stats` for more)")
             blocks.append(SectionBlock(text=heading + "\n" + _listed(campaigns)))
         if leads.bad_reasons:
             reasons = [f"{user_text(r.label, 75)}: {r.count}{change_mark(r.change, higher_is_better=False)}"

@@ -14,9 +14,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import SECTION_TEXT_MAX, VIEW_MAX_BLOCKS, local_time, percent, user_text, within_block_limit
+from bot.blocks.common import VIEW_MAX_BLOCKS, local_time, percent, user_text, within_block_limit
+from bot.blocks.common import listed_text as _listed
 from bot.blocks.digest import change_mark, index_line, source_line
 from bot.blocks.ids import HomeIds, LeadFeedbackIds
+from bot.blocks.lead_stats import ranked_section, trend_note, trend_text, window_text
 from bot.blocks.leadfeedback import RatingButtonValue, stars
 from bot.blocks.messaging import EMOJI, reaction_buttons, tally_line
 from bot.results.digest import MIN_SOURCE_RATINGS, WeeklyDigest
@@ -25,6 +27,7 @@ from bot.results.messaging import NAME_MAX, REACTIONS
 from bot.results.pulse import gap_in_words
 
 SPARKS = "▁▂▃▄▅▆▇█"
+SOURCES_SHOWN = 6  # per list in the last weeks' lead quality; `/leadfeedback stats` shows them all
 
 
 def _context(text: str) -> ContextBlock:
@@ -34,17 +37,6 @@ def _context(text: str) -> ContextBlock:
 def _more(listed: Listed, where: str) -> list[Block]:
     """An "…and N more" line under a cut list, saying where the whole list is."""
     return [_context(f"…and {listed.more} more: {where}")] if listed.more else []
-
-
-def _listed(heading: str, lines: list[str], more: int = 0) -> str:
-    """A heading over lines, cut to fit one section's text and ending in "…and N more" when anything is left out."""
-    text = heading
-    for shown, line in enumerate(lines):
-        left = len(lines) - shown + more
-        if len(text) + len(line) + len(f"\n\n…and {left} more") > SECTION_TEXT_MAX:
-            return f"{text}\n…and {left} more"
-        text += f"\n{line}"
-    return text + (f"\n…and {more} more" if more else "")
 
 
 def sparkline(values: tuple[float | None, ...]) -> str:
@@ -150,6 +142,23 @@ def _lead_quality(quality: LeadQuality) -> list[Block]:
     return blocks
 
 
+def _lead_quality_lately(summary: HomeSummary) -> list[Block]:
+    """Lead quality over the last 4 weeks by source and campaign, each with its reasons and trend."""
+    stats = summary.lead_stats
+    if stats is None or not stats.total.ratings:
+        return []
+    total = stats.total
+    blocks: list[Block] = [SectionBlock(text=(
+        f":chart_with_upwards_trend: *Lead quality, last {stats.weeks} weeks*, {window_text(stats)}\n"
+        f"{total.ratings} rated · average {total.average:.1f}/5 · {percent(total.good_share)} good, "
+        f"{percent(total.bad_share)} bad · {trend_text(total)}"))]
+    blocks.extend(section for kind in ("source", "campaign")
+                  if (section := ranked_section(stats, kind, limit=SOURCES_SHOWN)) is not None)
+    blocks.append(_context(f"{trend_note(stats)} `/leadfeedback stats 12` covers 12 weeks; "
+                           "`/leadfeedback stats webinar` (or a campaign) shows one."))
+    return blocks
+
+
 def _marketing(summary: HomeSummary) -> list[Block]:
     blocks: list[Block] = [DividerBlock(), HeaderBlock(text="For marketing")]
     asks = summary.my_open_asks
@@ -164,7 +173,9 @@ def _marketing(summary: HomeSummary) -> list[Block]:
                 f"{tally_line(view)}")) for view in asks.shown)
             blocks.extend(_more(asks, "`/messaging results` lists all your asks."))
     if summary.lead_quality is not None:
-        blocks.extend(_lead_quality(summary.lead_quality))
+        lately = _lead_quality_lately(summary)  # replaces "none rated yet this week" when earlier weeks have some
+        blocks.extend(_lead_quality(summary.lead_quality) if summary.lead_quality.ratings or not lately else [])
+        blocks.extend(lately)
         blocks.append(_context("All sources, not only yours: sources and campaigns have no owner in Crossfeed. "
                                "`/alignment digest` previews the whole week."))
     return blocks

@@ -239,6 +239,11 @@ def help_message(reason_codes: str, source_codes: str) -> tuple[str, list[Block]
         SectionBlock(text=f"*Sources:* {source_codes}"),
         DividerBlock(),
         SectionBlock(text="*`/leadfeedback mine`* shows your latest ratings, with Edit buttons."),
+        SectionBlock(text=(
+            "*`/leadfeedback stats [4|12] [source or campaign]`* shows lead quality over the last 4 (or 12) weeks "
+            "by source and campaign: average, % good and bad, top reasons and the trend. Only you see it. "
+            'e.g. `/leadfeedback stats 12 webinar`, `/leadfeedback stats "Q4 ROI webinar"`. A lead called '
+            '"stats" is rated with quotes: `"stats" 4`.')),
         SectionBlock(text=("With a lead feed set up, ratings of 1–2 are posted there for marketing; when marketing "
                            "replies (on it, fixed, won't fix, or a note), you get the reply by DM.")),
         ActionsBlock(elements=[ButtonElement(action_id=Ids.RATE_ANOTHER, text="Rate a lead", style="primary")]),

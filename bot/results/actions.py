@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date, datetime, time
 
 # What an action can be prompted by (storage's actions.prompt_kind).
 PROMPT_KINDS = ("source", "reason", "campaign", "ask", "pulse", "intel", "rating", "talking_point", "none")
@@ -40,3 +41,70 @@ class ActionPrompt:
             return cls()
         text = {key: str(fields[key]) if fields.get(key) is not None else None for key in ("r", "l", "t")}
         return cls(kind=fields.get("k", "none"), ref=text["r"], label=text["l"], title=text["t"])
+
+
+# --- what the actions service hands back (the write side; the digest and Home read the same rows) -------------
+
+ACTION_STATUSES = {"open": "Open", "done": "Done", "dropped": "Dropped"}
+OUTCOME_MAX = 300
+DEFAULT_DUE_DAYS = 7  # a new action is due a week ahead unless someone picks another day
+MAX_DUE_DAYS = 366  # further ahead than a year is a typo, not a plan
+REMINDER_TIME = time(9, 0)  # owners are reminded on the due date at 09:00 workspace time (or the first run after)
+
+
+@dataclass(frozen=True)
+class ActionView:
+    """One action as people see it; `can_close` says whether the person it is shown to may close it."""
+
+    id: int
+    title: str
+    owner_user_id: str  # "" once the owner asked Crossfeed to forget them
+    due_on: date
+    status: str
+    prompt_kind: str
+    prompt_label: str | None
+    outcome: str | None
+    created_by: str  # "" once the creator asked Crossfeed to forget them
+    created_at: datetime
+    closed_at: datetime | None
+    overdue: bool = False  # open and its due date has passed (in the workspace's time zone)
+    can_close: bool = False
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+@dataclass(frozen=True)
+class ActionForm:
+    """What the "Log action" modal opens with: the prompt, a suggested title, the owner and due date."""
+
+    prompt: ActionPrompt
+    owner_user_id: str
+    due_on: date
+    earliest: date  # today in the workspace's time zone: nothing is due before it
+
+
+@dataclass(frozen=True)
+class LoggedAction:
+    """A logged action; `created` is False when the same submission came again (it is still one action)."""
+
+    action: ActionView
+    created: bool
+
+
+@dataclass(frozen=True)
+class ClosedAction:
+    """An action after Done or Drop; `changed` is False when it was already closed (closing twice is harmless)."""
+
+    action: ActionView
+    changed: bool
+
+
+@dataclass(frozen=True)
+class ActionList:
+    """`/alignment action list [mine]`: open actions, soonest due first, and how many there are in all."""
+
+    actions: tuple[ActionView, ...]
+    total: int
+    mine: bool

@@ -10,6 +10,7 @@ from bot.results.messaging import VersionComparison
 from bot.results.pulse import PulseResults
 
 MIN_SOURCE_RATINGS = 3
+CAMPAIGN_WEEKS = 4  # the digest ranks campaigns over the 4 weeks ending with its week
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class LeadSection:
     ranked_sources: tuple[SourceLine, ...]
     other_sources: SourceLine | None
     bad_reasons: tuple[ReasonLine, ...]
-    ranked_campaigns: tuple[SourceLine, ...] = ()  # campaigns with at least MIN_SOURCE_RATINGS, best first
+    ranked_campaigns: tuple[SourceLine, ...] = ()  # at least MIN_SOURCE_RATINGS over CAMPAIGN_WEEKS, best first
     source_reasons: dict[str | None, str] = field(default_factory=dict)  # source label → its top bad-lead reason
 
 

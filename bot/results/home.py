@@ -10,6 +10,7 @@ from bot.results.leads import RatedLead
 
 if TYPE_CHECKING:  # annotations only
     from bot.results.digest import SourceLine, WeeklyDigest
+    from bot.results.lead_stats import LeadStats
     from bot.results.messaging import AskView
 
 T = TypeVar("T")
@@ -99,4 +100,5 @@ class HomeSummary:
     pulse_record: PulseRecord
     my_open_asks: Listed[AskView] | None = None
     lead_quality: LeadQuality | None = None
+    lead_stats: LeadStats | None = None  # marketers: the last 4 weeks by source and campaign
     digest: WeeklyDigest | None = None

@@ -1,0 +1,93 @@
+"""Queries for actions: logging one per submission, closing once, and claiming the due-date reminders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.claims import claim_new, claim_one, claim_rows
+from storage.models import Action
+
+
+def log_action(*, session: Session, team_id: str, submission_key: str, **values) -> tuple[int, bool]:
+    """Insert the action once per submission (a re-submitted modal, a retried command); returns (id, created)."""
+    created = claim_new(session, Action, values=dict(team_id=team_id, submission_key=submission_key, **values),
+                        unique=["team_id", "submission_key"])
+    if created is not None:
+        return created, True
+    existing = session.scalar(select(Action.id).where(Action.team_id == team_id,
+                                                      Action.submission_key == submission_key))
+    return existing, False
+
+
+def action(*, session: Session, team_id: str, action_id: int) -> Action | None:
+    return session.scalar(select(Action).where(Action.team_id == team_id, Action.id == action_id))
+
+
+def open_actions(*, session: Session, team_id: str, owner_user_id: str | None = None,
+                 limit: int) -> tuple[Sequence[Action], int]:
+    """Open actions, soonest due first (of one owner, if given), and how many there are in all."""
+    where = [Action.team_id == team_id, Action.status == "open"]
+    if owner_user_id is not None:
+        where.append(Action.owner_user_id == owner_user_id)
+    total = session.scalar(select(func.count()).select_from(Action).where(*where))
+    rows = session.scalars(select(Action).where(*where).order_by(Action.due_on, Action.id).limit(limit)).all()
+    return rows, total
+
+
+def close_action(*, session: Session, team_id: str, action_id: int, status: str, outcome: str | None,
+                 now: datetime) -> bool:
+    """Mark an open action done or dropped with its outcome; True for the one caller that closed it."""
+    return claim_one(session, Action,
+                     where=(Action.team_id == team_id) & (Action.id == action_id) & (Action.status == "open"),
+                     values=dict(status=status, outcome=outcome, closed_at=now))
+
+
+def teams_with_reminders_due(*, session: Session, through: date) -> list[str]:
+    """Workspaces with an open action due by `through` whose owner hasn't been reminded yet."""
+    return list(session.scalars(
+        select(Action.team_id).distinct()
+        .where(Action.status == "open", Action.reminded_at.is_(None), Action.due_on <= through)
+        .order_by(Action.team_id)
+    ))
+
+
+def claim_due_reminders(*, session: Session, team_id: str, through: date, now: datetime) -> list[tuple[int, str]]:
+    """Claim the reminders of the workspace's open actions due by `through`: (id, owner) of each this caller won.
+
+    An action is reminded once (its `reminded_at` is the claim), however many clocks run; one with no owner
+    left (forgotten) is claimed too, so it isn't looked at again, and the caller sends it nothing.
+    """
+    rows = claim_rows(session, Action,
+                      where=(Action.team_id == team_id) & (Action.status == "open") & Action.reminded_at.is_(None)
+                      & (Action.due_on <= through),
+                      values=dict(reminded_at=now), returning=(Action.id, Action.owner_user_id))
+    return [(row.id, row.owner_user_id) for row in rows]
+
+
+def action_rows(*, session: Session, team_id: str, since: datetime) -> list[tuple]:
+    """Actions for the CSV export: logged or closed since `since`, oldest first."""
+    return [tuple(row) for row in session.execute(
+        select(Action.created_at, Action.id, Action.title, Action.owner_user_id, Action.due_on, Action.status,
+               Action.prompt_kind, Action.prompt_ref, Action.prompt_label, Action.outcome, Action.created_by,
+               Action.closed_at)
+        .where(Action.team_id == team_id, or_(Action.created_at >= since, Action.closed_at >= since))
+        .order_by(Action.created_at, Action.id)
+    )]
+
+
+def forget_in_actions(*, session: Session, team_id: str, user_id: str, heir: str | None) -> dict[str, int]:
+    """Keep the team's actions but not the person: open actions they own go to `heir` (the admin forgetting
+    them), and their user id is blanked wherever else it is (creator, owner of a closed action)."""
+    mine = (Action.team_id == team_id)
+    handed = session.execute(update(Action).where(mine, Action.owner_user_id == user_id, Action.status == "open")
+                             .values(owner_user_id=heir).returning(Action.id)).all() if heir else []
+    blanked_owner = session.execute(update(Action).where(mine, Action.owner_user_id == user_id)
+                                    .values(owner_user_id="").returning(Action.id)).all()
+    blanked_creator = session.execute(update(Action).where(mine, Action.created_by == user_id)
+                                      .values(created_by="").returning(Action.id)).all()
+    return {"open actions handed to you": len(handed),
+            "actions with their name removed": len({r.id for r in blanked_owner} | {r.id for r in blanked_creator})}
