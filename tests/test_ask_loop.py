@@ -286,6 +286,11 @@ def test_what_we_changed_reaches_exactly_those_who_answered_once_escaped(app, te
     [log] = [e for b in summary["blocks"] for e in b.get("elements", []) if e.get("action_id") == "action.new"]
     assert json.loads(log["value"]) == {"k": "ask", "r": str(sent.id), "l": "Q4 ROI talk track",
                                         "t": "Rework “Q4 ROI talk track”"}
+    app.fake.reset()
+    app.slack.click("action.new", log["value"], user=ASKER, channel="D" + ASKER)  # (the actions' own surface)
+    [action_modal] = app.fake.wait_for("views.open")
+    assert action_modal.view["callback_id"] == "action.modal"
+    assert "Rework “Q4 ROI talk track”" in json.dumps(action_modal.view, ensure_ascii=False)
 
     modal = open_change_modal(app, summary)
     assert "2 reps who answered" in json.dumps(modal, ensure_ascii=False)
