@@ -10,7 +10,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session
 
 from bot.intel import intel_section
-from bot.messaging import view_of
+from bot.messaging import version_comparison, view_of
 from bot.pulse import round_results, workspace_zone
 from bot.results import share
 from bot.results.digest import (
@@ -152,7 +152,9 @@ def _messaging_section(
     for ask in asks:
         view = view_of(ask, tallies[ask.id], week.end)
         closed = ask.closed_at is not None or ask.closes_at <= now
-        lines.append(AskLine(ask.id, ask.name, view.answered, view.tally, view.resonance_rate, closed))
+        # Versions are shown, never compared week on week: only the section as shown looks them up.
+        versions = version_comparison(session=session, team_id=team_id, ask=ask) if with_quotes else None
+        lines.append(AskLine(ask.id, ask.name, view.answered, view.tally, view.resonance_rate, closed, versions))
     rated = [line for line in lines if line.resonance is not None]
     best = max(rated, key=lambda a: (a.resonance, a.answered)) if rated else None
     worst = min(rated, key=lambda a: (a.resonance, -a.answered)) if len(rated) > 1 else None

@@ -11,18 +11,25 @@ from sqlalchemy.orm import Session
 
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
 from bot.results.messaging import (
+    CHANGE_MAX,
     DEFAULT_DAYS,
     DESCRIPTION_MAX,
     LINK_MAX,
     MAX_DAYS,
     NAME_MAX,
     REACTIONS,
+    VERSIONS_OFFERED,
     AnswerForm,
     AnswerInput,
+    AskChange,
     AskResults,
     AskSent,
+    AskVersion,
     AskView,
+    ChangeForm,
+    ChangePosted,
     RepAnswer,
+    VersionComparison,
 )
 from bot.text import at_most, escape_mrkdwn, web_address
 from storage import messaging as store
@@ -51,6 +58,7 @@ class AskInput(BaseModel):
     user_ids: list[str] = []
     usergroup_id: str | None = None
     days: int = DEFAULT_DAYS
+    previous_ask_id: int | None = None  # "New version of": the ask about the earlier version
 
     @field_validator("name", mode="before")
     @classmethod
@@ -65,6 +73,14 @@ class AskInput(BaseModel):
     def _link(cls, value: str | None) -> str | None:
         return web_address(value, LINK_MAX, "The link")
 
+    @field_validator("previous_ask_id", mode="before")
+    @classmethod
+    def _previous(cls, value: object) -> int | None:
+        text = str(value or "").strip()
+        if text and not text.isdigit():
+            raise ValueError("Pick the earlier ask from the list.")
+        return int(text) if text else None
+
     @field_validator("description", mode="before")
     @classmethod
     def _description(cls, value: str | None) -> str | None:
@@ -77,6 +93,28 @@ class AskInput(BaseModel):
         if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
             raise ValueError(f"Keep the ask open between 1 and {MAX_DAYS} days.")
         return int(text)
+
+
+class ChangeInput(BaseModel):
+    """"What we changed" after an ask: what changed (required) and a link to the new version (optional)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    note: str
+    link: str | None = None
+
+    @field_validator("note", mode="before")
+    @classmethod
+    def _note(cls, value: str | None) -> str:
+        value = at_most(value, CHANGE_MAX, "What changed")
+        if not value:
+            raise ValueError("Say what you changed, e.g. “Led with the 6-month payback, cut the pricing slide”.")
+        return value
+
+    @field_validator("link", mode="before")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        return web_address(value, LINK_MAX)
 
 
 def view_of(ask: MessagingAsk, tally: dict[str, int], now: datetime) -> AskView:
@@ -118,6 +156,8 @@ def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, r
     if not ask.channel_id and not recipients:
         raise InvalidInput({"channel_id": "Pick a channel to post in, or people or a user group to DM."})
     queries.ensure_workspace(session=session, team_id=team_id)
+    if ask.previous_ask_id and store.ask(session=session, team_id=team_id, ask_id=ask.previous_ask_id) is None:
+        raise InvalidInput({"previous_ask_id": "That earlier ask no longer exists; pick another or leave it empty."})
     audience = "channel" if ask.channel_id else "dm"
     picked = [] if ask.channel_id else list(dict.fromkeys(recipients))
     sales = store.sales_team_among(session=session, team_id=team_id, user_ids=picked)
@@ -130,11 +170,22 @@ def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, r
         asker_side=store.side_of(session=session, team_id=team_id, user_id=user_id), name=ask.name, link=ask.link,
         description=ask.description, audience=audience, channel_id=ask.channel_id,
         recipients=sales, opened_at=now, closes_at=now + timedelta(days=ask.days),
+        remind_at=_remind_at(session=session, team_id=team_id, opened_at=now, days=ask.days),
+        previous_ask_id=ask.previous_ask_id,
     )
     cards = _cards(ask_id, ask.channel_id, sales) if created else []
     outbox.enqueue(session=session, team_id=team_id, messages=[*cards, home_refresh(user_id)], now=now)
     return AskSent(ask=ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now),
                    recipients=tuple(sales), left_out=tuple(p for p in picked if p not in sales))
+
+
+def _remind_at(*, session: Session, team_id: str, opened_at: datetime, days: int) -> datetime | None:
+    """When the one reminder goes out: the workspace's hours after opening, if that is before the ask closes.
+
+    Fixed when the ask opens, so a change to the setting applies to asks opened after it."""
+    hours = team_store.workspace_config(session=session, team_id=team_id).ask_reminder_hours
+    remind_at = opened_at + timedelta(hours=hours)
+    return remind_at if remind_at < opened_at + timedelta(days=days) else None
 
 
 def _open_ask(*, session: Session, team_id: str, user_id: str, ask_id: int, now: datetime) -> AskView:
@@ -204,13 +255,16 @@ def asks_of(*, session: Session, team_id: str, user_id: str, now: datetime, limi
     return [view_of(a, tallies[a.id], now) for a in asks]
 
 
-def _results(*, session: Session, view: AskView, named: bool = True) -> AskResults:
-    rows = store.answers(session=session, ask_id=view.id)
+def _results(*, session: Session, ask: MessagingAsk, now: datetime, named: bool = True,
+             may_post_change: bool = False) -> AskResults:
+    view = view_of(ask, store.tallies(session=session, ask_ids=[ask.id])[ask.id], now)
+    rows = store.answers(session=session, ask_id=ask.id)
     places = store.usage_of(session=session, answer_ids=[row.id for row in rows])
     answers = tuple(RepAnswer(rep_user_id=r.rep_user_id, reaction=r.reaction, used_in=tuple(places[r.id]),
                               stage=r.buyer_stage, quote=r.buyer_quote, suggestion=r.suggestion) for r in rows)
-    return AskResults(ask=view, answers=answers, usage=store.usage_counts(session=session, ask_id=view.id),
-                      named=named)
+    return AskResults(ask=view, answers=answers, usage=store.usage_counts(session=session, ask_id=ask.id),
+                      named=named, versions=version_comparison(session=session, team_id=ask.team_id, ask=ask),
+                      change=_change_of(ask), may_post_change=may_post_change)
 
 
 def _reads_every_ask(*, session: Session, team_id: str, user_id: str, configured_admins: frozenset[str]) -> bool:
@@ -246,8 +300,9 @@ def ask_results(*, session: Session, team_id: str, user_id: str, which: str, now
         raise InvalidInput({"ask": f"More than one of {whose} matches: {listed}. Use its number, e.g. "
                                    f"`/messaging results #{readable[0].id}`."})
     ask = readable[0]
-    tally = store.tallies(session=session, ask_ids=[ask.id])[ask.id]
-    return _results(session=session, view=view_of(ask, tally, now), named=bool(mine))
+    may_post_change = _may_post_change(session=session, team_id=team_id, user_id=user_id, ask=ask,
+                                       configured_admins=configured_admins)
+    return _results(session=session, ask=ask, now=now, named=bool(mine), may_post_change=may_post_change)
 
 
 def close_due_asks(*, session: Session, now: datetime) -> int:
@@ -259,8 +314,9 @@ def close_due_asks(*, session: Session, now: datetime) -> int:
         summary = Message(kind="messaging_summary", dedupe_key=f"ask-summary:{ask.id}", channel=ask.asker_user_id,
                           payload={"ask_id": ask.id})
         cards = _cards(ask.id, ask.channel_id if ask.audience == "channel" else None, ask.recipients)
+        reminders = _reminders(ask.id, store.reminded_reps(session=session, team_id=ask.team_id, ask_id=ask.id))
         outbox.enqueue(session=session, team_id=ask.team_id, now=now, messages=[
-            summary, *cards, home_refresh(ask.asker_user_id),  # the ask leaves their open asks
+            summary, *cards, *reminders, home_refresh(ask.asker_user_id),  # the ask leaves their open asks
         ])
         closed += 1
     return closed
@@ -268,5 +324,134 @@ def close_due_asks(*, session: Session, now: datetime) -> int:
 
 def ask_summary(*, session: Session, team_id: str, ask_id: int, now: datetime) -> AskResults | None:
     """The closed ask's evidence, for the asker's summary DM."""
+    ask = store.ask(session=session, team_id=team_id, ask_id=ask_id)
+    return _results(session=session, ask=ask, now=now, may_post_change=True) if ask else None
+
+
+# --- the loop closes: one reminder, "what we changed", versions ---------------------------------------
+
+
+def queue_due_ask_reminders(*, session: Session, now: datetime) -> int:
+    """Queue one reminder DM to each rep who should answer an open ask and hasn't, once per ask (claimed)."""
+    queued = 0
+    for ask in store.asks_due_for_reminders(session=session, now=now):
+        if not store.claim_reminders(session=session, ask_id=ask.id):
+            continue  # another clock took it
+        reminders = _reminders(ask.id, store.reps_yet_to_answer(session=session, ask=ask))
+        outbox.enqueue(session=session, team_id=ask.team_id, messages=reminders, now=now)
+        queued += len(reminders)
+    return queued
+
+
+def _reminders(ask_id: int, reps: Iterable[str]) -> list[Message]:
+    """The reminder DM to each rep; queued again under the same keys when the ask closes, the reminders posted
+    are re-synced in place to the closed card (no buttons)."""
+    return [Message(kind="messaging_reminder", dedupe_key=f"ask-reminder:{ask_id}:{user_id}", channel=user_id,
+                    payload={"ask_id": ask_id, "user_id": user_id}) for user_id in reps]
+
+
+def reminder_view(*, session: Session, team_id: str, ask_id: int, user_id: str, now: datetime,
+                  posted: bool = False) -> AskView | None:
+    """The ask a reminder shows. Not yet posted: None if it closed or the rep answered since it was queued
+    (never remind those who answered). Posted: the ask as it is now, to re-sync the reminder in place."""
     view = ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now)
-    return _results(session=session, view=view) if view else None
+    if view is None or posted:
+        return view
+    if view.closed or store.has_answered(session=session, ask_id=ask_id, user_id=user_id):
+        return None
+    return view
+
+
+MAX_VERSIONS = 50  # how far back a chain of "New version of" links is followed
+
+
+def _version_chain(*, session: Session, team_id: str, ask: MessagingAsk) -> list[MessagingAsk]:
+    """The ask and the earlier versions it follows, newest first (a loop in the links ends the chain)."""
+    chain, seen = [ask], {ask.id}
+    while (previous_id := chain[-1].previous_ask_id) and previous_id not in seen and len(chain) < MAX_VERSIONS:
+        previous = store.ask(session=session, team_id=team_id, ask_id=previous_id)
+        if previous is None:
+            break
+        chain.append(previous)
+        seen.add(previous.id)
+    return chain
+
+
+def version_comparison(*, session: Session, team_id: str, ask: MessagingAsk) -> VersionComparison | None:
+    """This ask's resonance beside the version before it, numbered from the first (v1, v2, …)."""
+    chain = _version_chain(session=session, team_id=team_id, ask=ask)
+    if len(chain) < 2:
+        return None
+    this, earlier = chain[0], chain[1]
+    tallies = store.tallies(session=session, ask_ids=[this.id, earlier.id])
+
+    def version(of: MessagingAsk, number: int) -> AskVersion:
+        view = view_of(of, tallies[of.id], of.closes_at)
+        return AskVersion(number=number, ask_id=of.id, name=of.name, answered=view.answered,
+                          resonance=view.resonance_rate)
+
+    return VersionComparison(this=version(this, len(chain)), earlier=version(earlier, len(chain) - 1))
+
+
+def version_choices(*, session: Session, team_id: str) -> list[tuple[int, str]]:
+    """The ask modal's "New version of" choices: the workspace's recent asks, newest first."""
+    return store.recent_asks(session=session, team_id=team_id, limit=VERSIONS_OFFERED)
+
+
+def _may_post_change(*, session: Session, team_id: str, user_id: str, ask: MessagingAsk,
+                     configured_admins: frozenset[str]) -> bool:
+    admins = set(team_store.admin_ids(session=session, team_id=team_id)) | configured_admins
+    return user_id == ask.asker_user_id or user_id in admins
+
+
+def _ask_for_change(*, session: Session, team_id: str, user_id: str, ask_id: int,
+                    configured_admins: frozenset[str]) -> MessagingAsk:
+    ask = store.ask(session=session, team_id=team_id, ask_id=ask_id)
+    if ask is None:
+        raise NotFound("This ask no longer exists, so there is nobody to tell what changed.")
+    if not _may_post_change(session=session, team_id=team_id, user_id=user_id, ask=ask,
+                            configured_admins=configured_admins):
+        raise NotAllowed(f"Only <@{ask.asker_user_id}>, who asked about “{escape_mrkdwn(ask.name)}”, or an admin "
+                         "can post what changed.")
+    return ask
+
+
+def change_form(*, session: Session, team_id: str, user_id: str, ask_id: int,
+                configured_admins: frozenset[str] = frozenset()) -> ChangeForm:
+    """What the "what we changed" modal opens with (the text posted earlier, to edit)."""
+    ask = _ask_for_change(session=session, team_id=team_id, user_id=user_id, ask_id=ask_id,
+                          configured_admins=configured_admins)
+    return ChangeForm(ask_id=ask.id, ask_name=ask.name, note=ask.change_note, link=ask.change_link,
+                      answerers=len(store.answerers(session=session, ask_id=ask.id)))
+
+
+def post_change(*, session: Session, team_id: str, user_id: str, ask_id: int, change: ChangeInput, now: datetime,
+                configured_admins: frozenset[str] = frozenset()) -> ChangePosted:
+    """Store "what we changed" on the ask and queue it to every rep who answered, once each.
+
+    The first submission sends it. A later edit stores the new text and updates the DMs already sent in place
+    (the same outbox keys: chat.update, no second notification); a rep who answered since gets it afresh.
+    The same text again (a retried or double submission) changes and sends nothing."""
+    ask = _ask_for_change(session=session, team_id=team_id, user_id=user_id, ask_id=ask_id,
+                          configured_admins=configured_admins)
+    edited = ask.change_note is not None
+    reps = store.answerers(session=session, ask_id=ask.id)
+    if not store.save_change(session=session, ask_id=ask.id, note=change.note, link=change.link, now=now):
+        return ChangePosted(ask_name=ask.name, sent_to=len(reps), edited=edited, unchanged=True)
+    outbox.enqueue(session=session, team_id=team_id, now=now, messages=[
+        Message(kind="messaging_change", dedupe_key=f"ask-change:{ask.id}:{rep}", channel=rep,
+                payload={"ask_id": ask.id}) for rep in reps])
+    return ChangePosted(ask_name=ask.name, sent_to=len(reps), edited=edited)
+
+
+def ask_change(*, session: Session, team_id: str, ask_id: int) -> AskChange | None:
+    """The ask's "what we changed", as the reps who answered read it; None if there is none (or no ask)."""
+    ask = store.ask(session=session, team_id=team_id, ask_id=ask_id)
+    return _change_of(ask) if ask else None
+
+
+def _change_of(ask: MessagingAsk) -> AskChange | None:
+    if not ask.change_note:
+        return None
+    return AskChange(ask_id=ask.id, ask_name=ask.name, asker_user_id=ask.asker_user_id, note=ask.change_note,
+                     link=ask.change_link)

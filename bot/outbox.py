@@ -39,14 +39,14 @@ from bot.blocks.actions import action_dm
 from bot.blocks.home import home_view
 from bot.blocks.intel import intel_post_message
 from bot.blocks.leadfeedback import lead_feed_message
-from bot.blocks.messaging import ask_card, ask_summary_message
+from bot.blocks.messaging import ask_card, ask_change_message, ask_reminder_message, ask_summary_message
 from bot.blocks.pulse import pulse_prompt_message, pulse_reminder_message
 from bot.blocks.replies import reply_dm_message
 from bot.home import home_summary
 from bot.intel import POST_KIND as INTEL_POST
 from bot.intel import intel_for_post
 from bot.leads import lead_rating_for_feed
-from bot.messaging import ask_summary, ask_view
+from bot.messaging import ask_change, ask_summary, ask_view, reminder_view
 from bot.pulse import prompt_for, reminder_state, secret_of
 from bot.replies import current_reply, reply_dm
 from bot.results.replies import Subject
@@ -161,6 +161,23 @@ def compose_messaging_summary(session: Session, message: ClaimedMessage) -> Slac
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
+def compose_messaging_reminder(session: Session, message: ClaimedMessage) -> SlackPost | None:
+    view = reminder_view(session=session, team_id=message.team_id, ask_id=message.payload["ask_id"],
+                         user_id=message.payload["user_id"], now=datetime.now(UTC), posted=bool(message.slack_ts))
+    if view is None:
+        return None  # answered (or closed) since the reminder was queued: never remind those who answered
+    text, blocks = ask_card(view) if view.closed else ask_reminder_message(view)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
+def compose_messaging_change(session: Session, message: ClaimedMessage) -> SlackPost | None:
+    change = ask_change(session=session, team_id=message.team_id, ask_id=message.payload["ask_id"])
+    if change is None:
+        return None
+    text, blocks = ask_change_message(change)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
 def compose_action_dm(session: Session, message: ClaimedMessage, *, reminder: bool) -> SlackPost | None:
     """An action's DM to its owner; once the action is closed, a posted one is updated to say so and one not
     yet posted is dropped (there is nothing left to ask of the owner)."""
@@ -188,6 +205,8 @@ COMPOSERS: dict[str, Composer] = {
     "messaging_card": compose_messaging_card,
     "messaging_dm": compose_messaging_card,
     "messaging_summary": compose_messaging_summary,
+    "messaging_reminder": compose_messaging_reminder,
+    "messaging_change": compose_messaging_change,
     "lead_feed": compose_lead_feed,
     "reply_dm": compose_reply_dm,
     INTEL_POST: compose_intel_post,

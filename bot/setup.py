@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.errors import InvalidInput
 from bot.leads import file_typed_sources
 from bot.pulse import DEFAULT_QUESTIONS, workspace_zone
-from bot.results.setup import THRESHOLD_MAX, CodeLine, SavedSetup, SetupState
+from bot.results.setup import ASK_REMINDER_HOURS_MAX, THRESHOLD_MAX, CodeLine, SavedSetup, SetupState
 from bot.results.teams import SIDES
 from bot.results.workspace import DAYS
 from bot.teams import usergroups
@@ -80,6 +80,7 @@ class SetupForm(BaseModel):
     good_reasons: list[CodeLine] = Field(default_factory=list)
     sources: list[CodeLine] = Field(default_factory=list)
     allow_new_sources: bool = False
+    ask_reminder_hours: int = 24
     # The codes the modal listed when it opened: only those are retired when left out, so a source
     # a rep adds while the modal is open, or one that didn't fit in it, is kept. None: retire any.
     shown_reasons: set[str] | None = None
@@ -123,6 +124,15 @@ class SetupForm(BaseModel):
             raise ValueError(f"Use a number from 3 to {THRESHOLD_MAX}: fewer than 3 answers would let people "
                              "work out who said what.")
         return number
+
+    @field_validator("ask_reminder_hours", mode="before")
+    @classmethod
+    def _reminder_hours(cls, value: object) -> int:
+        text = str(value if value is not None else 24).strip()
+        if not text.isdigit() or not 1 <= int(text) <= ASK_REMINDER_HOURS_MAX:
+            raise ValueError(f"Use a whole number of hours from 1 to {ASK_REMINDER_HOURS_MAX} (two weeks), "
+                             "e.g. 24 for a day after the ask opens.")
+        return int(text)
 
     @field_validator("bad_reasons", "good_reasons", "sources", mode="before")
     @classmethod
@@ -189,6 +199,7 @@ def setup_state(*, session: Session, team_id: str, default_zone: str | None, def
                  for s in queries.active_sources(session=session, team_id=team_id)],
         allow_new_sources=config.allow_new_sources,
         typed_sources=queries.typed_source_counts(session=session, team_id=team_id),
+        ask_reminder_hours=config.ask_reminder_hours,
     )
 
 
@@ -206,6 +217,7 @@ def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime
     config.comment_threshold = max(config.comment_threshold, form.anonymity_threshold)
     config.anonymity_threshold = form.anonymity_threshold
     config.allow_new_sources = form.allow_new_sources
+    config.ask_reminder_hours = form.ask_reminder_hours  # asks already open keep the reminder time they got
 
     for side in SIDES:
         chosen = getattr(form, f"{side}_members")

@@ -88,4 +88,5 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
         sales_channel=config.sales_channel or default_sales_channel,
         lead_feed_channel=config.lead_feed_channel or default_lead_feed_channel,
         leaders=list(config.leader_user_ids or []),
+        ask_reminder_hours=config.ask_reminder_hours,
     )

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from slack_bolt import Ack, App
 from slack_sdk.models.views import View
 
-from bot.blocks.ids import ANSWER_FORM_BLOCKS, ASK_FORM_BLOCKS
+from bot.blocks.ids import ANSWER_FORM_BLOCKS, ASK_FORM_BLOCKS, CHANGE_FORM_BLOCKS
 from bot.blocks.ids import MessagingIds as Ids
 from bot.blocks.messaging import (
     AnswerMetadata,
@@ -20,6 +20,9 @@ from bot.blocks.messaging import (
     ask_modal,
     ask_results_message,
     ask_sent,
+    change_modal,
+    change_posted_view,
+    messaging_help,
     my_asks_message,
     open_asks_message,
 )
@@ -28,14 +31,18 @@ from bot.errors import InvalidInput, parse
 from bot.messaging import (
     AnswerInput,
     AskInput,
+    ChangeInput,
     answer_form,
     ask_results,
     asks_of,
+    change_form,
     create_ask,
     group_ask_recipients,
     open_asks,
+    post_change,
     record_answer,
     submit_ask,
+    version_choices,
 )
 from bot.results.messaging import AskSent, AskView
 from bot.text import plain_command_text
@@ -57,13 +64,16 @@ class Messaging:
         self.cf = crossfeed
 
     def on_command(self, ack: Ack, body: dict, context) -> None:
-        """`/messaging`, `/messaging ask`, `/messaging results [ask]`."""
+        """`/messaging`, `/messaging ask`, `/messaging results [ask]`, `/messaging help`."""
         text = plain_command_text(body.get("text", ""))
         word, _, rest = text.partition(" ")
         word = word.casefold()
         if word == "ask":
             ack()
             return self.cf.open_modal_after_ack(body, lambda: self._ask_modal(context.team_id))
+        if word == "help":
+            text, blocks = messaging_help()
+            return ack(text=text, blocks=blocks, response_type="ephemeral")
         with self.cf.transaction() as session:
             if word == "results" and rest.strip():
                 reply = ask_results_message(ask_results(
@@ -75,8 +85,8 @@ class Messaging:
             elif not word:
                 reply = open_asks_message(open_asks(session=session, team_id=context.team_id, now=_now()))
             else:
-                raise InvalidInput({"command": "Try `/messaging` (open asks), `/messaging ask`, or "
-                                               "`/messaging results [#number]`."})
+                raise InvalidInput({"command": "Try `/messaging` (open asks), `/messaging ask`, "
+                                               "`/messaging results [#number]` or `/messaging help`."})
         text, blocks = reply
         ack(text=text, blocks=blocks, response_type="ephemeral")
 
@@ -90,6 +100,7 @@ class Messaging:
                 user_ids=_field(values, Ids.PEOPLE).get("selected_users") or [],
                 usergroup_id=(_field(values, Ids.GROUP).get("selected_option") or {}).get("value"),
                 days=_field(values, Ids.DAYS).get("value"),
+                previous_ask_id=(_field(values, Ids.PREVIOUS).get("selected_option") or {}).get("value"),
             ))
             with self.cf.transaction() as session:
                 sent = submit_ask(session=session, team_id=context.team_id, user_id=context.user_id, ask=ask,
@@ -137,6 +148,34 @@ class Messaging:
         self.cf.later(body, lambda: self._confirm_answer(context.team_id, context.user_id, metadata, updated,
                                                           answer.reaction))
 
+    def on_change_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
+        """The summary's "Post what we changed": the modal, with the text posted earlier to edit."""
+        ack()
+        ask_id = str(action.get("value") or "")
+        if not ask_id.isdigit():
+            raise InvalidInput({"ask": "That button is from an old version of this message."})
+        with self.cf.transaction() as session:
+            form = change_form(session=session, team_id=context.team_id, user_id=context.user_id,
+                               ask_id=int(ask_id), configured_admins=self.cf.settings.admin_user_ids)
+        self.cf.open_modal_after_ack(body, change_modal(form))
+
+    def on_change_submitted(self, ack: Ack, view: dict, context) -> None:
+        ask_id = view.get("private_metadata") or ""
+        if not ask_id.isdigit():
+            raise InvalidInput({"ask": "This form is from an old version of Crossfeed; open it again."})
+        values = view["state"]["values"]
+        try:
+            change = parse(ChangeInput, dict(note=_field(values, Ids.CHANGE_NOTE).get("value"),
+                                             link=_field(values, Ids.CHANGE_LINK).get("value")))
+            with self.cf.transaction() as session:
+                posted = post_change(session=session, team_id=context.team_id, user_id=context.user_id,
+                                     ask_id=int(ask_id), change=change, now=_now(),
+                                     configured_admins=self.cf.settings.admin_user_ids)
+        except InvalidInput as invalid:
+            return ack(response_action="errors", errors={CHANGE_FORM_BLOCKS.get(field, Ids.CHANGE_NOTE): message
+                                                         for field, message in invalid.fields.items()})
+        ack(response_action="update", view=change_posted_view(posted))
+
     # --- after ack -------------------------------------------------------------------------------
 
     def _ask_modal(self, team_id: str) -> View:
@@ -144,7 +183,8 @@ class Messaging:
         groups = self.cf.usergroup_choices(team_id)
         with self.cf.transaction() as session:
             channel = sales_channel(session=session, team_id=team_id, default=self.cf.settings.sales_channel)
-        return ask_modal(default_channel=channel, usergroups=groups)
+            earlier = version_choices(session=session, team_id=team_id)
+        return ask_modal(default_channel=channel, usergroups=groups, earlier_asks=earlier)
 
     def _send_group_ask(self, team_id: str, user_id: str, ask: AskInput, *, submission_key: str) -> AskSent:
         """A DM ask naming a user group: read the group, then store the ask and queue its DMs (once per key)."""
@@ -174,6 +214,8 @@ class Messaging:
         app.view(Ids.ASK_MODAL)(self.on_ask_submitted)
         app.action(re.compile(r"^messaging\.react\.[a-z_]+$"))(self.on_reaction_clicked)
         app.view(Ids.ANSWER_MODAL)(self.on_answer_submitted)
+        app.action(Ids.CHANGE)(self.on_change_clicked)
+        app.view(Ids.CHANGE_MODAL)(self.on_change_submitted)
 
 
 def register(app: App, crossfeed: Crossfeed) -> None:

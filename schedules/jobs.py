@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.actions import queue_due_reminders as queue_action_reminders
 from bot.container import ClientFor, Crossfeed
 from bot.digest_posting import post_due_digests
-from bot.messaging import close_due_asks
+from bot.messaging import close_due_asks, queue_due_ask_reminders
 from bot.outbox import Outbox
 from bot.pulse import open_due_round, queue_due_reminders, secret_of
 from bot.settings import Settings
@@ -90,8 +90,10 @@ def send_pulse_reminders(runtime: JobRuntime) -> str:
 
 
 def close_messaging_asks(runtime: JobRuntime) -> str:
-    """Close messaging asks whose time is up: summary DM to the asker, card marked closed."""
-    return f"messaging: {_queue(runtime, close_due_asks)} ask(s) closed"
+    """Close messaging asks whose time is up (summary DM to the asker, card marked closed), then queue the one
+    reminder of each open ask whose reminder time came to the reps who haven't answered."""
+    closed = _queue(runtime, close_due_asks)  # first: an ask that is closing needs no reminder
+    return f"messaging: {closed} ask(s) closed, {_queue(runtime, queue_due_ask_reminders)} reminder(s) queued"
 
 
 def post_weekly_digests(runtime: JobRuntime) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, case, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_one
-from storage.models import MessagingAnswer, MessagingAsk, MessagingUsage, TeamMember
+from storage.models import MessagingAnswer, MessagingAsk, MessagingUsage, OutboxMessage, TeamMember
 from storage.queries import dialect_insert
 
 REACTIONS = ("resonated", "mixed", "flat", "not_used")
@@ -165,3 +165,85 @@ def tallies(*, session: Session, ask_ids: Sequence[int]) -> dict[int, dict[str, 
     ).all()
     found = {row.ask_id: {r: int(getattr(row, r) or 0) for r in REACTIONS} for row in rows}
     return {ask_id: found.get(ask_id, dict.fromkeys(REACTIONS, 0)) for ask_id in ask_ids}
+
+
+# --- the ask loop: one reminder, "what we changed", versions -------------------------------------------
+
+
+def asks_due_for_reminders(*, session: Session, now: datetime) -> Sequence[MessagingAsk]:
+    """Open asks whose reminder time has come and whose reminders nobody has queued yet."""
+    return session.scalars(
+        select(MessagingAsk).where(
+            MessagingAsk.reminders_queued.is_(False), MessagingAsk.remind_at <= now,
+            MessagingAsk.closed_at.is_(None), MessagingAsk.closes_at > now,
+        ).order_by(MessagingAsk.id)
+    ).all()
+
+
+def claim_reminders(*, session: Session, ask_id: int) -> bool:
+    """Mark the ask's reminders as queued; only one caller (of any number of clocks) ever wins."""
+    return claim_one(session, MessagingAsk,
+                     where=(MessagingAsk.id == ask_id) & MessagingAsk.reminders_queued.is_(False),
+                     values=dict(reminders_queued=True))
+
+
+def reps_yet_to_answer(*, session: Session, ask: MessagingAsk) -> list[str]:
+    """Who should answer the ask and hasn't: its DM recipients (a channel ask: the sales team's members) who
+    are in the sales team, have given no answer, and didn't ask it. A channel ask in a workspace with no
+    teams has nobody to name: who reads a channel is not someone asks are known to be for."""
+    answered = select(MessagingAnswer.rep_user_id).where(MessagingAnswer.ask_id == ask.id)
+    if ask.audience == "dm":
+        candidates = sales_team_among(session=session, team_id=ask.team_id, user_ids=list(ask.recipients or []))
+        gave = set(session.scalars(answered))
+        return [user_id for user_id in candidates if user_id not in gave and user_id != ask.asker_user_id]
+    return list(session.scalars(
+        select(TeamMember.user_id).where(
+            TeamMember.team_id == ask.team_id, TeamMember.side == "sales",
+            TeamMember.user_id != ask.asker_user_id, TeamMember.user_id.not_in(answered),
+        ).order_by(TeamMember.id)
+    ))
+
+
+def reminded_reps(*, session: Session, team_id: str, ask_id: int) -> list[str]:
+    """The reps whose reminder about the ask was posted (its outbox key ends in their user id)."""
+    prefix = f"ask-reminder:{ask_id}:"
+    return [key.removeprefix(prefix) for key in session.scalars(
+        select(OutboxMessage.dedupe_key).where(
+            OutboxMessage.team_id == team_id, OutboxMessage.kind == "messaging_reminder",
+            OutboxMessage.dedupe_key.startswith(prefix, autoescape=True), OutboxMessage.slack_ts.is_not(None))
+        .order_by(OutboxMessage.id))]
+
+
+def has_answered(*, session: Session, ask_id: int, user_id: str) -> bool:
+    return bool(session.scalar(select(exists().where(MessagingAnswer.ask_id == ask_id,
+                                                     MessagingAnswer.rep_user_id == user_id))))
+
+
+def answerers(*, session: Session, ask_id: int) -> list[str]:
+    """The reps whose answers count (the sales team), first to answer first."""
+    return list(session.scalars(
+        select(MessagingAnswer.rep_user_id).where(MessagingAnswer.ask_id == ask_id, counts_in_tally())
+        .order_by(MessagingAnswer.answered_at, MessagingAnswer.id)
+    ))
+
+
+def save_change(*, session: Session, ask_id: int, note: str, link: str | None, now: datetime) -> bool:
+    """Store "what we changed" on the ask; False when it already says exactly that (a retried submission)."""
+    return claim_one(session, MessagingAsk,
+                     where=(MessagingAsk.id == ask_id) & or_(
+                         MessagingAsk.change_note.is_(None), MessagingAsk.change_note != note,
+                         MessagingAsk.change_link.is_distinct_from(link)),
+                     values=dict(change_note=note, change_link=link, changed_at=now))
+
+
+def recent_asks(*, session: Session, team_id: str, limit: int) -> list[tuple[int, str]]:
+    """(id, name) of the workspace's latest asks, newest first."""
+    return [tuple(row) for row in session.execute(
+        select(MessagingAsk.id, MessagingAsk.name).where(MessagingAsk.team_id == team_id)
+        .order_by(MessagingAsk.opened_at.desc(), MessagingAsk.id.desc()).limit(limit)
+    )]
+
+
+def asks_by_id(*, session: Session, team_id: str, ask_ids: Sequence[int]) -> dict[int, MessagingAsk]:
+    return {ask.id: ask for ask in session.scalars(
+        select(MessagingAsk).where(MessagingAsk.team_id == team_id, MessagingAsk.id.in_(list(ask_ids))))}

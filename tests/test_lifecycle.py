@@ -337,11 +337,16 @@ def test_five_weeks_as_deployed(month):
 
     # Reminders: one per round to each person who had not answered by then, none to the others.
     reminders = Counter((iso_week(when), params["channel"]) for when, params in month.calls("chat.postMessage")
-                        if params.get("text", "").startswith("Reminder"))
+                        if params.get("text", "").startswith("Reminder: this week's pulse"))
     everyone = set(REPS) | set(MARKETERS)
     expected_reminders = Counter({(week, person): 1 for week in month.ledger.asked
                                   for person in everyone - month.ledger.answered_before_reminder[week]})
     assert reminders == expected_reminders
+    # Each ask reminds the reps once, a day after it opens (Monday 14:00 → Tuesday 14:00): none had answered
+    # yet (they answer at 16:00), and the marketer who asked is not a rep.
+    ask_reminders = Counter((when, params["channel"]) for when, params in month.calls("chat.postMessage")
+                            if params.get("text", "").startswith("Reminder: How did this land"))
+    assert ask_reminders == Counter({(local(week, 1, 14), rep): 1 for week in (0, 2) for rep in REPS})
 
     # Asks close once: one summary to the asker, one closed card.
     summaries = [params for _, params in month.calls("chat.postMessage") if "has closed" in params.get("text", "")]

@@ -25,7 +25,7 @@ COMMANDS_HELP = (
     "rates a lead in one line; `/leadfeedback mine` lists your ratings; `/leadfeedback stats [4|12] [source or "
     "campaign]` shows lead quality by source and campaign; `/leadfeedback help`\n"
     "• `/messaging` lists open asks; `/messaging ask` asks sales how your messaging landed; "
-    "`/messaging results` shows your asks, `/messaging results #12` one of them\n"
+    "`/messaging results` shows your asks, `/messaging results #12` one of them; `/messaging help`\n"
     "• `/pulse` answers the open pulse check; `/pulse results` shows the last one\n"
     "• `/alignment digest` previews this week so far; `/alignment digest last` shows last week\n"
     "• `/alignment action` logs an action (a title, an owner, a due date) in a form; "
@@ -37,7 +37,8 @@ COMMANDS_HELP = (
 ALIGNMENT_HELP = (
     "*Setup* (admins)\n"
     "• `/alignment setup` opens one form for everything below: channels, teams and user groups, leaders, "
-    "the pulse and digest schedules, the time zone, the anonymity threshold, reason codes and sources\n"
+    "the pulse and digest schedules, when messaging asks remind reps, the time zone, the anonymity threshold, "
+    "reason codes and sources\n"
     "*Teams* (admins)\n"
     "• `/alignment team add @jane @bob sales` · `/alignment team add @kim marketing` · "
     "`/alignment team remove @jane`\n"
@@ -122,7 +123,8 @@ def status_message(status: WorkspaceStatus) -> tuple[str, list[Block]]:
             f"*Pulse*\n{status.pulse_schedule}\nnext: {local_time(status.next_pulse)}",
             f"*Digest*\n{status.digest_schedule} to "
             f"{', '.join(channel(c) for c in status.digest_channels) or '_no channel_'}\nnext: {digest_next}",
-            f"*Messaging asks go to*\n{channel(status.sales_channel)}",
+            f"*Messaging asks go to*\n{channel(status.sales_channel)}\none reminder "
+            f"{status.ask_reminder_hours} h after an ask opens",
             f"*Lead feed (ratings 1–2)*\n{channel(status.lead_feed_channel)}",
             f"*Leaders*\n{_people(status.leaders)}",
         ]),

@@ -6,6 +6,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlo
 
 from bot.blocks.common import percent, quote, user_text, within_block_limit
 from bot.blocks.intel import intel_digest_blocks
+from bot.blocks.messaging import version_line
 from bot.results.digest import CAMPAIGN_WEEKS, MIN_SOURCE_RATINGS, SourceLine, WeeklyDigest
 from bot.results.messaging import REACTIONS
 from bot.results.pulse import gap_in_words
@@ -108,6 +109,8 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
             rate = f"{ask.resonance:.0%} resonance" if ask.resonance is not None else "not used yet"
             counts = ", ".join(f"{label} {ask.tally[r]}" for r, label in REACTIONS.items() if ask.tally[r])
             lines.append(f"*{user_text(ask.name, 100)}*: {rate} · {counts or 'no answers'}")
+            if ask.versions:
+                lines[-1] += f"\n      :repeat: {version_line(ask.versions)}"
         blocks.append(SectionBlock(text=":speech_balloon: *Messaging scoreboard*\n" + _listed(lines)))
         best_worst = []
         if messaging.best:

@@ -53,14 +53,20 @@ class MessagingIds(StrEnum):
     STAGE = "messaging.stage"
     QUOTE = "messaging.quote"
     SUGGESTION = "messaging.suggestion"
+    PREVIOUS = "messaging.previous"  # the ask modal's "New version of" select
+    CHANGE = "messaging.change"  # the summary's "Post what we changed" button; value: the ask's id
+    CHANGE_MODAL = "messaging.change_modal"
+    CHANGE_NOTE = "messaging.change_note"
+    CHANGE_LINK = "messaging.change_link"
 
 
 # AskInput / AnswerInput field → the modal block that shows its error.
 ASK_FORM_BLOCKS: dict[str, str] = {
     "name": MessagingIds.NAME, "link": MessagingIds.LINK, "description": MessagingIds.DESCRIPTION,
     "channel_id": MessagingIds.CHANNEL, "user_ids": MessagingIds.PEOPLE, "usergroup_id": MessagingIds.GROUP,
-    "days": MessagingIds.DAYS,
+    "days": MessagingIds.DAYS, "previous_ask_id": MessagingIds.PREVIOUS,
 }
+CHANGE_FORM_BLOCKS: dict[str, str] = {"note": MessagingIds.CHANGE_NOTE, "link": MessagingIds.CHANGE_LINK}
 ANSWER_FORM_BLOCKS: dict[str, str] = {
     "reaction": MessagingIds.REACTION, "used_in": MessagingIds.USED_IN, "stage": MessagingIds.STAGE,
     "quote": MessagingIds.QUOTE, "suggestion": MessagingIds.SUGGESTION,
@@ -96,6 +102,7 @@ class SetupIds(StrEnum):
     GOOD_REASONS = "good_reasons"
     SOURCES = "sources"
     ALLOW_NEW_SOURCES = "allow_new_sources"
+    ASK_REMINDER_HOURS = "ask_reminder_hours"
 
 
 class HomeIds(StrEnum):

@@ -23,9 +23,20 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import local_time, mrkdwn, quote, static_options, user_text, within_block_limit
+from bot.blocks.common import (
+    MESSAGE_MAX_BLOCKS,
+    local_time,
+    mrkdwn,
+    quote,
+    static_options,
+    user_text,
+    within_block_limit,
+)
 from bot.blocks.ids import MessagingIds as Ids
+from bot.blocks.loop import log_action_button
+from bot.results.actions import ActionPrompt
 from bot.results.messaging import (
+    CHANGE_MAX,
     DEFAULT_DAYS,
     DESCRIPTION_MAX,
     LINK_MAX,
@@ -36,9 +47,14 @@ from bot.results.messaging import (
     REACTIONS,
     STAGES,
     AnswerForm,
+    AskChange,
     AskResults,
     AskSent,
+    AskVersion,
     AskView,
+    ChangeForm,
+    ChangePosted,
+    VersionComparison,
 )
 
 BUTTON_STYLES = {"resonated": "primary", "flat": "danger"}
@@ -61,8 +77,9 @@ class AnswerMetadata(BaseModel):
     ts: str | None = None
 
 
-def ask_modal(*, default_channel: str | None, usergroups: list[tuple[str, str]]) -> View:
-    """`/messaging ask`: what is asked about, whom to ask, and for how long."""
+def ask_modal(*, default_channel: str | None, usergroups: list[tuple[str, str]],
+              earlier_asks: list[tuple[int, str]] | None = None) -> View:
+    """`/messaging ask`: what is asked about, whom to ask, for how long, and which earlier ask it follows."""
     blocks: list[Block] = [
         InputBlock(block_id=Ids.NAME, label="What are you asking about?",
                    element=PlainTextInputElement(action_id=Ids.NAME, max_length=NAME_MAX,
@@ -73,6 +90,15 @@ def ask_modal(*, default_channel: str | None, usergroups: list[tuple[str, str]])
         InputBlock(block_id=Ids.DESCRIPTION, label="The message, or a short description", optional=True,
                    element=PlainTextInputElement(action_id=Ids.DESCRIPTION, multiline=True,
                                                  max_length=DESCRIPTION_MAX)),
+    ]
+    if earlier_asks:
+        blocks.append(InputBlock(
+            block_id=Ids.PREVIOUS, label="New version of", optional=True,
+            hint="If this is a reworked version of something you asked about before, pick that ask: results "
+                 "and the digest then show both versions' resonance side by side.",
+            element=StaticSelectElement(action_id=Ids.PREVIOUS, placeholder="An earlier ask", options=static_options(
+                {str(ask_id): f"#{ask_id} {name}" for ask_id, name in earlier_asks[:100]}))))
+    blocks += [
         InputBlock(block_id=Ids.CHANNEL, label="Post in a channel", optional=True,
                    hint="Or leave it empty and pick people or a user group to DM.",
                    element=ConversationSelectElement(action_id=Ids.CHANNEL, initial_conversation=default_channel,
@@ -246,6 +272,10 @@ def ask_results_message(results: AskResults) -> tuple[str, list[Block]]:
     context = f"{tally_line(view)} · where used: {_where_used(results.usage)}"
     blocks: list[Block] = [SectionBlock(text=mrkdwn(f"*#{view.id} {user_text(view.name, NAME_MAX)}*")),
                            ContextBlock(elements=[MarkdownTextObject(text=context)])]
+    if results.versions:
+        blocks.append(_versions_block(results.versions))
+    if results.change:
+        blocks.append(SectionBlock(text=mrkdwn(_change_text(results.change))))
     answers = results.answers
     if not results.named:
         # Grouped by reaction rather than latest first, so the order can't be matched to who answered when.
@@ -255,6 +285,8 @@ def ask_results_message(results: AskResults) -> tuple[str, list[Block]]:
     if not answers:
         blocks.append(SectionBlock(text="Nobody has answered yet."))
     blocks.extend(SectionBlock(text=mrkdwn(_answer_line(answer, named=results.named))) for answer in answers)
+    if results.may_post_change and view.closed:  # last, past any cut: they survive a long list of answers
+        return text, [*within_block_limit(blocks, MESSAGE_MAX_BLOCKS - 1), loop_buttons(view)]
     return text, within_block_limit(blocks)
 
 
@@ -273,6 +305,8 @@ def ask_summary_message(results: AskResults, *, best: int = 5) -> tuple[str, lis
                              f"*Where used*\n{where}"]),
         ContextBlock(elements=[MarkdownTextObject(text=tally_line(view))]),
     ]
+    if results.versions:
+        blocks.append(_versions_block(results.versions))
     if quotes:
         blocks.append(SectionBlock(text="*What buyers said*\n" + "\n".join(
             f"{EMOJI[a.reaction]} <@{a.rep_user_id}>\n{quote(a.quote, 500)}" for a in quotes[:best])[:2900]))
@@ -283,5 +317,126 @@ def ask_summary_message(results: AskResults, *, best: int = 5) -> tuple[str, lis
     if more > 0:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"…and {more} more quotes")]))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
-        text=f"`/messaging results #{view.id}` shows every answer.")]))
+        text=f"`/messaging results #{view.id}` shows every answer. Changed something because of them? "
+             "*Post what we changed* tells everyone who answered.")]))
+    blocks.append(loop_buttons(view))
     return text, blocks
+
+
+# --- the loop closes: the reminder, versions, "what we changed" ------------------------------------------
+
+
+def ask_reminder_message(view: AskView) -> tuple[str, list[Block]]:
+    """The one reminder to a rep who hasn't answered: the ask's own card, with its buttons, under a nudge."""
+    text, card = ask_card(view)
+    nudge = SectionBlock(text=mrkdwn(
+        f":alarm_clock: Reminder: <@{view.asker_user_id}> would still like to hear how "
+        f"“{user_text(view.name, NAME_MAX)}” landed with your buyers. It takes a click, open until "
+        f"{local_time(view.closes_at)}."))
+    return f"Reminder: {text}", [nudge, *card]
+
+
+def _resonance(version: AskVersion) -> str:
+    return f"{version.resonance:.0%}" if version.resonance is not None else "not used yet"
+
+
+def version_line(versions: VersionComparison) -> str:
+    """ "v2 resonated 67% (6 answers) vs v1 33% (9)" """
+    this, earlier = versions.this, versions.earlier
+    answers = "1 answer" if this.answered == 1 else f"{this.answered} answers"
+    return (f"v{this.number} resonated {_resonance(this)} ({answers}) vs v{earlier.number} "
+            f"{_resonance(earlier)} ({earlier.answered})")
+
+
+def _versions_block(versions: VersionComparison) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=(
+        f":repeat: {version_line(versions)} · v{versions.earlier.number} was "
+        f"#{versions.earlier.ask_id} “{user_text(versions.earlier.name, NAME_MAX)}”"))])
+
+
+def _change_text(change: AskChange) -> str:
+    text = "*What we changed*\n" + quote(change.note, CHANGE_MAX)
+    if change.link:
+        text += f"\n{user_text(change.link, LINK_MAX)}"
+    return text
+
+
+def loop_buttons(view: AskView) -> ActionsBlock:
+    """Under the asker's summary: tell the reps who answered what changed, and log an action."""
+    name = view.name
+    return ActionsBlock(block_id=f"{Ids.CHANGE}.{view.id}", elements=[
+        ButtonElement(action_id=Ids.CHANGE, text="Post what we changed", style="primary", value=str(view.id)),
+        log_action_button(ActionPrompt(kind="ask", ref=str(view.id), label=name, title=f"Rework “{name}”")),
+    ])
+
+
+def change_modal(form: ChangeForm) -> View:
+    """"Post what we changed": the text (required) and a link (optional), sent to the reps who answered."""
+    reps = "1 rep who answered" if form.answerers == 1 else f"{form.answerers} reps who answered"
+    about = f"*{user_text(form.ask_name, NAME_MAX)}*\n" + (
+        f"Tell the {reps} what you changed because of their feedback. They get it by DM, with your name."
+        if form.answerers else "Nobody answered this ask, so this is only kept: `/messaging results` shows it.")
+    if form.note:
+        about += "\nAlready sent: editing it updates the DMs they have, without notifying them again."
+    blocks: list[Block] = [
+        SectionBlock(text=mrkdwn(about)),
+        InputBlock(block_id=Ids.CHANGE_NOTE, label="What changed?", element=PlainTextInputElement(
+            action_id=Ids.CHANGE_NOTE, multiline=True, max_length=CHANGE_MAX, initial_value=form.note,
+            placeholder="Led with the 6-month payback; cut the pricing slide")),
+        InputBlock(block_id=Ids.CHANGE_LINK, label="Link to the new version", optional=True,
+                   element=PlainTextInputElement(action_id=Ids.CHANGE_LINK, max_length=LINK_MAX,
+                                                 initial_value=form.link, placeholder="https://…")),
+    ]
+    return View(type="modal", callback_id=Ids.CHANGE_MODAL, title="What we changed",
+                submit="Update" if form.note else "Send", close="Cancel", private_metadata=str(form.ask_id),
+                blocks=blocks)
+
+
+def change_posted_view(posted: ChangePosted) -> View:
+    """What the modal turns into once sent."""
+    name = user_text(posted.ask_name, NAME_MAX)
+    reps = "1 rep" if posted.sent_to == 1 else f"{posted.sent_to} reps"
+    if posted.unchanged:
+        text = f":white_check_mark: Already sent: the {reps} who answered “{name}” have this text."
+    elif posted.edited:
+        text = f":white_check_mark: Updated. The DMs of the {reps} who answered “{name}” now show the new text."
+    elif posted.sent_to:
+        text = f":white_check_mark: Sent to the {reps} who answered “{name}”. Thanks for closing the loop!"
+    else:
+        text = (f":white_check_mark: Saved. Nobody answered “{name}”, so there is nobody to tell; it shows in "
+                "`/messaging results`.")
+    return View(type="modal", title="What we changed", close="Done", blocks=[SectionBlock(text=mrkdwn(text))])
+
+
+def ask_change_message(change: AskChange) -> tuple[str, list[Block]]:
+    """The DM to each rep who answered: what the asker changed because of the answers."""
+    name = user_text(change.ask_name, NAME_MAX)
+    text = f"What changed after your feedback on “{name}”"
+    blocks: list[Block] = [
+        SectionBlock(text=mrkdwn(f":hammer_and_wrench: You answered <@{change.asker_user_id}>'s ask about "
+                                 f"“{name}”. Here is what changed because of it.")),
+        SectionBlock(text=mrkdwn(_change_text(change))),
+        ContextBlock(elements=[MarkdownTextObject(text="Thanks for answering: this is what your feedback did.")]),
+    ]
+    return text, blocks
+
+
+def messaging_help() -> tuple[str, list[Block]]:
+    """`/messaging help`: every part of an ask's loop, in the order a marketer meets it."""
+    text = "How messaging asks work"
+    body = (
+        "*Marketers*\n"
+        "• `/messaging ask`: ask sales how a message, talk track or asset landed with buyers. Post it in a "
+        "channel or DM reps. If it is a reworked version of something you asked about before, pick that ask "
+        "under *New version of*: results and the digest then show both versions' resonance side by side.\n"
+        "• `/messaging results` lists your asks; `/messaging results #12` (or part of a name) shows every "
+        "answer with names.\n"
+        "• When your ask closes you get a summary. *Post what we changed* sends what you changed, and an "
+        "optional link, by DM to everyone who answered; editing it later updates those DMs without "
+        "notifying them again. *Log action* records an action it led to.\n"
+        "*Reps*\n"
+        "• `/messaging` lists open asks; answer with the card's buttons. Reps who haven't answered get one "
+        "reminder (an admin sets when, in `/alignment setup`).\n"
+        "Answers are not anonymous: the asker sees who said what; leaders and admins see them without names."
+    )
+    return text, [SectionBlock(text=f":speech_balloon: *{text}*"), SectionBlock(text=body)]

@@ -24,7 +24,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks.common import static_options, user_text
 from bot.blocks.ids import SetupIds as Ids
-from bot.results.setup import THRESHOLD_MAX, CodeLine, SavedSetup, SetupState
+from bot.results.setup import ASK_REMINDER_HOURS_MAX, THRESHOLD_MAX, CodeLine, SavedSetup, SetupState
 from bot.results.workspace import DAYS
 
 NO_GROUP = "-"
@@ -146,6 +146,13 @@ def setup_modal(state: SetupState, *, usergroups: list[tuple[str, str]]) -> View
         _select(Ids.DIGEST_DAY, "Post it on", _DAY_NAMES, state.digest_day),
         InputBlock(block_id=Ids.DIGEST_TIME, label="At (workspace time)",
                    element=TimePickerElement(action_id=Ids.DIGEST_TIME, initial_time=state.digest_time)),
+        HeaderBlock(text="Messaging asks"),
+        InputBlock(block_id=Ids.ASK_REMINDER_HOURS, label="Remind reps who haven't answered after (hours)",
+                   hint="One reminder, this many hours after an ask opens (if it is still open then). Applies "
+                        "to asks opened after you save.",
+                   element=NumberInputElement(action_id=Ids.ASK_REMINDER_HOURS, is_decimal_allowed=False,
+                                              initial_value=str(state.ask_reminder_hours), min_value="1",
+                                              max_value=str(ASK_REMINDER_HOURS_MAX))),
         HeaderBlock(text="Workspace"),
         InputBlock(block_id=Ids.TIMEZONE, label="Time zone", hint="A name like America/New_York or Europe/Paris.",
                    element=PlainTextInputElement(action_id=Ids.TIMEZONE, initial_value=state.timezone,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.results.intel import IntelSection
+from bot.results.messaging import VersionComparison
 from bot.results.pulse import PulseResults
 
 MIN_SOURCE_RATINGS = 3
@@ -87,6 +88,7 @@ class AskLine:
     tally: dict[str, int]
     resonance: float | None
     closed: bool = False
+    versions: VersionComparison | None = None  # a new version of an earlier ask: both resonances
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ STAGES = {"discovery": "Discovery", "evaluation": "Evaluation", "proposal": "Pro
           "closed_won": "Closed won", "closed_lost": "Closed lost"}
 NAME_MAX, LINK_MAX, DESCRIPTION_MAX, QUOTE_MAX = 100, 500, 1500, 1000
 DEFAULT_DAYS, MAX_DAYS = 14, 90
+CHANGE_MAX = 1000  # "what we changed"
+VERSIONS_OFFERED = 100  # the ask modal's "New version of" choices (a static select holds at most 100)
 
 
 class AnswerInput(BaseModel):
@@ -89,6 +91,57 @@ class AskView:
 
 
 @dataclass(frozen=True)
+class AskVersion:
+    """One version of an asset as its ask measured it: v1, v2, … along the "New version of" links."""
+
+    number: int
+    ask_id: int
+    name: str
+    answered: int
+    resonance: float | None
+
+
+@dataclass(frozen=True)
+class VersionComparison:
+    """This ask's resonance beside the earlier version's, e.g. "v2 resonated 67% (6 answers) vs v1 33% (9)"."""
+
+    this: AskVersion
+    earlier: AskVersion
+
+
+@dataclass(frozen=True)
+class AskChange:
+    """"What we changed": the asker's note to everyone who answered, after the ask."""
+
+    ask_id: int
+    ask_name: str
+    asker_user_id: str
+    note: str
+    link: str | None
+
+
+@dataclass(frozen=True)
+class ChangeForm:
+    """What the "what we changed" modal opens with: the ask, and the text posted earlier if any."""
+
+    ask_id: int
+    ask_name: str
+    note: str | None
+    link: str | None
+    answerers: int
+
+
+@dataclass(frozen=True)
+class ChangePosted:
+    """What posting "what we changed" did: how many reps it goes to, and whether it was an edit."""
+
+    ask_name: str
+    sent_to: int
+    edited: bool
+    unchanged: bool = False
+
+
+@dataclass(frozen=True)
 class AskSent:
     """A stored ask, the people it was DM'd to, and those picked but left out for not being in sales."""
 
@@ -120,3 +173,6 @@ class AskResults:
     answers: tuple[RepAnswer, ...]
     usage: dict[str, int]
     named: bool = True  # False for leaders and admins: the evidence without who said it
+    versions: VersionComparison | None = None  # when the ask is a new version of an earlier one
+    change: AskChange | None = None  # what the asker changed afterwards, once posted
+    may_post_change: bool = False  # the reader is the asker or an admin: offer "Post what we changed"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 THRESHOLD_MAX = 50
+ASK_REMINDER_HOURS_MAX = 336  # two weeks: an ask stays open 14 days by default
 
 
 class CodeLine(BaseModel):
@@ -40,6 +41,7 @@ class SetupState:
     sources: list[CodeLine]
     allow_new_sources: bool
     typed_sources: list[tuple[str, int]]  # sources reps typed that match none, with how many ratings name each
+    ask_reminder_hours: int = 24  # hours after a messaging ask opens that reps who haven't answered are reminded
 
 
 @dataclass(frozen=True)

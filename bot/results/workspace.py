@@ -28,3 +28,4 @@ class WorkspaceStatus:
     sales_channel: str | None
     lead_feed_channel: str | None
     leaders: list[str]
+    ask_reminder_hours: int = 24
