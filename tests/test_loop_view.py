@@ -317,3 +317,26 @@ def test_a_leader_sees_this_weeks_actions(running, slack):
     assert "so far): 2 logged · 1 done · 1 overdue" in text
     assert "Exclude students from the webinar list* · <@M1>: Filtered out" in text
     assert "Rewrite the pricing one-pager* · <@M2> · due" in text
+
+
+def test_what_came_of_a_reps_feedback_costs_one_statement_and_only_when_there_is_some(crossfeed):
+    from bench.ack_latency import StatementCounter
+    from tests.test_home import summary_of
+
+    now = datetime.now(UTC)
+    setup_teams(crossfeed)
+    flagged = rate_now(crossfeed, "U1", "ACME-4411 2 no-budget", now - timedelta(days=2)).id
+    assert crossfeed.wait_idle(30)
+    counter = StatementCounter(crossfeed.engine)
+
+    def statements_for_home() -> int:
+        counter.take()
+        summary_of(crossfeed, "U1", now)
+        return len([sql for _, _, sql in counter.take() if not sql.startswith("BEGIN")])
+
+    before = statements_for_home()  # nothing came of it yet: the statement that reads who they are says so
+    add(crossfeed, reply("rating", flagged, now - timedelta(days=2), now - timedelta(hours=1)))
+    after = statements_for_home()
+
+    assert after == before + 1
+    assert summary_of(crossfeed, "U1", now).heard_back.total == 1
