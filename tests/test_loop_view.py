@@ -308,15 +308,20 @@ def test_a_leader_sees_this_weeks_actions(running, slack):
         action("Call the events agency", "M3", today_ny() + timedelta(days=5), created_at=this_week),
         action("Rewrite the pricing one-pager", "M2", today_ny() - timedelta(days=2),
                created_at=monday - timedelta(days=10)))
+    for n in range(3):  # last week's digest: webinar leads averaged 1/5, a talking point
+        rate_now(crossfeed, "U1", f"W-{n} 1 no-budget source:webinar", monday - timedelta(days=3))
     running.settle()
     running.fake.reset()
 
     open_home(slack, "L1")
-    text = shown(published(running.fake, "L1")[0])
+    [view] = published(running.fake, "L1")
+    text = shown(view)
 
     assert "so far): 2 logged · 1 done · 1 overdue" in text
     assert "Exclude students from the webinar list* · <@M1>: Filtered out" in text
     assert "Rewrite the pricing one-pager* · <@M2> · due" in text
+    logged_from = [ActionPrompt.from_value(value) for action_id, value in actions(view) if action_id == ActionIds.NEW]
+    assert [(p.kind, p.ref) for p in logged_from] == [("source", "Webinar")], "last week's talking point"
 
 
 def test_what_came_of_a_reps_feedback_costs_one_statement_and_only_when_there_is_some(crossfeed):

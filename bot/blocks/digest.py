@@ -52,11 +52,11 @@ def source_line(line: SourceLine) -> str:
     return f"{user_text(line.label, 75)}: {line.average:.1f} ({line.ratings})"
 
 
-def talking_point_blocks(digest: WeeklyDigest) -> list[Block]:
+def talking_point_blocks(digest: WeeklyDigest, *, heading: bool = True) -> list[Block]:
     """The talking points, each with a "Log action" button that logs what the team will do about it."""
     if not digest.talking_points:
         return []
-    return [SectionBlock(text="*Talking points*"), *(
+    return [*([SectionBlock(text="*Talking points*")] if heading else []), *(
         SectionBlock(text=mrkdwn(f"• {user_text(point.text, 600)}"), accessory=log_action_button(point.prompt))
         for point in digest.talking_points)]
 

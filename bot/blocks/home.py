@@ -27,7 +27,7 @@ from bot.blocks.common import (
     user_text,
     within_block_limit,
 )
-from bot.blocks.digest import change_mark, index_line, source_line
+from bot.blocks.digest import change_mark, index_line, source_line, talking_point_blocks
 from bot.blocks.ids import ActionIds, HomeIds, LeadFeedbackIds
 from bot.blocks.leadfeedback import RatingButtonValue, stars
 from bot.blocks.messaging import EMOJI, reaction_buttons, tally_line
@@ -220,7 +220,8 @@ def _leadership(digest: WeeklyDigest) -> list[Block]:
         blocks.append(SectionBlock(text="No feedback last week, so there is nothing to measure yet."))
     else:
         index = index_line(digest) if digest.index is not None else "*Alignment index:* not enough data"
-        blocks.append(SectionBlock(text=_listed(index, [f"• {user_text(p.text, 600)}" for p in digest.talking_points])))
+        blocks.append(SectionBlock(text=index))
+        blocks.extend(talking_point_blocks(digest, heading=False))
         leads, messaging = digest.leads, digest.messaging
         fields = [
             f"*Leads rated*\n{leads.ratings}"
