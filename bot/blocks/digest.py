@@ -97,7 +97,7 @@ def loop_blocks(loop: LoopSection, *, partial: bool = False) -> list[Block]:
 
 
 def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, list[Block]]:
-    """The digest as one message: header, index, talking points, leads, messaging, pulse."""
+    """The digest as one message: header, index, talking points, "You said, we did", leads, messaging, pulse."""
     week = digest.week
     title = f"Sales × Marketing alignment · {week.title}" + (" (so far)" if digest.partial else "")
     text = title
