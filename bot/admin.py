@@ -19,6 +19,7 @@ from bot import admin_commands as commands
 from bot.digest import build_weekly_digest, digest_week
 from bot.errors import InvalidInput
 from bot.export import export_csvs
+from bot.replies import forget_replies
 from bot.results.digest import Week, WeeklyDigest
 from bot.results.setup import SavedSetup, SetupState
 from bot.results.teams import Roster
@@ -239,4 +240,6 @@ class AdminService:
         """Delete what Crossfeed holds about `person` (admins only); returns how many rows of each kind went."""
         with self.transaction() as session:
             self._require_admin(session, team_id, user_id)
-            return forget_person(session=session, team_id=team_id, user_id=person)
+            # Replies first: which are theirs is read through their ratings, which go next.
+            replies = forget_replies(session=session, team_id=team_id, user_id=person, now=self.now())
+            return {**forget_person(session=session, team_id=team_id, user_id=person), "replies to feedback": replies}

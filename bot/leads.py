@@ -205,7 +205,7 @@ def rated_lead(row: RatingRow, *, created: bool = False) -> RatedLead:
         id=row.id, lead_ref=row.lead_ref, rating=row.rating, reasons=tuple(label for _, label in row.reasons),
         source=row.source_label, reason_codes=tuple(code for code, _ in row.reasons), source_id=row.source_id,
         source_text=row.source_text, campaign=row.campaign, note=row.note, rater_user_id=row.rater_user_id,
-        updated_at=row.updated_at, created=created,
+        updated_at=row.updated_at, created=created, source_code=row.source_code,
     )
 
 

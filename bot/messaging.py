@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy.orm import Session
@@ -25,7 +24,7 @@ from bot.results.messaging import (
     AskView,
     RepAnswer,
 )
-from bot.text import at_most, escape_mrkdwn
+from bot.text import at_most, escape_mrkdwn, web_link
 from storage import messaging as store
 from storage import outbox, queries
 from storage import teams as team_store
@@ -64,12 +63,7 @@ class AskInput(BaseModel):
     @field_validator("link", mode="before")
     @classmethod
     def _link(cls, value: str | None) -> str | None:
-        value = at_most(value, LINK_MAX, "The link")
-        if value:
-            parts = urlparse(value)
-            if parts.scheme not in ("http", "https") or not parts.netloc or any(c in value for c in " <>|"):
-                raise ValueError("The link must be a web address starting with http:// or https://.")
-        return value
+        return web_link(value, LINK_MAX)
 
     @field_validator("description", mode="before")
     @classmethod

@@ -38,10 +38,13 @@ from bot.blocks.home import home_view
 from bot.blocks.leadfeedback import lead_feed_message
 from bot.blocks.messaging import ask_card, ask_summary_message
 from bot.blocks.pulse import pulse_prompt_message, pulse_reminder_message
+from bot.blocks.replies import reply_dm_message
 from bot.home import home_summary
 from bot.leads import lead_rating_for_feed
 from bot.messaging import ask_summary, ask_view
 from bot.pulse import prompt_for, reminder_state, secret_of
+from bot.replies import current_reply, reply_dm
+from bot.results.replies import Subject
 from bot.settings import Settings
 from bot.slack_history import find_posted, may_have_posted, without_connection_retries
 from storage import outbox as store
@@ -96,7 +99,16 @@ def compose_lead_feed(session: Session, message: ClaimedMessage) -> SlackPost | 
     rated = lead_rating_for_feed(session=session, team_id=message.team_id, rating_id=message.payload["rating_id"])
     if rated is None:
         return None
-    text, blocks = lead_feed_message(rated)
+    reply = current_reply(session=session, team_id=message.team_id, subject=Subject("rating", rated.id))
+    text, blocks = lead_feed_message(rated, reply)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
+def compose_reply_dm(session: Session, message: ClaimedMessage) -> SlackPost | None:
+    dm = reply_dm(session=session, team_id=message.team_id, payload=message.payload)
+    if dm is None:
+        return None  # the feedback was removed since: nothing to tell
+    text, blocks = reply_dm_message(dm)
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
@@ -152,6 +164,7 @@ COMPOSERS: dict[str, Composer] = {
     "messaging_dm": compose_messaging_card,
     "messaging_summary": compose_messaging_summary,
     "lead_feed": compose_lead_feed,
+    "reply_dm": compose_reply_dm,
     "pulse_prompt": compose_pulse_prompt,
     "pulse_reminder": compose_pulse_reminder,
     HOME: compose_home,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlparse
 
 _SLACK_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 # <@U123|name>, <#C123|general>, <!here>, <https://x.io|x.io>, <mailto:a@b.co|a@b.co>
@@ -58,3 +59,13 @@ def lead_key(lead_ref: str) -> str:
     key = re.sub(r"^(https?://)?(www\.)?", "", key)
     key = key.removeprefix("mailto:")
     return key.rstrip("/")
+
+
+def web_link(value: str | None, limit: int, what: str = "The link") -> str | None:
+    """A typed http(s) address, stripped (blank is None), or a friendly ValueError saying how to write it."""
+    value = at_most(value, limit, what)
+    if value:
+        parts = urlparse(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or any(c in value for c in " <>|"):
+            raise ValueError(f"{what} must be a web address starting with http:// or https://.")
+    return value

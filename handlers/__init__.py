@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers import alignment, home, leadfeedback, messaging, pulse
+from handlers import alignment, home, leadfeedback, messaging, pulse, replies
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -18,3 +18,4 @@ def register(app: App, crossfeed: Crossfeed) -> None:
     alignment.register(app, crossfeed)
     messaging.register(app, crossfeed)
     home.register(app, crossfeed)
+    replies.register(app, crossfeed)

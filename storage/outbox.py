@@ -20,7 +20,7 @@ from functools import cache
 from sqlalchemy import and_, case, literal, or_, select
 from sqlalchemy.orm import Session
 
-from storage.claims import claim_rows, lease_expired
+from storage.claims import claim_new, claim_rows, lease_expired
 from storage.models import OutboxMessage
 from storage.queries import insert_for
 
@@ -75,6 +75,17 @@ def _enqueue_statement(dialect: str):
                   requests=outbox.c.requests + 1,
                   status=case((outbox.c.status == "sending", "sending"), else_="pending")),
     )
+
+
+def enqueue_once(*, session: Session, team_id: str, message: Message, now: datetime) -> bool:
+    """Queue a message unless its key was ever queued (a DM a retried request must not send again, nor re-sync);
+    True if this call queued it."""
+    queued = claim_new(session, OutboxMessage, unique=["team_id", "dedupe_key"], values=dict(
+        team_id=team_id, kind=message.kind, dedupe_key=message.dedupe_key, channel=message.channel,
+        payload=message.payload, status="pending", attempts=0, requests=1, next_attempt_at=now, created_at=now))
+    if queued is not None:
+        session.info[QUEUED] = True
+    return queued is not None
 
 
 def queue_home_refresh(*, session: Session, team_id: str, user_ids: Iterable[str], now: datetime) -> None:

@@ -470,6 +470,7 @@ class RatingRow:
     rater_user_id: str
     updated_at: datetime
     reasons: tuple[tuple[str, str], ...]  # (code, label)
+    source_code: str | None = None
 
 
 @cache
@@ -484,7 +485,8 @@ def _rating_rows_statement(*, by_id: bool, by_rater: bool) -> Select:
             .limit(bindparam("limit", type_=Integer)).subquery())
     return (
         select(LeadRating.id, LeadRating.lead_ref, LeadRating.rating, LeadRating.source_id,
-               LeadSource.label.label("source_label"), LeadRating.source_text, LeadRating.campaign,
+               LeadSource.label.label("source_label"), LeadSource.code.label("source_code"), LeadRating.source_text,
+               LeadRating.campaign,
                LeadRating.note, LeadRating.rater_user_id, LeadRating.updated_at, page.c.total,
                ReasonCode.code.label("reason_code"), ReasonCode.label.label("reason_label"))
         .join(page, page.c.id == LeadRating.id)
@@ -509,5 +511,5 @@ def rating_rows(*, session: Session, team_id: str, rating_id: int | None = None,
         found[row.id] = RatingRow(id=row.id, lead_ref=row.lead_ref, rating=row.rating, source_id=row.source_id,
                                   source_label=row.source_label, source_text=row.source_text,
                                   campaign=row.campaign, note=row.note, rater_user_id=row.rater_user_id,
-                                  updated_at=row.updated_at, reasons=reasons)
+                                  updated_at=row.updated_at, reasons=reasons, source_code=row.source_code)
     return list(found.values()), (rows[0].total if rows else 0)

@@ -44,7 +44,8 @@ ALIGNMENT_HELP = (
     "`/alignment digest post` posts last week's digest now\n"
     "*Data* (admins)\n"
     "• `/alignment export [weeks]` DMs CSV files: lead ratings, messaging answers, pulse aggregates\n"
-    "• `/alignment forget @user` deletes a person's ratings, answers and participation, after a confirmation\n"
+    "• `/alignment forget @user` deletes a person's ratings, answers and participation, and replies "
+    "to or by them, after a confirmation\n"
     "• `/alignment admin add @user` makes someone an admin. In a workspace with no admin yet, the first "
     "person to run an admin command becomes one."
 )
@@ -130,8 +131,9 @@ def forget_confirmation(user_id: str) -> tuple[str, list[Block]]:
     text = f"Delete what Crossfeed holds about <@{user_id}>?"
     return text, [
         SectionBlock(text=(
-            f":warning: *{text}*\nThis deletes their lead ratings, messaging answers and pulse participation "
-            "records, and cannot be undone. Pulse answers are anonymous and stay in the aggregates."
+            f":warning: *{text}*\nThis deletes their lead ratings, messaging answers, pulse participation "
+            "records, and the replies to their feedback and written by them, and cannot be undone. "
+            "Pulse answers are anonymous and stay in the aggregates."
         )),
         ActionsBlock(elements=[
             ButtonElement(action_id=AlignmentIds.FORGET_CONFIRM, text="Delete their data", style="danger",

@@ -113,6 +113,7 @@ class ReplyIds(StrEnum):
 
     OPEN = "reply.open"
     MODAL = "reply.modal"
+    STATUS = "reply.status"
     NOTE = "reply.note"
     LINK = "reply.link"
 

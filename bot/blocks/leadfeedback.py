@@ -25,7 +25,11 @@ from slack_sdk.models.views import View
 
 from bot.blocks.common import local_time, quote, user_text, within_block_limit
 from bot.blocks.ids import LeadFeedbackIds as Ids
+from bot.blocks.loop import reply_buttons
+from bot.blocks.replies import reply_block
+from bot.results.actions import ActionPrompt
 from bot.results.leads import CAMPAIGN_MAX, LEAD_MAX, NOTE_MAX, QUICK_USAGE, LeadFormOptions, RatedLead
+from bot.results.replies import ReplyShown, Subject
 from bot.text import truncate
 from storage.defaults import RATING_LABELS
 
@@ -235,13 +239,29 @@ def help_message(reason_codes: str, source_codes: str) -> tuple[str, list[Block]
         SectionBlock(text=f"*Sources:* {source_codes}"),
         DividerBlock(),
         SectionBlock(text="*`/leadfeedback mine`* shows your latest ratings, with Edit buttons."),
+        SectionBlock(text=("With a lead feed set up, ratings of 1–2 are posted there for marketing; when marketing "
+                           "replies (on it, fixed, won't fix, or a note), you get the reply by DM.")),
         ActionsBlock(elements=[ButtonElement(action_id=Ids.RATE_ANOTHER, text="Rate a lead", style="primary")]),
     ]
     return text, blocks
 
 
-def lead_feed_message(rated: RatedLead) -> tuple[str, list[Block]]:
-    """The post in the lead-feed channel, for marketing, about a badly rated lead."""
+def feed_action_prompt(rated: RatedLead) -> ActionPrompt:
+    """What an action logged from a feed post answers: the rating's first reason, else its source, else the lead."""
+    if rated.reason_codes:
+        label = rated.reasons[0]
+        return ActionPrompt(kind="reason", ref=rated.reason_codes[0], label=f"Reason: {label}",
+                            title=f"Fewer “{label}” leads")
+    if rated.source_code and rated.source:
+        return ActionPrompt(kind="source", ref=rated.source_code, label=f"Source: {rated.source}",
+                            title=f"Better leads from {rated.source}")
+    return ActionPrompt(kind="rating", ref=str(rated.id), label=f"Lead {rated.lead_ref} rated {rated.rating}/5",
+                        title=f"Follow up on lead {rated.lead_ref}")
+
+
+def lead_feed_message(rated: RatedLead, reply: ReplyShown | None = None) -> tuple[str, list[Block]]:
+    """The post in the lead-feed channel, for marketing, about a badly rated lead: its reply, if it has one,
+    and the buttons to reply or log an action."""
     flag = ":triangular_flag_on_post:" if rated.rating <= 2 else ":arrows_counterclockwise:"
     text = f"Lead {user_text(rated.lead_ref, 200)} rated {rated.rating}/5 by a rep"
     fields = [*_rating_fields(rated), f"*Rated by*\n<@{rated.rater_user_id}>"]
@@ -254,4 +274,7 @@ def lead_feed_message(rated: RatedLead) -> tuple[str, list[Block]]:
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text=f"Rated {local_time(rated.updated_at)} with `/leadfeedback`"
     )]))
+    if reply is not None:
+        blocks.append(reply_block(reply))
+    blocks.append(reply_buttons(Subject("rating", rated.id), feed_action_prompt(rated)))
     return text, blocks

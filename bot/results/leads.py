@@ -36,6 +36,7 @@ class RatedLead:
     rater_user_id: str
     updated_at: datetime
     created: bool = False
+    source_code: str | None = None
 
     @property
     def rating_label(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 SUBJECT_KINDS = ("rating", "intel")
 # Status → the button's label and how the post shows it.
@@ -25,3 +26,60 @@ class Subject:
         if kind not in SUBJECT_KINDS or not number.isdigit():
             return None
         return cls(kind=kind, id=int(number))
+
+NOTE_MAX = 1000
+LINK_MAX = 500
+NOTE_REQUIRED = ("wont_fix", "replied")  # these say nothing without words
+INTEL_KINDS = {"competitor": "Competitor", "objection": "Objection", "trend": "Trend", "customer": "Customer",
+               "product_gap": "Product gap"}
+
+
+@dataclass(frozen=True)
+class ReplyShown:
+    """A subject's current reply, as its post, the modal and the DM show it."""
+
+    status: str
+    replied_by: str
+    replied_at: datetime
+    note: str | None = None
+    link: str | None = None
+
+    @property
+    def status_label(self) -> str:
+        return REPLY_STATUSES[self.status]
+
+
+@dataclass(frozen=True)
+class SubjectShown:
+    """The feedback replied to, as people name it: a rated lead or a field-intel item."""
+
+    subject: Subject
+    author_user_id: str
+    given_at: datetime  # when the feedback was given
+    title: str  # the lead reference, or the intel's topic
+    rating: int | None = None
+    intel_kind: str | None = None
+
+    @property
+    def about(self) -> str:
+        """What it was about, plain (escape before showing): "your 2/5 rating of ACME-1", "your competitor intel …"."""
+        if self.subject.kind == "rating":
+            return f"your {self.rating}/5 rating of lead {self.title}"
+        return f"your {INTEL_KINDS.get(self.intel_kind or '', 'field').lower()} intel “{self.title}”"
+
+
+@dataclass(frozen=True)
+class ReplyForm:
+    """What the reply modal opens with: the subject, the status clicked, and the reply it has already."""
+
+    subject: SubjectShown
+    status: str
+    current: ReplyShown | None = None
+
+
+@dataclass(frozen=True)
+class ReplyDm:
+    """The DM telling the person who gave feedback what marketing replied."""
+
+    subject: SubjectShown
+    reply: ReplyShown
