@@ -31,6 +31,7 @@ from bot.results.digest import (
 )
 from bot.results.pulse import PulseResults
 from storage import digest as store
+from storage import loop as loop_store
 from storage import messaging as messaging_store
 from storage.teams import workspace_config
 
@@ -124,6 +125,8 @@ def _lead_section(session: Session, team_id: str, week: Week, before: WeekFigure
         ranked_campaigns=ranked_campaigns(session=session, team_id=team_id, week=week),
         source_reasons=store.top_bad_reason_by_source(session=session, team_id=team_id, start=week.start,
                                                       end=week.end) if count else {},
+        source_codes=loop_store.source_codes(session=session, team_id=team_id,
+                                             labels=[line.label for line in ranked]) if ranked else {},
     )
 
 
@@ -266,6 +269,12 @@ def _point(text: str, kind: str, ref: str | None = None, title: str | None = Non
     return TalkingPoint(text, ActionPrompt(kind=kind, ref=ref, label=text, title=title))
 
 
+def _source_point(text: str, label: str, leads: LeadSection, title: str | None = None) -> TalkingPoint:
+    """A point about one source, named by its code as every "Log action" names a source ("No source" is none)."""
+    code = leads.source_codes.get(label)
+    return _point(text, "source", code, title) if code else _point(text, "talking_point")
+
+
 def talking_points(
     leads: LeadSection, messaging: MessagingSection, pulse: PulseSection | None, before: WeekFigures,
     reported: WeekFigures | None = None,
@@ -302,16 +311,16 @@ def talking_points(
         if worst.average < 3:
             top = leads.source_reasons.get(None if worst.label == "No source" else worst.label)
             reason = f"; top reason for its bad leads: {top}" if top else ""
-            points.append((0.9, _point(
+            points.append((0.9, _source_point(
                 f"{worst.label} leads averaged {worst.average:.1f}/5 over {worst.ratings} ratings{reason}.",
-                "source", worst.label, f"Improve {worst.label} lead quality")))
+                worst.label, leads, f"Better leads from {worst.label}")))
     turned = [(line.average - before.sources[line.label], line) for line in leads.ranked_sources
               if line.average >= 3 and before.sources.get(line.label, 5) < 3]
     if turned:
         _, line = max(turned, key=lambda t: (t[0], t[1].ratings))
-        points.append((0.8, _point(f"{line.label} leads turned around: {line.average:.1f}/5 over {line.ratings} "
-                                   f"ratings, up from {before.sources[line.label]:.1f} last week.",
-                                   "source", line.label)))
+        text = (f"{line.label} leads turned around: {line.average:.1f}/5 over {line.ratings} ratings, "
+                f"up from {before.sources[line.label]:.1f} last week.")
+        points.append((0.8, _source_point(text, line.label, leads)))
     already = reported.asks if reported else {}
     flat = [a for a in messaging.asks if a.tally["flat"] and a.tally["flat"] >= a.tally["resonated"]
             # a closed ask last week's digest reported, or the same tally it reported, is not news

@@ -25,7 +25,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from storage.models import Action, FeedbackReply, FieldIntel, LeadRating, OutboxMessage, UTCDateTime
+from storage.models import Action, FeedbackReply, FieldIntel, LeadRating, LeadSource, OutboxMessage, UTCDateTime
+
+
+def source_codes(*, session: Session, team_id: str, labels: list[str]) -> dict[str, str]:
+    """Source label → its code, so a talking point's "Log action" names a source as every other surface does
+    (a retired source still labels its ratings; the live one wins a shared label)."""
+    rows = session.execute(
+        select(LeadSource.label, LeadSource.code)
+        .where(LeadSource.team_id == team_id, LeadSource.label.in_(labels))
+        .order_by(LeadSource.retired_at.is_not(None), LeadSource.id)).all()
+    codes: dict[str, str] = {}
+    for label, code in rows:
+        codes.setdefault(label, code)
+    return codes
 
 
 def done_actions(*, session: Session, team_id: str, start: datetime, end: datetime) -> list[Action]:

@@ -172,7 +172,7 @@ def test_user_text_in_the_digest_is_escaped_and_blocks_are_valid(crossfeed, fake
     # A "Log action" button's value is data Slack never shows: it carries the label as typed, for the action's
     # modal to escape where it shows it.
     [value] = [b["accessory"].pop("value") for b in dicts if b.get("accessory", {}).get("action_id") == "action.new"]
-    assert ActionPrompt.from_value(value).ref == "<!channel> & <@U9>"
+    assert ActionPrompt.from_value(value).label.startswith("<!channel> & <@U9> leads averaged")
     shown = json.dumps(dicts)
 
     assert "<!channel>" not in shown and "<@U9>" not in shown

@@ -170,8 +170,8 @@ def test_talking_points_carry_log_action_buttons_naming_what_they_are_about(cros
     assert points == {
         "• Lead quality fell 1.0 points to 3.0/5.": ActionPrompt(
             kind="talking_point", label="Lead quality fell 1.0 points to 3.0/5."),
-        f"• {webinar}": ActionPrompt(kind="source", ref="Webinar", label=webinar,
-                                     title="Improve Webinar lead quality"),
+        f"• {webinar}": ActionPrompt(kind="source", ref="webinar", label=webinar,
+                                     title="Better leads from Webinar"),
     }
     assert "You said, we did" not in text_of(message.blocks), "nothing done, late or answered: no section"
 
@@ -250,9 +250,9 @@ def test_a_rep_sees_what_their_feedback_led_to(running, slack):
     text, nothing = shown(published(running.fake, "U1")[0]), shown(published(running.fake, "U3")[0])
 
     led_to = text.split("What your feedback led to")[1]
-    assert "<@M1> · *On it* on your lead flag *ACME-4411*" in led_to
+    assert ":hourglass_flowing_sand: <@M1> · *On it* on your lead flag *ACME-4411*" in led_to
     assert "Fixing the form &lt;@U2&gt; &amp; co" in led_to, "a note is user text: escaped"
-    assert "<https://acme.example/changes?id=1&amp;v=2|Link>" in led_to
+    assert "<https://acme.example/changes?id=1&amp;v=2|Link to the change>" in led_to
     assert "<@M2> · *Fixed* on your field intel *LedgerLoop*" in led_to
     assert "Action *Exclude students from the webinar list* · <@M1> · due" in led_to
     assert "Not U1's" not in text and "For U2's lead" not in text and "Dropped idea" not in text
@@ -321,7 +321,7 @@ def test_a_leader_sees_this_weeks_actions(running, slack):
     assert "Exclude students from the webinar list* · <@M1>: Filtered out" in text
     assert "Rewrite the pricing one-pager* · <@M2> · due" in text
     logged_from = [ActionPrompt.from_value(value) for action_id, value in actions(view) if action_id == ActionIds.NEW]
-    assert [(p.kind, p.ref) for p in logged_from] == [("source", "Webinar")], "last week's talking point"
+    assert [(p.kind, p.ref) for p in logged_from] == [("source", "webinar")], "last week's talking point"
 
 
 def test_what_came_of_a_reps_feedback_costs_one_statement_and_only_when_there_is_some(crossfeed):

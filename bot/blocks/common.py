@@ -48,7 +48,7 @@ def mrkdwn(text: str) -> MarkdownTextObject:
 _SAFE_URL = re.compile(r"https?://[^\s<>|]+")
 
 
-def link(url: str, label: str = "Link", limit: int = 500) -> str:
+def link(url: str, label: str, limit: int = 500) -> str:
     """A stored http(s) link as a clickable mrkdwn link (it works in verbatim text too); anything else as text."""
     if _SAFE_URL.fullmatch(url) and len(url) <= limit:
         return f"<{url.replace('&', '&amp;')}|{label}>"

@@ -31,6 +31,7 @@ from bot.blocks.digest import change_mark, index_line, source_line, talking_poin
 from bot.blocks.ids import ActionIds, HomeIds, LeadFeedbackIds
 from bot.blocks.leadfeedback import RatingButtonValue, stars
 from bot.blocks.messaging import EMOJI, reaction_buttons, tally_line
+from bot.blocks.replies import STATUS_MARK, STATUS_SHOWN
 from bot.results.digest import MIN_SOURCE_RATINGS, WeeklyDigest
 from bot.results.home import HeardBack, HomeSummary, LeadQuality, Listed
 from bot.results.messaging import NAME_MAX, REACTIONS
@@ -243,9 +244,6 @@ def _leadership(digest: WeeklyDigest) -> list[Block]:
     return blocks
 
 
-# How a reply's status reads on Home (the buttons say "Reply"; what the rep reads is that marketing replied).
-REPLY_SHOWN = {"on_it": "On it", "fixed": "Fixed", "wont_fix": "Won't fix", "replied": "Replied"}
-ACTION_SHOWN = {"open": "open", "done": "done", "dropped": "dropped"}
 
 
 def _due(day: date, today: date | None) -> str:
@@ -257,14 +255,13 @@ def _heard_back_line(item: HeardBack, today: date | None) -> str:
     what = "your lead flag" if item.subject_kind == "rating" else "your field intel"
     subject = f"{what} *{user_text(item.subject, 100)}*"
     if item.what == "reply":
-        line = f":speech_balloon: <@{item.by}> · *{REPLY_SHOWN.get(item.status, item.status)}* on {subject}"
+        line = f"{STATUS_MARK[item.status]} <@{item.by}> · *{STATUS_SHOWN[item.status]}* on {subject}"
         if item.note:
             line += f"\n{quote(item.note, 300)}"
         if item.link:
-            line += f"\n{link(item.link)}"
+            line += f"\n{link(item.link, 'Link to the change')}"
     else:
-        state = _due(item.due_on, today) if item.status == "open" and item.due_on else ACTION_SHOWN.get(
-            item.status, item.status)
+        state = _due(item.due_on, today) if item.status == "open" and item.due_on else item.status
         line = (f":dart: Action *{user_text(item.title or '', 150)}* · <@{item.by}> · {state}\n"
                 f"_because of {subject}_")
         if item.status == "done" and item.note:

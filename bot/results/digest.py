@@ -76,6 +76,7 @@ class LeadSection:
     bad_reasons: tuple[ReasonLine, ...]
     ranked_campaigns: tuple[SourceLine, ...] = ()  # campaigns with at least MIN_SOURCE_RATINGS, best first
     source_reasons: dict[str | None, str] = field(default_factory=dict)  # source label → its top bad-lead reason
+    source_codes: dict[str, str] = field(default_factory=dict)  # ranked source label → its code
 
 
 @dataclass(frozen=True)
