@@ -345,3 +345,20 @@ def test_what_came_of_a_reps_feedback_costs_one_statement_and_only_when_there_is
 
     assert after == before + 1
     assert summary_of(crossfeed, "U1", now).heard_back.total == 1
+
+
+def test_a_marketers_reply_reaches_the_reps_home_with_the_refresh_it_queues(start_app):
+    from tests.helpers import make_teams
+    from tests.test_replies import open_reply, rate_badly, send_reply
+
+    app = start_app(lead_feed_channel="C_FEED")
+    make_teams(app.crossfeed, sales=["UREP"], marketing=["UM1"])
+    rate_badly(app)  # ACME-1, 2/5, posted to the lead feed
+
+    send_reply(app, open_reply(app, "rating:1", "fixed", user="UM1"), user="UM1")
+
+    [home] = [call.view for call in app.fake.calls_to("views.publish") if call.params["user_id"] == "UREP"]
+    led_to = shown(home).split("What your feedback led to")[1]
+    assert ":white_check_mark: <@UM1> · *Fixed* on your lead flag *ACME-1*" in led_to
+    assert "Tightened the webinar form: &lt;!channel&gt;" in led_to
+    assert "<https://acme.com/changes/42|Link to the change>" in led_to
