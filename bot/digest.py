@@ -10,9 +10,11 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session
 
 from bot.intel import intel_section
+from bot.loop import you_said_we_did
 from bot.messaging import version_comparison, view_of
 from bot.pulse import round_results, workspace_zone
 from bot.results import share
+from bot.results.actions import ActionPrompt
 from bot.results.digest import (
     CAMPAIGN_WEEKS,
     INDEX_PARTS,
@@ -23,6 +25,7 @@ from bot.results.digest import (
     PulseSection,
     ReasonLine,
     SourceLine,
+    TalkingPoint,
     Week,
     WeekFigures,
     WeeklyDigest,
@@ -30,6 +33,7 @@ from bot.results.digest import (
 )
 from bot.results.pulse import PulseResults
 from storage import digest as store
+from storage import loop as loop_store
 from storage import messaging as messaging_store
 from storage.teams import workspace_config
 
@@ -124,6 +128,8 @@ def _lead_section(session: Session, team_id: str, week: Week, before: WeekFigure
         ranked_campaigns=ranked_campaigns(session=session, team_id=team_id, week=week, weeks=CAMPAIGN_WEEKS),
         source_reasons=store.top_bad_reason_by_source(session=session, team_id=team_id, start=week.start,
                                                       end=week.end) if count else {},
+        source_codes=loop_store.source_codes(session=session, team_id=team_id,
+                                             labels=[line.label for line in ranked]) if ranked else {},
     )
 
 
@@ -259,51 +265,70 @@ def possessive(name: str) -> str:
     return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
-def _biggest(moves: list[tuple[float, str]]) -> str | None:
-    return max(moves)[1] if moves else None
+def _biggest(moves: list[tuple[float, str, ActionPrompt]]) -> tuple[str, ActionPrompt] | None:
+    if not moves:
+        return None
+    _, text, prompt = max(moves, key=lambda move: (move[0], move[1]))
+    return text, prompt
+
+
+def _point(text: str, kind: str, ref: str | None = None, title: str | None = None) -> TalkingPoint:
+    """A talking point whose "Log action" names it: the point itself is how people read what prompted the action."""
+    return TalkingPoint(text, ActionPrompt(kind=kind, ref=ref, label=text, title=title))
+
+
+def _source_point(text: str, label: str, leads: LeadSection, title: str | None = None) -> TalkingPoint:
+    """A point about one source, named by its code as every "Log action" names a source ("No source" is none)."""
+    code = leads.source_codes.get(label)
+    return _point(text, "source", code, title) if code else _point(text, "talking_point")
 
 
 def talking_points(
     leads: LeadSection, messaging: MessagingSection, pulse: PulseSection | None, before: WeekFigures,
     reported: WeekFigures | None = None,
-) -> tuple[str, ...]:
+) -> tuple[TalkingPoint, ...]:
     """At most four bullets from explicit rules over the numbers above, strongest first; nothing invented.
 
     `before` is last week as compared with; `reported` last week's digest as posted (so a closed ask it
-    already reported is not raised again).
+    already reported is not raised again). Each carries what it is about, for its "Log action" button.
     """
-    points: list[tuple[float, str]] = []
-    drops: list[tuple[float, str]] = []
-    rises: list[tuple[float, str]] = []
+    points: list[tuple[float, TalkingPoint]] = []
+    drops: list[tuple[float, str, ActionPrompt]] = []
+    rises: list[tuple[float, str, ActionPrompt]] = []
     if leads.average_change is not None and round(leads.average_change, 1):
         change = leads.average_change
         (drops if change < 0 else rises).append((abs(change) / 4, (
-            f"Lead quality {'fell' if change < 0 else 'rose'} {abs(change):.1f} points to {leads.average:.1f}/5")))
+            f"Lead quality {'fell' if change < 0 else 'rose'} {abs(change):.1f} points to {leads.average:.1f}/5"),
+            ActionPrompt(kind="talking_point")))
     if pulse:
         for team in pulse.results.teams:
             change = pulse.change(team.side, 0)
             if change is not None and round(change, 1):
                 (drops if change < 0 else rises).append((abs(change) / 4, (
                     f"{possessive(team.name)} sense of alignment {'fell' if change < 0 else 'rose'} {abs(change):.1f} "
-                    f"points to {team.scores[0][1]:.1f}/5")))
+                    f"points to {team.scores[0][1]:.1f}/5"),
+                    ActionPrompt(kind="pulse", ref=f"{pulse.results.period}:q0")))
     if drop := _biggest(drops):
-        points.append((1.0, drop + (" — the biggest drop this week." if len(drops) > 1 else ".")))
+        text = drop[0] + (" — the biggest drop this week." if len(drops) > 1 else ".")
+        points.append((1.0, _point(text, drop[1].kind, drop[1].ref)))
     if rise := _biggest(rises):
-        points.append((0.85, rise + (" — the biggest rise this week." if len(rises) > 1 else ".")))
+        text = rise[0] + (" — the biggest rise this week." if len(rises) > 1 else ".")
+        points.append((0.85, _point(text, rise[1].kind, rise[1].ref)))
     if leads.ranked_sources:
         worst = min(leads.ranked_sources, key=lambda s: (s.average, -s.ratings))
         if worst.average < 3:
             top = leads.source_reasons.get(None if worst.label == "No source" else worst.label)
             reason = f"; top reason for its bad leads: {top}" if top else ""
-            points.append(
-                (0.9, f"{worst.label} leads averaged {worst.average:.1f}/5 over {worst.ratings} ratings{reason}.")
-            )
+            points.append((0.9, _source_point(
+                f"{worst.label} leads averaged {worst.average:.1f}/5 over {worst.ratings} ratings{reason}.",
+                worst.label, leads, f"Better leads from {worst.label}")))
     turned = [(line.average - before.sources[line.label], line) for line in leads.ranked_sources
               if line.average >= 3 and before.sources.get(line.label, 5) < 3]
     if turned:
         _, line = max(turned, key=lambda t: (t[0], t[1].ratings))
-        points.append((0.8, f"{line.label} leads turned around: {line.average:.1f}/5 over {line.ratings} ratings, "
-                            f"up from {before.sources[line.label]:.1f} last week."))
+        text = (f"{line.label} leads turned around: {line.average:.1f}/5 over {line.ratings} ratings, "
+                f"up from {before.sources[line.label]:.1f} last week.")
+        points.append((0.8, _source_point(text, line.label, leads)))
     already = reported.asks if reported else {}
     flat = [a for a in messaging.asks if a.tally["flat"] and a.tally["flat"] >= a.tally["resonated"]
             # a closed ask last week's digest reported, or the same tally it reported, is not news
@@ -311,17 +336,18 @@ def talking_points(
                                                                                             a.answered)))]
     if flat:
         ask = max(flat, key=lambda a: a.tally["flat"])
-        points.append(
-            (0.75, f"“{ask.name}” fell flat with {ask.tally['flat']} of {ask.answered} reps: worth a rewrite.")
-        )
+        points.append((0.75, _point(f"“{ask.name}” fell flat with {ask.tally['flat']} of {ask.answered} reps: "
+                                    "worth a rewrite.", "ask", str(ask.id), f"Rewrite “{ask.name}”")))
     gap, previous_gap = (pulse.results.gap, pulse.previous_gap) if pulse else (None, None)
     if gap is not None and previous_gap is not None:
+        period = pulse.results.period
         if abs(gap) > abs(previous_gap) + 0.2:
-            points.append((0.7, f"The perception gap widened to {abs(gap):.1f} points (from {abs(previous_gap):.1f})."))
+            points.append((0.7, _point(f"The perception gap widened to {abs(gap):.1f} points "
+                                       f"(from {abs(previous_gap):.1f}).", "pulse", period)))
         elif abs(gap) < abs(previous_gap) - 0.2:
-            points.append((0.6, f"The perception gap narrowed to {abs(gap):.1f} points "
-                                f"(from {abs(previous_gap):.1f})."))
-    return tuple(text for _, text in sorted(points, key=lambda p: -p[0])[:4])
+            points.append((0.6, _point(f"The perception gap narrowed to {abs(gap):.1f} points "
+                                       f"(from {abs(previous_gap):.1f}).", "pulse", period)))
+    return tuple(point for _, point in sorted(points, key=lambda p: -p[0])[:4])
 
 
 def _trend_index(session: Session, team_id: str, weeks: list[Week], leads: list[float | None],
@@ -406,6 +432,7 @@ def build_weekly_digest(
         figures=figures,
         revised=revised,
         intel=intel_section(session=session, team_id=team_id, week=week),
+        loop=you_said_we_did(session=session, team_id=team_id, week=week, now=now),
     )
 
 

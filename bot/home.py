@@ -16,10 +16,12 @@ from bot.digest import (
 )
 from bot.lead_stats import lead_stats
 from bot.leads import my_recent_ratings
+from bot.loop import heard_back, open_actions_owned, week_actions
 from bot.messaging import AskView, view_of
 from bot.pulse import answered_rounds, workspace_zone
 from bot.results.home import (
     AnsweredAsk,
+    HeardBack,
     HomeSummary,
     LeadQuality,
     Listed,
@@ -75,7 +77,22 @@ def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
         lead_stats=lead_stats(session=session, team_id=team_id, now=now) if roles.marketer else None,
         digest=build_weekly_digest(session=session, team_id=team_id, week=last_complete_week(now, zone))
         if roles.reads_digest else None,
+        # Read only when the statement above found something to show: a rep's Home stays within its statements.
+        heard_back=_heard_back(session, found, team_id, user_id, limit)
+        if found.in_sales_team or found.heard_back else None,
+        my_actions=open_actions_owned(session=session, team_id=team_id, user_id=user_id, limit=limit)
+        if found.owns_open_actions else Listed((), 0) if roles.marketer else None,
+        week_actions=week_actions(session=session, team_id=team_id, week=week_of(now, zone), now=now, limit=limit)
+        if roles.reads_digest else None,
+        today=now.astimezone(zone).date(),
     )
+
+
+def _heard_back(session: Session, found: store.PersonRow, team_id: str, user_id: str,
+                limit: int) -> Listed[HeardBack]:
+    if not found.heard_back:
+        return Listed((), 0)
+    return heard_back(session=session, team_id=team_id, user_id=user_id, limit=limit)
 
 
 def _listed_asks(page: tuple[list[store.AskRow], int], now: datetime) -> Listed[AskView]:

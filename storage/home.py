@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from storage.loop import heard_back_clause, owns_open_actions_clause
 from storage.messaging import REACTIONS, _in_sales_team, counts_in_tally
 from storage.models import (
     Admin,
@@ -61,6 +62,8 @@ class PersonRow:
     set_up: bool  # someone is in a team
     in_sales_team: bool
     open_round_id: int | None  # the workspace's open pulse round, if any
+    heard_back: bool  # a reply to their ratings or intel, or an action they prompted, is there to show
+    owns_open_actions: bool
     turns: tuple[PulseTurnRow, ...]
 
 
@@ -79,6 +82,8 @@ def _person_statement() -> Select:
                exists().where(Admin.team_id == team_id).label("any_admin"),
                exists().where(TeamMember.team_id == team_id).label("set_up"),
                _in_sales_team(team_id, user_id).label("in_sales_team"), open_round.label("open_round_id"),
+               heard_back_clause(team_id, user_id).label("heard_back"),
+               owns_open_actions_clause(team_id, user_id).label("owns_open_actions"),
                PulseRound.id.label("round_id"), PulseRound.period, PulseRound.opens_at, PulseRound.closes_at,
                PulseParticipation.answered_via)
         .select_from(WorkspaceConfig)
@@ -100,6 +105,7 @@ def person(*, session: Session, team_id: str, user_id: str, now: datetime) -> Pe
     return PersonRow(
         config=first.WorkspaceConfig, side=first.side, admin=bool(first.admin), any_admin=bool(first.any_admin),
         set_up=bool(first.set_up), in_sales_team=bool(first.in_sales_team), open_round_id=first.open_round_id,
+        heard_back=bool(first.heard_back), owns_open_actions=bool(first.owns_open_actions),
         turns=tuple(PulseTurnRow(row.round_id, row.period, row.opens_at, row.closes_at, row.answered_via is not None)
                     for row in rows if row.round_id is not None),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, Option, PlainTextObject, SectionBlock
@@ -53,6 +54,16 @@ def mrkdwn(text: str) -> MarkdownTextObject:
     """A mrkdwn object for text that carries user text: verbatim, so Slack doesn't turn a plain @channel,
     #channel or URL in it into a live mention or link (the escaping already stops `<...>` markup)."""
     return MarkdownTextObject(text=text, verbatim=True)
+
+
+_SAFE_URL = re.compile(r"https?://[^\s<>|]+")
+
+
+def link(url: str, label: str, limit: int = 500) -> str:
+    """A stored http(s) link as a clickable mrkdwn link (it works in verbatim text too); anything else as text."""
+    if _SAFE_URL.fullmatch(url) and len(url) <= limit:
+        return f"<{url.replace('&', '&amp;')}|{label}>"
+    return user_text(url, limit)
 
 
 def quote(text: str, limit: int = FIELD_TEXT_MAX) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.blocks.common import percent, quote, user_text, within_block_limit
+from bot.blocks.common import mrkdwn, percent, quote, user_text, within_block_limit
 from bot.blocks.intel import intel_digest_blocks
+from bot.blocks.loop import log_action_button
 from bot.blocks.messaging import version_line
-from bot.results.digest import CAMPAIGN_WEEKS, MIN_SOURCE_RATINGS, SourceLine, WeeklyDigest
+from bot.results.digest import CAMPAIGN_WEEKS, MIN_SOURCE_RATINGS, ActionLine, LoopSection, SourceLine, WeeklyDigest
 from bot.results.messaging import REACTIONS
 from bot.results.pulse import gap_in_words
 
@@ -51,8 +54,52 @@ def source_line(line: SourceLine) -> str:
     return f"{user_text(line.label, 75)}: {line.average:.1f} ({line.ratings})"
 
 
+def talking_point_blocks(digest: WeeklyDigest, *, heading: bool = True) -> list[Block]:
+    """The talking points, each with a "Log action" button that logs what the team will do about it."""
+    if not digest.talking_points:
+        return []
+    return [*([SectionBlock(text="*Talking points*")] if heading else []), *(
+        SectionBlock(text=mrkdwn(f"• {user_text(point.text, 600)}"), accessory=log_action_button(point.prompt))
+        for point in digest.talking_points)]
+
+
+def _due(day: date) -> str:
+    return f"{day:%b} {day.day}"
+
+
+def _action(action: ActionLine) -> str:
+    return f"*{user_text(action.title, 100)}* · <@{action.owner_user_id}>"
+
+
+def loop_blocks(loop: LoopSection, *, partial: bool = False) -> list[Block]:
+    """"You said, we did": the actions done in the week with what prompted them and their outcome, the open ones
+    past due with their owners, and how much feedback got an answer within two working days.
+
+    Each list shows LIST_MAX lines of at most ~500 characters, so a section stays inside Slack's 3000."""
+    blocks: list[Block] = [SectionBlock(text=":handshake: *You said, we did*")]
+    if loop.done:
+        lines = []
+        for action in loop.done:
+            line = f":white_check_mark: {_action(action)}"
+            if action.prompt_label:
+                line += f"\n      _Prompted by:_ {user_text(action.prompt_label, 150)}"
+            if action.outcome:
+                line += f"\n      _Outcome:_ {user_text(action.outcome, 200)}"
+            lines.append(line)
+        blocks.append(SectionBlock(text=mrkdwn(f"*Done this week{' so far' if partial else ''}*\n" + _listed(lines))))
+    if loop.overdue:
+        lines = [f":warning: {_action(a)} · due {_due(a.due_on)}" for a in loop.overdue]
+        blocks.append(SectionBlock(text=mrkdwn("*Open past their due date*\n" + _listed(lines))))
+    if loop.answer_due:
+        feedback = "lead flag and intel item" if loop.answer_due == 1 else "lead flags and intel items"
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=(
+            f":stopwatch: {loop.answered_in_time} of {loop.answer_due} {feedback} got a reply within "
+            "2 working days (those whose 2 working days ran out this week)."))]))
+    return blocks
+
+
 def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, list[Block]]:
-    """The digest as one message: header, index, talking points, leads, messaging, pulse."""
+    """The digest as one message: header, index, talking points, "You said, we did", leads, messaging, pulse."""
     week = digest.week
     title = f"Sales × Marketing alignment · {week.title}" + (" (so far)" if digest.partial else "")
     text = title
@@ -71,10 +118,11 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
         blocks.append(SectionBlock(text=index_line(digest)))
     if digest.revised:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f":pencil2: {digest.revised}")]))
-    if digest.talking_points:
-        blocks.append(SectionBlock(text="*Talking points*\n" + "\n".join(
-            f"• {user_text(point, 600)}" for point in digest.talking_points)))
+    blocks.extend(talking_point_blocks(digest))
     blocks.append(DividerBlock())
+    if digest.loop is not None:
+        blocks.extend(loop_blocks(digest.loop, partial=digest.partial))
+        blocks.append(DividerBlock())
 
     leads = digest.leads
     if leads.ratings:

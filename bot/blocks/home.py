@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -14,15 +16,25 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import VIEW_MAX_BLOCKS, local_time, percent, user_text, within_block_limit
+from bot.blocks.common import (
+    VIEW_MAX_BLOCKS,
+    link,
+    local_time,
+    mrkdwn,
+    percent,
+    quote,
+    user_text,
+    within_block_limit,
+)
 from bot.blocks.common import listed_text as _listed
-from bot.blocks.digest import change_mark, index_line, source_line
-from bot.blocks.ids import HomeIds, LeadFeedbackIds
+from bot.blocks.digest import change_mark, index_line, source_line, talking_point_blocks
+from bot.blocks.ids import ActionIds, HomeIds, LeadFeedbackIds
 from bot.blocks.lead_stats import ranked_section, trend_note, trend_text, window_text
 from bot.blocks.leadfeedback import RatingButtonValue, stars
 from bot.blocks.messaging import EMOJI, reaction_buttons, tally_line
+from bot.blocks.replies import STATUS_MARK, STATUS_SHOWN
 from bot.results.digest import MIN_SOURCE_RATINGS, WeeklyDigest
-from bot.results.home import HomeSummary, LeadQuality, Listed
+from bot.results.home import HeardBack, HomeSummary, LeadQuality, Listed
 from bot.results.messaging import NAME_MAX, REACTIONS
 from bot.results.pulse import gap_in_words
 
@@ -219,7 +231,8 @@ def _leadership(digest: WeeklyDigest) -> list[Block]:
         blocks.append(SectionBlock(text="No feedback last week, so there is nothing to measure yet."))
     else:
         index = index_line(digest) if digest.index is not None else "*Alignment index:* not enough data"
-        blocks.append(SectionBlock(text=_listed(index, [f"• {user_text(p, 600)}" for p in digest.talking_points])))
+        blocks.append(SectionBlock(text=index))
+        blocks.extend(talking_point_blocks(digest, heading=False))
         leads, messaging = digest.leads, digest.messaging
         fields = [
             f"*Leads rated*\n{leads.ratings}"
@@ -241,6 +254,87 @@ def _leadership(digest: WeeklyDigest) -> list[Block]:
     return blocks
 
 
+
+
+def _due(day: date, today: date | None) -> str:
+    shown = f"due {day:%b} {day.day}"
+    return f":warning: *overdue* ({shown})" if today is not None and day < today else shown
+
+
+def _heard_back_line(item: HeardBack, today: date | None) -> str:
+    what = "your lead flag" if item.subject_kind == "rating" else "your field intel"
+    subject = f"{what} *{user_text(item.subject, 100)}*"
+    if item.what == "reply":
+        line = f"{STATUS_MARK[item.status]} <@{item.by}> · *{STATUS_SHOWN[item.status]}* on {subject}"
+        if item.note:
+            line += f"\n{quote(item.note, 300)}"
+        if item.link:
+            line += f"\n{link(item.link, 'Link to the change')}"
+    else:
+        state = _due(item.due_on, today) if item.status == "open" and item.due_on else item.status
+        line = (f":dart: Action *{user_text(item.title or '', 150)}* · <@{item.by}> · {state}\n"
+                f"_because of {subject}_")
+        if item.status == "done" and item.note:
+            line += f"\n_Outcome:_ {user_text(item.note, 300)}"
+    return line + f"\n_{local_time(item.at)}_"
+
+
+def _heard_back(summary: HomeSummary) -> list[Block]:
+    """For reps: what their ratings and intel led to (marketing's replies, the actions they prompted)."""
+    listed = summary.heard_back
+    if listed is None:
+        return []
+    blocks: list[Block] = [DividerBlock(), SectionBlock(text="*What your feedback led to*")]
+    if not listed.total:
+        return [*blocks, _context("When marketing replies to a lead you flagged or to your field intel, or logs an "
+                                  "action because of it, you'll see it here.")]
+    blocks.extend(SectionBlock(text=mrkdwn(_heard_back_line(item, summary.today))) for item in listed.shown)
+    return blocks + ([_context(f"…and {listed.more} more.")] if listed.more else [])
+
+
+def _my_actions(summary: HomeSummary) -> list[Block]:
+    """Open actions this person owns, soonest due first, each with Done and Drop."""
+    listed = summary.my_actions
+    if listed is None:
+        return []
+    blocks: list[Block] = [DividerBlock(), SectionBlock(text="*Your open actions*")]
+    if not listed.total:
+        return [*blocks, _context("None open. Log one with *Log action* on a digest talking point or a lead-feed "
+                                  "post, or with `/alignment action`.")]
+    for action in listed.shown:
+        text = f"*{user_text(action.title, 150)}* · {_due(action.due_on, summary.today)}"
+        if action.prompt_label:
+            text += f"\n_Because of:_ {user_text(action.prompt_label, 200)}"
+        blocks.append(SectionBlock(text=mrkdwn(text)))
+        blocks.append(ActionsBlock(block_id=f"home.action.{action.id}", elements=[
+            ButtonElement(action_id=ActionIds.DONE, text="Done", style="primary", value=str(action.id)),
+            ButtonElement(action_id=ActionIds.DROP, text="Drop", value=str(action.id)),
+        ]))
+    return blocks + _more(listed, "the earliest due are shown first.")
+
+
+def _week_actions(summary: HomeSummary) -> list[Block]:
+    """For leaders: this week's actions so far."""
+    week = summary.week_actions
+    if week is None:
+        return []
+    heading = (f"*Actions this week* ({week.week} so far): {week.logged} logged · {week.done.total} done · "
+               f"{week.overdue.total} overdue")
+    blocks: list[Block] = [DividerBlock(), SectionBlock(text=heading)]
+    if week.done.total:
+        lines = [f":white_check_mark: *{user_text(a.title, 150)}* · <@{a.owner_user_id}>"
+                 + (f": {user_text(a.outcome, 200)}" if a.outcome else "") for a in week.done.shown]
+        blocks.append(SectionBlock(text=mrkdwn(_listed("*Done*", lines, week.done.more))))
+    if week.overdue.total:
+        lines = [f":warning: *{user_text(a.title, 150)}* · <@{a.owner_user_id}> · {_due(a.due_on, None)}"
+                 for a in week.overdue.shown]
+        blocks.append(SectionBlock(text=mrkdwn(_listed("*Overdue*", lines, week.overdue.more))))
+    if not week.logged and not week.done.total and not week.overdue.total:
+        blocks.append(_context("No actions logged yet this week: *Log action* on a digest talking point or a "
+                               "lead-feed post, or `/alignment action`."))
+    return blocks
+
+
 def home_view(summary: HomeSummary) -> View:
     """One person's Home tab; sections stack by role, inside Slack's 100 blocks."""
     blocks: list[Block] = [HeaderBlock(text="Crossfeed"), _who(summary)]
@@ -248,10 +342,13 @@ def home_view(summary: HomeSummary) -> View:
         blocks.extend(_first_run(summary))
     blocks.extend(_waiting(summary))
     blocks.extend(_activity(summary))
+    blocks.extend(_heard_back(summary))
+    blocks.extend(_my_actions(summary))
     if summary.roles.marketer:
         blocks.extend(_marketing(summary))
     if summary.digest is not None:
         blocks.extend(_leadership(summary.digest))
+    blocks.extend(_week_actions(summary))
     blocks.append(_context("Pulse answers are anonymous; lead ratings and messaging answers carry your name. "
                            "`/alignment help` lists every command."))
     return View(type="home", blocks=within_block_limit(blocks, VIEW_MAX_BLOCKS))

@@ -22,7 +22,17 @@ from slack_sdk.models.views import View
 
 from bot.blocks.common import local_time, quote, user_text, within_block_limit
 from bot.blocks.ids import PulseIds as Ids
-from bot.results.pulse import COMMENT_MAX, SCALE, PulseButtonValue, PulseFormState, PulsePrompt, PulseResults
+from bot.blocks.loop import log_action_button
+from bot.results.actions import ActionPrompt
+from bot.results.pulse import (
+    COMMENT_MAX,
+    SCALE,
+    PulseButtonValue,
+    PulseFormState,
+    PulsePrompt,
+    PulseResults,
+    gap_in_words,
+)
 
 
 class PulseFormMetadata(BaseModel):
@@ -169,4 +179,12 @@ def pulse_results_message(results: PulseResults | None) -> tuple[str, list[Block
             f"than {user_text(marketing, 40)} does." if results.gap else "*Perception gap:* none, both teams agree."
         )))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Round closed {local_time(results.closes_at)}.")]))
+    blocks.append(ActionsBlock(elements=[log_action_button(pulse_prompt(results))]))
     return text, within_block_limit(blocks)
+
+
+def pulse_prompt(results: PulseResults) -> ActionPrompt:
+    """What an action logged from a round's results answers: the round, and its perception gap when shown."""
+    gap = gap_in_words(results)
+    return ActionPrompt(kind="pulse", ref=results.period,
+                        label=f"Pulse {results.period}" + (f": {gap}" if gap else ""))

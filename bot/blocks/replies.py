@@ -15,10 +15,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import local_time, mrkdwn, quote, user_text
+from bot.blocks.common import link, local_time, mrkdwn, quote, user_text
 from bot.blocks.ids import ReplyIds as Ids
 from bot.results.replies import INTEL_KINDS, LINK_MAX, NOTE_MAX, ReplyDm, ReplyForm, ReplyShown, SubjectShown
-from bot.text import escape_mrkdwn
 
 # How each status reads once given, and its mark.
 STATUS_SHOWN = {"on_it": "On it", "fixed": "Fixed", "wont_fix": "Won't fix", "replied": "Replied"}
@@ -54,7 +53,7 @@ def reply_block(reply: ReplyShown) -> SectionBlock:
     if reply.note:
         lines.append(quote(reply.note, 2000))
     if reply.link:
-        lines.append(f"<{escape_mrkdwn(reply.link)}|Link to the change>")
+        lines.append(link(reply.link, "Link to the change"))
     return SectionBlock(text=mrkdwn("\n".join(lines)))
 
 
@@ -96,7 +95,7 @@ def reply_dm_message(dm: ReplyDm) -> tuple[str, list[Block]]:
     if reply.note:
         blocks.append(SectionBlock(text=mrkdwn(quote(reply.note, 2000))))
     if reply.link:
-        blocks.append(SectionBlock(text=mrkdwn(f"<{escape_mrkdwn(reply.link)}|Link to the change>")))
+        blocks.append(SectionBlock(text=mrkdwn(link(reply.link, "Link to the change"))))
     blocks.append(ContextBlock(elements=[mrkdwn(
         "Your feedback reached marketing, and this is what came of it. Thanks for taking the time.")]))
     return text, blocks

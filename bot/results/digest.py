@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.results.actions import ActionPrompt
 from bot.results.intel import IntelSection
 from bot.results.messaging import VersionComparison
 from bot.results.pulse import PulseResults
@@ -78,6 +79,7 @@ class LeadSection:
     bad_reasons: tuple[ReasonLine, ...]
     ranked_campaigns: tuple[SourceLine, ...] = ()  # at least MIN_SOURCE_RATINGS over CAMPAIGN_WEEKS, best first
     source_reasons: dict[str | None, str] = field(default_factory=dict)  # source label → its top bad-lead reason
+    source_codes: dict[str, str] = field(default_factory=dict)  # ranked source label → its code
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,46 @@ def _score(results: PulseResults | None, side: str, question: int) -> float | No
 
 
 @dataclass(frozen=True)
+class TalkingPoint:
+    """A talking point and the feedback it is about, which its "Log action" button carries."""
+
+    text: str
+    prompt: ActionPrompt
+
+
+@dataclass(frozen=True)
+class ActionLine:
+    """An action as the digest and Home show it."""
+
+    id: int
+    title: str
+    owner_user_id: str
+    due_on: date
+    status: str  # "open" | "done" | "dropped"
+    prompt_kind: str
+    prompt_label: str | None
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class LoopSection:
+    """"You said, we did": what was done about feedback this week, what is late, and how fast feedback is answered.
+
+    Lead flags and intel items count in the week their two working days to an answer run out (`answer_due`), so
+    each counts once, in the first digest that can judge it.
+    """
+
+    done: tuple[ActionLine, ...]
+    overdue: tuple[ActionLine, ...]
+    answer_due: int
+    answered_in_time: int
+
+    @property
+    def empty(self) -> bool:
+        return not self.done and not self.overdue and not self.answer_due
+
+
+@dataclass(frozen=True)
 class WeeklyDigest:
     team_id: str
     week: Week
@@ -188,7 +230,7 @@ class WeeklyDigest:
     pulse: PulseSection | None
     index: int | None
     index_change: int | None  # over `index_compared` only
-    talking_points: tuple[str, ...]
+    talking_points: tuple[TalkingPoint, ...]
     trend_weeks: tuple[str, ...] = ()
     trend_leads: tuple[float | None, ...] = ()
     trend_pulse: dict[str, tuple[float | None, ...]] = field(default_factory=dict)
@@ -198,7 +240,9 @@ class WeeklyDigest:
     figures: WeekFigures = field(default_factory=WeekFigures)
     revised: str | None = None  # how last week's figures changed after its digest was posted
     intel: IntelSection | None = None  # field intel sent this week; None when there was none
+    loop: LoopSection | None = None  # "You said, we did"; None when there is nothing to say
 
     @property
     def empty(self) -> bool:
-        return not self.leads.ratings and not self.messaging.asks and self.pulse is None and self.intel is None
+        return (not self.leads.ratings and not self.messaging.asks and self.pulse is None and self.intel is None
+                and self.loop is None)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from bot.results.leads import RatedLead
 
 if TYPE_CHECKING:  # annotations only
-    from bot.results.digest import SourceLine, WeeklyDigest
+    from bot.results.digest import ActionLine, SourceLine, WeeklyDigest
     from bot.results.lead_stats import LeadStats
     from bot.results.messaging import AskView
 
@@ -86,6 +86,33 @@ class LeadQuality:
 
 
 @dataclass(frozen=True)
+class HeardBack:
+    """What came of one of a rep's ratings or intel items: marketing's reply, or an action it prompted."""
+
+    what: str  # "reply" | "action"
+    subject_kind: str  # "rating" | "intel"
+    subject: str  # the lead reference, or the intel's topic
+    status: str  # the reply's status (bot.results.replies.REPLY_STATUSES), or the action's
+    by: str  # who replied, or who owns the action
+    note: str | None  # the reply's note, or the action's outcome
+    link: str | None
+    title: str | None  # the action's title
+    due_on: date | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class WeekActions:
+    """This week's actions so far, for leaders."""
+
+    week: str
+    logged: int
+    done: Listed[ActionLine]
+    overdue: Listed[ActionLine]
+    today: date
+
+
+@dataclass(frozen=True)
 class HomeSummary:
     """Everything one person's Home tab shows; sections that don't apply to their roles are None."""
 
@@ -102,3 +129,7 @@ class HomeSummary:
     lead_quality: LeadQuality | None = None
     lead_stats: LeadStats | None = None  # marketers: the last 4 weeks by source and campaign
     digest: WeeklyDigest | None = None
+    heard_back: Listed[HeardBack] | None = None  # for the sales team: what their feedback led to
+    my_actions: Listed[ActionLine] | None = None  # open actions they own (marketers, and anyone who owns one)
+    week_actions: WeekActions | None = None  # for leaders and admins
+    today: date | None = None  # in the workspace's zone: what is overdue
