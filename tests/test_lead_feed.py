@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from freezegun import freeze_time
 
+from bot.blocks.ids import ActionIds
+from bot.results.actions import ActionPrompt
 from storage import outbox as outbox_store
 from storage.outbox import Message
 from tests.helpers import outbox as outbox_rows
@@ -18,6 +21,13 @@ def outbox(crossfeed) -> list:
     return [message for message in outbox_rows(crossfeed) if message.kind != "home"]
 
 FEED = "C_FEED"
+
+
+def actions_value(blocks: list[dict]) -> str:
+    """The value of a post's Log action button."""
+    [value] = [element["value"] for block in blocks if block["type"] == "actions" for element in block["elements"]
+               if element["action_id"] == ActionIds.NEW]
+    return value
 
 
 @pytest.fixture
@@ -32,8 +42,11 @@ def test_a_bad_lead_is_posted_to_the_feed_with_user_text_escaped(feed):
 
     [post] = feed.fake.calls_to("chat.postMessage")
     assert post.params["channel"] == FEED
-    shown = post.text_everywhere()
+    # What is shown; the Log action button's value carries the lead as typed (data, never rendered), and the
+    # action modal and DMs escape it where they show it.
+    shown = post.text_everywhere().replace(json.dumps(actions_value(post.blocks), ensure_ascii=False)[1:-1], "")
     assert "Acme &amp; &lt;Co&gt;" in shown and "<Co>" not in shown
+    assert ActionPrompt.from_value(actions_value(post.blocks)).label.startswith("Lead Acme & <Co> rated 2/5")
     assert "<!channel>" not in shown and "@channel" in shown
     assert "No budget" in shown and "Webinar" in shown and "<@U7>" in shown
     [message] = outbox(feed.crossfeed)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.blocks.ids import ReplyIds as Ids
+from bot.results.actions import ActionPrompt
 from storage.models import FeedbackReply, FieldIntel
 from tests.helpers import TEAM, make_teams
 from tests.helpers import outbox as outbox_rows
@@ -84,7 +85,9 @@ def test_a_marketers_reply_updates_the_post_in_place_and_tells_the_rep_once(app)
     assert {key: shown[key] for key in ("reply.open.on_it", "reply.open.fixed", "reply.open.wont_fix",
                                         "reply.open.replied")} == dict.fromkeys(
         ("reply.open.on_it", "reply.open.fixed", "reply.open.wont_fix", "reply.open.replied"), "rating:1")
-    assert '"k":"reason","r":"no-budget"' in shown["action.new"], "Log action is prompted by the worst reason"
+    assert ActionPrompt.from_value(shown["action.new"]) == ActionPrompt(
+        kind="rating", ref="1", label="Lead ACME-1 rated 2/5 · No budget · from Webinar",
+        title="Fewer “No budget” leads"), "Log action is prompted by the rating, so it leads back to the rep"
     [feed_row] = [row for row in outbox_rows(app.crossfeed) if row.kind == "lead_feed"]
 
     modal = open_reply(app, "rating:1", "fixed", user="UM1")
@@ -260,21 +263,27 @@ def test_forget_deletes_replies_to_and_by_a_person_and_the_post_drops_theirs(app
         "the post no longer names the forgotten marketer")
 
 
-def test_log_action_on_a_feed_post_is_prompted_by_its_reason_else_its_source_else_the_lead():
+def test_log_action_on_a_feed_post_is_prompted_by_the_rating_so_it_leads_back_to_the_rep():
     from bot.blocks.leadfeedback import feed_action_prompt
-    from bot.results.actions import ActionPrompt
+    from bot.results.actions import PROMPT_LABEL_MAX
     from bot.results.leads import RatedLead
 
-    rated = RatedLead(id=7, lead_ref="ACME-7", rating=1, reasons=("Bad data",), source="Webinar",
-                      reason_codes=("bad-data",), source_id=3, source_text=None, campaign=None, note=None,
+    rated = RatedLead(id=7, lead_ref="ACME-7", rating=1, reasons=("Bad data", "No budget"), source="Webinar",
+                      reason_codes=("bad-data", "no-budget"), source_id=3, source_text=None, campaign=None, note=None,
                       rater_user_id="UREP", updated_at=datetime(2026, 12, 1, tzinfo=UTC), source_code="webinar")
 
-    assert feed_action_prompt(rated) == ActionPrompt(kind="reason", ref="bad-data", label="Reason: Bad data",
-                                                     title="Fewer “Bad data” leads")
+    assert feed_action_prompt(rated) == ActionPrompt(
+        kind="rating", ref="7", label="Lead ACME-7 rated 1/5 · Bad data, No budget · from Webinar",
+        title="Fewer “Bad data” leads")
     unreasoned = replace(rated, reasons=(), reason_codes=())
-    assert feed_action_prompt(unreasoned) == ActionPrompt(kind="source", ref="webinar", label="Source: Webinar",
+    assert feed_action_prompt(unreasoned) == ActionPrompt(kind="rating", ref="7",
+                                                          label="Lead ACME-7 rated 1/5 · from Webinar",
                                                           title="Better leads from Webinar")
     bare = replace(unreasoned, source=None, source_id=None, source_code=None)
     assert feed_action_prompt(bare) == ActionPrompt(kind="rating", ref="7", label="Lead ACME-7 rated 1/5",
                                                     title="Follow up on lead ACME-7")
+    typed = replace(bare, source_text="webinarz")
+    assert feed_action_prompt(typed).label == "Lead ACME-7 rated 1/5 · from Other: webinarz"
+    long = replace(rated, lead_ref="<!channel>" + "x" * 250)
+    assert len(feed_action_prompt(long).label) == PROMPT_LABEL_MAX, "capped; escaped where it is shown"
     assert ActionPrompt.from_value(feed_action_prompt(rated).to_value()) == feed_action_prompt(rated)

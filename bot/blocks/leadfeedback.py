@@ -27,7 +27,7 @@ from bot.blocks.common import local_time, quote, user_text, within_block_limit
 from bot.blocks.ids import LeadFeedbackIds as Ids
 from bot.blocks.loop import reply_buttons
 from bot.blocks.replies import reply_block
-from bot.results.actions import ActionPrompt
+from bot.results.actions import PROMPT_LABEL_MAX, TITLE_MAX, ActionPrompt
 from bot.results.leads import CAMPAIGN_MAX, LEAD_MAX, NOTE_MAX, QUICK_USAGE, LeadFormOptions, RatedLead
 from bot.results.replies import ReplyShown, Subject
 from bot.text import truncate
@@ -256,16 +256,19 @@ def help_message(reason_codes: str, source_codes: str) -> tuple[str, list[Block]
 
 
 def feed_action_prompt(rated: RatedLead) -> ActionPrompt:
-    """What an action logged from a feed post answers: the rating's first reason, else its source, else the lead."""
-    if rated.reason_codes:
-        label = rated.reasons[0]
-        return ActionPrompt(kind="reason", ref=rated.reason_codes[0], label=f"Reason: {label}",
-                            title=f"Fewer “{label}” leads")
-    if rated.source_code and rated.source:
-        return ActionPrompt(kind="source", ref=rated.source_code, label=f"Source: {rated.source}",
-                            title=f"Better leads from {rated.source}")
-    return ActionPrompt(kind="rating", ref=str(rated.id), label=f"Lead {rated.lead_ref} rated {rated.rating}/5",
-                        title=f"Follow up on lead {rated.lead_ref}")
+    """What an action logged from a feed post answers: the rating itself, so the action leads back to the rep
+    who rated (their DM and Home); its label names the lead, its reasons and its source, and the suggested title
+    starts from the first reason, else the source, else the lead."""
+    parts = [f"Lead {rated.lead_ref} rated {rated.rating}/5", *([", ".join(rated.reasons)] if rated.reasons else []),
+             *([f"from {rated.source_shown}"] if rated.source_shown else [])]
+    if rated.reasons:
+        title = f"Fewer “{rated.reasons[0]}” leads"
+    elif rated.source_code and rated.source:
+        title = f"Better leads from {rated.source}"
+    else:
+        title = f"Follow up on lead {rated.lead_ref}"
+    return ActionPrompt(kind="rating", ref=str(rated.id), label=truncate(" · ".join(parts), PROMPT_LABEL_MAX),
+                        title=truncate(title, TITLE_MAX))
 
 
 def lead_feed_message(rated: RatedLead, reply: ReplyShown | None = None) -> tuple[str, list[Block]]:
