@@ -6,7 +6,8 @@ on the due date. The digest and Home read the same rows (storage/actions.py).
 
 Every message about an action goes through the outbox under a key of its own (`action-assigned:{id}`,
 `action-reminder:{id}`), so closing the action re-queues the ones already there and the outbox updates them in
-place to show it is done.
+place to show it is done. An action prompted by a rating or field intel leads back to whoever gave it: their Home
+is refreshed when it is logged or closed, and they get one DM when it is done (`action-feedback-done:{id}:{user}`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from storage.outbox import Message, home_refresh
 
 ASSIGNED = "action_assigned"  # the owner's DM when someone else gives them an action
 REMINDER = "action_reminder"  # the owner's DM on the due date
+FEEDBACK_DONE = "action_feedback_done"  # the DM to whoever gave the feedback, once the action it prompted is done
 LISTED = 20  # open actions shown by `/alignment action list`
 
 
@@ -193,8 +195,11 @@ def log_action(*, session: Session, team_id: str, user_id: str, action: ActionIn
     if created:
         assigned = [Message(kind=ASSIGNED, dedupe_key=f"action-assigned:{action_id}", channel=action.owner_user_id,
                             payload={"action_id": action_id})] if action.owner_user_id != user_id else []
+        # Whoever gave the feedback sees on Home what it led to.
+        people = {user_id, action.owner_user_id,
+                  *store.feedback_givers(session=session, team_id=team_id, action_id=action_id)}
         outbox.enqueue(session=session, team_id=team_id, now=now,
-                       messages=[*assigned, home_refresh(user_id), home_refresh(action.owner_user_id)])
+                       messages=[*assigned, *(home_refresh(person) for person in sorted(people))])
     row = store.action(session=session, team_id=team_id, action_id=action_id)
     return LoggedAction(action=view_of(row, today=today, can_close=True), created=created)
 
@@ -229,7 +234,8 @@ def closing_form(*, session: Session, team_id: str, user_id: str, action_id: int
 def close_action(*, session: Session, team_id: str, user_id: str, action_id: int, outcome: OutcomeInput,
                  now: datetime, configured_admins: frozenset[str] = frozenset(),
                  default_zone: str | None = None) -> ClosedAction:
-    """Mark the action done (with its outcome) or dropped, once; update its DMs in place, refresh the Homes."""
+    """Mark the action done (with its outcome) or dropped, once; update its DMs in place, refresh the Homes (the
+    owner's, its creator's, and those of whoever gave the feedback behind it, who are told by DM when it is done)."""
     _closable(session, team_id, user_id, action_id, configured_admins)
     changed = store.close_action(session=session, team_id=team_id, action_id=action_id, status=outcome.status,
                                  outcome=outcome.outcome, now=now)
@@ -241,9 +247,15 @@ def close_action(*, session: Session, team_id: str, user_id: str, action_id: int
                   for kind, key in ((ASSIGNED, f"action-assigned:{action_id}"),
                                     (REMINDER, f"action-reminder:{action_id}"))
                   if outbox.outbox_message_for(session=session, team_id=team_id, dedupe_key=key) is not None]
-        people = {user_id, row.owner_user_id, row.created_by} - {""}
+        givers = store.feedback_givers(session=session, team_id=team_id, action_id=action_id)
+        # Done: each person whose feedback prompted it is told once (one key per action and person); not the one
+        # who marked it done, who knows.
+        told = [Message(kind=FEEDBACK_DONE, dedupe_key=f"action-feedback-done:{action_id}:{giver}", channel=giver,
+                        payload={"action_id": action_id})
+                for giver in givers if row.status == "done" and giver != user_id]
+        people = {user_id, row.owner_user_id, row.created_by, *givers} - {""}
         outbox.enqueue(session=session, team_id=team_id, now=now,
-                       messages=[*resync, *(home_refresh(person) for person in sorted(people))])
+                       messages=[*resync, *told, *(home_refresh(person) for person in sorted(people))])
     today = local_today(session=session, team_id=team_id, now=now, default_zone=default_zone)
     return ClosedAction(action=view_of(row, today=today), changed=changed)
 

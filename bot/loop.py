@@ -64,7 +64,8 @@ def you_said_we_did(*, session: Session, team_id: str, week: Week, now: datetime
 
 
 def heard_back(*, session: Session, team_id: str, user_id: str, limit: int) -> Listed[HeardBack]:
-    """What came of a rep's ratings and intel: replies to them and the actions they prompted, newest first."""
+    """What came of a rep's ratings, intel and ask answers: replies to them, the actions they prompted and what
+    changed after the asks, newest first."""
     rows, total = store.heard_back(session=session, team_id=team_id, user_id=user_id, limit=limit)
     return Listed(tuple(HeardBack(what=row.what, subject_kind=row.subject_kind, subject=row.subject or "",
                                   status=row.status, by=row.by, note=row.note, link=row.link, title=row.title,

@@ -439,8 +439,9 @@ def post_change(*, session: Session, team_id: str, user_id: str, ask_id: int, ch
     if not store.save_change(session=session, ask_id=ask.id, note=change.note, link=change.link, now=now):
         return ChangePosted(ask_name=ask.name, sent_to=len(reps), edited=edited, unchanged=True)
     outbox.enqueue(session=session, team_id=team_id, now=now, messages=[
-        Message(kind="messaging_change", dedupe_key=f"ask-change:{ask.id}:{rep}", channel=rep,
-                payload={"ask_id": ask.id}) for rep in reps])
+        *(Message(kind="messaging_change", dedupe_key=f"ask-change:{ask.id}:{rep}", channel=rep,
+                  payload={"ask_id": ask.id}) for rep in reps),
+        *(home_refresh(rep) for rep in reps)])  # their Home shows what their answers led to
     return ChangePosted(ask_name=ask.name, sent_to=len(reps), edited=edited)
 
 

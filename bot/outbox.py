@@ -34,8 +34,8 @@ from slack_sdk.models.views import View
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.actions import ASSIGNED, REMINDER, action_view
-from bot.blocks.actions import action_dm
+from bot.actions import ASSIGNED, FEEDBACK_DONE, REMINDER, action_view
+from bot.blocks.actions import action_dm, feedback_done_dm
 from bot.blocks.home import home_view
 from bot.blocks.intel import intel_post_message
 from bot.blocks.leadfeedback import lead_feed_message
@@ -189,6 +189,16 @@ def compose_action_dm(session: Session, message: ClaimedMessage, *, reminder: bo
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
+def compose_feedback_done(session: Session, message: ClaimedMessage) -> SlackPost | None:
+    """What an action led to, told to whoever gave the feedback behind it once it is done."""
+    action = action_view(session=session, team_id=message.team_id, action_id=message.payload["action_id"],
+                         now=datetime.now(UTC))
+    if action is None or action.status != "done":
+        return None
+    text, blocks = feedback_done_dm(action)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
 def compose_home(session: Session, message: ClaimedMessage, settings: Settings | None = None) -> HomePublish:
     """The person's Home as it is now: however many changes queued it, one publish shows them all."""
     user_id = message.payload["user_id"]
@@ -215,6 +225,7 @@ COMPOSERS: dict[str, Composer] = {
     HOME: compose_home,
     ASSIGNED: partial(compose_action_dm, reminder=False),
     REMINDER: partial(compose_action_dm, reminder=True),
+    FEEDBACK_DONE: compose_feedback_done,
 }
 
 

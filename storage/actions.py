@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import String, and_, cast, func, literal, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_new, claim_one, claim_rows
-from storage.models import Action
+from storage.models import Action, FieldIntel, LeadRating
 
 
 def log_action(*, session: Session, team_id: str, submission_key: str, **values) -> tuple[int, bool]:
@@ -36,6 +36,23 @@ def open_actions(*, session: Session, team_id: str, owner_user_id: str | None = 
     total = session.scalar(select(func.count()).select_from(Action).where(*where))
     rows = session.scalars(select(Action).where(*where).order_by(Action.due_on, Action.id).limit(limit)).all()
     return rows, total
+
+
+def feedback_givers(*, session: Session, team_id: str, action_id: int) -> list[str]:
+    """Who gave the feedback behind an action: the rep who rated the lead (prompted by a rating) or sent the
+    field intel (prompted by an intel item); none for other prompts, or once the feedback was deleted."""
+    prompted = select(Action.prompt_kind, Action.prompt_ref).where(
+        Action.team_id == team_id, Action.id == action_id).subquery()
+    raters = (select(LeadRating.rater_user_id.label("user_id"))
+              .join(prompted, and_(prompted.c.prompt_kind == literal("rating"),
+                                   prompted.c.prompt_ref == cast(LeadRating.id, String)))
+              .where(LeadRating.team_id == team_id))
+    senders = (select(FieldIntel.user_id.label("user_id"))
+               .join(prompted, and_(prompted.c.prompt_kind == literal("intel"),
+                                    prompted.c.prompt_ref == cast(FieldIntel.id, String)))
+               .where(FieldIntel.team_id == team_id))
+    givers = union(raters, senders).subquery()
+    return [user for user in session.scalars(select(givers.c.user_id).order_by(givers.c.user_id)) if user]
 
 
 def close_action(*, session: Session, team_id: str, action_id: int, status: str, outcome: str | None,

@@ -25,7 +25,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from storage.models import Action, FeedbackReply, FieldIntel, LeadRating, LeadSource, OutboxMessage, UTCDateTime
+from storage.messaging import counts_in_tally
+from storage.models import (
+    Action,
+    FeedbackReply,
+    FieldIntel,
+    LeadRating,
+    LeadSource,
+    MessagingAnswer,
+    MessagingAsk,
+    OutboxMessage,
+    UTCDateTime,
+)
 
 
 def source_codes(*, session: Session, team_id: str, labels: list[str]) -> dict[str, str]:
@@ -107,9 +118,17 @@ def feedback_items(*, session: Session, team_id: str, start: datetime, end: date
     return [FeedbackItem(kind, given_at, replied_at) for kind, given_at, replied_at in rows]
 
 
+def _changed_after_their_answer(team_id, user_id):
+    """Asks this person answered (an answer that counts, as for the DM) that got a "what we changed" note."""
+    return and_(MessagingAsk.team_id == team_id, MessagingAsk.change_note.is_not(None),
+                exists().where(MessagingAnswer.ask_id == MessagingAsk.id, MessagingAnswer.rep_user_id == user_id,
+                               counts_in_tally()))
+
+
 def heard_back_clause(team_id, user_id):
-    """Whether anything came of this person's ratings or intel yet (a reply, an action not dropped): for the one
-    statement that reads who they are, so Home reads what came of it only for those it has something for."""
+    """Whether anything came of this person's ratings, intel or ask answers yet (a reply, an action not dropped, a
+    "what we changed"): for the one statement that reads who they are, so Home reads what came of it only for
+    those it has something for."""
     theirs = {"rating": (LeadRating.id, and_(LeadRating.team_id == team_id, LeadRating.rater_user_id == user_id)),
               "intel": (FieldIntel.id, and_(FieldIntel.team_id == team_id, FieldIntel.user_id == user_id))}
 
@@ -121,7 +140,7 @@ def heard_back_clause(team_id, user_id):
             exists().where(Action.team_id == team_id, Action.prompt_kind == kind, Action.status != "dropped",
                            Action.prompt_ref.in_(select(cast(item_id, String)).where(mine))))
 
-    return or_(answered("rating"), answered("intel"))
+    return or_(answered("rating"), answered("intel"), exists().where(_changed_after_their_answer(team_id, user_id)))
 
 
 def owns_open_actions_clause(team_id, user_id):
@@ -139,14 +158,15 @@ def open_actions_owned(*, session: Session, team_id: str, user_id: str, limit: i
 
 @dataclass(frozen=True)
 class HeardBackRow:
-    """What came of one of a rep's ratings or intel items: a reply to it, or an action it prompted."""
+    """What came of one of a rep's ratings, intel items or ask answers: a reply to it, an action it prompted, or
+    what the asker changed."""
 
-    what: str  # "reply" | "action"
-    subject_kind: str  # "rating" | "intel"
-    subject: str | None  # the lead reference, or the intel's topic (its text when it has none)
-    status: str  # the reply's status, or the action's
-    by: str  # who replied, or the action's owner
-    note: str | None  # the reply's note, or the action's outcome
+    what: str  # "reply" | "action" | "change"
+    subject_kind: str  # "rating" | "intel" | "ask"
+    subject: str | None  # the lead reference, the intel's topic (its text when it has none), or the ask's name
+    status: str  # the reply's status, or the action's ("changed" for an ask)
+    by: str  # who replied, the action's owner, or the asker
+    note: str | None  # the reply's note, the action's outcome, or what changed
     link: str | None
     title: str | None  # the action's title
     due_on: date | None
@@ -178,8 +198,15 @@ def _heard_back_statement() -> Select:
                 .join(items, cast(items.c.id, String) == Action.prompt_ref)
                 .where(Action.team_id == team_id, Action.prompt_kind == kind, Action.status != "dropped"))
 
+    changes = (select(literal("change").label("what"), literal("ask").label("subject_kind"),
+                      MessagingAsk.name.label("subject"), literal("changed").label("status"),
+                      MessagingAsk.asker_user_id.label("by"), MessagingAsk.change_note.label("note"),
+                      MessagingAsk.change_link.label("link"), cast(null(), String).label("title"),
+                      cast(null(), Date).label("due_on"), MessagingAsk.changed_at.label("at"))
+               .where(_changed_after_their_answer(team_id, user_id)))
+
     found = union_all(replies("rating", theirs_rated), replies("intel", theirs_intel),
-                      actions("rating", theirs_rated), actions("intel", theirs_intel)).subquery()
+                      actions("rating", theirs_rated), actions("intel", theirs_intel), changes).subquery()
     # Read back through the columns' types: a union's columns lose them, and SQLite then returns text.
     return (select(found.c.what, found.c.subject_kind, found.c.subject, found.c.status, found.c.by, found.c.note,
                    found.c.link, found.c.title, type_coerce(found.c.due_on, Date).label("due_on"),
@@ -189,8 +216,8 @@ def _heard_back_statement() -> Select:
 
 
 def heard_back(*, session: Session, team_id: str, user_id: str, limit: int) -> tuple[list[HeardBackRow], int]:
-    """The latest replies to this rep's ratings and intel and the actions they prompted (not dropped), newest
-    first, and how many there are in all: one statement."""
+    """The latest replies to this rep's ratings and intel, the actions they prompted (open or done, not dropped) and
+    what changed after asks they answered, newest first, and how many there are in all: one statement."""
     rows = session.execute(_heard_back_statement(), dict(team_id=team_id, user_id=user_id, limit=limit)).all()
     return [HeardBackRow(what=row.what, subject_kind=row.subject_kind, subject=row.subject, status=row.status,
                          by=row.by, note=row.note, link=row.link, title=row.title, due_on=row.due_on, at=row.at)

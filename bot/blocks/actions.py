@@ -139,6 +139,19 @@ def action_dm(action: ActionView, *, reminder: bool) -> tuple[str, list[Block]]:
     return text, blocks
 
 
+def feedback_done_dm(action: ActionView) -> tuple[str, list[Block]]:
+    """The DM to whoever gave the feedback behind an action, once it is done: what it led to, and the outcome."""
+    title = user_text(action.title, TITLE_MAX)
+    text = f":white_check_mark: Your feedback led to: “{title}”, done"
+    if action.outcome:
+        text += f": {user_text(action.outcome, OUTCOME_MAX)}"
+    context = f"{person(action.owner_user_id)} owned it."
+    if prompted := _prompted_by(action.prompt_label):
+        context = f"{prompted} · {context}"
+    return text, [SectionBlock(text=mrkdwn(text)), ContextBlock(elements=[mrkdwn(
+        f"{context} Thanks for telling us: this is what it changed.")])]
+
+
 def outcome_modal(action: ActionView, metadata: ClosingMetadata) -> View:
     """Done: one line of outcome (required). Drop: why, optionally."""
     done = metadata.s == "done"

@@ -264,7 +264,14 @@ def _due(day: date, today: date | None) -> str:
 def _heard_back_line(item: HeardBack, today: date | None) -> str:
     what = "your lead flag" if item.subject_kind == "rating" else "your field intel"
     subject = f"{what} *{user_text(item.subject, 100)}*"
-    if item.what == "reply":
+    if item.what == "change":
+        line = (f":arrows_counterclockwise: <@{item.by}> · *What we changed* after “{user_text(item.subject, 100)}”, "
+                "which you answered")
+        if item.note:
+            line += f"\n{quote(item.note, 300)}"
+        if item.link:
+            line += f"\n{link(item.link, 'Link to the new version')}"
+    elif item.what == "reply":
         line = f"{STATUS_MARK[item.status]} <@{item.by}> · *{STATUS_SHOWN[item.status]}* on {subject}"
         if item.note:
             line += f"\n{quote(item.note, 300)}"
@@ -280,14 +287,16 @@ def _heard_back_line(item: HeardBack, today: date | None) -> str:
 
 
 def _heard_back(summary: HomeSummary) -> list[Block]:
-    """For reps: what their ratings and intel led to (marketing's replies, the actions they prompted)."""
+    """For reps: what their ratings, intel and ask answers led to (marketing's replies, the actions they prompted,
+    what changed after an ask)."""
     listed = summary.heard_back
     if listed is None:
         return []
     blocks: list[Block] = [DividerBlock(), SectionBlock(text="*What your feedback led to*")]
     if not listed.total:
         return [*blocks, _context("When marketing replies to a lead you flagged or to your field intel, or logs an "
-                                  "action because of it, you'll see it here.")]
+                                  "action because of it, or changes something you answered an ask about, you'll "
+                                  "see it here.")]
     blocks.extend(SectionBlock(text=mrkdwn(_heard_back_line(item, summary.today))) for item in listed.shown)
     return blocks + ([_context(f"…and {listed.more} more.")] if listed.more else [])
 

@@ -87,14 +87,15 @@ class LeadQuality:
 
 @dataclass(frozen=True)
 class HeardBack:
-    """What came of one of a rep's ratings or intel items: marketing's reply, or an action it prompted."""
+    """What came of one of a rep's ratings, intel items or ask answers: marketing's reply, an action it prompted,
+    or what the asker changed after the ask."""
 
-    what: str  # "reply" | "action"
-    subject_kind: str  # "rating" | "intel"
-    subject: str  # the lead reference, or the intel's topic
-    status: str  # the reply's status (bot.results.replies.REPLY_STATUSES), or the action's
-    by: str  # who replied, or who owns the action
-    note: str | None  # the reply's note, or the action's outcome
+    what: str  # "reply" | "action" | "change"
+    subject_kind: str  # "rating" | "intel" | "ask"
+    subject: str  # the lead reference, the intel's topic, or the ask's name
+    status: str  # the reply's status (bot.results.replies.REPLY_STATUSES), the action's, or "changed"
+    by: str  # who replied, who owns the action, or who asked
+    note: str | None  # the reply's note, the action's outcome, or what changed
     link: str | None
     title: str | None  # the action's title
     due_on: date | None
