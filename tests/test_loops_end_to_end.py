@@ -26,7 +26,7 @@ from bot.results.actions import ActionPrompt
 from storage.models import Action, FeedbackReply, FieldIntel, LeadRating, MessagingAsk, OutboxMessage
 from tests.clock_kit import TurnedClock
 from tests.test_actions import form_values
-from tests.test_ask_loop import REMINDER, answer, ask, change_values, close_and_summary, open_change_modal
+from tests.test_ask_loop import REMINDER, Clock, answer, ask, change_values, close_and_summary, open_change_modal
 from tests.test_field_intel import shortcut
 from tests.test_field_intel import values as intel_values
 from tests.test_home import open_home
@@ -46,22 +46,12 @@ def at(month: int, day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=NY)
 
 
-class World:
-    """The running app, the clock process and the frozen time they share."""
+class World(Clock):
+    """The running app, the clock process and the frozen time they share (`at`, `turn_at` as in the ask loop)."""
 
     def __init__(self, app, clock: TurnedClock, frozen):
-        self.app, self.clock, self.frozen = app, clock, frozen
+        super().__init__(clock, frozen, app)
         self.slack, self.fake, self.crossfeed = app.slack, app.fake, app.crossfeed
-
-    def at(self, moment: datetime) -> None:
-        """Move the frozen time on to `moment`, running nothing."""
-        self.frozen.move_to(moment)
-
-    def turn_at(self, moment: datetime) -> None:
-        """Move on to `moment` and turn the clock: every job that is due runs, and what it queued is sent."""
-        self.frozen.move_to(moment)
-        self.clock.turn()
-        self.app.settle()
 
     def rows(self, model, *where) -> list:
         with self.crossfeed.sessions() as session:
