@@ -394,3 +394,44 @@ def test_a_long_list_stays_inside_slacks_limits():
     assert text == "35 open actions"
     assert len(blocks) <= 50
     assert "…and 15 more, due later." in json.dumps([b.to_dict() for b in blocks], ensure_ascii=False)
+
+
+def test_whoever_gave_the_feedback_sees_the_action_on_home_and_is_told_once_when_it_is_done(app):
+    from storage.models import FieldIntel, LeadRating
+    from tests.test_field_intel import send
+
+    send(app.slack, user=REP, topic="LedgerLoop")
+    app.slack.command("/leadfeedback", "ACME-1 2 no-budget", user=REP)
+    app.settle()
+    with app.crossfeed.sessions() as session:
+        intel_id, rating_id = session.scalar(select(FieldIntel.id)), session.scalar(select(LeadRating.id))
+    from_intel = ActionPrompt(kind="intel", ref=str(intel_id), label="Competitor: LedgerLoop")
+
+    def homes() -> set[str]:
+        return {c.params["user_id"] for c in app.fake.calls_to("views.publish")}
+
+    log_from_button(app, prompt=ActionPrompt(kind="rating", ref=str(rating_id), label="Lead ACME-1 rated 2/5"),
+                    title="Call ACME back", owner=REP)
+    log_from_button(app, prompt=from_intel, title="Match their discount")
+    log_from_button(app, prompt=from_intel, title="Battlecard for LedgerLoop")
+    assert homes() == {MARKETER, OWNER, REP}, "the sender's Home shows what their intel led to once it is logged"
+    call_back, discount, battlecard = actions(app)
+
+    def close(action, status, user, words=None) -> list[str]:
+        """Close it (Slack delivering the submission twice); the feedback DMs to the rep it sent."""
+        view = opened_modal(app, Ids.DONE if status == "done" else Ids.DROP, str(action.id), user=user)
+        for _ in range(2):
+            app.slack.submit(view, {Ids.OUTCOME: {Ids.OUTCOME: {"type": "plain_text_input", "value": words}}},
+                             user=user)
+        app.settle()
+        return [dm["text"] for dm in dms_to(app, REP) if "Your feedback led to" in dm["text"]]
+
+    assert close(call_back, "done", REP, "Called: budget comes in Q2") == [], "they closed it themselves"
+    assert close(battlecard, "done", OWNER, "Battlecard <v2> is live") == [
+        ":white_check_mark: Your feedback led to: “Battlecard for LedgerLoop”, done: Battlecard &lt;v2&gt; is live"]
+    assert close(discount, "drop", OWNER) == [], "a dropped action tells nobody"
+    assert REP in homes(), "but refreshes the Home of whoever gave the feedback"
+    with app.crossfeed.sessions() as session:
+        keys = list(session.scalars(select(OutboxMessage.dedupe_key).where(
+            OutboxMessage.kind == "action_feedback_done")))
+    assert keys == [f"action-feedback-done:{battlecard.id}:{REP}"], "one DM per action and person"
