@@ -43,6 +43,7 @@ from storage.outbox import Message, home_refresh
 ASSIGNED = "action_assigned"  # the owner's DM when someone else gives them an action
 REMINDER = "action_reminder"  # the owner's DM on the due date
 FEEDBACK_DONE = "action_feedback_done"  # the DM to whoever gave the feedback, once the action it prompted is done
+GIVEN_BY_A_REP = ("rating", "intel")  # prompts that lead back to a person: the rater, the intel's sender
 LISTED = 20  # open actions shown by `/alignment action list`
 
 
@@ -196,12 +197,18 @@ def log_action(*, session: Session, team_id: str, user_id: str, action: ActionIn
         assigned = [Message(kind=ASSIGNED, dedupe_key=f"action-assigned:{action_id}", channel=action.owner_user_id,
                             payload={"action_id": action_id})] if action.owner_user_id != user_id else []
         # Whoever gave the feedback sees on Home what it led to.
-        people = {user_id, action.owner_user_id,
-                  *store.feedback_givers(session=session, team_id=team_id, action_id=action_id)}
+        people = {user_id, action.owner_user_id, *_feedback_givers(session, team_id, action_id, prompt.kind)}
         outbox.enqueue(session=session, team_id=team_id, now=now,
                        messages=[*assigned, *(home_refresh(person) for person in sorted(people))])
     row = store.action(session=session, team_id=team_id, action_id=action_id)
     return LoggedAction(action=view_of(row, today=today, can_close=True), created=created)
+
+
+def _feedback_givers(session: Session, team_id: str, action_id: int, prompt_kind: str) -> list[str]:
+    # Only a rating or an intel item names a person: other prompts cost no query.
+    if prompt_kind not in GIVEN_BY_A_REP:
+        return []
+    return store.feedback_givers(session=session, team_id=team_id, action_id=action_id)
 
 
 # --- closing --------------------------------------------------------------------------------------------------
@@ -247,7 +254,7 @@ def close_action(*, session: Session, team_id: str, user_id: str, action_id: int
                   for kind, key in ((ASSIGNED, f"action-assigned:{action_id}"),
                                     (REMINDER, f"action-reminder:{action_id}"))
                   if outbox.outbox_message_for(session=session, team_id=team_id, dedupe_key=key) is not None]
-        givers = store.feedback_givers(session=session, team_id=team_id, action_id=action_id)
+        givers = _feedback_givers(session, team_id, action_id, row.prompt_kind)
         # Done: each person whose feedback prompted it is told once (one key per action and person); not the one
         # who marked it done, who knows.
         told = [Message(kind=FEEDBACK_DONE, dedupe_key=f"action-feedback-done:{action_id}:{giver}", channel=giver,

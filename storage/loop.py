@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from storage.messaging import counts_in_tally
+from storage.messaging import _in_sales_team
 from storage.models import (
     Action,
     FeedbackReply,
@@ -119,10 +119,11 @@ def feedback_items(*, session: Session, team_id: str, start: datetime, end: date
 
 
 def _changed_after_their_answer(team_id, user_id):
-    """Asks this person answered (an answer that counts, as for the DM) that got a "what we changed" note."""
-    return and_(MessagingAsk.team_id == team_id, MessagingAsk.change_note.is_not(None),
-                exists().where(MessagingAnswer.ask_id == MessagingAsk.id, MessagingAnswer.rep_user_id == user_id,
-                               counts_in_tally()))
+    """Asks this person answered that got a "what we changed" note, while their answers count (they are in the
+    sales team), as for the DM: from their answers, so it reads only those."""
+    return and_(MessagingAnswer.team_id == team_id, MessagingAnswer.rep_user_id == user_id,
+                MessagingAsk.id == MessagingAnswer.ask_id, MessagingAsk.change_note.is_not(None),
+                _in_sales_team(team_id, user_id))
 
 
 def heard_back_clause(team_id, user_id):
