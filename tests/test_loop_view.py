@@ -362,3 +362,44 @@ def test_a_marketers_reply_reaches_the_reps_home_with_the_refresh_it_queues(star
     assert ":white_check_mark: <@UM1> · *Fixed* on your lead flag *ACME-1*" in led_to
     assert "Tightened the webinar form: &lt;!channel&gt;" in led_to
     assert "<https://acme.com/changes/42|Link to the change>" in led_to
+
+
+def test_what_changed_after_asks_a_rep_answered_comes_in_the_same_statement(crossfeed):
+    from bench.ack_latency import StatementCounter
+    from storage.models import MessagingAnswer, MessagingAsk
+    from tests.test_home import summary_of, view_of
+
+    now = datetime.now(UTC)
+    setup_teams(crossfeed)
+    assert crossfeed.wait_idle(30)
+    counter = StatementCounter(crossfeed.engine)
+
+    def statements_for_home(user: str) -> int:
+        counter.take()
+        summary_of(crossfeed, user, now)
+        return len([sql for _, _, sql in counter.take() if not sql.startswith("BEGIN")])
+
+    before = statements_for_home("U1")
+
+    def asked(name, *, answered_by, change=None) -> None:
+        [ask_id] = add(crossfeed, MessagingAsk(
+            team_id=TEAM, asker_user_id="M1", name=name, audience="channel", closes_at=now - timedelta(days=1),
+            submission_key=f"V-{name}", change_note=change, change_link=change and "https://acme.com/v2",
+            changed_at=change and now - timedelta(hours=1)))
+        add(crossfeed, *(MessagingAnswer(team_id=TEAM, ask_id=ask_id, rep_user_id=user, reaction="mixed")
+                         for user in answered_by))
+
+    asked("Q4 ROI talk track", answered_by=("U1", "M2"), change="One page <!channel>, payback first")
+    asked("Pricing deck", answered_by=("U1",))  # no change posted
+    asked("Battlecard", answered_by=("U2",), change="New objection handling")  # not answered by U1
+    after = statements_for_home("U1")
+
+    assert after == before + 1, "what came of their feedback: one statement, read because there is some"
+    led_to = summary_of(crossfeed, "U1", now).heard_back
+    assert [(item.what, item.subject, item.by, item.note, item.link) for item in led_to.shown] == [
+        ("change", "Q4 ROI talk track", "M1", "One page <!channel>, payback first", "https://acme.com/v2")]
+    assert summary_of(crossfeed, "M2", now).heard_back is None, "a marketer's answer doesn't count, nor show"
+    text = text_of(view_of(crossfeed, "U1", now)["blocks"])
+    assert "<@M1> · *What we changed* after “Q4 ROI talk track”, which you answered" in text
+    assert "One page &lt;!channel&gt;, payback first" in text
+    assert "<https://acme.com/v2|Link to the new version>" in text
