@@ -249,7 +249,8 @@ def help_message(reason_codes: str, source_codes: str) -> tuple[str, list[Block]
             "the same with the message's text and link filled in.")),
         SectionBlock(text='A lead called "stats" or "intel" is rated with quotes: `/leadfeedback "stats" 4`.'),
         SectionBlock(text=("With a lead feed set up, ratings of 1–2 are posted there for marketing; when marketing "
-                           "replies (on it, fixed, won't fix, or a note), you get the reply by DM.")),
+                           "replies (on it, fixed, won't fix, or a note), you get the reply by DM, and when an "
+                           "action your rating led to is done, what came of it. Your Home shows both.")),
         ActionsBlock(elements=[ButtonElement(action_id=Ids.RATE_ANOTHER, text="Rate a lead", style="primary")]),
     ]
     return text, blocks
