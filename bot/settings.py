@@ -30,6 +30,8 @@ class Settings(DatabaseSettings):
     slack_max_rate_limit_retries: int = Field(default=3, ge=0, le=10)
     # Keys pulse respondents (README "Security and privacy"); unset, one is derived from the Slack secrets.
     pulse_key: SecretStr | None = None
+    # Signs `POST /hooks/leads` (README "Lead handoff"); unset, the endpoint refuses every lead.
+    lead_webhook_secret: SecretStr | None = None
 
     @field_validator("log_level")
     @classmethod

@@ -190,6 +190,9 @@ class OutboxMessage(Base):
 # --- teams, admins and pulse checks ---------------------------------------------------------------
 
 
+WORK_DAYS = ("mon", "tue", "wed", "thu", "fri")
+
+
 class WorkspaceConfig(Base):
     """A workspace's configuration; defaults until an admin changes them."""
 
@@ -228,6 +231,20 @@ class WorkspaceConfig(Base):
     allow_new_sources: Mapped[bool] = mapped_column(Boolean, default=False)
     # When the one reminder about an open messaging ask goes to reps who haven't answered (hours after it opens).
     ask_reminder_hours: Mapped[int] = mapped_column(Integer, default=24)
+    # Lead handoff: working minutes a lead's owner has to accept it (a change applies to leads that arrive after),
+    # the working week it is counted in (the workspace's time zone), and who hears of a breach (else the
+    # sales channel).
+    lead_sla_minutes: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    work_start: Mapped[str] = mapped_column(String(5), default="09:00", server_default="09:00")
+    work_end: Mapped[str] = mapped_column(String(5), default="17:00", server_default="17:00")
+    work_days: Mapped[list[str]] = mapped_column(JSON, default=lambda: list(WORK_DAYS),
+                                                 server_default='["mon", "tue", "wed", "thu", "fri"]')
+    holidays: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")  # ISO dates, e.g. "2026-12-25"
+    lead_escalation_user_id: Mapped[str | None] = mapped_column(String(32))
+    # Working days after acceptance before the owner is asked to rate the lead.
+    lead_rate_after_days: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # What both teams mean by a qualified lead: shown in the rating form, linked from the digest.
+    qualified_lead_definition: Mapped[str | None] = mapped_column(Text)
 
 
 class Admin(Base):
@@ -532,3 +549,74 @@ class FieldIntel(Base):
     message_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     submission_key: Mapped[str] = mapped_column(String(64))
+
+
+# --- lead handoff ----------------------------------------------------------------------------------
+
+
+class Lead(Base):
+    """A lead marketing handed to sales from the CRM (`POST /hooks/leads`), and its follow-up clock.
+
+    One row per workspace and CRM id: a resend updates the lead's details, never its clock. The clock is set
+    once, when the lead arrives, with the SLA in force then: `remind_at` (half of it) and `due_at` (all of it),
+    both in working time. Each `*_at` below that has a matching reminder is the claim of the one clock run
+    that queued it (set under `WHERE … IS NULL`), so two clocks never send it twice.
+    """
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        UniqueConstraint("team_id", "crm_id"),
+        CheckConstraint("status IN ('unassigned', 'assigned', 'accepted')", name="status"),
+        Index("ix_leads_team_received", "team_id", "received_at"),
+        Index("ix_leads_team_owner_status", "team_id", "owner_user_id", "status"),
+        Index("ix_leads_team_lead_key", "team_id", "lead_key"),
+        Index("ix_leads_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    crm_id: Mapped[str] = mapped_column(String(200))
+    # The CRM id normalised as a rating's lead reference is (bot.text.lead_key): a rating of it ties to it.
+    lead_key: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("lead_sources.id"))
+    source_text: Mapped[str | None] = mapped_column(String(75))  # a source matching none of the workspace's
+    campaign: Mapped[str | None] = mapped_column(String(150))
+    score: Mapped[int | None] = mapped_column(Integer)
+    url: Mapped[str | None] = mapped_column(String(500))
+    # The owner as the CRM named them (a Slack user id or an email), and who that turned out to be in Slack.
+    owner_given: Mapped[str | None] = mapped_column(String(320))
+    owner_user_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(10), default="unassigned")
+    # Set while the owner still has to be looked up and the lead routed (DM card or claim post); cleared by
+    # the one routing pass that does it.
+    routing_pending: Mapped[bool] = mapped_column(Boolean, default=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sla_minutes: Mapped[int] = mapped_column(Integer)
+    remind_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Working minutes from arrival to acceptance (the digest's figures read this, not a recomputation).
+    accept_minutes: Mapped[int | None] = mapped_column(Integer)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rate_prompt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rate_prompted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rate_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    source: Mapped[LeadSource | None] = relationship(lazy="joined")
+
+
+class SlackUserEmail(Base):
+    """An email Slack resolved to a user (`users.lookupByEmail`), so each owner is looked up once, not per lead."""
+
+    __tablename__ = "slack_user_emails"
+
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)  # lower-cased
+    user_id: Mapped[str | None] = mapped_column(String(32))  # None: Slack knows no one by this email
+    looked_up_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

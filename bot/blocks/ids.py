@@ -152,3 +152,15 @@ class IntelIds(StrEnum):
 INTEL_FORM_BLOCKS: dict[str, str] = {
     "kind": IntelIds.KIND, "topic": IntelIds.TOPIC, "text": IntelIds.TEXT, "link": IntelIds.LINK,
 }
+
+
+class LeadIds(StrEnum):
+    """Lead handoff: the owner's DM card, the sales channel's claim post, and the follow-up DMs.
+
+    Every button's value is the lead's id (leads.id)."""
+
+    ACCEPT = "lead.accept"
+    NOT_MINE = "lead.not_mine"
+    RATE = "lead.rate"  # opens the rating modal prefilled with the lead, its source and campaign
+    CLAIM = "lead.claim"
+    DEFINITION = "lead.definition"  # opens the workspace's definition of a qualified lead

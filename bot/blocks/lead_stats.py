@@ -106,7 +106,7 @@ def stats_message(stats: LeadStats) -> tuple[str, list[Block]]:
     blocks.append(_context(f"{trend_note(stats)} `/leadfeedback stats {other}` covers {other} weeks; "
                            "`/leadfeedback stats webinar` (or a campaign) shows one."))
     average = f"{stats.total.average:.1f}/5" if stats.total.average is not None else "–"
-    return f"{title}: {stats.total.ratings} ratings, average {average}", within_block_limit(blocks)
+    return f"{title}: {_ratings(stats.total.ratings)}, average {average}", within_block_limit(blocks)
 
 
 def _focus_message(stats: LeadStats) -> tuple[str, list[Block]]:
