@@ -30,6 +30,7 @@ from bot.blocks.actions import (
 from bot.blocks.ids import ActionIds as Ids
 from bot.container import Crossfeed
 from bot.errors import InvalidInput, parse
+from bot.results import record_id
 from bot.results.actions import ActionPrompt
 
 # ActionInput field → the modal block that shows its error.
@@ -107,13 +108,13 @@ class Actions:
 
     def _on_close_clicked(self, status: str, ack: Ack, body: dict, action: dict, context) -> None:
         ack()
-        value = action.get("value") or ""
-        if not value.isdigit():
+        action_id = record_id(action.get("value"))
+        if action_id is None:
             raise InvalidInput({"action": "That button is from an old version of this message."})
         # A click in an `/alignment action list` answer: the list is refreshed through its response_url.
         block = action.get("block_id") or ""
         from_list = block.startswith(LIST_BLOCK + ".")
-        metadata = ClosingMetadata(a=int(value), s=status, url=body.get("response_url") if from_list else None,
+        metadata = ClosingMetadata(a=action_id, s=status, url=body.get("response_url") if from_list else None,
                                    mine=block.startswith(f"{LIST_BLOCK}.mine."))
         with self.cf.transaction() as session:
             shown = closing_form(session=session, team_id=context.team_id, user_id=context.user_id,

@@ -34,6 +34,7 @@ from bot.leads import (
     rating_for_edit,
     workspace_codes,
 )
+from bot.results import record_id
 from bot.slack_requests import team_of
 from bot.text import plain_command_text
 
@@ -159,7 +160,7 @@ def _form_input(values: dict) -> LeadRatingInput:
         lead=field(Ids.LEAD).get("value"),
         rating=rating_option.get("value"),
         reasons=[option["value"] for option in field(Ids.REASONS).get("selected_options") or []],
-        source_id=int(source_value) if kind == "id" and source_value.isdigit() else None,
+        source_id=record_id(source_value) if kind == "id" else None,
         new_source=source_value if kind == "new" else None,
         campaign=field(Ids.CAMPAIGN).get("value"),
         note=field(Ids.NOTE).get("value"),

@@ -44,6 +44,7 @@ from bot.messaging import (
     submit_ask,
     version_choices,
 )
+from bot.results import record_id
 from bot.results.messaging import AskSent, AskView
 from bot.text import plain_command_text
 from bot.workspace import sales_channel
@@ -151,17 +152,17 @@ class Messaging:
     def on_change_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
         """The summary's "Post what we changed": the modal, with the text posted earlier to edit."""
         ack()
-        ask_id = str(action.get("value") or "")
-        if not ask_id.isdigit():
+        ask_id = record_id(action.get("value"))
+        if ask_id is None:
             raise InvalidInput({"ask": "That button is from an old version of this message."})
         with self.cf.transaction() as session:
             form = change_form(session=session, team_id=context.team_id, user_id=context.user_id,
-                               ask_id=int(ask_id), configured_admins=self.cf.settings.admin_user_ids)
+                               ask_id=ask_id, configured_admins=self.cf.settings.admin_user_ids)
         self.cf.open_modal_after_ack(body, change_modal(form))
 
     def on_change_submitted(self, ack: Ack, view: dict, context) -> None:
-        ask_id = view.get("private_metadata") or ""
-        if not ask_id.isdigit():
+        ask_id = record_id(view.get("private_metadata"))
+        if ask_id is None:
             raise InvalidInput({"ask": "This form is from an old version of Crossfeed; open it again."})
         values = view["state"]["values"]
         try:
@@ -169,7 +170,7 @@ class Messaging:
                                              link=_field(values, Ids.CHANGE_LINK).get("value")))
             with self.cf.transaction() as session:
                 posted = post_change(session=session, team_id=context.team_id, user_id=context.user_id,
-                                     ask_id=int(ask_id), change=change, now=_now(),
+                                     ask_id=ask_id, change=change, now=_now(),
                                      configured_admins=self.cf.settings.admin_user_ids)
         except InvalidInput as invalid:
             return ack(response_action="errors", errors={CHANGE_FORM_BLOCKS.get(field, Ids.CHANGE_NOTE): message

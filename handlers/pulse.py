@@ -31,6 +31,7 @@ from bot.pulse import (
     secret_of,
     sent_prompt,
 )
+from bot.results import record_id
 from bot.text import plain_command_text
 
 
@@ -110,8 +111,8 @@ class Pulse:
         for block_id, fields in values.items():
             if match := re.fullmatch(re.escape(Ids.QUESTION) + r"(\d+)", block_id):
                 chosen = (fields.get(block_id) or {}).get("selected_option") or {}
-                if str(chosen.get("value", "")).isdigit():
-                    scores[int(match[1])] = int(chosen["value"])
+                if (score := record_id(chosen.get("value"))) is not None:
+                    scores[int(match[1])] = score
         comment = ((values.get(Ids.COMMENT_TEXT) or {}).get(Ids.COMMENT_TEXT) or {}).get("value")
         try:
             with self.cf.transaction() as session:

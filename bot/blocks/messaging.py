@@ -34,6 +34,7 @@ from bot.blocks.common import (
 )
 from bot.blocks.ids import MessagingIds as Ids
 from bot.blocks.loop import log_action_button
+from bot.results import RecordId
 from bot.results.actions import ActionPrompt
 from bot.results.messaging import (
     CHANGE_MAX,
@@ -65,14 +66,14 @@ EMOJI = {"resonated": ":large_green_circle:", "mixed": ":large_yellow_circle:", 
 class ReactionValue(BaseModel):
     """A card button's value: the ask and the reaction clicked."""
 
-    a: int
+    a: RecordId
     r: str
 
 
 class AnswerMetadata(BaseModel):
     """The answer modal's private_metadata: the ask, and the card the click came from."""
 
-    a: int
+    a: RecordId
     channel: str | None = None
     ts: str | None = None
 

@@ -23,6 +23,7 @@ from slack_sdk.models.views import View
 from bot.blocks.common import local_time, quote, user_text, within_block_limit
 from bot.blocks.ids import PulseIds as Ids
 from bot.blocks.loop import log_action_button
+from bot.results import RecordId
 from bot.results.actions import ActionPrompt
 from bot.results.pulse import (
     COMMENT_MAX,
@@ -36,7 +37,7 @@ from bot.results.pulse import (
 
 
 class PulseFormMetadata(BaseModel):
-    r: int
+    r: RecordId
 
 
 def anonymity_note(threshold: int) -> str:
