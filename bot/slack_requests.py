@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from slack_bolt.request import BoltRequest
 
@@ -106,3 +106,22 @@ class ParsedSlackRequest(BoltRequest):
 def team_of(body: dict) -> str | None:
     """The workspace a request came from: `team.id` in interactive payloads, `team_id` in commands and events."""
     return (body.get("team") or {}).get("id") or body.get("team_id")
+
+
+SLACK_HOOKS_HOST = "hooks.slack.com"  # where Slack's response_urls point
+
+
+def is_slack_response_url(url: object, *, api_url: str) -> bool:
+    """Whether `url` is one Slack gives for answering a request: https on Slack's hooks host, or the host
+    SLACK_API_URL names (a test's fake Slack, a proxy). Anything else, read from a request or from metadata
+    carried through a modal, would have the app post people's words wherever a forger points it."""
+    if not isinstance(url, str) or any(c.isspace() or c == "\\" for c in url):
+        return False
+    try:
+        parts, api = urlsplit(url), urlsplit(api_url)
+        where, api_where = (parts.scheme, parts.hostname, parts.port), (api.scheme, api.hostname, api.port)
+    except ValueError:  # a port that isn't a number
+        return False
+    if parts.username is not None or parts.password is not None:
+        return False
+    return where in (("https", SLACK_HOOKS_HOST, None), ("https", SLACK_HOOKS_HOST, 443)) or where == api_where

@@ -114,7 +114,8 @@ class Actions:
         # A click in an `/alignment action list` answer: the list is refreshed through its response_url.
         block = action.get("block_id") or ""
         from_list = block.startswith(LIST_BLOCK + ".")
-        metadata = ClosingMetadata(a=action_id, s=status, url=body.get("response_url") if from_list else None,
+        url = body.get("response_url") if from_list and self.cf.is_response_url(body.get("response_url")) else None
+        metadata = ClosingMetadata(a=action_id, s=status, url=url,
                                    mine=block.startswith(f"{LIST_BLOCK}.mine."))
         with self.cf.transaction() as session:
             shown = closing_form(session=session, team_id=context.team_id, user_id=context.user_id,
@@ -138,7 +139,7 @@ class Actions:
         except InvalidInput as invalid:
             return ack(response_action="errors", errors={Ids.OUTCOME: " ".join(invalid.fields.values())})
         ack(response_action="update", view=closed_view(closed))
-        if metadata.url:
+        if self.cf.is_response_url(metadata.url):  # the list's own response_url, as the click gave it
             self.cf.later(body, lambda: self._refresh_list(context.team_id, context.user_id, metadata))
 
     def _refresh_list(self, team_id: str, user_id: str, metadata: ClosingMetadata) -> None:
