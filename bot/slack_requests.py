@@ -125,3 +125,57 @@ def is_slack_response_url(url: object, *, api_url: str) -> bool:
     if parts.username is not None or parts.password is not None:
         return False
     return where in (("https", SLACK_HOOKS_HOST, None), ("https", SLACK_HOOKS_HOST, 443)) or where == api_where
+
+
+class ViewState:
+    """A submitted modal's `state.values`, read by block id (each input's action id is its block id).
+
+    Every reader answers with text (or a list of text) or nothing: a field missing, empty, or not shaped as
+    Slack sends it (a forged payload) reads as not filled in, so the form's own validation answers it.
+    """
+
+    def __init__(self, view: dict | None):
+        values = ((view or {}).get("state") or {}).get("values") if isinstance(view, dict) else None
+        self.values: dict = values if isinstance(values, dict) else {}
+
+    def _input(self, block: str) -> dict:
+        block_values = self.values.get(block)
+        element = block_values.get(block) if isinstance(block_values, dict) else None
+        return element if isinstance(element, dict) else {}
+
+    def _text(self, block: str, key: str) -> str | None:
+        value = self._input(block).get(key)
+        return value if isinstance(value, str) else None
+
+    def text(self, block: str) -> str | None:
+        """A plain_text_input's value."""
+        return self._text(block, "value")
+
+    def user(self, block: str) -> str | None:
+        """A users_select's user."""
+        return self._text(block, "selected_user")
+
+    def date(self, block: str) -> str | None:
+        """A datepicker's date, as Slack writes it (YYYY-MM-DD)."""
+        return self._text(block, "selected_date")
+
+    def conversation(self, block: str) -> str | None:
+        """A conversations_select's channel."""
+        return self._text(block, "selected_conversation")
+
+    def choice(self, block: str) -> str | None:
+        """The value of a select's or radio buttons' chosen option."""
+        option = self._input(block).get("selected_option")
+        value = option.get("value") if isinstance(option, dict) else None
+        return value if isinstance(value, str) else None
+
+    def choices(self, block: str) -> list[str]:
+        """The values of a multi-select's or checkboxes' chosen options."""
+        options = self._input(block).get("selected_options")
+        return [o["value"] for o in options if isinstance(o, dict) and isinstance(o.get("value"), str)] \
+            if isinstance(options, list) else []
+
+    def users(self, block: str) -> list[str]:
+        """A multi_users_select's users."""
+        users = self._input(block).get("selected_users")
+        return [user for user in users if isinstance(user, str)] if isinstance(users, list) else []

@@ -32,6 +32,7 @@ from bot.container import Crossfeed
 from bot.errors import InvalidInput, parse
 from bot.results import record_id
 from bot.results.actions import ActionPrompt
+from bot.slack_requests import ViewState
 
 # ActionInput field → the modal block that shows its error.
 FORM_BLOCKS = {"title": Ids.TITLE, "owner_user_id": Ids.OWNER, "due_on": Ids.DUE}
@@ -39,10 +40,6 @@ FORM_BLOCKS = {"title": Ids.TITLE, "owner_user_id": Ids.OWNER, "due_on": Ids.DUE
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _field(values: dict, block: str) -> dict:
-    return (values.get(block) or {}).get(block) or {}
 
 
 class Actions:
@@ -90,14 +87,11 @@ class Actions:
         self.cf.open_modal_after_ack(body, action_modal(form))
 
     def on_log_submitted(self, ack: Ack, view: dict, context) -> None:
-        values = view["state"]["values"]
+        values = ViewState(view)
         prompt = ActionPrompt.from_value(view.get("private_metadata"))
         try:
-            action = parse(ActionInput, dict(
-                title=_field(values, Ids.TITLE).get("value"),
-                owner_user_id=_field(values, Ids.OWNER).get("selected_user"),
-                due_on=_field(values, Ids.DUE).get("selected_date"),
-            ))
+            action = parse(ActionInput, dict(title=values.text(Ids.TITLE), owner_user_id=values.user(Ids.OWNER),
+                                             due_on=values.date(Ids.DUE)))
             with self.cf.transaction() as session:
                 logged = log_action(session=session, team_id=context.team_id, user_id=context.user_id, action=action,
                                     prompt=prompt, submission_key=view["id"], now=_now(), **self._who)
@@ -131,8 +125,7 @@ class Actions:
     def on_closing_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
         metadata = ClosingMetadata.model_validate_json(view.get("private_metadata") or "{}")
         try:
-            outcome = parse(OutcomeInput, dict(status=metadata.s,
-                                               outcome=_field(view["state"]["values"], Ids.OUTCOME).get("value")))
+            outcome = parse(OutcomeInput, dict(status=metadata.s, outcome=ViewState(view).text(Ids.OUTCOME)))
             with self.cf.transaction() as session:
                 closed = close_action(session=session, team_id=context.team_id, user_id=context.user_id,
                                       action_id=metadata.a, outcome=outcome, now=_now(), **self._who)
