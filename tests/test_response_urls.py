@@ -84,26 +84,18 @@ def dms_to(app, user: str) -> list[dict]:
     return [c.params for c in app.fake.calls_to("chat.postMessage") if c.params["channel"] == user]
 
 
-def test_intel_whose_metadata_names_another_host_is_confirmed_by_dm(app, catcher):
-    view = {"id": "V1", "callback_id": IntelIds.MODAL, "private_metadata": json.dumps({"response_url": catcher.url})}
+@pytest.mark.parametrize("callback, values, confirmed", [
+    (IntelIds.MODAL, intel_values, "LedgerLoop"), (LeadIds.MODAL, rating_values, "ACME-4411"),
+])
+def test_a_modal_whose_metadata_names_another_host_is_confirmed_by_dm(app, catcher, callback, values, confirmed):
+    view = {"id": "V1", "callback_id": callback, "private_metadata": json.dumps({"response_url": catcher.url})}
 
-    reply = app.slack.submit(view, intel_values(), user="U1")
+    reply = app.slack.submit(view, values(), user="U1")
     app.settle()
 
     assert reply.status == 200
     assert catcher.posts == []
-    assert any("marketing" in dm["text"].casefold() or "intel" in dm["text"].casefold() for dm in dms_to(app, "U1"))
-
-
-def test_a_rating_whose_metadata_names_another_host_is_confirmed_by_dm(app, catcher):
-    view = {"id": "V1", "callback_id": LeadIds.MODAL, "private_metadata": json.dumps({"response_url": catcher.url})}
-
-    reply = app.slack.submit(view, rating_values(), user="U1")
-    app.settle()
-
-    assert reply.status == 200
-    assert catcher.posts == []
-    assert any("ACME-4411" in dm["text"] for dm in dms_to(app, "U1"))
+    assert any(confirmed in json.dumps(dm) for dm in dms_to(app, "U1"))
 
 
 def test_an_outcome_modal_whose_list_url_names_another_host_refreshes_nothing_there(app, catcher):
