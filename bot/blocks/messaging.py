@@ -25,6 +25,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks.common import (
     MESSAGE_MAX_BLOCKS,
+    listed_text,
     local_time,
     mrkdwn,
     quote,
@@ -309,11 +310,11 @@ def ask_summary_message(results: AskResults, *, best: int = 5) -> tuple[str, lis
     if results.versions:
         blocks.append(_versions_block(results.versions))
     if quotes:
-        blocks.append(SectionBlock(text="*What buyers said*\n" + "\n".join(
-            f"{EMOJI[a.reaction]} <@{a.rep_user_id}>\n{quote(a.quote, 500)}" for a in quotes[:best])[:2900]))
+        blocks.append(SectionBlock(text=mrkdwn(listed_text("*What buyers said*", [
+            f"{EMOJI[a.reaction]} <@{a.rep_user_id}>\n{quote(a.quote, 500)}" for a in quotes[:best]]))))
     if suggestions:
-        blocks.append(SectionBlock(text="*Suggested changes*\n" + "\n".join(
-            f"• {user_text(a.suggestion, 500)} (<@{a.rep_user_id}>)" for a in suggestions[:best])[:2900]))
+        blocks.append(SectionBlock(text=mrkdwn(listed_text("*Suggested changes*", [
+            f"• {user_text(a.suggestion, 500)} (<@{a.rep_user_id}>)" for a in suggestions[:best]]))))
     more = len(quotes) - best
     if more > 0:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"…and {more} more quotes")]))
