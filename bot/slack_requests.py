@@ -47,6 +47,14 @@ def parse_slack_body(raw_body: str, content_type: str | None) -> dict[str, Any]:
     raise MalformedRequest("a form body that is neither a slash command nor an interactive payload")
 
 
+_VIEW_PAYLOADS = ("view_submission", "view_closed")
+VIEW_ID_MAX = 32  # Slack's view ids are about a dozen characters ("V0123ABCDEF")
+
+
+def _is_view_id(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= VIEW_ID_MAX
+
+
 # The parts of an interactive payload that Bolt reads by key before any listener runs.
 _PAYLOAD_OBJECTS = ("team", "user", "channel", "container", "message", "enterprise")
 
@@ -57,6 +65,9 @@ def _interactive_payload(payload: dict[str, Any]) -> dict[str, Any]:
     view = payload.get("view")
     if view is not None and not (isinstance(view, dict) and isinstance(view.get("type"), str)):
         raise MalformedRequest("a view without a type")
+    if payload["type"] in _VIEW_PAYLOADS and not _is_view_id(view.get("id") if view else None):
+        # A submitted view's id keys its writes (a re-submitted modal is one row), in 64-character columns.
+        raise MalformedRequest("a submitted view without a view id")
     actions = payload.get("actions")
     if actions is not None and not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions)):
         raise MalformedRequest("actions that are not a list of objects")

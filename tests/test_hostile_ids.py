@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bot.blocks.ids import ActionIds, MessagingIds, ReplyIds
+from bot.blocks.ids import ActionIds, IntelIds, MessagingIds, ReplyIds
 from bot.results import ID_MAX, record_id
 from tests.helpers import make_teams
 
@@ -118,3 +118,25 @@ def test_messaging_results_for_a_number_past_any_ask_finds_none(app, typed):
 
     assert reply.status == 200
     assert "couldn't find an ask" in reply.json["text"]
+
+
+@pytest.mark.parametrize("view_id", ["V" * 65, "V" * 33, "", 42])
+@pytest.mark.parametrize("callback", [ActionIds.MODAL, ReplyIds.MODAL, IntelIds.MODAL, MessagingIds.ASK_MODAL])
+def test_a_submitted_view_without_a_view_id_slack_could_give_is_refused_as_malformed(app, callback, view_id):
+    view = {"id": view_id, "callback_id": callback, "private_metadata": "{}"}
+
+    reply = app.slack.submit(view, {}, user=MARKETER)
+
+    assert reply.status == 400
+
+
+@pytest.mark.parametrize("field", ["channel", "ts"])
+def test_an_intel_modal_whose_message_is_longer_than_any_slack_id_is_refused_as_malformed(app, field):
+    metadata = json.dumps({field: "C" * 33})
+    view = {"id": "V1", "callback_id": IntelIds.MODAL, "private_metadata": metadata}
+    values = {IntelIds.KIND: {IntelIds.KIND: {"type": "static_select", "selected_option": {"value": "competitor"}}},
+              IntelIds.TEXT: {IntelIds.TEXT: {"type": "plain_text_input", "value": "They cut prices"}}}
+
+    reply = app.slack.submit(view, values, user=REP)
+
+    assert reply.status == 400
