@@ -33,7 +33,7 @@ from bot.results.actions import (
     ClosedAction,
     LoggedAction,
 )
-from bot.text import at_most, escape_mrkdwn, truncate
+from bot.text import at_most, escape_mrkdwn, is_user_id, truncate
 from storage import actions as store
 from storage import outbox
 from storage import teams as team_store
@@ -72,6 +72,8 @@ class ActionInput(BaseModel):
     def _owner(cls, value: str | None) -> str:
         if not value:
             raise ValueError("Pick who owns it.")
+        if not is_user_id(value):
+            raise ValueError("Pick who owns it from the list of people.")
         return value
 
     @field_validator("due_on", mode="before")

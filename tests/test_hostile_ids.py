@@ -5,6 +5,8 @@ PostgreSQL never an out-of-range integer error."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -140,3 +142,22 @@ def test_an_intel_modal_whose_message_is_longer_than_any_slack_id_is_refused_as_
     reply = app.slack.submit(view, values, user=REP)
 
     assert reply.status == 400
+
+
+@pytest.mark.parametrize("owner", ["U" + "A" * 40, "not-a-user", "<!channel>"])
+def test_an_action_owner_that_is_no_slack_user_is_a_field_error(app, owner):
+    due = str(datetime.now(ZoneInfo("America/New_York")).date() + timedelta(days=3))
+    values = {ActionIds.TITLE: {ActionIds.TITLE: {"type": "plain_text_input", "value": "Fix it"}},
+              ActionIds.OWNER: {ActionIds.OWNER: {"type": "users_select", "selected_user": owner}},
+              ActionIds.DUE: {ActionIds.DUE: {"type": "datepicker", "selected_date": due}}}
+
+    reply = app.slack.submit({"id": "V1", "callback_id": ActionIds.MODAL, "private_metadata": ""}, values,
+                             user=MARKETER)
+
+    assert reply.status == 200 and ActionIds.OWNER in reply.json["errors"]
+
+
+def test_an_action_command_mentioning_an_id_longer_than_slacks_asks_for_an_owner(app):
+    reply = app.slack.command("/alignment", f'action "Fix it" <@U{"A" * 40}|x>', user=MARKETER)
+
+    assert reply.status == 200 and "Mention the owner" in reply.json["text"]
