@@ -141,3 +141,26 @@ def test_hostile_text_at_every_limit_is_stored_whole_and_shown_escaped_everywher
     assert "&lt;!channel&gt;" in sent
     assert app.fake.problems == [], "every post, DM and Home view inside Block Kit's limits"
     assert {c.params["user_id"] for c in app.fake.calls_to("views.publish")} >= {REP}
+
+
+EMOJI = "\U0001f600"  # one character, twelve when JSON escapes it as a surrogate pair
+
+
+def test_a_lead_named_in_emoji_is_posted_with_its_log_action_button(app):
+    app.fake.reset()
+    reply = app.slack.command("/leadfeedback", f'"{EMOJI * 190}" 1', user=REP)
+    app.settle()
+
+    assert reply.status == 200 and "Rated" in reply.json["text"], reply.body
+    assert app.fake.problems == [], "a Log action value over Slack's 2000 characters"
+    [post] = [c.params for c in app.fake.calls_to("chat.postMessage", succeeded=True)
+              if c.params["channel"] == "C_FEED"]
+    [value] = [e["value"] for b in post["blocks"] for e in b.get("elements", []) if e.get("action_id") == "action.new"]
+    assert len(value) <= 2000 and EMOJI * 100 in value
+
+
+def test_intel_about_an_emoji_topic_is_posted_with_its_log_action_button(app):
+    submit(app, IntelIds.MODAL, "{}", intel_values(topic=EMOJI * TOPIC_MAX), view_id="V5")
+
+    assert app.fake.problems == []
+    assert [c for c in app.fake.calls_to("chat.postMessage", succeeded=True) if c.params["channel"] == "C_FEED"]

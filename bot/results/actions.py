@@ -25,10 +25,12 @@ class ActionPrompt:
     title: str | None = None  # a suggested title for the action
 
     def to_value(self) -> str:
-        # Each part is capped, so the whole stays far inside a button value's 2000 characters.
+        # Each part is capped, so the whole stays far inside a button value's 2000 characters: written as
+        # themselves, not as JSON's \uXXXX escapes, which make an emoji twelve characters.
         fields = {"k": self.kind, "r": _capped(self.ref, PROMPT_LABEL_MAX), "l": _capped(self.label, PROMPT_LABEL_MAX),
                   "t": _capped(self.title, TITLE_MAX)}
-        return json.dumps({key: value for key, value in fields.items() if value}, separators=(",", ":"))
+        return json.dumps({key: value for key, value in fields.items() if value}, separators=(",", ":"),
+                          ensure_ascii=False)
 
     @classmethod
     def from_value(cls, value: str | None) -> ActionPrompt:
