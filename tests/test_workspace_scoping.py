@@ -31,7 +31,9 @@ def app(start_app):
     make_teams(running.crossfeed, sales=[REP, "U1"], marketing=[MARKETER])
     slack = running.slack
     slack.command("/leadfeedback", "ACME-SECRET 2 no-budget source:webinar", user=REP)
+    running.settle()
     send_intel(slack, user=REP, topic="SecretRival")
+    running.settle()
     slack.command("/alignment", f'action "{SECRET}" <@{MARKETER}|m>', user=MARKETER)
     with running.crossfeed.transaction() as session:
         create_ask(session=session, team_id="T1", user_id=MARKETER, ask=AskInput(name="Secret deck", channel_id="C1"),
