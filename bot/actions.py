@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
 from bot.pulse import workspace_zone
+from bot.results import record_id
 from bot.results.actions import (
     DEFAULT_DUE_DAYS,
     MAX_DUE_DAYS,
@@ -33,7 +34,7 @@ from bot.results.actions import (
     ClosedAction,
     LoggedAction,
 )
-from bot.text import at_most, escape_mrkdwn, truncate
+from bot.text import at_most, escape_mrkdwn, is_user_id, truncate
 from storage import actions as store
 from storage import outbox
 from storage import teams as team_store
@@ -74,6 +75,8 @@ class ActionInput(BaseModel):
     def _owner(cls, value: str | None) -> str:
         if not value:
             raise ValueError("Pick who owns it.")
+        if not is_user_id(value):
+            raise ValueError("Pick who owns it from the list of people.")
         return value
 
     @field_validator("due_on", mode="before")
@@ -167,12 +170,37 @@ def open_actions(*, session: Session, team_id: str, user_id: str, mine: bool, no
 
 # --- logging --------------------------------------------------------------------------------------------------
 
+# Prompts whose ref is a row id; the others name a code, a campaign or a pulse period ("2026-W48", "…:q0").
+_ID_PROMPTS = ("rating", "intel", "ask")
+
+
+def verified_prompt(*, session: Session, team_id: str, prompt: ActionPrompt) -> ActionPrompt:
+    """The prompt as it may be stored: one naming an item this workspace doesn't have (tampered, from another
+    workspace, deleted since) is no prompt (its suggested title, only text the person edits, stays).
+
+    A talking point names no stored row: its label is the point as the digest said it, kept as carried."""
+    if prompt.kind == "talking_point":
+        return prompt
+    nothing = ActionPrompt(title=prompt.title)
+    if prompt.kind == "none" or not prompt.ref:
+        return nothing
+    ref: str | int | None = prompt.ref
+    if prompt.kind in _ID_PROMPTS:
+        ref = record_id(prompt.ref)
+    elif prompt.kind == "pulse":
+        ref = prompt.ref.partition(":")[0]
+    if ref is None or not store.prompt_exists(session=session, team_id=team_id, kind=prompt.kind, ref=ref):
+        return nothing
+    return prompt
+
+
 def action_form(*, session: Session, team_id: str, user_id: str, prompt: ActionPrompt, now: datetime,
                 configured_admins: frozenset[str] = frozenset(), default_zone: str | None = None) -> ActionForm:
     """What the "Log action" modal opens with: the prompt's title, the clicker as owner, due a week ahead."""
     require_logger(session=session, team_id=team_id, user_id=user_id, configured_admins=configured_admins)
     today = local_today(session=session, team_id=team_id, now=now, default_zone=default_zone)
-    return ActionForm(prompt=prompt, owner_user_id=user_id, due_on=today + timedelta(days=DEFAULT_DUE_DAYS),
+    return ActionForm(prompt=verified_prompt(session=session, team_id=team_id, prompt=prompt), owner_user_id=user_id,
+                      due_on=today + timedelta(days=DEFAULT_DUE_DAYS),
                       earliest=today)
 
 
@@ -181,6 +209,7 @@ def log_action(*, session: Session, team_id: str, user_id: str, action: ActionIn
                default_zone: str | None = None) -> LoggedAction:
     """Store the action once per submission key; DM the owner when it isn't the creator; refresh both Homes."""
     require_logger(session=session, team_id=team_id, user_id=user_id, configured_admins=configured_admins)
+    prompt = verified_prompt(session=session, team_id=team_id, prompt=prompt)
     today = local_today(session=session, team_id=team_id, now=now, default_zone=default_zone)
     due_on = action.due_on or today + timedelta(days=DEFAULT_DUE_DAYS)
     if due_on < today:

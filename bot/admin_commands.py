@@ -16,10 +16,10 @@ from bot.errors import InvalidInput
 from bot.export import MAX_WEEKS
 from bot.results.teams import SIDES
 from bot.results.workspace import DAYS, SCHEDULE_USAGE
-from bot.text import escape_mrkdwn, plain_command_text, truncate
+from bot.text import SLACK_USER_ID, escape_mrkdwn, plain_command_text, truncate
 from bot.zones import zone_named
 
-_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_USER = re.compile(rf"<@({SLACK_USER_ID})(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
 _USERGROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>")
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.background import AfterAck
 from bot.outbox import Outbox, composers_for
 from bot.settings import Settings
-from bot.slack_requests import team_of
+from bot.slack_requests import is_slack_response_url, team_of
 from storage.db import make_engine, make_session_factory, migrate
 
 logger = logging.getLogger("crossfeed")
@@ -104,14 +104,20 @@ class Crossfeed:
             return []
         return [(g["id"], g.get("handle") or g.get("name", "")) for g in listed if not g.get("date_delete")]
 
+    def is_response_url(self, url: object) -> bool:
+        """Whether `url` may be answered through: Slack's hooks host (or SLACK_API_URL's host), nothing else."""
+        return is_slack_response_url(url, api_url=self.settings.slack_api_url)
+
     def webhook(self, url: str) -> WebhookClient:
-        """A response_url client with the same retry policy as the Web API client."""
+        """A response_url client with the same retry policy as the Web API client; only for Slack's hosts."""
+        if not self.is_response_url(url):
+            raise ValueError("not a Slack response_url")  # never post people's words to another host
         return WebhookClient(url, retry_handlers=slack_retry_handlers(self.settings))
 
     def tell_privately(self, body: dict, response_url: str | None, text: str, blocks: list) -> None:
         """Answer whoever sent `body` privately: ephemerally through the request's response_url, or in their
-        DM with the app when there is none or it has expired (they last 30 minutes)."""
-        if response_url:
+        DM with the app when there is none, it has expired (they last 30 minutes) or it isn't Slack's."""
+        if self.is_response_url(response_url):
             response = self.webhook(response_url).send(text=text, blocks=blocks, response_type="ephemeral",
                                                        replace_original=False)
             if response.status_code == 200:

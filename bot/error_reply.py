@@ -59,7 +59,7 @@ def error_reply(crossfeed: Crossfeed):
 def tell_user(crossfeed: Crossfeed, body: dict, *, text: str, blocks: list) -> None:
     """Answer the person privately: through the payload's response_url, else by DM."""
     try:
-        if body.get("response_url"):
+        if crossfeed.is_response_url(body.get("response_url")):
             crossfeed.webhook(body["response_url"]).send(
                 text=text, blocks=blocks, response_type="ephemeral", replace_original=False
             )

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy.orm import Session
 
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
+from bot.results import record_id
 from bot.results.messaging import (
     CHANGE_MAX,
     DEFAULT_DAYS,
@@ -280,7 +281,8 @@ def ask_results(*, session: Session, team_id: str, user_id: str, which: str, now
     admins."""
     typed = which.strip().lstrip("#")
     if typed.isdigit():
-        ask = store.ask(session=session, team_id=team_id, ask_id=int(typed))
+        ask_id = record_id(typed)  # a number past any id names no ask
+        ask = store.ask(session=session, team_id=team_id, ask_id=ask_id) if ask_id else None
         candidates = [ask] if ask else []
     else:
         candidates = list(store.asks_named(session=session, team_id=team_id, typed=typed))

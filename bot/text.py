@@ -8,7 +8,14 @@ from urllib.parse import urlparse
 _SLACK_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 # <@U123|name>, <#C123|general>, <!here>, <https://x.io|x.io>, <mailto:a@b.co|a@b.co>
 _SLACK_ANGLE = re.compile(r"<([^<>]*)>")
+# A Slack user id ("U024BE7LH", "W012A3CDE"), no longer than the 32-character columns that keep them.
+SLACK_USER_ID = r"[UW][A-Z0-9]{1,31}"
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "‘": "'", "’": "'"})
+
+
+def is_user_id(value: object) -> bool:
+    """Whether `value` could be a Slack user id (what a users_select or a mention carries)."""
+    return isinstance(value, str) and re.fullmatch(SLACK_USER_ID, value) is not None
 
 
 def escape_mrkdwn(text: str) -> str:

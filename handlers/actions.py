@@ -30,7 +30,9 @@ from bot.blocks.actions import (
 from bot.blocks.ids import ActionIds as Ids
 from bot.container import Crossfeed
 from bot.errors import InvalidInput, parse
+from bot.results import record_id
 from bot.results.actions import ActionPrompt
+from bot.slack_requests import ViewState
 
 # ActionInput field → the modal block that shows its error.
 FORM_BLOCKS = {"title": Ids.TITLE, "owner_user_id": Ids.OWNER, "due_on": Ids.DUE}
@@ -38,10 +40,6 @@ FORM_BLOCKS = {"title": Ids.TITLE, "owner_user_id": Ids.OWNER, "due_on": Ids.DUE
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _field(values: dict, block: str) -> dict:
-    return (values.get(block) or {}).get(block) or {}
 
 
 class Actions:
@@ -89,14 +87,11 @@ class Actions:
         self.cf.open_modal_after_ack(body, action_modal(form))
 
     def on_log_submitted(self, ack: Ack, view: dict, context) -> None:
-        values = view["state"]["values"]
+        values = ViewState(view)
         prompt = ActionPrompt.from_value(view.get("private_metadata"))
         try:
-            action = parse(ActionInput, dict(
-                title=_field(values, Ids.TITLE).get("value"),
-                owner_user_id=_field(values, Ids.OWNER).get("selected_user"),
-                due_on=_field(values, Ids.DUE).get("selected_date"),
-            ))
+            action = parse(ActionInput, dict(title=values.text(Ids.TITLE), owner_user_id=values.user(Ids.OWNER),
+                                             due_on=values.date(Ids.DUE)))
             with self.cf.transaction() as session:
                 logged = log_action(session=session, team_id=context.team_id, user_id=context.user_id, action=action,
                                     prompt=prompt, submission_key=view["id"], now=_now(), **self._who)
@@ -107,13 +102,14 @@ class Actions:
 
     def _on_close_clicked(self, status: str, ack: Ack, body: dict, action: dict, context) -> None:
         ack()
-        value = action.get("value") or ""
-        if not value.isdigit():
+        action_id = record_id(action.get("value"))
+        if action_id is None:
             raise InvalidInput({"action": "That button is from an old version of this message."})
         # A click in an `/alignment action list` answer: the list is refreshed through its response_url.
         block = action.get("block_id") or ""
         from_list = block.startswith(LIST_BLOCK + ".")
-        metadata = ClosingMetadata(a=int(value), s=status, url=body.get("response_url") if from_list else None,
+        url = body.get("response_url") if from_list and self.cf.is_response_url(body.get("response_url")) else None
+        metadata = ClosingMetadata(a=action_id, s=status, url=url,
                                    mine=block.startswith(f"{LIST_BLOCK}.mine."))
         with self.cf.transaction() as session:
             shown = closing_form(session=session, team_id=context.team_id, user_id=context.user_id,
@@ -129,15 +125,14 @@ class Actions:
     def on_closing_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
         metadata = ClosingMetadata.model_validate_json(view.get("private_metadata") or "{}")
         try:
-            outcome = parse(OutcomeInput, dict(status=metadata.s,
-                                               outcome=_field(view["state"]["values"], Ids.OUTCOME).get("value")))
+            outcome = parse(OutcomeInput, dict(status=metadata.s, outcome=ViewState(view).text(Ids.OUTCOME)))
             with self.cf.transaction() as session:
                 closed = close_action(session=session, team_id=context.team_id, user_id=context.user_id,
                                       action_id=metadata.a, outcome=outcome, now=_now(), **self._who)
         except InvalidInput as invalid:
             return ack(response_action="errors", errors={Ids.OUTCOME: " ".join(invalid.fields.values())})
         ack(response_action="update", view=closed_view(closed))
-        if metadata.url:
+        if self.cf.is_response_url(metadata.url):  # the list's own response_url, as the click gave it
             self.cf.later(body, lambda: self._refresh_list(context.team_id, context.user_id, metadata))
 
     def _refresh_list(self, team_id: str, user_id: str, metadata: ClosingMetadata) -> None:

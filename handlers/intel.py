@@ -22,17 +22,13 @@ from bot.intel import (
     topic_suggestions,
 )
 from bot.results.intel import IntelSaved
-from bot.slack_requests import team_of
+from bot.slack_requests import ViewState, team_of
 from bot.text import plain_command_text
 
 
 def _asks_for_intel(body: dict) -> bool:
     """`/leadfeedback intel [what you saw]` (a lead called "intel" can still be rated quoted: `"intel" 2`)."""
     return plain_command_text(body.get("text", "")).split(" ", 1)[0].casefold() == "intel"
-
-
-def _field(values: dict, block: str) -> dict:
-    return (values.get(block) or {}).get(block) or {}
 
 
 class FieldIntel:
@@ -65,8 +61,7 @@ class FieldIntel:
     def on_topic_options(self, ack: Ack, body: dict, payload: dict, context) -> None:
         """Typeahead for the competitor or topic: the workspace's known ones (of the kind picked first), and
         what was typed as a new one."""
-        kind = (_field(((body.get("view") or {}).get("state") or {}).get("values") or {}, Ids.KIND)
-                .get("selected_option") or {}).get("value")
+        kind = ViewState(body.get("view")).choice(Ids.KIND)
         with self.cf.transaction() as session:
             known, new = topic_suggestions(session=session, team_id=context.team_id, typed=payload.get("value") or "",
                                            kind=kind)
@@ -76,13 +71,10 @@ class FieldIntel:
     def on_intel_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
         """Send: field errors in the modal, or store it (once per modal), queue its post and confirm."""
         metadata = IntelFormMetadata.model_validate_json(view.get("private_metadata") or "{}")
-        values = view["state"]["values"]
+        values = ViewState(view)
         try:
-            intel = parse_intel(dict(
-                kind=(_field(values, Ids.KIND).get("selected_option") or {}).get("value"),
-                topic=(_field(values, Ids.TOPIC).get("selected_option") or {}).get("value"),
-                text=_field(values, Ids.TEXT).get("value"), link=_field(values, Ids.LINK).get("value"),
-            ))
+            intel = parse_intel(dict(kind=values.choice(Ids.KIND), topic=values.choice(Ids.TOPIC),
+                                     text=values.text(Ids.TEXT), link=values.text(Ids.LINK)))
             with self.cf.transaction() as session:
                 saved = send_intel(session=session, team_id=context.team_id, user_id=context.user_id, intel=intel,
                                    message_channel=metadata.channel, message_ts=metadata.ts,

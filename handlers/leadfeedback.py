@@ -34,7 +34,8 @@ from bot.leads import (
     rating_for_edit,
     workspace_codes,
 )
-from bot.slack_requests import team_of
+from bot.results import record_id
+from bot.slack_requests import ViewState, team_of
 from bot.text import plain_command_text
 
 
@@ -80,7 +81,7 @@ class LeadFeedback:
         """The modal's Rate/Save: field errors in the modal, or close it and confirm."""
         metadata = LeadFormMetadata.model_validate_json(view.get("private_metadata") or "{}")
         try:
-            rated = self._save(context, _form_input(view["state"]["values"]), rating_id=metadata.rating_id)
+            rated = self._save(context, _form_input(ViewState(view)), rating_id=metadata.rating_id)
         except InvalidInput as invalid:
             errors = {LEAD_FORM_BLOCKS.get(field, Ids.LEAD): message for field, message in invalid.fields.items()}
             return ack(response_action="errors", errors=errors)
@@ -146,23 +147,17 @@ class LeadFeedback:
         app.options(Ids.SOURCE)(self.on_source_options)
 
 
-def _form_input(values: dict) -> LeadRatingInput:
+def _form_input(values: ViewState) -> LeadRatingInput:
     """The modal's state.values as a validated rating (field errors raise InvalidInput)."""
-
-    def field(block: str) -> dict:
-        return (values.get(block) or {}).get(block) or {}
-
-    source = (field(Ids.SOURCE).get("selected_option") or {}).get("value") or ""
-    kind, _, source_value = source.partition(":")
-    rating_option = field(Ids.RATING).get("selected_option") or {}
+    kind, _, source_value = (values.choice(Ids.SOURCE) or "").partition(":")
     return LeadRatingInput.parse(dict(
-        lead=field(Ids.LEAD).get("value"),
-        rating=rating_option.get("value"),
-        reasons=[option["value"] for option in field(Ids.REASONS).get("selected_options") or []],
-        source_id=int(source_value) if kind == "id" and source_value.isdigit() else None,
+        lead=values.text(Ids.LEAD),
+        rating=values.choice(Ids.RATING),
+        reasons=values.choices(Ids.REASONS),
+        source_id=record_id(source_value) if kind == "id" else None,
         new_source=source_value if kind == "new" else None,
-        campaign=field(Ids.CAMPAIGN).get("value"),
-        note=field(Ids.NOTE).get("value"),
+        campaign=values.text(Ids.CAMPAIGN),
+        note=values.text(Ids.NOTE),
     ))
 
 

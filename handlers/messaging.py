@@ -44,17 +44,15 @@ from bot.messaging import (
     submit_ask,
     version_choices,
 )
+from bot.results import record_id
 from bot.results.messaging import AskSent, AskView
+from bot.slack_requests import ViewState
 from bot.text import plain_command_text
 from bot.workspace import sales_channel
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _field(values: dict, block: str) -> dict:
-    return (values.get(block) or {}).get(block) or {}
 
 
 class Messaging:
@@ -91,16 +89,13 @@ class Messaging:
         ack(text=text, blocks=blocks, response_type="ephemeral")
 
     def on_ask_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
-        values = view["state"]["values"]
+        values = ViewState(view)
         try:
             ask = parse(AskInput, dict(
-                name=_field(values, Ids.NAME).get("value"), link=_field(values, Ids.LINK).get("value"),
-                description=_field(values, Ids.DESCRIPTION).get("value"),
-                channel_id=_field(values, Ids.CHANNEL).get("selected_conversation"),
-                user_ids=_field(values, Ids.PEOPLE).get("selected_users") or [],
-                usergroup_id=(_field(values, Ids.GROUP).get("selected_option") or {}).get("value"),
-                days=_field(values, Ids.DAYS).get("value"),
-                previous_ask_id=(_field(values, Ids.PREVIOUS).get("selected_option") or {}).get("value"),
+                name=values.text(Ids.NAME), link=values.text(Ids.LINK), description=values.text(Ids.DESCRIPTION),
+                channel_id=values.conversation(Ids.CHANNEL), user_ids=values.users(Ids.PEOPLE),
+                usergroup_id=values.choice(Ids.GROUP), days=values.text(Ids.DAYS),
+                previous_ask_id=values.choice(Ids.PREVIOUS),
             ))
             with self.cf.transaction() as session:
                 sent = submit_ask(session=session, team_id=context.team_id, user_id=context.user_id, ask=ask,
@@ -129,14 +124,11 @@ class Messaging:
 
     def on_answer_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
         metadata = AnswerMetadata.model_validate_json(view.get("private_metadata") or "{}")
-        values = view["state"]["values"]
+        values = ViewState(view)
         try:
             answer = parse(AnswerInput, dict(
-                reaction=(_field(values, Ids.REACTION).get("selected_option") or {}).get("value", ""),
-                used_in=[o["value"] for o in _field(values, Ids.USED_IN).get("selected_options") or []],
-                stage=(_field(values, Ids.STAGE).get("selected_option") or {}).get("value"),
-                quote=_field(values, Ids.QUOTE).get("value"),
-                suggestion=_field(values, Ids.SUGGESTION).get("value"),
+                reaction=values.choice(Ids.REACTION) or "", used_in=values.choices(Ids.USED_IN),
+                stage=values.choice(Ids.STAGE), quote=values.text(Ids.QUOTE), suggestion=values.text(Ids.SUGGESTION),
             ))
             with self.cf.transaction() as session:
                 updated = record_answer(session=session, team_id=context.team_id, user_id=context.user_id,
@@ -151,25 +143,24 @@ class Messaging:
     def on_change_clicked(self, ack: Ack, body: dict, action: dict, context) -> None:
         """The summary's "Post what we changed": the modal, with the text posted earlier to edit."""
         ack()
-        ask_id = str(action.get("value") or "")
-        if not ask_id.isdigit():
+        ask_id = record_id(action.get("value"))
+        if ask_id is None:
             raise InvalidInput({"ask": "That button is from an old version of this message."})
         with self.cf.transaction() as session:
             form = change_form(session=session, team_id=context.team_id, user_id=context.user_id,
-                               ask_id=int(ask_id), configured_admins=self.cf.settings.admin_user_ids)
+                               ask_id=ask_id, configured_admins=self.cf.settings.admin_user_ids)
         self.cf.open_modal_after_ack(body, change_modal(form))
 
     def on_change_submitted(self, ack: Ack, view: dict, context) -> None:
-        ask_id = view.get("private_metadata") or ""
-        if not ask_id.isdigit():
+        ask_id = record_id(view.get("private_metadata"))
+        if ask_id is None:
             raise InvalidInput({"ask": "This form is from an old version of Crossfeed; open it again."})
-        values = view["state"]["values"]
+        values = ViewState(view)
         try:
-            change = parse(ChangeInput, dict(note=_field(values, Ids.CHANGE_NOTE).get("value"),
-                                             link=_field(values, Ids.CHANGE_LINK).get("value")))
+            change = parse(ChangeInput, dict(note=values.text(Ids.CHANGE_NOTE), link=values.text(Ids.CHANGE_LINK)))
             with self.cf.transaction() as session:
                 posted = post_change(session=session, team_id=context.team_id, user_id=context.user_id,
-                                     ask_id=int(ask_id), change=change, now=_now(),
+                                     ask_id=ask_id, change=change, now=_now(),
                                      configured_admins=self.cf.settings.admin_user_ids)
         except InvalidInput as invalid:
             return ack(response_action="errors", errors={CHANGE_FORM_BLOCKS.get(field, Ids.CHANGE_NOTE): message

@@ -31,6 +31,8 @@ from bot.pulse import (
     secret_of,
     sent_prompt,
 )
+from bot.results import record_id
+from bot.slack_requests import ViewState
 from bot.text import plain_command_text
 
 
@@ -91,7 +93,7 @@ class Pulse:
 
     def on_comment_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
         value = PulseButtonValue.model_validate_json(view.get("private_metadata") or "{}")
-        text = ((view["state"]["values"].get(Ids.COMMENT_TEXT) or {}).get(Ids.COMMENT_TEXT) or {}).get("value")
+        text = ViewState(view).text(Ids.COMMENT_TEXT)
         try:
             with self.cf.transaction() as session:
                 record_pulse_comment(session=session, secret=self.secret, team_id=context.team_id,
@@ -110,9 +112,9 @@ class Pulse:
         for block_id, fields in values.items():
             if match := re.fullmatch(re.escape(Ids.QUESTION) + r"(\d+)", block_id):
                 chosen = (fields.get(block_id) or {}).get("selected_option") or {}
-                if str(chosen.get("value", "")).isdigit():
-                    scores[int(match[1])] = int(chosen["value"])
-        comment = ((values.get(Ids.COMMENT_TEXT) or {}).get(Ids.COMMENT_TEXT) or {}).get("value")
+                if (score := record_id(chosen.get("value"))) is not None:
+                    scores[int(match[1])] = score
+        comment = ViewState(view).text(Ids.COMMENT_TEXT)
         try:
             with self.cf.transaction() as session:
                 record_pulse_form(session=session, secret=self.secret, team_id=context.team_id,

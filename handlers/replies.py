@@ -13,13 +13,10 @@ from bot.container import Crossfeed
 from bot.errors import InvalidInput, parse
 from bot.replies import ReplyInput, reply_form, reply_to_feedback
 from bot.results.replies import Subject
+from bot.slack_requests import ViewState
 
 # The modal block that shows each field's error.
 REPLY_FORM_BLOCKS = {"status": Ids.STATUS, "note": Ids.NOTE, "link": Ids.LINK}
-
-
-def _field(values: dict, block: str) -> dict:
-    return (values.get(block) or {}).get(block) or {}
 
 
 class Replies:
@@ -41,11 +38,10 @@ class Replies:
     def on_reply_submitted(self, ack: Ack, view: dict, context) -> None:
         """Send: field errors in the modal; otherwise store the reply (the post, the DM and Home follow)."""
         metadata = ReplyMetadata.model_validate_json(view.get("private_metadata") or "{}")
-        values = view["state"]["values"]
+        values = ViewState(view)
         try:
-            reply = parse(ReplyInput, dict(
-                status=(_field(values, Ids.STATUS).get("selected_option") or {}).get("value"),
-                note=_field(values, Ids.NOTE).get("value"), link=_field(values, Ids.LINK).get("value")))
+            reply = parse(ReplyInput, dict(status=values.choice(Ids.STATUS), note=values.text(Ids.NOTE),
+                                           link=values.text(Ids.LINK)))
             with self.cf.transaction() as session:
                 reply_to_feedback(session=session, team_id=context.team_id, user_id=context.user_id,
                                   subject=Subject.from_value(metadata.s), reply=reply, submission_key=view["id"],

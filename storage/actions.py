@@ -9,7 +9,7 @@ from sqlalchemy import String, and_, cast, func, literal, or_, select, union, up
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_new, claim_one, claim_rows
-from storage.models import Action, FieldIntel, LeadRating
+from storage.models import Action, FieldIntel, LeadRating, LeadSource, MessagingAsk, PulseRound, ReasonCode
 
 
 def log_action(*, session: Session, team_id: str, submission_key: str, **values) -> tuple[int, bool]:
@@ -21,6 +21,21 @@ def log_action(*, session: Session, team_id: str, submission_key: str, **values)
     existing = session.scalar(select(Action.id).where(Action.team_id == team_id,
                                                       Action.submission_key == submission_key))
     return existing, False
+
+
+# What each kind of prompt names, by its ref: (the column that matches the ref, this workspace's rows).
+_PROMPTED_BY = {
+    "rating": (LeadRating.id, LeadRating.team_id), "intel": (FieldIntel.id, FieldIntel.team_id),
+    "ask": (MessagingAsk.id, MessagingAsk.team_id), "source": (LeadSource.code, LeadSource.team_id),
+    "reason": (ReasonCode.code, ReasonCode.team_id), "campaign": (LeadRating.campaign, LeadRating.team_id),
+    "pulse": (PulseRound.period, PulseRound.team_id),
+}
+
+
+def prompt_exists(*, session: Session, team_id: str, kind: str, ref: str | int) -> bool:
+    """Whether this workspace has the item a "Log action" prompt names (a rating or ask id, a source code, …)."""
+    column, team = _PROMPTED_BY[kind]
+    return session.scalar(select(column).where(team == team_id, column == ref).limit(1)) is not None
 
 
 def action(*, session: Session, team_id: str, action_id: int) -> Action | None:

@@ -106,28 +106,30 @@ class SlackDriver:
 
     # --- what a person does in Slack ---
 
-    def command_body(self, command: str, text: str, *, user: str = "U1", channel: str = "C1") -> str:
+    def command_body(self, command: str, text: str, *, user: str = "U1", channel: str = "C1", team: str = TEAM) -> str:
         return urlencode({
-            "token": "legacy", "team_id": TEAM, "team_domain": "acme", "channel_id": channel,
+            "token": "legacy", "team_id": team, "team_domain": "acme", "channel_id": channel,
             "channel_name": "sales", "user_id": user, "user_name": user.lower(), "command": command,
             "text": text, "api_app_id": "A1", "is_enterprise_install": "false",
             "response_url": self.fake.response_url(f"{command.strip('/')}-{user}"), "trigger_id": "13345.trigger",
         })
 
-    def command(self, command: str, text: str = "", *, user: str = "U1", channel: str = "C1", **kwargs) -> Reply:
-        return self.post(self.command_body(command, text, user=user, channel=channel), **kwargs)
+    def command(self, command: str, text: str = "", *, user: str = "U1", channel: str = "C1", team: str = TEAM,
+                **kwargs) -> Reply:
+        return self.post(self.command_body(command, text, user=user, channel=channel, team=team), **kwargs)
 
     def interactive(self, payload: dict, **kwargs) -> Reply:
         return self.post(urlencode({"payload": json.dumps(payload)}), **kwargs)
 
     def click(self, action_id: str, value: str | None = None, *, user: str = "U1", block_id: str = "b1",
-              response_url: bool = True, channel: str = "C1", message_ts: str = "1.1", **kwargs) -> Reply:
+              response_url: bool = True, channel: str = "C1", message_ts: str = "1.1", team: str = TEAM,
+              **kwargs) -> Reply:
         action = {"type": "button", "action_id": action_id, "block_id": block_id, "action_ts": "1.2",
                   "text": {"type": "plain_text", "text": "Button"}}
         if value is not None:
             action["value"] = value
         payload = {
-            "type": "block_actions", "team": {"id": TEAM, "domain": "acme"}, "user": {"id": user, "team_id": TEAM},
+            "type": "block_actions", "team": {"id": team, "domain": "acme"}, "user": {"id": user, "team_id": team},
             "api_app_id": "A1", "trigger_id": "13345.trigger", "actions": [action],
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": True},
             "channel": {"id": channel}, "message": {"ts": message_ts, "type": "message", "text": "", "blocks": []},
@@ -136,20 +138,21 @@ class SlackDriver:
             payload["response_url"] = self.fake.response_url(f"click-{user}")
         return self.interactive(payload, **kwargs)
 
-    def submit(self, view: dict, values: dict, *, user: str = "U1", **kwargs) -> Reply:
+    def submit(self, view: dict, values: dict, *, user: str = "U1", team: str = TEAM, **kwargs) -> Reply:
         """Submit a modal the app opened, with `values` as state.values ({block_id: {action_id: ...}})."""
         submitted = {
-            "id": view.get("id", "V123"), "type": "modal", "team_id": TEAM,
+            "id": view.get("id", "V123"), "type": "modal", "team_id": team,
             "callback_id": view["callback_id"], "private_metadata": view.get("private_metadata", ""),
             "hash": "h1", "state": {"values": values}, "title": view.get("title"), "blocks": view.get("blocks", []),
         }
-        payload = {"type": "view_submission", "team": {"id": TEAM, "domain": "acme"},
-                   "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1", "trigger_id": "13345.trigger",
+        payload = {"type": "view_submission", "team": {"id": team, "domain": "acme"},
+                   "user": {"id": user, "team_id": team}, "api_app_id": "A1", "trigger_id": "13345.trigger",
                    "view": submitted, "response_urls": []}
         return self.interactive(payload, **kwargs)
 
-    def suggest(self, action_id: str, value: str, *, user: str = "U1", block_id: str | None = None) -> Reply:
-        payload = {"type": "block_suggestion", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
+    def suggest(self, action_id: str, value: str, *, user: str = "U1", block_id: str | None = None,
+                team: str = TEAM) -> Reply:
+        payload = {"type": "block_suggestion", "team": {"id": team}, "user": {"id": user, "team_id": team},
                    "api_app_id": "A1", "action_id": action_id, "block_id": block_id or action_id, "value": value,
                    "view": {"id": "V123", "type": "modal", "callback_id": "x"}}
         return self.interactive(payload)

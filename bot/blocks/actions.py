@@ -21,6 +21,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks.common import mrkdwn, user_text, within_block_limit
 from bot.blocks.ids import ActionIds as Ids
+from bot.results import RecordId
 from bot.results.actions import (
     OUTCOME_MAX,
     PROMPT_LABEL_MAX,
@@ -39,7 +40,7 @@ class ClosingMetadata(BaseModel):
     """The outcome modal's private_metadata: the action, Done or Drop, and the list to refresh, if it came
     from one (its response_url, and whether it listed only the clicker's actions)."""
 
-    a: int
+    a: RecordId
     s: Literal["done", "dropped"]
     url: str | None = None
     mine: bool = False

@@ -25,13 +25,15 @@ def within_block_limit(blocks: list[Block], limit: int = MESSAGE_MAX_BLOCKS) -> 
 
 
 def listed_text(heading: str, lines: list[str], more: int = 0) -> str:
-    """A heading over lines, cut to fit one section's text and ending in "…and N more" when anything is left out."""
+    """A heading (or none) over lines, cut between whole lines to fit one section's text and ending in
+    "…and N more" when anything is left out. Lines are never cut inside: a raw slice of escaped text can end
+    mid-entity ("&am") or mid-mention ("<@U1"), and drops what follows without saying so."""
     text = heading
     for shown, line in enumerate(lines):
         left = len(lines) - shown + more
         if len(text) + len(line) + len(f"\n\n…and {left} more") > SECTION_TEXT_MAX:
-            return f"{text}\n…and {left} more"
-        text += f"\n{line}"
+            return f"{text}\n…and {left} more" if text else f"…and {left} more"
+        text += f"\n{line}" if text else line
     return text + (f"\n…and {more} more" if more else "")
 
 

@@ -3,7 +3,7 @@ confirmation and the digest's section."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
@@ -45,9 +45,10 @@ REPLY_SHOWN = {"on_it": ":eyes: On it", "fixed": ":white_check_mark: Fixed", "wo
 class IntelFormMetadata(BaseModel):
     """Carried in the modal's private_metadata: the message the shortcut was used on, and where to confirm."""
 
-    channel: str | None = None  # the message's conversation and ts (from the message shortcut)
-    ts: str | None = None
-    response_url: str | None = None
+    # The message's conversation and ts (from the message shortcut), as long as the columns that keep them.
+    channel: str | None = Field(default=None, max_length=32)
+    ts: str | None = Field(default=None, max_length=32)
+    response_url: str | None = Field(default=None, max_length=2000)
     link_pending: bool = False  # Slack didn't give the message's link when the modal opened: ask again on Send
 
 

@@ -27,6 +27,7 @@ from bot.blocks.common import local_time, quote, user_text, within_block_limit
 from bot.blocks.ids import LeadFeedbackIds as Ids
 from bot.blocks.loop import reply_buttons
 from bot.blocks.replies import reply_block
+from bot.results import RecordId
 from bot.results.actions import PROMPT_LABEL_MAX, TITLE_MAX, ActionPrompt
 from bot.results.leads import CAMPAIGN_MAX, LEAD_MAX, NOTE_MAX, QUICK_USAGE, LeadFormOptions, RatedLead
 from bot.results.replies import ReplyShown, Subject
@@ -37,7 +38,7 @@ from storage.defaults import RATING_LABELS
 class LeadFormMetadata(BaseModel):
     """Carried in the modal's private_metadata: what is edited and where to confirm."""
 
-    rating_id: int | None = None
+    rating_id: RecordId | None = None
     response_url: str | None = None
     channel_id: str | None = None
 
@@ -45,7 +46,7 @@ class LeadFormMetadata(BaseModel):
 class RatingButtonValue(BaseModel):
     """An Edit button's value."""
 
-    rating_id: int
+    rating_id: RecordId
 
 
 def stars(rating: int) -> str:

@@ -25,6 +25,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks.common import (
     MESSAGE_MAX_BLOCKS,
+    listed_text,
     local_time,
     mrkdwn,
     quote,
@@ -34,6 +35,7 @@ from bot.blocks.common import (
 )
 from bot.blocks.ids import MessagingIds as Ids
 from bot.blocks.loop import log_action_button
+from bot.results import RecordId
 from bot.results.actions import ActionPrompt
 from bot.results.messaging import (
     CHANGE_MAX,
@@ -65,14 +67,14 @@ EMOJI = {"resonated": ":large_green_circle:", "mixed": ":large_yellow_circle:", 
 class ReactionValue(BaseModel):
     """A card button's value: the ask and the reaction clicked."""
 
-    a: int
+    a: RecordId
     r: str
 
 
 class AnswerMetadata(BaseModel):
     """The answer modal's private_metadata: the ask, and the card the click came from."""
 
-    a: int
+    a: RecordId
     channel: str | None = None
     ts: str | None = None
 
@@ -308,11 +310,11 @@ def ask_summary_message(results: AskResults, *, best: int = 5) -> tuple[str, lis
     if results.versions:
         blocks.append(_versions_block(results.versions))
     if quotes:
-        blocks.append(SectionBlock(text="*What buyers said*\n" + "\n".join(
-            f"{EMOJI[a.reaction]} <@{a.rep_user_id}>\n{quote(a.quote, 500)}" for a in quotes[:best])[:2900]))
+        blocks.append(SectionBlock(text=mrkdwn(listed_text("*What buyers said*", [
+            f"{EMOJI[a.reaction]} <@{a.rep_user_id}>\n{quote(a.quote, 500)}" for a in quotes[:best]]))))
     if suggestions:
-        blocks.append(SectionBlock(text="*Suggested changes*\n" + "\n".join(
-            f"• {user_text(a.suggestion, 500)} (<@{a.rep_user_id}>)" for a in suggestions[:best])[:2900]))
+        blocks.append(SectionBlock(text=mrkdwn(listed_text("*Suggested changes*", [
+            f"• {user_text(a.suggestion, 500)} (<@{a.rep_user_id}>)" for a in suggestions[:best]]))))
     more = len(quotes) - best
     if more > 0:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"…and {more} more quotes")]))

@@ -20,9 +20,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import local_time, quote, user_text, within_block_limit
+from bot.blocks.common import listed_text, local_time, mrkdwn, quote, user_text, within_block_limit
 from bot.blocks.ids import PulseIds as Ids
 from bot.blocks.loop import log_action_button
+from bot.results import RecordId
 from bot.results.actions import ActionPrompt
 from bot.results.pulse import (
     COMMENT_MAX,
@@ -34,9 +35,11 @@ from bot.results.pulse import (
     gap_in_words,
 )
 
+COMMENTS_SHOWN = 10  # a team's comments in the results; the rest are counted
+
 
 class PulseFormMetadata(BaseModel):
-    r: int
+    r: RecordId
 
 
 def anonymity_note(threshold: int) -> str:
@@ -167,9 +170,9 @@ def pulse_results_message(results: PulseResults | None) -> tuple[str, list[Block
                     f"Comments are shown once {results.comment_threshold} people have answered."
                 ))]))
         elif team.comments:
-            shown = "\n".join(quote(comment, 500) for comment in team.comments[:10])
-            more = len(team.comments) - 10
-            blocks.append(SectionBlock(text=shown[:2900] + (f"\n…and {more} more" if more > 0 else "")))
+            lines = [quote(comment, 500) for comment in team.comments[:COMMENTS_SHOWN]]
+            more = max(len(team.comments) - COMMENTS_SHOWN, 0)
+            blocks.append(SectionBlock(text=mrkdwn(listed_text("", lines, more))))
         blocks.append(DividerBlock())
     if results.gap is not None:
         sales, marketing = (team.name for team in results.teams)

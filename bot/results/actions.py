@@ -25,22 +25,34 @@ class ActionPrompt:
     title: str | None = None  # a suggested title for the action
 
     def to_value(self) -> str:
-        # Each part is capped, so the whole stays far inside a button value's 2000 characters.
-        fields = {"k": self.kind, "r": (self.ref or "")[:PROMPT_LABEL_MAX], "l": (self.label or "")[:PROMPT_LABEL_MAX],
-                  "t": (self.title or "")[:TITLE_MAX]}
-        return json.dumps({key: value for key, value in fields.items() if value}, separators=(",", ":"))
+        # Each part is capped, so the whole stays far inside a button value's 2000 characters: written as
+        # themselves, not as JSON's \uXXXX escapes, which make an emoji twelve characters.
+        fields = {"k": self.kind, "r": _capped(self.ref, PROMPT_LABEL_MAX), "l": _capped(self.label, PROMPT_LABEL_MAX),
+                  "t": _capped(self.title, TITLE_MAX)}
+        return json.dumps({key: value for key, value in fields.items() if value}, separators=(",", ":"),
+                          ensure_ascii=False)
 
     @classmethod
     def from_value(cls, value: str | None) -> ActionPrompt:
-        """The prompt a button carried; a value that isn't one (tampered, truncated) reads as no prompt."""
+        """The prompt a button carried; a value that isn't one (tampered, truncated) reads as no prompt.
+
+        Each part is capped as `to_value` caps it (the columns' sizes): a forged value can't overflow a column.
+        Whether the item it names exists is the service's to check (`bot.actions.verified_prompt`)."""
         try:
             fields = json.loads(value or "{}")
         except ValueError:
             return cls()
         if not isinstance(fields, dict) or fields.get("k", "none") not in PROMPT_KINDS:
             return cls()
-        text = {key: str(fields[key]) if fields.get(key) is not None else None for key in ("r", "l", "t")}
-        return cls(kind=fields.get("k", "none"), ref=text["r"], label=text["l"], title=text["t"])
+        return cls(kind=fields.get("k", "none"), ref=_capped(fields.get("r"), PROMPT_LABEL_MAX),
+                   label=_capped(fields.get("l"), PROMPT_LABEL_MAX), title=_capped(fields.get("t"), TITLE_MAX))
+
+
+def _capped(value: object, limit: int) -> str | None:
+    """Text or a number as at most `limit` characters; anything else (a list, an object, blank) is None."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value)[:limit] or None
 
 
 # --- what the actions service hands back (the write side; the digest and Home read the same rows) -------------

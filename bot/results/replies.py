@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.results import record_id
+
 SUBJECT_KINDS = ("rating", "intel")
 # Status → the button's label and how the post shows it.
 REPLY_STATUSES: dict[str, str] = {"on_it": "On it", "fixed": "Fixed", "wont_fix": "Won't fix", "replied": "Reply"}
@@ -23,9 +25,10 @@ class Subject:
     @classmethod
     def from_value(cls, value: str | None) -> Subject | None:
         kind, _, number = (value or "").partition(":")
-        if kind not in SUBJECT_KINDS or not number.isdigit():
+        subject_id = record_id(number)
+        if kind not in SUBJECT_KINDS or subject_id is None:
             return None
-        return cls(kind=kind, id=int(number))
+        return cls(kind=kind, id=subject_id)
 
 NOTE_MAX = 1000
 LINK_MAX = 500
