@@ -156,7 +156,7 @@ def test_lead_stats_of_another_workspace_count_none_of_our_ratings(app):
     ours = app.slack.command("/leadfeedback", "stats", user=MARKETER).json["text"]
     theirs = app.slack.command("/leadfeedback", "stats", user=MARKETER, team=OTHER).json["text"]
 
-    assert "1 ratings" in ours
+    assert "1 rating," in ours
     assert "1 ratings" not in theirs, theirs
 
 
