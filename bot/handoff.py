@@ -10,15 +10,17 @@ processes routing the same lead queue one message between them.
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from slack_sdk.errors import SlackApiError
@@ -41,6 +43,7 @@ from bot.results.handoff import (
     URL_MAX,
     ClaimOutcome,
     HandedOffLead,
+    ImportedRow,
     LeadCard,
     ReceivedLead,
     lead_card_key,
@@ -229,6 +232,38 @@ def receive_lead(*, session: Session, team_id: str, lead: LeadInput, now: dateti
     lead_id = store.update_lead_details(session=session, team_id=team_id, crm_id=lead.id, details=details,
                                         owner_given=lead.owner, now=now)
     return ReceivedLead(lead_id=lead_id, crm_id=lead.id, status="updated")
+
+
+# --- importing a CSV file ---------------------------------------------------------------------------------------
+
+LEAD_FIELDS = tuple(LeadInput.model_fields)
+
+
+class UnreadableFile(ValueError):
+    """A CSV file the import can't read as leads at all (no `id` column)."""
+
+
+def import_leads(*, lines: TextIO, transaction: Callable[[], AbstractContextManager[Session]], team_id: str,
+                 now: Callable[[], datetime], default_zone: str | None = None) -> Iterator[ImportedRow]:
+    """Each row of a CSV file whose headers are the webhook's field names, validated and stored as the webhook
+    does, one transaction per row; an empty cell is a field not given."""
+    reader = csv.DictReader(lines)
+    headers = [name.strip() for name in reader.fieldnames or []]
+    if "id" not in headers:
+        raise UnreadableFile(f"no `id` column: the first line must name the columns ({', '.join(LEAD_FIELDS)})")
+    reader.fieldnames = headers
+    for row in reader:
+        line = reader.line_num
+        given = {name: value for name, value in row.items() if name in LEAD_FIELDS and value and value.strip()}
+        try:
+            lead = LeadInput.parse(given)
+        except InvalidLead as invalid:
+            yield ImportedRow(line=line, crm_id=given.get("id"), status="refused", problem=str(invalid))
+            continue
+        with transaction() as session:
+            received = receive_lead(session=session, team_id=team_id, lead=lead, now=now(), default_zone=default_zone)
+        yield ImportedRow(line=line, crm_id=received.crm_id,
+                          status="imported" if received.status == "received" else "updated")
 
 
 # --- routing ----------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from bot.handoff import LeadInput, receive_lead
 from storage.db import make_session_factory
 from storage.models import Lead, SlackUserEmail
 from tests.clock_kit import TurnedClock
-from tests.helpers import Reply
+from tests.helpers import ROOT, Reply, run
 
 LEAD_SECRET = "crm-lead-secret"
 SALES = "C_SALES"
@@ -300,3 +300,39 @@ def test_answers_do_not_wait_for_slack(app):
     [lead] = leads(app)
     assert lead.routing_pending, "Slack failed: the lead waits for the clock's sweep"
     assert datetime.now(UTC) - lead.received_at < timedelta(minutes=1)
+
+
+# --- importing a CSV file ---------------------------------------------------------------------------------------
+
+
+def test_import_leads_from_a_csv_file_reports_each_line_and_fails_if_any_was_refused(app, tmp_path):
+    app.fake.users_by_email["dana@acme.example"] = "U0DANA"
+    send_lead(app, {"id": "HS-2", "company": "Before"})
+    app.settle()
+    csv_file = tmp_path / "leads.csv"
+    csv_file.write_text(
+        "id,name,company,email,source,campaign,score,url,owner,extra\n"
+        "HS-1,Dana Reyes,Acme,dana@acme.example,webinar,Q4,87,https://crm.example/1,dana@acme.example,x\n"
+        "HS-2,,\"After, Inc\",,,,,,,\n"
+        "HS-3,Bad Score,,,,,high,,,\n"
+        ",No Id,,,,,,,,\n"
+        "HS-4,Quote \"\"Q\"\",,,,,12.4,,U0ALEX,\n",
+        encoding="utf-8")
+    result = run(["-m", "bot", "import-leads", str(csv_file), "--team", "T1"],
+                 {"DATABASE_URL": app.settings.database_url, "SLACK_BOT_TOKEN": "xoxb-test",
+                  "SLACK_API_URL": app.fake.url, "SALES_CHANNEL": SALES}, ROOT)
+
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == [
+        "line 2: imported HS-1",
+        "line 3: updated HS-2",
+        "line 4: refused HS-3: score must be a number",
+        "line 5: refused (no id): missing id",
+        "line 6: imported HS-4",
+        "2 imported, 1 updated, 2 refused",
+    ]
+    by_id = {lead.crm_id: lead for lead in leads(app)}
+    assert sorted(by_id) == ["HS-1", "HS-2", "HS-4"]
+    assert by_id["HS-2"].company == "After, Inc" and by_id["HS-4"].score == 12
+    assert (by_id["HS-1"].owner_user_id, by_id["HS-4"].owner_user_id) == ("U0DANA", "U0ALEX")
+    assert len(posts_to(app, "U0DANA")) == 1 and len(posts_to(app, "U0ALEX")) == 1, "routed before it exited"

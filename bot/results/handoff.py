@@ -77,3 +77,13 @@ class ClaimOutcome:
     won: bool
     crm_id: str
     claimed_by: str | None
+
+
+@dataclass(frozen=True)
+class ImportedRow:
+    """One row of `python -m bot import-leads`: its line in the file, and what became of it."""
+
+    line: int
+    crm_id: str | None
+    status: Literal["imported", "updated", "refused"]
+    problem: str | None = None
