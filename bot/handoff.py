@@ -53,6 +53,7 @@ from bot.text import at_most, lead_key, web_address
 from bot.working_time import WorkingCalendar
 from storage import handoff as store
 from storage import outbox
+from storage.db import reading
 from storage.models import Lead, WorkspaceConfig
 from storage.outbox import Message
 from storage.teams import workspace_config
@@ -287,9 +288,10 @@ def route_pending_leads(*, sessions: sessionmaker[Session], client_for: ClientFo
     of processes at once: a lead is routed by whoever clears its `routing_pending` first."""
     clock = now or (lambda: datetime.now(UTC))
     report = RoutingReport()
+    reads = reading(sessions)  # reads take no write lock (SQLite's one writer is for the requests)
     after_id = 0
     while True:
-        with sessions.begin() as session:
+        with reads.begin() as session:
             pending = [lead for lead in store.pending_leads(session=session, limit=ROUTING_BATCH,
                                                             before=received_before, after_id=after_id)]
         if not pending:
@@ -299,7 +301,7 @@ def route_pending_leads(*, sessions: sessionmaker[Session], client_for: ClientFo
         for lead in pending:
             by_team.setdefault(lead.team_id, []).append(lead)
         for team_id, leads in by_team.items():
-            owners = _owners(sessions=sessions, client_for=client_for, team_id=team_id, leads=leads,
+            owners = _owners(sessions=sessions, reads=reads, client_for=client_for, team_id=team_id, leads=leads,
                              now=clock(), report=report)
             _route(sessions=sessions, team_id=team_id, leads=leads, owners=owners,
                    default_sales_channel=default_sales_channel, now=clock(), report=report)
@@ -307,13 +309,15 @@ def route_pending_leads(*, sessions: sessionmaker[Session], client_for: ClientFo
             return report
 
 
-def _owners(*, sessions: sessionmaker[Session], client_for: ClientFor, team_id: str,
+def _owners(*, sessions: sessionmaker[Session], reads: sessionmaker[Session], client_for: ClientFor, team_id: str,
             leads: list[store.PendingLead], now: datetime, report: RoutingReport) -> dict[int, str | None]:
     """Each lead's owner in Slack: the user id given, the user an email belongs to (looked up once per email and
     cached), None when there is none or Slack knows no one by it, or _RETRY when a lookup failed for now."""
     emails = {lead.owner_given for lead in leads if lead.owner_given and "@" in lead.owner_given}
-    with sessions.begin() as session:
-        known: dict[str, str | None] = store.cached_emails(session=session, team_id=team_id, emails=emails)
+    known: dict[str, str | None] = {}
+    if emails:
+        with reads.begin() as session:
+            known = store.cached_emails(session=session, team_id=team_id, emails=emails)
     looked_up: dict[str, str | None] = {}
     failed: set[str] = set()
     if emails - known.keys():

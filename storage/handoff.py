@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
-from storage.claims import claim_new, claim_one
+from storage.claims import claim_one
 from storage.models import Lead, SlackUserEmail
-from storage.queries import dialect_insert
+from storage.queries import dialect_insert, insert_for
 
 # What a resend may change: the lead's details as the CRM has them now (never its clock, status or owner).
 DETAILS = ("name", "company", "email", "source_id", "source_text", "campaign", "score", "url")
@@ -23,7 +24,15 @@ DETAILS = ("name", "company", "email", "source_id", "source_text", "campaign", "
 
 def insert_lead(*, session: Session, values: dict) -> int | None:
     """Store a lead the workspace hasn't had; its id, or None when this CRM id is already stored."""
-    return claim_new(session, Lead, values=values, unique=["team_id", "crm_id"])
+    return session.execute(_insert_lead_statement(session.get_bind().dialect.name), values).scalar()
+
+
+@cache
+def _insert_lead_statement(dialect: str):
+    # Built once per dialect on the Core table: the ORM's INSERT … ON CONFLICT was compiled anew for every lead.
+    leads = Lead.__table__
+    return insert_for(dialect, leads).on_conflict_do_nothing(index_elements=["team_id", "crm_id"]).returning(
+        leads.c.id)
 
 
 def update_lead_details(*, session: Session, team_id: str, crm_id: str, details: dict, owner_given: str | None,

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import yaml
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
@@ -336,3 +337,8 @@ def test_import_leads_from_a_csv_file_reports_each_line_and_fails_if_any_was_ref
     assert by_id["HS-2"].company == "After, Inc" and by_id["HS-4"].score == 12
     assert (by_id["HS-1"].owner_user_id, by_id["HS-4"].owner_user_id) == ("U0DANA", "U0ALEX")
     assert len(posts_to(app, "U0DANA")) == 1 and len(posts_to(app, "U0ALEX")) == 1, "routed before it exited"
+
+
+def test_the_manifest_asks_for_the_scope_that_looks_up_owners_by_email():
+    scopes = set(yaml.safe_load((ROOT / "manifest.yml").read_text())["oauth_config"]["scopes"]["bot"])
+    assert {"users:read", "users:read.email"} <= scopes
