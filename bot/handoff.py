@@ -213,7 +213,8 @@ def workspace_calendar(config: WorkspaceConfig, default_zone: str | None) -> Wor
 
 def receive_lead(*, session: Session, team_id: str, lead: LeadInput, now: datetime,
                  default_zone: str | None = None) -> ReceivedLead:
-    """Store a lead from the CRM, or update the one with its CRM id (a resend changes details, never the clock).
+    """Store a lead from the CRM, or update the one with its CRM id (a resend changes details it carries, never the
+    clock).
 
     A new lead's clock is set with the SLA in force now, in working time: the reminder at half of it, due at all
     of it. Its routing starts once this transaction commits."""
@@ -230,8 +231,15 @@ def receive_lead(*, session: Session, team_id: str, lead: LeadInput, now: dateti
     if lead_id is not None:
         session.info[ROUTING_QUEUED] = True
         return ReceivedLead(lead_id=lead_id, crm_id=lead.id, status="received")
-    lead_id = store.update_lead_details(session=session, team_id=team_id, crm_id=lead.id, details=details,
-                                        owner_given=lead.owner, now=now)
+    # A resend changes what it carries: a field it leaves out keeps its value (a CSV's empty cell, a CRM that sends
+    # only what changed); one sent as null clears it.
+    sent = lead.model_fields_set
+    given = {name: value for name, value in details.items() if name in sent}
+    if "source" in sent:
+        given.update(source_id=source.source_id, source_text=source.source_text)
+    if "owner" in sent:
+        given["owner_given"] = lead.owner
+    lead_id = store.update_lead_details(session=session, team_id=team_id, crm_id=lead.id, details=given, now=now)
     return ReceivedLead(lead_id=lead_id, crm_id=lead.id, status="updated")
 
 
@@ -369,10 +377,10 @@ def _route(*, sessions: sessionmaker[Session], team_id: str, leads: list[store.P
             if not store.route_lead(session=session, lead_id=lead.id, owner_user_id=owner, now=now):
                 continue  # another process routed it
             if owner is not None:
-                messages.append(_card_message(lead.id, owner))
+                messages.append(card_message(lead.id, owner))
                 report.assigned += 1
             else:
-                messages.append(_claim_message(lead.id, channel))
+                messages.append(claim_message(lead.id, channel))
                 report.to_claim += 1
         outbox.enqueue(session=session, team_id=team_id, messages=messages, now=now)
     if any(owners[lead.id] is None for lead in leads) and channel is None:
@@ -380,12 +388,14 @@ def _route(*, sessions: sessionmaker[Session], team_id: str, leads: list[store.P
                        team_id)
 
 
-def _card_message(lead_id: int, owner_user_id: str) -> Message:
+def card_message(lead_id: int, owner_user_id: str) -> Message:
+    """The lead's DM card for `owner_user_id`; queued again, it updates the card in place."""
     return Message(kind=LEAD_CARD, dedupe_key=lead_card_key(lead_id, owner_user_id), channel=owner_user_id,
                    payload={"lead_id": lead_id, "owner_user_id": owner_user_id})
 
 
-def _claim_message(lead_id: int, channel: str) -> Message:
+def claim_message(lead_id: int, channel: str) -> Message:
+    """The lead's post in the sales channel (Claim, or who claimed it); queued again, it updates the post in place."""
     return Message(kind=LEAD_CLAIM, dedupe_key=lead_claim_key(lead_id), channel=channel, payload={"lead_id": lead_id})
 
 
@@ -474,8 +484,8 @@ def claim_lead(*, session: Session, team_id: str, lead_id: int, user_id: str, no
         raise NotFound("That lead is no longer in Crossfeed.")
     if won:
         channel = workspace_config(session=session, team_id=team_id).sales_channel or default_sales_channel
-        outbox.enqueue(session=session, team_id=team_id, now=now,
-                       messages=[_claim_message(lead_id, channel), _card_message(lead_id, user_id)])
+        post = [claim_message(lead_id, channel)] if channel else []
+        outbox.enqueue(session=session, team_id=team_id, now=now, messages=[*post, card_message(lead_id, user_id)])
     return ClaimOutcome(won=won, crm_id=lead.crm_id, claimed_by=lead.owner_user_id)
 
 

@@ -35,14 +35,14 @@ def _insert_lead_statement(dialect: str):
         leads.c.id)
 
 
-def update_lead_details(*, session: Session, team_id: str, crm_id: str, details: dict, owner_given: str | None,
-                        now: datetime) -> int | None:
-    """A resend: the lead's details as sent, and the owner too while the lead is still to be routed (once routed,
-    who has it is Slack's business). The lead's id, or None if there is no such lead."""
+def update_lead_details(*, session: Session, team_id: str, crm_id: str, details: dict, now: datetime) -> int | None:
+    """A resend: the details it carries (`details`, by column), and its `owner_given` too while the lead is still
+    to be routed (once routed, who has it is Slack's business). The lead's id, or None if there is no such lead."""
+    values = {name: value for name, value in details.items() if name in DETAILS}
+    if "owner_given" in details:
+        values["owner_given"] = case((Lead.routing_pending, details["owner_given"]), else_=Lead.owner_given)
     return session.scalar(
-        update(Lead).where(Lead.team_id == team_id, Lead.crm_id == crm_id)
-        .values(**{name: details.get(name) for name in DETAILS}, updated_at=now,
-                owner_given=case((Lead.routing_pending, owner_given), else_=Lead.owner_given))
+        update(Lead).where(Lead.team_id == team_id, Lead.crm_id == crm_id).values(**values, updated_at=now)
         .returning(Lead.id)
     )
 

@@ -108,10 +108,15 @@ def test_a_resend_updates_the_details_but_never_the_clock_nor_sends_a_second_car
         frozen.tick(timedelta(minutes=20))
         again = send_lead(app, {**ACME, "company": "Acme Corporation", "score": "91.6", "owner": "U0SOMEONE"})
         app.settle()
+        partial = send_lead(app, {"id": "HS-1001", "campaign": None, "source": "Carrier pigeon"})
+        app.settle()
 
     assert again.status == 202 and again.json == {"ok": True, "lead": "HS-1001", "status": "updated"}
+    assert partial.json["status"] == "updated"
     [lead] = leads(app)
-    assert (lead.company, lead.score) == ("Acme Corporation", 92)
+    assert (lead.company, lead.score, lead.name) == ("Acme Corporation", 92, "Dana Reyes"), "what a resend omits stays"
+    assert lead.campaign is None, "a field sent as null is cleared"
+    assert (lead.source.code, lead.source_text) == ("other", "Carrier pigeon"), "a source matching none is kept as sent"
     assert lead.owner_user_id == OWNER, "once routed, the owner is Slack's business"
     assert lead.received_at == ARRIVAL and lead.due_at == ARRIVAL + timedelta(minutes=60)
     assert len(posts_to(app, OWNER)) == 1 and not posts_to(app, "U0SOMEONE")
