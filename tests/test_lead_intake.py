@@ -347,3 +347,30 @@ def test_import_leads_from_a_csv_file_reports_each_line_and_fails_if_any_was_ref
 def test_the_manifest_asks_for_the_scope_that_looks_up_owners_by_email():
     scopes = set(yaml.safe_load((ROOT / "manifest.yml").read_text())["oauth_config"]["scopes"]["bot"])
     assert {"users:read", "users:read.email"} <= scopes
+
+
+# --- the card as the lead moves on ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("state", "seen", "buttons_shown"), [
+    ("waiting", "45 min of working time left to accept it", {Ids.ACCEPT, Ids.NOT_MINE, Ids.RATE}),
+    ("accepted", "You accepted it", {Ids.RATE}),
+    ("passed_back", "You passed it back", set()),
+    ("claimed_by_other", "<@U0OTHER> has it now", set()),
+])
+def test_the_card_shows_where_the_lead_stands(state, seen, buttons_shown):
+    """The card is rendered from the lead's current state each time it is queued (the follow-up buttons re-queue
+    it under the same key, which updates it in place)."""
+    from bot.blocks.handoff import lead_card_message
+    from bot.results.handoff import HandedOffLead, LeadCard
+
+    lead = HandedOffLead(id=7, crm_id="HS-7", name="<!channel> Dana", company=None, email=None, source=None,
+                         campaign=None, score=None, url="javascript:alert(1)", status="assigned",
+                         owner_user_id="U0OTHER" if state == "claimed_by_other" else OWNER, due_at=ARRIVAL,
+                         accepted_at=ARRIVAL if state == "accepted" else None)
+    text, blocks = lead_card_message(LeadCard(lead=lead, owner_user_id=OWNER, state=state, minutes_left=45,
+                                              overdue=False))
+    shown = json.dumps([block.to_dict() for block in blocks])  # to_dict runs slack-sdk's Block Kit checks
+    assert seen in shown and "&lt;!channel&gt; Dana" in shown and "<!channel>" not in shown + text
+    assert "<javascript" not in shown, "only http(s) links are links"
+    assert set(buttons({"blocks": json.loads(shown)})) == buttons_shown
