@@ -57,7 +57,10 @@ class PendingLead:
 def pending_leads(*, session: Session, limit: int, before: datetime | None = None, after_id: int = 0
                   ) -> list[PendingLead]:
     """Leads still to be routed, oldest first, after `after_id` (and received before `before`, if given)."""
-    query = select(Lead.id, Lead.team_id, Lead.owner_given).where(Lead.routing_pending, Lead.id > after_id)
+    # A lead waiting to be routed is still 'unassigned': the condition lets the (status, due_at) index find the few
+    # such leads instead of every lead ever received being read on each pass.
+    query = select(Lead.id, Lead.team_id, Lead.owner_given).where(
+        Lead.status == "unassigned", Lead.routing_pending, Lead.id > after_id)
     if before is not None:
         query = query.where(Lead.received_at <= before)
     rows = session.execute(query.order_by(Lead.id).limit(limit)).all()
