@@ -111,6 +111,8 @@ def import_leads_from_csv(argv: list[str]) -> int:
 
     Prints each row's outcome with its line number; exits 1 if any row was refused. The leads' owners get their
     cards (or the sales channel its claim posts) before it exits; anything left, the clock routes."""
+    import csv
+
     from bot.container import Crossfeed
     from bot.handoff import UnreadableFile, import_leads
 
@@ -131,8 +133,8 @@ def import_leads_from_csv(argv: list[str]) -> int:
                 counts[row.status] += 1
                 why = f": {row.problem}" if row.problem else ""
                 print(f"line {row.line}: {row.status} {row.crm_id or '(no id)'}{why}")
-    except (OSError, UnreadableFile) as error:
-        print(f"crossfeed: {error}", file=sys.stderr)
+    except (OSError, UnicodeDecodeError, csv.Error, UnreadableFile) as error:
+        print(f"crossfeed: cannot read {args.file} as leads: {error}", file=sys.stderr)
         return 2
     finally:
         crossfeed.wait_idle(60)

@@ -374,3 +374,12 @@ def test_the_card_shows_where_the_lead_stands(state, seen, buttons_shown):
     assert seen in shown and "&lt;!channel&gt; Dana" in shown and "<!channel>" not in shown + text
     assert "<javascript" not in shown, "only http(s) links are links"
     assert set(buttons({"blocks": json.loads(shown)})) == buttons_shown
+
+
+def test_import_leads_refuses_a_file_without_an_id_column(app, tmp_path):
+    csv_file = tmp_path / "leads.csv"
+    csv_file.write_text("name,company\nDana,Acme\n", encoding="utf-8")
+    result = run(["-m", "bot", "import-leads", str(csv_file), "--team", "T1"],
+                 {"DATABASE_URL": app.settings.database_url, "SLACK_BOT_TOKEN": "xoxb-test",
+                  "SLACK_API_URL": app.fake.url}, ROOT)
+    assert result.returncode == 2 and "no `id` column" in result.stderr and leads(app) == []
