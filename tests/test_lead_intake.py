@@ -383,3 +383,13 @@ def test_import_leads_refuses_a_file_without_an_id_column(app, tmp_path):
                  {"DATABASE_URL": app.settings.database_url, "SLACK_BOT_TOKEN": "xoxb-test",
                   "SLACK_API_URL": app.fake.url}, ROOT)
     assert result.returncode == 2 and "no `id` column" in result.stderr and leads(app) == []
+
+
+def test_only_post_is_answered_and_a_workspace_slack_cannot_name_yet_is_asked_again(app):
+    got = app.slack.get("/hooks/leads")
+    assert got.status == 405 and json.loads(got.body) == {"ok": False, "error": "send leads with POST"}
+
+    app.fake.script.fail("auth.test", error="invalid_auth")
+    refused = send_lead(app, ACME)
+    assert refused.status == 503 and "send the lead again" in refused.json["error"] and leads(app) == []
+    assert send_lead(app, ACME).status == 202, "the workspace is asked for again, not remembered as unknown"
