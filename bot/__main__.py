@@ -19,6 +19,8 @@ logger = logging.getLogger("crossfeed")
 def main() -> None:
     if sys.argv[1:2] == ["export"]:
         raise SystemExit(export_to_files(sys.argv[2:]))
+    if sys.argv[1:2] == ["import-leads"]:
+        raise SystemExit(import_leads_from_csv(sys.argv[2:]))
     settings = load_settings()
     if settings.slack_app_token:
         serve_socket_mode(settings)
@@ -102,6 +104,43 @@ def export_to_files(argv: list[str]) -> int:
                 print(folder / name)
     engine.dispose()
     return 0
+
+
+def import_leads_from_csv(argv: list[str]) -> int:
+    """`python -m bot import-leads FILE.csv [--team T…]`: leads from a CSV file, as if sent to /hooks/leads.
+
+    Prints each row's outcome with its line number; exits 1 if any row was refused. The leads' owners get their
+    cards (or the sales channel its claim posts) before it exits; anything left, the clock routes."""
+    import csv
+
+    from bot.container import Crossfeed
+    from bot.handoff import UnreadableFile, import_leads
+
+    parser = argparse.ArgumentParser(prog="python -m bot import-leads", description=import_leads_from_csv.__doc__)
+    parser.add_argument("file", type=Path, help="CSV file whose first line names the columns: id, name, company, "
+                                                 "email, source, campaign, score, url, owner")
+    parser.add_argument("--team", help="the workspace's team id (T…); default: the bot token's workspace")
+    args = parser.parse_args(argv)
+    settings = load_settings(serves_slack=False)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    crossfeed = Crossfeed.start(settings)
+    counts = {"imported": 0, "updated": 0, "refused": 0}
+    try:
+        team_id = args.team or crossfeed.client.auth_test()["team_id"]
+        with args.file.open(encoding="utf-8-sig", newline="") as lines:
+            for row in import_leads(lines=lines, transaction=crossfeed.transaction, team_id=team_id,
+                                    now=lambda: datetime.now(UTC), default_zone=settings.workspace_timezone):
+                counts[row.status] += 1
+                why = f": {row.problem}" if row.problem else ""
+                print(f"line {row.line}: {row.status} {row.crm_id or '(no id)'}{why}")
+    except (OSError, UnicodeDecodeError, csv.Error, UnreadableFile) as error:
+        print(f"crossfeed: cannot read {args.file} as leads: {error}", file=sys.stderr)
+        return 2
+    finally:
+        crossfeed.wait_idle(60)
+        crossfeed.close()
+    print(f"{counts['imported']} imported, {counts['updated']} updated, {counts['refused']} refused")
+    return 1 if counts["refused"] else 0
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.background import AfterAck
+from bot.handoff import LeadRouter
 from bot.outbox import Outbox, composers_for
 from bot.settings import Settings
 from bot.slack_requests import is_slack_response_url, team_of
@@ -71,6 +72,7 @@ class Crossfeed:
     client_for: ClientFor
     outbox: Outbox
     after_ack: AfterAck
+    router: LeadRouter  # routes new leads to their owners, started by the commit that stored them
 
     @classmethod
     def start(cls, settings: Settings, *, apply_migrations: bool = True) -> Crossfeed:
@@ -86,8 +88,10 @@ class Crossfeed:
         client_for = one_client(client)
         outbox = Outbox(sessions=sessions, client_for=client_for, composers=composers_for(settings))
         outbox.deliver_after_commit()  # a commit that queued a message starts its delivery
+        router = LeadRouter(sessions=sessions, client_for=client_for, default_sales_channel=settings.sales_channel)
+        router.route_after_commit()  # a commit that stored a lead starts its routing
         return cls(settings=settings, engine=engine, sessions=sessions, client=client, client_for=client_for,
-                   after_ack=AfterAck(), outbox=outbox)
+                   after_ack=AfterAck(), outbox=outbox, router=router)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -143,10 +147,12 @@ class Crossfeed:
                                                    view=view() if callable(view) else view))
 
     def wait_idle(self, timeout: float = 5) -> bool:
-        """Wait for after-ack work and outbox deliveries to finish (shutdown and tests)."""
-        return self.after_ack.wait_idle(timeout) and self.outbox.wait_idle(timeout)
+        """Wait for after-ack work, lead routing and outbox deliveries to finish (shutdown and tests)."""
+        return (self.after_ack.wait_idle(timeout) and self.router.wait_idle(timeout)
+                and self.outbox.wait_idle(timeout))
 
     def close(self) -> None:
         self.after_ack.shutdown()
+        self.router.shutdown()
         self.outbox.shutdown()
         self.engine.dispose()

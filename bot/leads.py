@@ -397,6 +397,10 @@ def _source_for(*, workspace: RatingWorkspace, rating: LeadRatingInput, earlier:
         kept = by_id.get(earlier.source_id) if earlier.source_id is not None else None
         return SourceChoice(source_id=earlier.source_id, label=kept.label if kept else None,
                             source_text=earlier.source_text)
+    return _typed_source_choice(workspace, typed)
+
+
+def _typed_source_choice(workspace: RatingWorkspace, typed: str) -> SourceChoice:
     if not slug(typed):
         return SourceChoice(problem="Name the source with letters or numbers, like `source:webinar`.")
     try:
@@ -415,6 +419,19 @@ def _source_for(*, workspace: RatingWorkspace, rating: LeadRatingInput, earlier:
     other = next((source for source in workspace.sources if source.code == OTHER_SOURCE and not source.retired), None)
     return SourceChoice(source_id=other.id if other else None, label=other.label if other else None,
                         source_text=typed)
+
+
+def lead_source(*, session: Session, team_id: str, typed: str | None) -> SourceChoice:
+    """A handed-off lead's source, matched as a rep's typed source is. What matches none of the workspace's
+    sources (or only a retired one, or several) is kept as text under "other": the CRM adds no sources."""
+    if not typed:
+        return SourceChoice()
+    workspace = _workspace(session, team_id)
+    choice = _typed_source_choice(workspace, typed)
+    if choice.source_id is not None and not choice.source_text:
+        return choice
+    other = next((source for source in workspace.sources if source.code == OTHER_SOURCE and not source.retired), None)
+    return SourceChoice(source_id=other.id if other else None, label=other.label if other else None, source_text=typed)
 
 
 def file_typed_sources(*, session: Session, team_id: str) -> int:

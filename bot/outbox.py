@@ -36,12 +36,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.actions import ASSIGNED, FEEDBACK_DONE, REMINDER, action_view
 from bot.blocks.actions import action_dm, feedback_done_dm
+from bot.blocks.handoff import claim_post_message, lead_card_message
 from bot.blocks.home import home_view
 from bot.blocks.intel import intel_post_message
 from bot.blocks.leadfeedback import lead_feed_message
 from bot.blocks.messaging import ask_card, ask_change_message, ask_reminder_message, ask_summary_message
 from bot.blocks.pulse import pulse_prompt_message, pulse_reminder_message
 from bot.blocks.replies import reply_dm_message
+from bot.handoff import claim_post, lead_card
 from bot.home import home_summary
 from bot.intel import POST_KIND as INTEL_POST
 from bot.intel import intel_for_post
@@ -49,6 +51,7 @@ from bot.leads import lead_rating_for_feed
 from bot.messaging import ask_change, ask_summary, ask_view, reminder_view
 from bot.pulse import prompt_for, reminder_state, secret_of
 from bot.replies import current_reply, reply_dm
+from bot.results.handoff import LEAD_CARD, LEAD_CLAIM
 from bot.results.replies import Subject
 from bot.settings import Settings
 from bot.slack_history import find_posted, may_have_posted, without_connection_retries
@@ -199,6 +202,26 @@ def compose_feedback_done(session: Session, message: ClaimedMessage) -> SlackPos
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
+def compose_lead_card(session: Session, message: ClaimedMessage, default_zone: str | None = None) -> SlackPost | None:
+    """A lead owner's DM card as the lead stands now: waiting (with the working time left), accepted, passed
+    back, or claimed by someone else since."""
+    card = lead_card(session=session, team_id=message.team_id, lead_id=message.payload["lead_id"],
+                     owner_user_id=message.payload["owner_user_id"], now=datetime.now(UTC), default_zone=default_zone)
+    if card is None:
+        return None
+    text, blocks = lead_card_message(card)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
+def compose_lead_claim(session: Session, message: ClaimedMessage) -> SlackPost | None:
+    """The sales channel's post of a lead: open to claim, or who claimed it."""
+    lead = claim_post(session=session, team_id=message.team_id, lead_id=message.payload["lead_id"])
+    if lead is None:
+        return None
+    text, blocks = claim_post_message(lead)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
 def compose_home(session: Session, message: ClaimedMessage, settings: Settings | None = None) -> HomePublish:
     """The person's Home as it is now: however many changes queued it, one publish shows them all."""
     user_id = message.payload["user_id"]
@@ -226,6 +249,8 @@ COMPOSERS: dict[str, Composer] = {
     ASSIGNED: partial(compose_action_dm, reminder=False),
     REMINDER: partial(compose_action_dm, reminder=True),
     FEEDBACK_DONE: compose_feedback_done,
+    LEAD_CARD: compose_lead_card,
+    LEAD_CLAIM: compose_lead_claim,
 }
 
 
@@ -233,7 +258,8 @@ def composers_for(settings: Settings) -> dict[str, Composer]:
     """The composers with what some need from settings: the pulse secret (who answered before their mark is
     written) and, for Home, the configured admins and default time zone."""
     return {**COMPOSERS, "pulse_reminder": partial(compose_pulse_reminder, secret=secret_of(settings)),
-            HOME: partial(compose_home, settings=settings)}
+            HOME: partial(compose_home, settings=settings),
+            LEAD_CARD: partial(compose_lead_card, default_zone=settings.workspace_timezone)}
 
 
 def retry_delay(attempts: int, error: SlackApiError | None = None) -> timedelta:

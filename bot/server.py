@@ -1,4 +1,5 @@
-"""The WSGI application: Slack requests at POST /slack/events, a health check at GET /healthz."""
+"""The WSGI application: Slack requests at POST /slack/events, leads at POST /hooks/leads, a health check at
+GET /healthz."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import create_app
 from bot.container import Crossfeed
+from bot.lead_webhook import HOOK_PATH, LeadWebhook
 from bot.settings import Settings, load_settings
 from bot.slack_requests import FORM, MalformedRequest, ParsedSlackRequest, media_type, parse_slack_body
 from storage.db import database_answers
@@ -27,7 +29,7 @@ logger = logging.getLogger("crossfeed.requests")
 
 
 class CrossfeedWSGI:
-    """Routes /healthz itself and hands everything else to Bolt's WSGI adapter."""
+    """Routes /healthz and /hooks/leads itself and hands everything else to Bolt's WSGI adapter."""
 
     def __init__(self, app: App, crossfeed: Crossfeed):
         self.app = app
@@ -35,6 +37,7 @@ class CrossfeedWSGI:
         self.crossfeed = crossfeed
         secret = crossfeed.settings.slack_signing_secret
         self.verifier = SignatureVerifier(secret) if secret else None
+        self.leads = LeadWebhook(crossfeed)
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
@@ -43,6 +46,8 @@ class CrossfeedWSGI:
             body = b"ok\n" if healthy else b"database unavailable\n"
             start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
             return [body]
+        if environ.get("PATH_INFO") == HOOK_PATH:
+            return self.leads(environ, start_response)
         if environ.get("PATH_INFO") == SLACK_PATH and environ.get("REQUEST_METHOD") == "POST":
             return self.slack_request(environ, start_response)
         return self.slack(environ, start_response)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.actions import queue_due_reminders as queue_action_reminders
 from bot.container import ClientFor, Crossfeed
 from bot.digest_posting import post_due_digests
+from bot.handoff import route_pending_leads
 from bot.messaging import close_due_asks, queue_due_ask_reminders
 from bot.outbox import Outbox
 from bot.pulse import open_due_round, queue_due_reminders, secret_of
@@ -114,7 +115,20 @@ def remind_action_owners(runtime: JobRuntime) -> str:
     return f"actions: {_queue(runtime, queue)} reminder(s) queued"
 
 
+def route_leads(runtime: JobRuntime) -> str:
+    """Route leads a routing pass left behind (a crash after the lead was stored, an owner lookup that failed
+    for now, no sales channel yet): each to its owner's DM, or to the sales channel to be claimed."""
+    report = route_pending_leads(sessions=runtime.sessions, client_for=runtime.client_for,
+                                 default_sales_channel=runtime.settings.sales_channel)
+    summary = (f"lead_routing: {report.assigned} to owners, {report.to_claim} to claim, "
+               f"{report.waiting} still waiting")
+    if report.assigned or report.to_claim:
+        logger.info(summary)
+    return summary
+
+
 Job = Callable[[JobRuntime], str]
 JOBS: dict[str, Job] = {"pulse": open_pulse_rounds, "reminders": send_pulse_reminders,
                         "messaging": close_messaging_asks, "digest": post_weekly_digests,
-                        "outbox": deliver_outbox, "actions": remind_action_owners}
+                        "outbox": deliver_outbox, "actions": remind_action_owners,
+                        "lead_routing": route_leads}

@@ -165,6 +165,7 @@ class FakeSlackServer(ThreadingHTTPServer):
         self.problems: list[str] = []
         self.script = Script()
         self.usergroups: dict[str, list[str]] = {}
+        self.users_by_email: dict[str, str] = {}  # users.lookupByEmail's directory (emails in any case)
         self.history: dict[str, list[dict]] = {}
         self.done_before_failing: list[Call] = []  # calls that did their work, then answered an error
         self.lock = threading.Condition()  # notified on each call recorded, for wait_for
@@ -325,6 +326,14 @@ def _permalink(server, params):
     return {"channel": channel, "permalink": f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
 
 
+def _lookup_by_email(server, params):
+    email = str(params.get("email", "")).casefold()
+    found = {known.casefold(): user for known, user in server.users_by_email.items()}.get(email)
+    if found is None:
+        return {"ok": False, "error": "users_not_found"}
+    return {"user": {"id": found, "team_id": "T1", "deleted": False, "is_bot": False, "profile": {"email": email}}}
+
+
 ANSWERS = {
     "auth.test": lambda s, p: {"user_id": BOT_USER, "bot_id": "B1", "team_id": "T1", "team": "Acme",
                                "url": "https://acme.slack.com/"},
@@ -341,6 +350,7 @@ ANSWERS = {
     "views.update": _view,
     "views.push": _view,
     "views.publish": _view,
+    "users.lookupByEmail": _lookup_by_email,
     "users.info": lambda s, p: {"user": {"id": p.get("user"), "tz": "America/New_York"}},
     "usergroups.users.list": lambda s, p: {"users": s.usergroups.get(p.get("usergroup"), [])},
     "usergroups.list": lambda s, p: {"usergroups": [{"id": g, "handle": g.lower(), "name": g} for g in s.usergroups]},
