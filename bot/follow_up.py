@@ -69,7 +69,7 @@ def _calendar(session: Session, team_id: str, default_zone: str | None) -> Worki
 def lead_shown(row: Lead, *, calendar: WorkingCalendar, now: datetime, rated: bool = False) -> LeadShown:
     return LeadShown(
         id=row.id, crm_id=row.crm_id, name=row.name, company=row.company,
-        source=(row.source.label if row.source else None) if not row.source_text else row.source_text,
+        source=row.source_text or (row.source.label if row.source else None),
         campaign=row.campaign, url=row.url, owner_user_id=row.owner_user_id, status=row.status,
         received_at=row.received_at, due_at=row.due_at, accepted_at=row.accepted_at,
         accept_minutes=row.accept_minutes, minutes_left=round(calendar.minutes_between(now, row.due_at)),
@@ -96,7 +96,7 @@ def _owned(session: Session, team_id: str, user_id: str, lead_id: int) -> Lead:
     return row
 
 
-def _resync(session: Session, team_id: str, keys: list[str], now: datetime) -> list[Message]:
+def _resync(session: Session, team_id: str, keys: list[str]) -> list[Message]:
     """The messages under these keys that exist, queued again: the outbox updates the posted ones in place."""
     found = [outbox.outbox_message_for(session=session, team_id=team_id, dedupe_key=key) for key in keys]
     return [Message(kind=row.kind, dedupe_key=row.dedupe_key, channel=row.channel, payload=row.payload)
@@ -117,7 +117,9 @@ def accept_lead(*, session: Session, team_id: str, user_id: str, lead_id: int, n
                            rate_prompt_at=calendar.next_working_day(now, config.lead_rate_after_days))
     session.refresh(row)
     if changed:
-        messages = _resync(session, team_id, [card_key(lead_id, user_id), f"lead-reminder:{lead_id}"], now)
+        # The card, and the reminder and escalation if they went out, show it accepted.
+        messages = _resync(session, team_id, [card_key(lead_id, user_id), f"lead-reminder:{lead_id}",
+                                              f"lead-escalation:{lead_id}"])
         outbox.enqueue(session=session, team_id=team_id, now=now, messages=[*messages, home_refresh(user_id)])
     return FollowUpAnswer(lead=lead_shown(row, calendar=calendar, now=now), changed=changed)
 
@@ -140,7 +142,7 @@ def pass_back_lead(*, session: Session, team_id: str, user_id: str, lead_id: int
     if changed:
         post = Message(kind=CLAIM, dedupe_key=claim_key(lead_id), channel=channel,
                        payload=claim.payload if claim is not None else {"lead_id": lead_id})
-        messages = _resync(session, team_id, [card_key(lead_id, user_id), f"lead-reminder:{lead_id}"], now)
+        messages = _resync(session, team_id, [card_key(lead_id, user_id), f"lead-reminder:{lead_id}"])
         outbox.enqueue(session=session, team_id=team_id, now=now, messages=[*messages, post, home_refresh(user_id)])
     return FollowUpAnswer(lead=lead_shown(row, calendar=workspace_calendar(config, default_zone), now=now),
                           changed=changed)

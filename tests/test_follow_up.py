@@ -210,6 +210,14 @@ def test_reminder_at_half_the_time_and_escalation_at_the_breach_each_once_with_t
     row = lead(app, lead_id)
     assert (row.reminded_at, row.escalated_at) == (local(TUESDAY, 10, 30), local(TUESDAY, 11))
 
+    # Accepted late: the reminder loses its buttons and the escalation says so, both updated in place.
+    click(app, LeadIds.ACCEPT, lead_id)
+    updates = {c.params["channel"]: json.dumps(c.blocks) for c in app.fake.calls_to("chat.update")}
+    assert sorted(updates) == [SALES, OWNER]
+    assert "accepted" in updates[OWNER] and LeadIds.ACCEPT not in updates[OWNER]
+    assert "Accepted since, by <@UOWN>" in updates[SALES]
+    assert app.fake.calls_to("chat.postMessage") == []
+
 
 def test_a_friday_evening_lead_is_due_on_monday_across_the_change_to_summer_time(app, clocks):
     friday, monday = date(2027, 3, 12), date(2027, 3, 15)  # New York moves to EDT on Sunday 14 March
