@@ -54,7 +54,9 @@ def seed(sessions) -> None:
                           routing_pending=False, received_at=received, updated_at=received, sla_minutes=60,
                           remind_at=received + timedelta(minutes=30), due_at=received + timedelta(hours=1),
                           assigned_at=received, accepted_at=received + timedelta(minutes=20), accept_minutes=20,
-                          rate_prompt_at=received + timedelta(days=1), rate_prompted_at=None))
+                          rate_prompt_at=received + timedelta(days=1),
+                          rate_prompted_at=received + timedelta(days=1),
+                          rate_reminded_at=received + timedelta(days=2)))
         rated.append(dict(team_id=team, rater_user_id=f"U{n % 300}", lead_ref=key, lead_key=key, rating=3,
                           rated_at=received, updated_at=received))
     with sessions.begin() as session:

@@ -168,6 +168,11 @@ def teams_with_follow_ups_due(*, session: Session, now: datetime) -> list[str]:
     return store.teams_with_follow_ups_due(session=session, now=now)
 
 
+def _unrated(session: Session, rows: list[Lead]) -> list[Lead]:
+    rated = store.rated_by_their_owner(session=session, lead_ids=[row.id for row in rows])
+    return [row for row in rows if row.id not in rated and row.owner_user_id]
+
+
 def queue_due_follow_ups(*, session: Session, team_id: str, now: datetime, default_zone: str | None = None,
                          default_sales_channel: str | None = None) -> FollowUpCounts:
     """Claim and queue the workspace's due follow-ups, each once: the owner's reminder at half the SLA, the
@@ -189,16 +194,17 @@ def queue_due_follow_ups(*, session: Session, team_id: str, now: datetime, defau
     messages += [Message(kind=ESCALATION, dedupe_key=f"lead-escalation:{row.id}", channel=target,
                          payload={"lead_id": row.id}) for row in escalated if target]
 
-    prompted = store.claim_rate_prompts(session=session, team_id=team_id, now=now)
+    # Leads their owner rated already are claimed too, and asked nothing.
+    prompted = _unrated(session, store.claim_rate_prompts(session=session, team_id=team_id, now=now))
     messages += [Message(kind=RATE, dedupe_key=f"lead-rate:{row.id}", channel=row.owner_user_id,
-                         payload={"lead_id": row.id}) for row in prompted if row.owner_user_id]
+                         payload={"lead_id": row.id}) for row in prompted]
 
     due = [lead_id for lead_id, prompted_at in store.rate_reminder_candidates(session=session, team_id=team_id,
                                                                               now=now)
            if calendar.next_working_day(prompted_at) <= now]
-    nudged = store.claim_rate_reminders(session=session, team_id=team_id, lead_ids=due, now=now)
+    nudged = _unrated(session, store.claim_rate_reminders(session=session, team_id=team_id, lead_ids=due, now=now))
     messages += [Message(kind=RATE_REMINDER, dedupe_key=f"lead-rate-reminder:{row.id}", channel=row.owner_user_id,
-                         payload={"lead_id": row.id}) for row in nudged if row.owner_user_id]
+                         payload={"lead_id": row.id}) for row in nudged]
 
     outbox.enqueue(session=session, team_id=team_id, messages=messages, now=now)
     return FollowUpCounts(reminders=len(reminded), escalations=len(escalated), rate_prompts=len(prompted),

@@ -32,6 +32,13 @@ def rated_by_owner() -> ColumnElement[bool]:
                           LeadRating.rater_user_id == Lead.owner_user_id)
 
 
+def rated_by_their_owner(*, session: Session, lead_ids: Sequence[int]) -> set[int]:
+    """Which of these leads their owner has rated."""
+    if not lead_ids:
+        return set()
+    return set(session.scalars(select(Lead.id).where(Lead.id.in_(lead_ids), rated_by_owner())))
+
+
 def is_rated_by(*, session: Session, team_id: str, lead_key: str, user_id: str) -> bool:
     return session.scalar(select(exists().where(LeadRating.team_id == team_id, LeadRating.lead_key == lead_key,
                                                 LeadRating.rater_user_id == user_id))) or False
@@ -67,14 +74,15 @@ def _escalation_due(now: datetime) -> ColumnElement[bool]:
     return and_(Lead.status.in_(OPEN), Lead.escalated_at.is_(None), Lead.due_at <= now)
 
 
+# A lead its owner has rated is claimed like the others (and sent nothing): every accepted lead passes each stage
+# once, so what the clock scans each minute stays the few leads in flight, never the rated history.
 def _rate_prompt_due(now: datetime) -> ColumnElement[bool]:
-    return and_(Lead.status == "accepted", Lead.rate_prompted_at.is_(None), Lead.rate_prompt_at <= now,
-                ~rated_by_owner())
+    return and_(Lead.status == "accepted", Lead.rate_prompted_at.is_(None), Lead.rate_prompt_at <= now)
 
 
 def _rate_reminder_maybe_due(now: datetime) -> ColumnElement[bool]:
     return and_(Lead.status == "accepted", Lead.rate_prompted_at <= now - RATE_REMINDER_AT_LEAST,
-                Lead.rate_reminded_at.is_(None), ~rated_by_owner())
+                Lead.rate_reminded_at.is_(None))
 
 
 def teams_with_follow_ups_due(*, session: Session, now: datetime) -> list[str]:
