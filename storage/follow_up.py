@@ -17,6 +17,11 @@ from storage.claims import claim_one, claim_rows
 from storage.models import Lead, LeadRating
 
 OPEN = ("assigned", "unassigned")
+STATUSES = ("unassigned", "assigned", "accepted")
+# Every follow-up of a lead falls within this long after its due time (the latest, the rating reminder, after up
+# to 20 working days): older leads are never looked at again, so each minute's scan is the index range of recent
+# leads (ix_leads_status_due), not the whole history. A lead the clock missed for that long is past helping.
+FOLLOW_UP_WINDOW = timedelta(days=60)
 # A rating reminder is a working day after the prompt, never less than this: a cheap first cut in SQL before the
 # workspace's calendar decides.
 RATE_REMINDER_AT_LEAST = timedelta(hours=12)
@@ -85,17 +90,22 @@ def _rate_reminder_maybe_due(now: datetime) -> ColumnElement[bool]:
                 Lead.rate_reminded_at.is_(None))
 
 
+def _in_flight(now: datetime) -> ColumnElement[bool]:
+    """Routed leads recent enough to have a follow-up left, as a range of ix_leads_status_due."""
+    return and_(Lead.status.in_(STATUSES), Lead.due_at >= now - FOLLOW_UP_WINDOW, Lead.routing_pending.is_(False))
+
+
 def teams_with_follow_ups_due(*, session: Session, now: datetime) -> list[str]:
     """Workspaces with a lead whose reminder, escalation, rating prompt or (perhaps) rating reminder is due."""
     due = or_(_reminder_due(now), _escalation_due(now), _rate_prompt_due(now), _rate_reminder_maybe_due(now))
     return list(session.scalars(
-        select(Lead.team_id).distinct().where(Lead.routing_pending.is_(False), due).order_by(Lead.team_id)))
+        select(Lead.team_id).distinct().where(_in_flight(now), due).order_by(Lead.team_id)))
 
 
-def _claim(session: Session, team_id: str, due: ColumnElement[bool], values: dict) -> list[Lead]:
+def _claim(session: Session, team_id: str, due: ColumnElement[bool], values: dict, now: datetime) -> list[Lead]:
     """Claim the workspace's leads matching `due`; the ones this caller won, loaded."""
-    ids = [row.id for row in claim_rows(session, Lead, where=(Lead.team_id == team_id)
-                                        & Lead.routing_pending.is_(False) & due, values=values)]
+    ids = [row.id for row in claim_rows(session, Lead, where=(Lead.team_id == team_id) & _in_flight(now) & due,
+                                        values=values)]
     if not ids:
         return []
     return list(session.scalars(select(Lead).where(Lead.id.in_(ids)).order_by(Lead.id)
@@ -103,29 +113,29 @@ def _claim(session: Session, team_id: str, due: ColumnElement[bool], values: dic
 
 
 def claim_reminders(*, session: Session, team_id: str, now: datetime) -> list[Lead]:
-    return _claim(session, team_id, _reminder_due(now), dict(reminded_at=now))
+    return _claim(session, team_id, _reminder_due(now), dict(reminded_at=now), now)
 
 
 def claim_escalations(*, session: Session, team_id: str, now: datetime) -> list[Lead]:
-    return _claim(session, team_id, _escalation_due(now), dict(escalated_at=now))
+    return _claim(session, team_id, _escalation_due(now), dict(escalated_at=now), now)
 
 
 def claim_rate_prompts(*, session: Session, team_id: str, now: datetime) -> list[Lead]:
-    return _claim(session, team_id, _rate_prompt_due(now), dict(rate_prompted_at=now))
+    return _claim(session, team_id, _rate_prompt_due(now), dict(rate_prompted_at=now), now)
 
 
 def rate_reminder_candidates(*, session: Session, team_id: str, now: datetime) -> list[tuple[int, datetime]]:
     """(id, prompted at) of accepted, unrated leads whose rating reminder may be due; the calendar decides."""
     return [tuple(row) for row in session.execute(
         select(Lead.id, Lead.rate_prompted_at)
-        .where(Lead.team_id == team_id, Lead.routing_pending.is_(False), _rate_reminder_maybe_due(now)))]
+        .where(Lead.team_id == team_id, _in_flight(now), _rate_reminder_maybe_due(now)))]
 
 
 def claim_rate_reminders(*, session: Session, team_id: str, lead_ids: Sequence[int], now: datetime) -> list[Lead]:
     if not lead_ids:
         return []
     return _claim(session, team_id, Lead.id.in_(lead_ids) & _rate_reminder_maybe_due(now),
-                  dict(rate_reminded_at=now))
+                  dict(rate_reminded_at=now), now)
 
 
 def rating_id_by(*, session: Session, team_id: str, lead_key: str, user_id: str) -> int | None:
