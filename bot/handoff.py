@@ -2,7 +2,7 @@
 
 `receive_lead` stores the lead and starts its follow-up clock in one transaction; it never talks to Slack.
 The commit that stored a new lead wakes a background routing pass (`LeadRouter`, like the outbox's after-commit
-wake), and the clock's `lead_routing` job sweeps up whatever a crash left. Routing resolves the owner (a Slack
+wake), and the clock's `leads` job sweeps up whatever a crash left. Routing resolves the owner (a Slack
 user id as given, an email through `users.lookupByEmail`, cached) and then, in one transaction, clears the lead's
 `routing_pending` with a conditional UPDATE and queues the owner's DM card or the sales channel's claim post: two
 processes routing the same lead queue one message between them.

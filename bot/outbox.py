@@ -34,8 +34,10 @@ from slack_sdk.models.views import View
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import follow_up
 from bot.actions import ASSIGNED, FEEDBACK_DONE, REMINDER, action_view
 from bot.blocks.actions import action_dm, feedback_done_dm
+from bot.blocks.follow_up import lead_escalation_message, lead_rate_message, lead_reminder_message
 from bot.blocks.handoff import claim_post_message, lead_card_message
 from bot.blocks.home import home_view
 from bot.blocks.intel import intel_post_message
@@ -222,6 +224,40 @@ def compose_lead_claim(session: Session, message: ClaimedMessage) -> SlackPost |
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
+def compose_lead_reminder(session: Session, message: ClaimedMessage, default_zone: str | None = None
+                          ) -> SlackPost | None:
+    """The owner's reminder; not sent once they accepted or passed the lead on, shown so if already posted."""
+    reminder = follow_up.reminder_view(session=session, team_id=message.team_id, lead_id=message.payload["lead_id"],
+                                       owner_user_id=message.channel or "", now=datetime.now(UTC),
+                                       default_zone=default_zone)
+    if reminder is None or (not reminder.still_theirs and not message.slack_ts):
+        return None
+    text, blocks = lead_reminder_message(reminder)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
+def compose_lead_escalation(session: Session, message: ClaimedMessage, default_zone: str | None = None
+                            ) -> SlackPost | None:
+    escalation = follow_up.escalation_view(session=session, team_id=message.team_id,
+                                           lead_id=message.payload["lead_id"], now=datetime.now(UTC),
+                                           default_zone=default_zone)
+    if escalation is None or (escalation.lead.accepted and not message.slack_ts):
+        return None  # accepted between the clock's claim and delivery: nothing to escalate
+    text, blocks = lead_escalation_message(escalation)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
+def compose_lead_rate(session: Session, message: ClaimedMessage, *, reminder: bool,
+                      default_zone: str | None = None) -> SlackPost | None:
+    """The owner's rating prompt (or its reminder); not sent once they rated the lead."""
+    prompt = follow_up.rate_prompt_view(session=session, team_id=message.team_id, lead_id=message.payload["lead_id"],
+                                        now=datetime.now(UTC), reminder=reminder, default_zone=default_zone)
+    if prompt is None or (prompt.lead.rated and not message.slack_ts):
+        return None
+    text, blocks = lead_rate_message(prompt)
+    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+
+
 def compose_home(session: Session, message: ClaimedMessage, settings: Settings | None = None) -> HomePublish:
     """The person's Home as it is now: however many changes queued it, one publish shows them all."""
     user_id = message.payload["user_id"]
@@ -251,15 +287,24 @@ COMPOSERS: dict[str, Composer] = {
     FEEDBACK_DONE: compose_feedback_done,
     LEAD_CARD: compose_lead_card,
     LEAD_CLAIM: compose_lead_claim,
+    follow_up.REMINDER: compose_lead_reminder,
+    follow_up.ESCALATION: compose_lead_escalation,
+    follow_up.RATE: partial(compose_lead_rate, reminder=False),
+    follow_up.RATE_REMINDER: partial(compose_lead_rate, reminder=True),
 }
 
 
 def composers_for(settings: Settings) -> dict[str, Composer]:
     """The composers with what some need from settings: the pulse secret (who answered before their mark is
-    written) and, for Home, the configured admins and default time zone."""
+    written), for Home the configured admins, and the default time zone (Home, a lead's working time)."""
+    zone = settings.workspace_timezone
     return {**COMPOSERS, "pulse_reminder": partial(compose_pulse_reminder, secret=secret_of(settings)),
             HOME: partial(compose_home, settings=settings),
-            LEAD_CARD: partial(compose_lead_card, default_zone=settings.workspace_timezone)}
+            LEAD_CARD: partial(compose_lead_card, default_zone=zone),
+            follow_up.REMINDER: partial(compose_lead_reminder, default_zone=zone),
+            follow_up.ESCALATION: partial(compose_lead_escalation, default_zone=zone),
+            follow_up.RATE: partial(compose_lead_rate, reminder=False, default_zone=zone),
+            follow_up.RATE_REMINDER: partial(compose_lead_rate, reminder=True, default_zone=zone)}
 
 
 def retry_delay(attempts: int, error: SlackApiError | None = None) -> timedelta:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -12,11 +12,21 @@ from sqlalchemy.orm import Session
 from bot.errors import InvalidInput
 from bot.leads import file_typed_sources
 from bot.pulse import DEFAULT_QUESTIONS, workspace_zone
-from bot.results.setup import ASK_REMINDER_HOURS_MAX, THRESHOLD_MAX, CodeLine, SavedSetup, SetupState
+from bot.results.setup import (
+    ASK_REMINDER_HOURS_MAX,
+    DEFINITION_MAX,
+    HOLIDAYS_MAX,
+    LEAD_RATE_AFTER_DAYS_MAX,
+    LEAD_SLA_MINUTES_MAX,
+    THRESHOLD_MAX,
+    CodeLine,
+    SavedSetup,
+    SetupState,
+)
 from bot.results.teams import SIDES
 from bot.results.workspace import DAYS
 from bot.teams import usergroups
-from bot.text import slug
+from bot.text import escape_mrkdwn, slug, truncate
 from bot.zones import zone_named
 from storage import queries
 from storage import teams as store
@@ -25,6 +35,7 @@ from storage.models import LeadSource, ReasonCode
 QUESTIONS_MAX, QUESTION_MAX_CHARS = 5, 150
 CODE_MAX, LABEL_MAX, CODES_MAX = 40, 75, 50
 _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def code_lines(text: str | None, what: str) -> list[CodeLine]:
@@ -48,6 +59,31 @@ def code_lines(text: str | None, what: str) -> list[CodeLine]:
     if len(lines) > CODES_MAX:
         raise ValueError(f"Keep it to {CODES_MAX} {what}s; retire the ones nobody uses.")
     return lines
+
+
+def holiday_dates(text: str | None) -> list[str]:
+    """Holidays typed one per line or separated by commas or spaces, as sorted ISO dates (each once)."""
+    days: set[date] = set()
+    for typed in re.split(r"[\s,;]+", text or ""):
+        if not typed:
+            continue
+        try:
+            if not _ISO_DATE.fullmatch(typed):
+                raise ValueError
+            days.add(date.fromisoformat(typed))
+        except ValueError:
+            raise ValueError(f"“{escape_mrkdwn(truncate(typed, 20))}” isn't a date I can read: write each holiday "
+                             "as YYYY-MM-DD (e.g. 2026-12-25), one per line or separated by commas.") from None
+    if len(days) > HOLIDAYS_MAX:
+        raise ValueError(f"Keep it to {HOLIDAYS_MAX} holidays; past ones can go.")
+    return [day.isoformat() for day in sorted(days)]
+
+
+def _whole_number(value: object, default: int, low: int, high: int, problem: str) -> int:
+    text = str(value if value is not None else default).strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ValueError(problem)
+    return int(text)
 
 
 def codes_in(text: str | None) -> set[str]:
@@ -81,12 +117,20 @@ class SetupForm(BaseModel):
     sources: list[CodeLine] = Field(default_factory=list)
     allow_new_sources: bool = False
     ask_reminder_hours: int = 24
+    lead_sla_minutes: int = 60
+    work_start: str = "09:00"
+    work_end: str = "17:00"
+    work_days: list[Literal[DAYS]] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])  # type: ignore[valid-type]
+    holidays: list[str] = Field(default_factory=list)
+    lead_escalation_user_id: str | None = None
+    lead_rate_after_days: int = 1
+    qualified_lead_definition: str | None = None
     # The codes the modal listed when it opened: only those are retired when left out, so a source
     # a rep adds while the modal is open, or one that didn't fit in it, is kept. None: retire any.
     shown_reasons: set[str] | None = None
     shown_sources: set[str] | None = None
 
-    @field_validator("pulse_time", "digest_time", mode="before")
+    @field_validator("pulse_time", "digest_time", "work_start", "work_end", mode="before")
     @classmethod
     def _clock(cls, value: str | None) -> str:
         if not value or not _CLOCK.fullmatch(value.strip()):
@@ -134,6 +178,41 @@ class SetupForm(BaseModel):
                              "e.g. 24 for a day after the ask opens.")
         return int(text)
 
+    @field_validator("lead_sla_minutes", mode="before")
+    @classmethod
+    def _sla(cls, value: object) -> int:
+        return _whole_number(value, 60, 1, LEAD_SLA_MINUTES_MAX,
+                             f"Use a whole number of minutes from 1 to {LEAD_SLA_MINUTES_MAX}, counted in working "
+                             "hours: e.g. 60 for one working hour.")
+
+    @field_validator("lead_rate_after_days", mode="before")
+    @classmethod
+    def _rate_after(cls, value: object) -> int:
+        return _whole_number(value, 1, 1, LEAD_RATE_AFTER_DAYS_MAX,
+                             f"Use a whole number of working days from 1 to {LEAD_RATE_AFTER_DAYS_MAX}: e.g. 1 for "
+                             "the next working day.")
+
+    @field_validator("work_days", mode="before")
+    @classmethod
+    def _work_days(cls, value: list[str] | None) -> list[str]:
+        if not value:
+            raise ValueError("Pick at least one working day: the follow-up time counts only working hours.")
+        return [day for day in DAYS if day in set(value)]
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _holidays(cls, value: str | list[str] | None) -> list[str]:
+        return holiday_dates("\n".join(value) if isinstance(value, list) else value)
+
+    @field_validator("qualified_lead_definition", mode="before")
+    @classmethod
+    def _definition(cls, value: str | None) -> str | None:
+        text = (value or "").strip()
+        if len(text) > DEFINITION_MAX:
+            raise ValueError(f"Keep the definition within {DEFINITION_MAX:,} characters (it has {len(text):,}): "
+                             "a few lines both teams can rate against.")
+        return text or None
+
     @field_validator("bad_reasons", "good_reasons", "sources", mode="before")
     @classmethod
     def _codes(cls, value: str | list | None, info) -> list:
@@ -146,7 +225,8 @@ class SetupForm(BaseModel):
     def _ticked(cls, value: bool | list | None) -> bool:
         return bool(value)  # a checkbox sends the options ticked
 
-    @field_validator("sales_usergroup", "marketing_usergroup", "sales_channel", "lead_feed_channel", mode="before")
+    @field_validator("sales_usergroup", "marketing_usergroup", "sales_channel", "lead_feed_channel",
+                     "lead_escalation_user_id", mode="before")
     @classmethod
     def _optional(cls, value: str | None) -> str | None:
         return value or None
@@ -166,6 +246,8 @@ class SetupForm(BaseModel):
             errors["bad_reasons"] = "Keep at least one reason a lead was poor, so reps can say why."
         if not self.sources:
             errors["sources"] = "Keep at least one source, so ratings can say where leads came from."
+        if self.work_end <= self.work_start:
+            errors["work_end"] = "End the working day after the start, e.g. 09:00 to 17:00."
         if errors:
             raise InvalidInput(errors)
         return self
@@ -200,6 +282,10 @@ def setup_state(*, session: Session, team_id: str, default_zone: str | None, def
         allow_new_sources=config.allow_new_sources,
         typed_sources=queries.typed_source_counts(session=session, team_id=team_id),
         ask_reminder_hours=config.ask_reminder_hours,
+        lead_sla_minutes=config.lead_sla_minutes, work_start=config.work_start, work_end=config.work_end,
+        work_days=list(config.work_days or []), holidays=list(config.holidays or []),
+        lead_escalation_user_id=config.lead_escalation_user_id, lead_rate_after_days=config.lead_rate_after_days,
+        qualified_lead_definition=config.qualified_lead_definition,
     )
 
 
@@ -218,6 +304,13 @@ def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime
     config.anonymity_threshold = form.anonymity_threshold
     config.allow_new_sources = form.allow_new_sources
     config.ask_reminder_hours = form.ask_reminder_hours  # asks already open keep the reminder time they got
+    # Leads already handed off keep the follow-up times they got when they arrived.
+    config.lead_sla_minutes = form.lead_sla_minutes
+    config.work_start, config.work_end, config.work_days = form.work_start, form.work_end, form.work_days
+    config.holidays = form.holidays
+    config.lead_escalation_user_id = form.lead_escalation_user_id
+    config.lead_rate_after_days = form.lead_rate_after_days
+    config.qualified_lead_definition = form.qualified_lead_definition
 
     for side in SIDES:
         chosen = getattr(form, f"{side}_members")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers import actions, alignment, handoff, home, intel, leadfeedback, messaging, pulse, replies
+from handlers import actions, alignment, follow_up, handoff, home, intel, leadfeedback, messaging, pulse, replies
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -22,3 +22,4 @@ def register(app: App, crossfeed: Crossfeed) -> None:
     replies.register(app, crossfeed)
     actions.register(app, crossfeed)
     handoff.register(app, crossfeed)
+    follow_up.register(app, crossfeed)

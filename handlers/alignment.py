@@ -39,7 +39,7 @@ def _input_value(element: dict) -> object:
     for key in ("selected_conversations", "selected_users"):
         if key in element:
             return element[key] or []
-    for key in ("selected_conversation", "selected_time"):
+    for key in ("selected_conversation", "selected_user", "selected_time"):
         if key in element:
             return element[key]
     return element.get("value")

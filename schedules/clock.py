@@ -36,8 +36,8 @@ EVERY = {
     "outbox": (60, 3600),
     # Owners' due-date reminders: each workspace's 09:00 on the due date, or the first run after.
     "actions": (300, 6 * 3600),
-    # Leads a routing pass left behind (it runs after each commit that stores a lead): each minute.
-    "lead_routing": (60, 3600),
+    # Handed-off leads: each minute, since a follow-up time is counted in minutes (reminder, escalation, rating).
+    "leads": (60, 6 * 3600),
 }
 
 

@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.actions import queue_due_reminders as queue_action_reminders
 from bot.container import ClientFor, Crossfeed
 from bot.digest_posting import post_due_digests
+from bot.follow_up import queue_due_follow_ups, teams_with_follow_ups_due
 from bot.handoff import route_pending_leads
 from bot.messaging import close_due_asks, queue_due_ask_reminders
 from bot.outbox import Outbox
 from bot.pulse import open_due_round, queue_due_reminders, secret_of
+from bot.results.follow_up import FollowUpCounts
 from bot.settings import Settings
 from storage.teams import all_configs
 
@@ -120,15 +122,35 @@ def route_leads(runtime: JobRuntime) -> str:
     for now, no sales channel yet): each to its owner's DM, or to the sales channel to be claimed."""
     report = route_pending_leads(sessions=runtime.sessions, client_for=runtime.client_for,
                                  default_sales_channel=runtime.settings.sales_channel)
-    summary = (f"lead_routing: {report.assigned} to owners, {report.to_claim} to claim, "
+    summary = (f"routing: {report.assigned} to owners, {report.to_claim} to claim, "
                f"{report.waiting} still waiting")
     if report.assigned or report.to_claim:
         logger.info(summary)
     return summary
 
 
+def follow_up_leads(runtime: JobRuntime) -> str:
+    """Route pending leads, then queue each workspace's due follow-ups once: reminders at half the SLA,
+    escalations at the breach, rating prompts and their one reminder (each workspace in its own transaction)."""
+    routed = route_leads(runtime)
+    now = datetime.now(UTC)
+    with runtime.transaction() as session:
+        team_ids = teams_with_follow_ups_due(session=session, now=now)
+    total = FollowUpCounts()
+    for team_id in team_ids:
+        try:
+            with runtime.transaction() as session:
+                total += queue_due_follow_ups(session=session, team_id=team_id, now=now,
+                                              default_zone=runtime.settings.workspace_timezone,
+                                              default_sales_channel=runtime.settings.sales_channel)
+        except Exception:
+            logger.exception("could not queue the lead follow-ups of workspace %s", team_id)
+    summary = (f"leads: {total.reminders} reminder(s), {total.escalations} escalation(s), {total.rate_prompts} "
+               f"rating prompt(s), {total.rate_reminders} rating reminder(s) queued")
+    return f"{routed}; {summary}" if routed else summary
+
+
 Job = Callable[[JobRuntime], str]
 JOBS: dict[str, Job] = {"pulse": open_pulse_rounds, "reminders": send_pulse_reminders,
                         "messaging": close_messaging_asks, "digest": post_weekly_digests,
-                        "outbox": deliver_outbox, "actions": remind_action_owners,
-                        "lead_routing": route_leads}
+                        "outbox": deliver_outbox, "actions": remind_action_owners, "leads": follow_up_leads}

@@ -30,6 +30,8 @@ def submitted(view: dict, **changes) -> dict:
         if kind == "static_select":
             chosen = (element.get("initial_option") or {}).get("value") if value is ... else value
             state = {"selected_option": {"value": chosen} if chosen else None}
+        elif kind == "users_select":
+            state = {"selected_user": element.get("initial_user") if value is ... else value}
         elif kind == "multi_users_select":
             state = {"selected_users": element.get("initial_users", []) if value is ... else (value or [])}
         elif kind == "multi_conversations_select":

@@ -103,6 +103,14 @@ class SetupIds(StrEnum):
     SOURCES = "sources"
     ALLOW_NEW_SOURCES = "allow_new_sources"
     ASK_REMINDER_HOURS = "ask_reminder_hours"
+    LEAD_SLA_MINUTES = "lead_sla_minutes"
+    WORK_START = "work_start"
+    WORK_END = "work_end"
+    WORK_DAYS = "work_days"
+    HOLIDAYS = "holidays"
+    LEAD_ESCALATION_USER = "lead_escalation_user_id"
+    LEAD_RATE_AFTER_DAYS = "lead_rate_after_days"
+    QUALIFIED_LEAD_DEFINITION = "qualified_lead_definition"
 
 
 class HomeIds(StrEnum):

@@ -29,7 +29,15 @@ from bot.blocks.loop import reply_buttons
 from bot.blocks.replies import reply_block
 from bot.results import RecordId
 from bot.results.actions import PROMPT_LABEL_MAX, TITLE_MAX, ActionPrompt
-from bot.results.leads import CAMPAIGN_MAX, LEAD_MAX, NOTE_MAX, QUICK_USAGE, LeadFormOptions, RatedLead
+from bot.results.leads import (
+    CAMPAIGN_MAX,
+    LEAD_MAX,
+    NOTE_MAX,
+    QUICK_USAGE,
+    LeadFormOptions,
+    RatedLead,
+    RatingStart,
+)
 from bot.results.replies import ReplyShown, Subject
 from bot.text import truncate
 from storage.defaults import RATING_LABELS
@@ -69,9 +77,10 @@ def new_source_option(typed: str, *, allow_new_sources: bool) -> Option:
 
 
 def lead_feedback_modal(
-    options: LeadFormOptions, metadata: LeadFormMetadata, prefill: RatedLead | None = None
+    options: LeadFormOptions, metadata: LeadFormMetadata, prefill: RatedLead | None = None,
+    start: RatingStart | None = None,
 ) -> View:
-    """The rating modal; with `prefill` it edits that rating."""
+    """The rating modal; with `prefill` it edits that rating, with `start` it rates that lead afresh."""
     reason_label = dict(options.bad_reasons + options.good_reasons)
     # Reasons the edited rating has that an admin has retired since: offered, so saving keeps them.
     retired = tuple((code, label) for code, label in zip(prefill.reason_codes, prefill.reasons, strict=True)
@@ -86,18 +95,19 @@ def lead_feedback_modal(
     initial_reasons = [Option(value=code, text=reason_label[code][:75])
                        for code in (prefill.reason_codes if prefill else ())]
     source = None
-    if prefill and prefill.source_text:
+    known = prefill or start
+    if known and known.source_text:
         # Sent back as typed, so saving keeps it (or files it under a source an admin has since added).
-        source = new_source_option(prefill.source_text, allow_new_sources=options.allow_new_sources)
-    elif prefill and prefill.source_id and prefill.source:
-        source = source_option(prefill.source_id, prefill.source)
+        source = new_source_option(known.source_text, allow_new_sources=options.allow_new_sources)
+    elif known and known.source_id and known.source:
+        source = source_option(known.source_id, known.source)
     blocks: list[Block] = [
         InputBlock(
             block_id=Ids.LEAD,
             label="Lead",
             hint="A CRM id, email, company or URL. Rating the same lead again updates your rating.",
             element=PlainTextInputElement(
-                action_id=Ids.LEAD, max_length=LEAD_MAX, initial_value=prefill.lead_ref if prefill else None,
+                action_id=Ids.LEAD, max_length=LEAD_MAX, initial_value=known.lead_ref[:LEAD_MAX] if known else None,
                 placeholder="ACME-4411, jane@acme.com or acme.com",
             ),
         ),
@@ -136,7 +146,7 @@ def lead_feedback_modal(
             optional=True,
             element=PlainTextInputElement(
                 action_id=Ids.CAMPAIGN, max_length=CAMPAIGN_MAX, placeholder="Q4 ROI webinar",
-                initial_value=prefill.campaign if prefill and prefill.campaign else None,
+                initial_value=known.campaign if known and known.campaign else None,
             ),
         ),
         InputBlock(

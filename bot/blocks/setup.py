@@ -19,12 +19,22 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
     TimePickerElement,
     UserMultiSelectElement,
+    UserSelectElement,
 )
 from slack_sdk.models.views import View
 
 from bot.blocks.common import static_options, user_text
 from bot.blocks.ids import SetupIds as Ids
-from bot.results.setup import ASK_REMINDER_HOURS_MAX, THRESHOLD_MAX, CodeLine, SavedSetup, SetupState
+from bot.results.setup import (
+    ASK_REMINDER_HOURS_MAX,
+    DEFINITION_MAX,
+    LEAD_RATE_AFTER_DAYS_MAX,
+    LEAD_SLA_MINUTES_MAX,
+    THRESHOLD_MAX,
+    CodeLine,
+    SavedSetup,
+    SetupState,
+)
 from bot.results.workspace import DAYS
 
 NO_GROUP = "-"
@@ -102,6 +112,47 @@ def _allow_new_sources(allowed: bool) -> InputBlock:
     )
 
 
+def _lead_handoff(state: SetupState) -> list[Block]:
+    """The follow-up clock of handed-off leads: SLA, working week, escalation, rating prompt, definition."""
+    days = [Option(value=day, text=name) for day, name in _DAY_NAMES.items()]
+    return [
+        HeaderBlock(text="Lead handoff"),
+        InputBlock(block_id=Ids.LEAD_SLA_MINUTES, label="Owners accept a lead within (working minutes)",
+                   hint="A reminder at half the time, an escalation when it is up, both in working hours. Applies "
+                        "to leads that arrive after you save.",
+                   element=NumberInputElement(action_id=Ids.LEAD_SLA_MINUTES, is_decimal_allowed=False,
+                                              initial_value=str(state.lead_sla_minutes), min_value="1",
+                                              max_value=str(LEAD_SLA_MINUTES_MAX))),
+        InputBlock(block_id=Ids.WORK_START, label="Working day starts at (workspace time)",
+                   element=TimePickerElement(action_id=Ids.WORK_START, initial_time=state.work_start)),
+        InputBlock(block_id=Ids.WORK_END, label="Working day ends at (workspace time)",
+                   element=TimePickerElement(action_id=Ids.WORK_END, initial_time=state.work_end)),
+        InputBlock(block_id=Ids.WORK_DAYS, label="Working days", element=CheckboxesElement(
+            action_id=Ids.WORK_DAYS, options=days,
+            initial_options=[option for option in days if option.value in state.work_days] or None)),
+        InputBlock(block_id=Ids.HOLIDAYS, label="Holidays", optional=True,
+                   hint="Days off that the follow-up time skips: YYYY-MM-DD, one per line or separated by commas.",
+                   element=PlainTextInputElement(action_id=Ids.HOLIDAYS, multiline=True, max_length=2000,
+                                                 initial_value="\n".join(state.holidays) or None,
+                                                 placeholder="2026-12-25")),
+        InputBlock(block_id=Ids.LEAD_ESCALATION_USER, label="Escalate late leads to", optional=True,
+                   hint="A manager who gets a DM when a lead passes its follow-up time. Empty: the sales channel.",
+                   element=UserSelectElement(action_id=Ids.LEAD_ESCALATION_USER, placeholder="Pick a manager",
+                                             initial_user=state.lead_escalation_user_id)),
+        InputBlock(block_id=Ids.LEAD_RATE_AFTER_DAYS, label="Ask the owner to rate a lead after (working days)",
+                   hint="Counted from when they accept it, so they have talked to the lead first. One reminder a "
+                        "working day later.",
+                   element=NumberInputElement(action_id=Ids.LEAD_RATE_AFTER_DAYS, is_decimal_allowed=False,
+                                              initial_value=str(state.lead_rate_after_days), min_value="1",
+                                              max_value=str(LEAD_RATE_AFTER_DAYS_MAX))),
+        InputBlock(block_id=Ids.QUALIFIED_LEAD_DEFINITION, label="What counts as a qualified lead", optional=True,
+                   hint="A few lines both teams rate leads against.",
+                   element=PlainTextInputElement(action_id=Ids.QUALIFIED_LEAD_DEFINITION, multiline=True,
+                                                 max_length=DEFINITION_MAX,
+                                                 initial_value=state.qualified_lead_definition or None)),
+    ]
+
+
 def setup_modal(state: SetupState, *, usergroups: list[tuple[str, str]]) -> View:
     """`/alignment setup`: every setting in one modal, prefilled with how things are now."""
     blocks: list[Block] = [
@@ -169,6 +220,7 @@ def setup_modal(state: SetupState, *, usergroups: list[tuple[str, str]]) -> View
         _text(Ids.SOURCES, "Lead sources", _code_text(state.sources), CODES_HINT),
         *_typed_sources(state.typed_sources),
         _allow_new_sources(state.allow_new_sources),
+        *_lead_handoff(state),
     ]
     return View(type="modal", callback_id=Ids.MODAL, title="Crossfeed setup", submit="Save", close="Cancel",
                 blocks=blocks)

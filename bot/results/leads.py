@@ -51,6 +51,18 @@ class RatedLead:
 
 
 @dataclass(frozen=True)
+class RatingStart:
+    """What a new rating of a known lead starts from (a handed-off lead's Rate button): its reference, source
+    and campaign."""
+
+    lead_ref: str
+    source_id: int | None = None
+    source: str | None = None
+    source_text: str | None = None
+    campaign: str | None = None
+
+
+@dataclass(frozen=True)
 class LeadFormOptions:
     """What the rating modal offers: the workspace's reason codes, and whether a typed source is added."""
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
 THRESHOLD_MAX = 50
 ASK_REMINDER_HOURS_MAX = 336  # two weeks: an ask stays open 14 days by default
+LEAD_SLA_MINUTES_MAX = 2400  # five 8-hour working days
+LEAD_RATE_AFTER_DAYS_MAX = 20
+HOLIDAYS_MAX = 100
+DEFINITION_MAX = 1000
 
 
 class CodeLine(BaseModel):
@@ -42,6 +46,16 @@ class SetupState:
     allow_new_sources: bool
     typed_sources: list[tuple[str, int]]  # sources reps typed that match none, with how many ratings name each
     ask_reminder_hours: int = 24  # hours after a messaging ask opens that reps who haven't answered are reminded
+    # Lead handoff: the follow-up SLA in working minutes, the working week, who hears of a breach, when to ask for
+    # a rating, and what both teams call a qualified lead.
+    lead_sla_minutes: int = 60
+    work_start: str = "09:00"
+    work_end: str = "17:00"
+    work_days: list[str] = field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    holidays: list[str] = field(default_factory=list)  # ISO dates
+    lead_escalation_user_id: str | None = None
+    lead_rate_after_days: int = 1
+    qualified_lead_definition: str | None = None
 
 
 @dataclass(frozen=True)
