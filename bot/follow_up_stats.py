@@ -117,5 +117,5 @@ def open_leads(*, session: Session, team_id: str, user_id: str, config: Workspac
 
 def qualified_lead_definition(*, session: Session, team_id: str) -> str | None:
     """The workspace's definition of a qualified lead, or None when it has none (blank counts as none)."""
-    definition = workspace_config(session=session, team_id=team_id).qualified_lead_definition
+    definition = store.qualified_lead_definition(session=session, team_id=team_id)
     return definition if definition and definition.strip() else None

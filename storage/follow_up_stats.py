@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Lead, LeadRating, LeadSource
+from storage.models import Lead, LeadRating, LeadSource, WorkspaceConfig
 
 
 @dataclass(frozen=True)
@@ -182,3 +182,7 @@ def lead_rows(*, session: Session, team_id: str, since: datetime) -> list[tuple]
         .where(Lead.team_id == team_id, Lead.received_at >= since)
         .order_by(Lead.received_at, Lead.id)
     ).all()]
+
+
+def qualified_lead_definition(*, session: Session, team_id: str) -> str | None:
+    return session.scalar(select(WorkspaceConfig.qualified_lead_definition).where(WorkspaceConfig.team_id == team_id))

@@ -14,6 +14,9 @@ MESSAGE_MAX_BLOCKS = 50  # chat.postMessage and ephemeral responses
 VIEW_MAX_BLOCKS = 100  # modals and the Home tab
 SECTION_TEXT_MAX = 3000
 FIELD_TEXT_MAX = 2000
+# The qualified-lead definition where it is shown (a modal section, a context block): escaping can lengthen it,
+# and both hold 3000 characters.
+DEFINITION_MAX = 2000
 
 
 def within_block_limit(blocks: list[Block], limit: int = MESSAGE_MAX_BLOCKS) -> list[Block]:

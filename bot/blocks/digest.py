@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import mrkdwn, percent, quote, user_text, within_block_limit
+from bot.blocks.common import DEFINITION_MAX, mrkdwn, percent, quote, user_text, within_block_limit
 from bot.blocks.ids import LeadIds
 from bot.blocks.intel import intel_digest_blocks
 from bot.blocks.loop import log_action_button
@@ -27,8 +27,6 @@ from bot.results.messaging import REACTIONS
 from bot.results.pulse import gap_in_words
 
 LIST_MAX = 5
-# The definition shown in a modal or a context block: escaping can lengthen it, and both hold 3000 characters.
-DEFINITION_MAX = 2000
 
 
 def change_mark(value: float | int | None, *, higher_is_better: bool = True, unit: str = "") -> str:
