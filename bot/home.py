@@ -77,7 +77,7 @@ def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
         lead_quality=lead_quality(session=session, team_id=team_id, week=week_of(now, zone))
         if roles.marketer else None,
         lead_stats=lead_stats(session=session, team_id=team_id, now=now) if roles.marketer else None,
-        digest=build_weekly_digest(session=session, team_id=team_id, week=last_complete_week(now, zone))
+        digest=build_weekly_digest(session=session, team_id=team_id, week=last_complete_week(now, zone), now=now)
         if roles.reads_digest else None,
         # Read only when the statement above found something to show: a rep's Home stays within its statements.
         heard_back=_heard_back(session, found, team_id, user_id, limit)

@@ -21,7 +21,8 @@ CALENDAR = WorkingCalendar.of(zone=NY, start="09:00", end="17:00", days=["mon", 
 
 def hand_off(crossfeed, crm_id: str, received_at: datetime, *, source: str | None = None, owner: str | None = "U1",
              accepted_at: datetime | None = None, sla_minutes: int = 60, campaign: str | None = None,
-             name: str | None = None, company: str | None = None, escalated_at: datetime | None = None,
+             name: str | None = None, company: str | None = None, url: str | None = None,
+             escalated_at: datetime | None = None,
              calendar: WorkingCalendar = CALENDAR) -> int:
     """A lead received at `received_at` (its clock set then, in working time), owned by `owner`, accepted at
     `accepted_at` if given; `source` is a source code of the workspace."""
@@ -31,7 +32,7 @@ def hand_off(crossfeed, crm_id: str, received_at: datetime, *, source: str | Non
         assert source is None or source_id is not None, f"no source {source}"
         lead = Lead(
             team_id=TEAM, crm_id=crm_id, lead_key=lead_key(crm_id), name=name, company=company, source_id=source_id,
-            campaign=campaign, owner_given=owner, owner_user_id=owner,
+            campaign=campaign, url=url, owner_given=owner, owner_user_id=owner,
             status="accepted" if accepted_at else "assigned" if owner else "unassigned", routing_pending=False,
             received_at=received_at, updated_at=accepted_at or received_at, sla_minutes=sla_minutes,
             remind_at=calendar.add(received_at, sla_minutes / 2), due_at=calendar.add(received_at, sla_minutes),
