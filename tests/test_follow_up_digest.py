@@ -207,3 +207,34 @@ def test_the_rating_form_shows_the_definition_when_set_and_nothing_when_unset(ru
     [context] = call.view["blocks"][0]["elements"]
     assert context["text"].startswith("*What we call a qualified lead:* Budget &amp; a *named* buyer &lt;!channel&gt;")
     assert len(context["text"]) <= 3000 and context["text"].endswith("…")
+
+
+# --- the export --------------------------------------------------------------------------------------------------
+
+
+def test_leads_csv_has_the_handed_off_leads_with_their_follow_up(crossfeed, fake_slack):
+    import csv
+    import io
+
+    from bot.export import export_csvs
+
+    setup_workspace(crossfeed)
+    seed_handoffs(crossfeed)
+    hand_off(crossfeed, "=CMD-1", at(17, 10), company="+Acme", escalated_at=at(17, 11))
+
+    with crossfeed.sessions() as session:
+        files = export_csvs(session=session, team_id=TEAM, now=DUE, weeks=1)  # W47 and W48 so far
+
+    rows = {row["crm_id"]: row for row in csv.DictReader(io.StringIO(files["leads.csv"]))}
+    assert list(rows)[:2] == ["P-1", "W-1"], "oldest first"
+    assert "OLD-1" not in rows and rows["NEW-1"]["week"] == "2026-W48"
+    w2 = rows["W-2"]
+    assert (w2["week"], w2["source"], w2["owner_user_id"], w2["status"], w2["sla_minutes"], w2["accept_minutes"],
+            w2["within_sla"], w2["rated"]) == ("2026-W47", "Webinar", "U1", "accepted", "60", "74", "no", "no")
+    assert (rows["W-1"]["within_sla"], rows["W-1"]["rated"]) == ("yes", "yes")
+    assert rows["W-4"]["within_sla"] == "no", "open past due"
+    assert rows["P-3"]["within_sla"] == "" and rows["P-3"]["accepted_at"] == "", "open, not due yet"
+    assert (rows["N-1"]["status"], rows["N-1"]["owner_user_id"]) == ("unassigned", "")
+    formula = rows["'=CMD-1"]
+    assert formula["company"] == "'+Acme" and formula["escalated_at"].startswith("2026-11-17T16:00"), \
+        "typed text never becomes a formula; times in UTC"
