@@ -200,13 +200,21 @@ def test_the_rating_form_shows_the_definition_when_set_and_nothing_when_unset(ru
     assert call.view["blocks"][0]["type"] == "input", "no definition: the form starts with the lead"
     running.fake.reset()
 
-    define(running.crossfeed, DEFINITION + " " + "x" * 3000)
+    define(running.crossfeed, DEFINITION + " " + "&" * 3000)  # 15,000 characters escaped
     slack.command("/leadfeedback", "")
     [call] = running.fake.wait_for("views.open")
 
     [context] = call.view["blocks"][0]["elements"]
     assert context["text"].startswith("*What we call a qualified lead:* Budget &amp; a *named* buyer &lt;!channel&gt;")
-    assert len(context["text"]) <= 3000 and context["text"].endswith("…")
+    assert len(context["text"]) <= 3000 and context["text"].endswith("&amp;…"), "cut between entities"
+
+
+def test_a_long_definition_is_cut_to_fit_the_modal_never_inside_an_entity():
+    from bot.blocks.digest import definition_modal
+
+    [section] = definition_modal("<" * 2000).to_dict()["blocks"]  # validated: 3000 characters a section
+
+    assert section["text"]["text"] == "&lt;" * 749 + "…"
 
 
 # --- the export --------------------------------------------------------------------------------------------------

@@ -14,9 +14,6 @@ MESSAGE_MAX_BLOCKS = 50  # chat.postMessage and ephemeral responses
 VIEW_MAX_BLOCKS = 100  # modals and the Home tab
 SECTION_TEXT_MAX = 3000
 FIELD_TEXT_MAX = 2000
-# The qualified-lead definition where it is shown (a modal section, a context block): escaping can lengthen it,
-# and both hold 3000 characters.
-DEFINITION_MAX = 2000
 
 
 def within_block_limit(blocks: list[Block], limit: int = MESSAGE_MAX_BLOCKS) -> list[Block]:
@@ -46,6 +43,22 @@ def static_options(choices: dict[str, str]) -> list[Option]:
 def user_text(text: str, limit: int = SECTION_TEXT_MAX) -> str:
     """User-typed text made safe for mrkdwn and cut to fit its field."""
     return escape_mrkdwn(truncate(text, limit))
+
+
+def escaped_within(text: str, limit: int) -> str:
+    """User text escaped for mrkdwn and cut so that the escaped text fits `limit` characters (escaping can make it
+    five times longer: `&` → `&amp;`), never inside an entity, ending in an ellipsis when cut."""
+    escaped = escape_mrkdwn(text)
+    if len(escaped) <= limit:
+        return escaped
+    shown, length = [], 1  # room for the ellipsis
+    for char in text:
+        piece = escape_mrkdwn(char)
+        if length + len(piece) > limit:
+            break
+        shown.append(piece)
+        length += len(piece)
+    return "".join(shown).rstrip() + "…"
 
 
 def percent(share: float | None) -> str:

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import DEFINITION_MAX, mrkdwn, percent, quote, user_text, within_block_limit
+from bot.blocks.common import SECTION_TEXT_MAX, escaped_within, mrkdwn, percent, quote, user_text, within_block_limit
 from bot.blocks.ids import LeadIds
 from bot.blocks.intel import intel_digest_blocks
 from bot.blocks.loop import log_action_button
@@ -141,7 +141,7 @@ def definition_button() -> ActionsBlock:
 
 def definition_modal(definition: str | None) -> View:
     """The workspace's definition of a qualified lead, as admins wrote it (escaped), or how to set one."""
-    text = (mrkdwn(user_text(definition, DEFINITION_MAX)) if definition else
+    text = (mrkdwn(escaped_within(definition, SECTION_TEXT_MAX)) if definition else
             "No definition of a qualified lead is set. An admin can write one in `/alignment setup`.")
     return View(type="modal", title="Qualified lead", close="Close", blocks=[SectionBlock(text=text)])
 
