@@ -42,11 +42,12 @@ def seed_handoffs(crossfeed) -> None:
     hand_off(crossfeed, "OLD-1", at(15, 23, 59), source="webinar", accepted_at=at(16, 15))
     hand_off(crossfeed, "NEW-1", at(23, 0), source="webinar")
     # Ratings that name handed-off leads: W-1 (twice, by two reps, with another spelling), E-1; and a lead never
-    # handed off.
+    # handed off; and W-3 rated the week before it was handed off, which doesn't count.
     rate(crossfeed, "U1", "W-1 4", at(17, 9))
     rate(crossfeed, "U2", "w-1 3", at(17, 10))
     rate(crossfeed, "U3", "E-1 2 no-budget", at(19, 9))
     rate(crossfeed, "U4", "ZZZ-1 5", at(19, 9))
+    rate(crossfeed, "U4", "W-3 3", at(10, 9))
 
 
 def test_follow_up_figures_are_right(crossfeed, fake_slack):
@@ -64,7 +65,7 @@ def test_follow_up_figures_are_right(crossfeed, fake_slack):
     assert (follow_up.median_minutes, follow_up.p90_minutes) == (35, 120)
     # Webinar: W-2 and W-3 late, W-4 open past due.
     assert [(b.label, b.leads, b.breaches) for b in follow_up.breaches] == [("Webinar", 4, 3)]
-    assert follow_up.rated == 2  # W-1 (two ratings: one lead) and E-1; ZZZ-1 was never handed off
+    assert follow_up.rated == 2  # W-1 (two ratings: one lead) and E-1; not ZZZ-1, nor W-3 (rated before)
     # Webinar waited 30, 74, 120 and W-4's 600 so far (Thu 15:00–17:00 and Friday's 8 hours): median
     # (74 + 120) / 2 = 97. Paid search (3 leads) waited 10, 20 and P-3's 30 (Friday 16:30–17:00): median 20.
     # Email has one lead: too few to judge.
@@ -240,6 +241,7 @@ def test_leads_csv_has_the_handed_off_leads_with_their_follow_up(crossfeed, fake
     assert (w2["week"], w2["source"], w2["owner_user_id"], w2["status"], w2["sla_minutes"], w2["accept_minutes"],
             w2["within_sla"], w2["rated"]) == ("2026-W47", "Webinar", "U1", "accepted", "60", "74", "no", "no")
     assert (rows["W-1"]["within_sla"], rows["W-1"]["rated"]) == ("yes", "yes")
+    assert rows["W-3"]["rated"] == "no", "rated only before the export's weeks"
     assert rows["W-4"]["within_sla"] == "no", "open past due"
     assert rows["P-3"]["within_sla"] == "" and rows["P-3"]["accepted_at"] == "", "open, not due yet"
     assert (rows["N-1"]["status"], rows["N-1"]["owner_user_id"]) == ("unassigned", "")
