@@ -110,7 +110,7 @@ def loop_blocks(loop: LoopSection, *, partial: bool = False) -> list[Block]:
     return blocks
 
 
-def follow_up_blocks(follow_up: FollowUpSection) -> list[Block]:
+def follow_up_blocks(follow_up: FollowUpSection, *, partial: bool = False) -> list[Block]:
     """"Follow-up": how fast the week's handed-off leads were accepted, in working time, and where the SLA broke."""
     within = (f"{percent(follow_up.within_sla_share)} ({follow_up.within_sla} of {follow_up.decided})"
               if follow_up.decided else "–")
@@ -119,7 +119,8 @@ def follow_up_blocks(follow_up: FollowUpSection) -> list[Block]:
                  f"90% within {working_duration(follow_up.p90_minutes)}")
     else:
         speed = "none accepted yet"
-    blocks: list[Block] = [SectionBlock(text=":stopwatch: *Follow-up* (leads handed off this week)", fields=[
+    heading = f":stopwatch: *Follow-up* (leads handed off this week{' so far' if partial else ''})"
+    blocks: list[Block] = [SectionBlock(text=heading, fields=[
         f"*Handed off*\n{follow_up.handed_off}",
         f"*Accepted*\n{follow_up.accepted} · {follow_up.still_open} still open",
         f"*Accepted within SLA*\n{within}",
@@ -200,7 +201,7 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
         blocks.append(definition_button())
     blocks.append(DividerBlock())
     if digest.follow_up is not None:
-        blocks += [*follow_up_blocks(digest.follow_up), DividerBlock()]
+        blocks += [*follow_up_blocks(digest.follow_up, partial=digest.partial), DividerBlock()]
 
     messaging = digest.messaging
     if messaging.asks:
