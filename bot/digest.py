@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session
 
+from bot.follow_up_stats import follow_up_section, qualified_lead_definition
 from bot.intel import intel_section
 from bot.loop import you_said_we_did
 from bot.messaging import version_comparison, view_of
@@ -31,6 +32,7 @@ from bot.results.digest import (
     WeeklyDigest,
     week_starting,
 )
+from bot.results.follow_up_stats import FollowUpSection, working_duration
 from bot.results.pulse import PulseResults
 from storage import digest as store
 from storage import loop as loop_store
@@ -285,7 +287,8 @@ def _source_point(text: str, label: str, leads: LeadSection, title: str | None =
 
 def talking_points(
     leads: LeadSection, messaging: MessagingSection, pulse: PulseSection | None, before: WeekFigures,
-    reported: WeekFigures | None = None,
+    reported: WeekFigures | None = None, follow_up: FollowUpSection | None = None,
+    source_codes: dict[str, str] | None = None,
 ) -> tuple[TalkingPoint, ...]:
     """At most four bullets from explicit rules over the numbers above, strongest first; nothing invented.
 
@@ -338,6 +341,13 @@ def talking_points(
         ask = max(flat, key=lambda a: a.tally["flat"])
         points.append((0.75, _point(f"“{ask.name}” fell flat with {ask.tally['flat']} of {ask.answered} reps: "
                                     "worth a rewrite.", "ask", str(ask.id), f"Rewrite “{ask.name}”")))
+    if follow_up and (slowest := follow_up.slowest):
+        waiting = f", {slowest.still_open} still open" if slowest.still_open else ""
+        text = (f"{slowest.label} leads wait longest for a rep: a median {working_duration(slowest.median_minutes)} "
+                f"of working time to accept ({slowest.leads} leads{waiting}).")
+        code = (source_codes or {}).get(slowest.label)
+        points.append((0.78, _point(text, "source", code, f"Faster follow-up on {slowest.label} leads") if code
+                       else _point(text, "talking_point")))
     gap, previous_gap = (pulse.results.gap, pulse.previous_gap) if pulse else (None, None)
     if gap is not None and previous_gap is not None:
         period = pulse.results.period
@@ -386,6 +396,10 @@ def build_weekly_digest(
         if results else None
     figures = _figures(leads.ratings, leads.average, leads.ranked_sources, reasons, results, messaging)
     change, compared = index_change(figures, before)
+    follow_up = follow_up_section(session=session, team_id=team_id, week=week, now=now)
+    slowest = follow_up.slowest if follow_up else None
+    follow_up_codes = loop_store.source_codes(session=session, team_id=team_id, labels=[slowest.label]) \
+        if slowest else {}
     weeks = [week]
     for _ in range(TREND_WEEKS - 1):
         weeks.insert(0, weeks[0].before())
@@ -422,7 +436,7 @@ def build_weekly_digest(
         pulse=pulse,
         index=figures.index,
         index_change=change,
-        talking_points=talking_points(leads, messaging, pulse, before, posted),
+        talking_points=talking_points(leads, messaging, pulse, before, posted, follow_up, follow_up_codes),
         trend_weeks=tuple(w.label for w in weeks),
         trend_leads=tuple(trend_leads),
         trend_pulse=trend_pulse,
@@ -433,6 +447,8 @@ def build_weekly_digest(
         revised=revised,
         intel=intel_section(session=session, team_id=team_id, week=week),
         loop=you_said_we_did(session=session, team_id=team_id, week=week, now=now),
+        follow_up=follow_up,
+        has_definition=qualified_lead_definition(session=session, team_id=team_id) is not None,
     )
 
 

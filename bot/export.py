@@ -1,5 +1,5 @@
-"""CSV export: lead ratings, messaging answers, field intel, pulse aggregates (never individual pulse answers)
-and actions."""
+"""CSV export: lead ratings, messaging answers, field intel, pulse aggregates (never individual pulse answers),
+actions, and handed-off leads with their follow-up."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot.digest import Week, week_of, week_starting
 from bot.pulse import round_results, workspace_zone
 from storage import export as store
+from storage import follow_up_stats as follow_up_store
 from storage import intel as intel_store
 from storage.actions import action_rows
 from storage.teams import workspace_config
@@ -78,7 +79,24 @@ def export_csvs(*, session: Session, team_id: str, now: datetime, weeks: int,
             ["week", "created_at", "action_id", "title", "owner_user_id", "due_on", "status", "prompt_kind",
              "prompt_ref", "prompted_by", "outcome", "created_by", "closed_at"],
             [(week(row[0]), *row) for row in action_rows(session=session, team_id=team_id, since=since)]),
+        "leads.csv": _csv(
+            ["week", "received_at", "crm_id", "name", "company", "source", "typed_source", "campaign",
+             "owner_user_id", "status", "sla_minutes", "due_at", "accepted_at", "accept_minutes", "within_sla",
+             "escalated_at", "rated"],
+            [_lead_row(week(row[0]), row, now)
+             for row in follow_up_store.lead_rows(session=session, team_id=team_id, since=since)]),
     }
+
+
+def _lead_row(week: str, row: tuple, now: datetime) -> tuple:
+    """A handed-off lead as exported: within_sla is "yes" or "no" once its SLA is met or missed, blank before."""
+    *fields, sla_minutes, due_at, accepted_at, accept_minutes, escalated_at, rated = row
+    if accept_minutes is not None:
+        within = "yes" if accept_minutes <= sla_minutes else "no"
+    else:
+        within = "no" if due_at <= now else ""
+    return (week, *fields, sla_minutes, due_at, accepted_at, accept_minutes, within, escalated_at,
+            "yes" if rated else "no")
 
 
 def _labels(first: Week, last: Week, zone) -> list[str]:

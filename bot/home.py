@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from bot.digest import (
     ranked_campaigns,
     week_of,
 )
+from bot.follow_up_stats import HOME_WEEKS, follow_up_by_source, open_leads
 from bot.lead_stats import lead_stats
 from bot.leads import my_recent_ratings
 from bot.loop import heard_back, open_actions_owned, week_actions
@@ -45,10 +46,11 @@ def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
     The parts for everyone take four statements: who they are (with their pulse rounds), their ratings,
     the asks around them, and which of their unmarked rounds they answered.
     """
-    found = store.person(session=session, team_id=team_id, user_id=user_id, now=now)
+    since = now - timedelta(weeks=HOME_WEEKS)  # marketers' follow-up by source covers these weeks
+    found = store.person(session=session, team_id=team_id, user_id=user_id, now=now, since=since)
     if found is None:  # a workspace without a configuration yet: it gets its defaults
         workspace_config(session=session, team_id=team_id)
-        found = store.person(session=session, team_id=team_id, user_id=user_id, now=now)
+        found = store.person(session=session, team_id=team_id, user_id=user_id, now=now, since=since)
     config = found.config
     zone = workspace_zone(config, default_zone)
     roles = Roles(side=found.side,
@@ -75,7 +77,7 @@ def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
         lead_quality=lead_quality(session=session, team_id=team_id, week=week_of(now, zone))
         if roles.marketer else None,
         lead_stats=lead_stats(session=session, team_id=team_id, now=now) if roles.marketer else None,
-        digest=build_weekly_digest(session=session, team_id=team_id, week=last_complete_week(now, zone))
+        digest=build_weekly_digest(session=session, team_id=team_id, week=last_complete_week(now, zone), now=now)
         if roles.reads_digest else None,
         # Read only when the statement above found something to show: a rep's Home stays within its statements.
         heard_back=_heard_back(session, found, team_id, user_id, limit)
@@ -85,6 +87,11 @@ def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
         week_actions=week_actions(session=session, team_id=team_id, week=week_of(now, zone), now=now, limit=limit)
         if roles.reads_digest else None,
         today=now.astimezone(zone).date(),
+        # Each read only when the statement above found rows for it: Home stays within its statements.
+        open_leads=open_leads(session=session, team_id=team_id, user_id=user_id, config=config, zone=zone, now=now,
+                              limit=limit) if found.owns_open_leads else None,
+        follow_up_sources=follow_up_by_source(session=session, team_id=team_id, now=now)
+        if roles.marketer and found.leads_lately else None,
     )
 
 

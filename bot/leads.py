@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.follow_up_stats import qualified_lead_definition
 from bot.results.leads import (
     CAMPAIGN_MAX,
     LEAD_MAX,
@@ -229,6 +230,7 @@ def lead_form_options(*, session: Session, team_id: str) -> LeadFormOptions:
         good_reasons=tuple((r.code, r.label) for r in reasons if r.polarity == "good"),
         bad_reasons=tuple((r.code, r.label) for r in reasons if r.polarity == "bad"),
         allow_new_sources=workspace.allow_new_sources,
+        qualified_lead_definition=qualified_lead_definition(session=session, team_id=team_id),
     )
 
 

@@ -18,12 +18,13 @@ from bot.blocks.alignment import (
     roster_message,
     status_message,
 )
-from bot.blocks.digest import digest_message
-from bot.blocks.ids import AlignmentIds, SetupIds
+from bot.blocks.digest import definition_modal, digest_message
+from bot.blocks.ids import AlignmentIds, LeadIds, SetupIds
 from bot.blocks.setup import NO_GROUP, setup_modal, setup_saved_view
 from bot.container import Crossfeed
 from bot.digest_posting import post_digest
 from bot.errors import InvalidInput, parse
+from bot.follow_up_stats import qualified_lead_definition
 from bot.setup import SetupForm, codes_in
 from handlers.actions import Actions
 
@@ -155,8 +156,18 @@ class Alignment:
         ack()
         respond(text="Cancelled: nothing was deleted.", replace_original=True)
 
+    def on_definition_clicked(self, ack: Ack, body: dict, context) -> None:
+        """The digest's "What counts as a qualified lead": the workspace's definition, for whoever clicks."""
+        ack()
+
+        def modal():
+            with self.cf.transaction() as session:
+                return definition_modal(qualified_lead_definition(session=session, team_id=context.team_id))
+        self.cf.open_modal_after_ack(body, modal)
+
     def register(self, app: App) -> None:
         app.command("/alignment")(self.on_command)
+        app.action(LeadIds.DEFINITION)(self.on_definition_clicked)
         app.action(AlignmentIds.FORGET_CONFIRM)(self.on_forget_confirmed)
         app.action(AlignmentIds.FORGET_CANCEL)(self.on_forget_cancelled)
         app.view(SetupIds.MODAL)(self.on_setup_submitted)

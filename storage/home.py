@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from storage.follow_up_stats import leads_since_clause, owns_open_leads_clause
 from storage.loop import heard_back_clause, owns_open_actions_clause
 from storage.messaging import REACTIONS, _in_sales_team, counts_in_tally
 from storage.models import (
@@ -64,6 +65,8 @@ class PersonRow:
     open_round_id: int | None  # the workspace's open pulse round, if any
     heard_back: bool  # a reply to their ratings or intel, or an action they prompted, is there to show
     owns_open_actions: bool
+    owns_open_leads: bool  # a lead assigned to them waits for them to accept it
+    leads_lately: bool  # the workspace received a lead since `since`
     turns: tuple[PulseTurnRow, ...]
 
 
@@ -71,6 +74,7 @@ class PersonRow:
 def _person_statement() -> Select:
     # Built once, with bound parameters: putting it together costs more Python than running it.
     team_id, user_id, now = bindparam("team_id"), bindparam("user_id"), bindparam("now", type_=UTCDateTime())
+    since = bindparam("since", type_=UTCDateTime())
     side = (select(TeamMember.side).where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
             .scalar_subquery())
     open_round = (select(PulseRound.id)
@@ -84,6 +88,8 @@ def _person_statement() -> Select:
                _in_sales_team(team_id, user_id).label("in_sales_team"), open_round.label("open_round_id"),
                heard_back_clause(team_id, user_id).label("heard_back"),
                owns_open_actions_clause(team_id, user_id).label("owns_open_actions"),
+               owns_open_leads_clause(team_id, user_id).label("owns_open_leads"),
+               leads_since_clause(team_id, since).label("leads_lately"),
                PulseRound.id.label("round_id"), PulseRound.period, PulseRound.opens_at, PulseRound.closes_at,
                PulseParticipation.answered_via)
         .select_from(WorkspaceConfig)
@@ -95,10 +101,10 @@ def _person_statement() -> Select:
     )
 
 
-def person(*, session: Session, team_id: str, user_id: str, now: datetime) -> PersonRow | None:
+def person(*, session: Session, team_id: str, user_id: str, now: datetime, since: datetime) -> PersonRow | None:
     """The person's roles, the workspace's configuration and their pulse rounds: one statement.
     None when the workspace has no configuration yet."""
-    rows = session.execute(_person_statement(), dict(team_id=team_id, user_id=user_id, now=now)).all()
+    rows = session.execute(_person_statement(), dict(team_id=team_id, user_id=user_id, now=now, since=since)).all()
     if not rows:
         return None
     first = rows[0]
@@ -106,6 +112,7 @@ def person(*, session: Session, team_id: str, user_id: str, now: datetime) -> Pe
         config=first.WorkspaceConfig, side=first.side, admin=bool(first.admin), any_admin=bool(first.any_admin),
         set_up=bool(first.set_up), in_sales_team=bool(first.in_sales_team), open_round_id=first.open_round_id,
         heard_back=bool(first.heard_back), owns_open_actions=bool(first.owns_open_actions),
+        owns_open_leads=bool(first.owns_open_leads), leads_lately=bool(first.leads_lately),
         turns=tuple(PulseTurnRow(row.round_id, row.period, row.opens_at, row.closes_at, row.answered_via is not None)
                     for row in rows if row.round_id is not None),
     )

@@ -1,4 +1,4 @@
-"""CSV export: `/alignment export` DMs four files; `python -m bot export` writes them for operators."""
+"""CSV export: `/alignment export` DMs six files; `python -m bot export` writes them for operators."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_alignment_export_dms_the_files_to_the_admin(running, slack):
     assert "Preparing the export of the last 4 complete weeks and this week so far" in reply.body
     [opened] = running.fake.calls_to("conversations.open")
     assert opened.params["users"] == "UADMIN"
-    assert len(running.fake.calls_to("files.getUploadURLExternal")) == 5
+    assert len(running.fake.calls_to("files.getUploadURLExternal")) == 6
     [complete] = running.fake.calls_to("files.completeUploadExternal")
     assert complete.params["channel_id"] == "DUADMIN"
 
@@ -76,7 +76,7 @@ def test_python_m_bot_export_writes_csv_files(tmp_path, running, slack):
 
     assert result.returncode == 0, result.stderr
     written = sorted(p.name for p in (tmp_path / "out" / "T1").iterdir())
-    assert written == ["actions.csv", "field_intel.csv", "lead_ratings.csv", "messaging_answers.csv",
+    assert written == ["actions.csv", "field_intel.csv", "lead_ratings.csv", "leads.csv", "messaging_answers.csv",
                        "pulse_aggregates.csv"]
     assert "ACME-1" in (tmp_path / "out" / "T1" / "lead_ratings.csv").read_text()
 

@@ -50,7 +50,7 @@ ALIGNMENT_HELP = (
     "`/alignment digest post` posts last week's digest now\n"
     "*Data* (admins)\n"
     "• `/alignment export [weeks]` DMs CSV files: lead ratings, messaging answers, field intel, pulse aggregates, "
-    "actions\n"
+    "actions, handed-off leads and their follow-up\n"
     "• `/alignment forget @user` deletes a person's ratings, answers, field intel and participation, and the "
     "replies to or by them, after a confirmation\n"
     "• `/alignment admin add @user` makes someone an admin. In a workspace with no admin yet, the first "

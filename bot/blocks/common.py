@@ -47,6 +47,22 @@ def user_text(text: str, limit: int = SECTION_TEXT_MAX) -> str:
     return escape_mrkdwn(truncate(text, limit))
 
 
+def escaped_within(text: str, limit: int) -> str:
+    """User text escaped for mrkdwn and cut so that the escaped text fits `limit` characters (escaping can make it
+    five times longer: `&` → `&amp;`), never inside an entity, ending in an ellipsis when cut."""
+    escaped = escape_mrkdwn(text)
+    if len(escaped) <= limit:
+        return escaped
+    shown, length = [], 1  # room for the ellipsis
+    for char in text:
+        piece = escape_mrkdwn(char)
+        if length + len(piece) > limit:
+            break
+        shown.append(piece)
+        length += len(piece)
+    return "".join(shown).rstrip() + "…"
+
+
 def percent(share: float | None) -> str:
     """A share as a whole percentage ("25%"), or a dash when there is none."""
     return f"{share:.0%}" if share is not None else "–"

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from datetime import date
 
-from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
 
-from bot.blocks.common import mrkdwn, percent, quote, user_text, within_block_limit
+from bot.blocks.common import SECTION_TEXT_MAX, escaped_within, mrkdwn, percent, quote, user_text, within_block_limit
+from bot.blocks.ids import LeadIds
 from bot.blocks.intel import intel_digest_blocks
 from bot.blocks.loop import log_action_button
 from bot.blocks.messaging import version_line
 from bot.results.digest import CAMPAIGN_WEEKS, MIN_SOURCE_RATINGS, ActionLine, LoopSection, SourceLine, WeeklyDigest
+from bot.results.follow_up_stats import FollowUpSection, working_duration
 from bot.results.messaging import REACTIONS
 from bot.results.pulse import gap_in_words
 
@@ -98,6 +110,43 @@ def loop_blocks(loop: LoopSection, *, partial: bool = False) -> list[Block]:
     return blocks
 
 
+def follow_up_blocks(follow_up: FollowUpSection, *, partial: bool = False) -> list[Block]:
+    """"Follow-up": how fast the week's handed-off leads were accepted, in working time, and where the SLA broke."""
+    within = (f"{percent(follow_up.within_sla_share)} ({follow_up.within_sla} of {follow_up.decided})"
+              if follow_up.decided else "–")
+    if follow_up.median_minutes is not None and follow_up.p90_minutes is not None:
+        speed = (f"median {working_duration(follow_up.median_minutes)} · "
+                 f"90% within {working_duration(follow_up.p90_minutes)}")
+    else:
+        speed = "none accepted yet"
+    heading = f":stopwatch: *Follow-up* (leads handed off this week{' so far' if partial else ''})"
+    blocks: list[Block] = [SectionBlock(text=heading, fields=[
+        f"*Handed off*\n{follow_up.handed_off}",
+        f"*Accepted*\n{follow_up.accepted} · {follow_up.still_open} still open",
+        f"*Accepted within SLA*\n{within}",
+        f"*Time to accept* (working hours)\n{speed}",
+        f"*Rated by a rep*\n{follow_up.rated} of {follow_up.handed_off}",
+    ])]
+    if follow_up.breaches:
+        lines = [f"{user_text(b.label, 75)}: {b.breaches} of {b.leads} lead{'s' if b.leads != 1 else ''}"
+                 for b in follow_up.breaches]
+        blocks.append(SectionBlock(text="*SLA breaches by source* (accepted late, or still open past due)\n"
+                                   + _listed(lines)))
+    return blocks
+
+
+def definition_button() -> ActionsBlock:
+    """Opens the workspace's definition of a qualified lead for whoever clicks it."""
+    return ActionsBlock(elements=[ButtonElement(text="What counts as a qualified lead", action_id=LeadIds.DEFINITION)])
+
+
+def definition_modal(definition: str | None) -> View:
+    """The workspace's definition of a qualified lead, as admins wrote it (escaped), or how to set one."""
+    text = (mrkdwn(escaped_within(definition, SECTION_TEXT_MAX)) if definition else
+            "No definition of a qualified lead is set. An admin can write one in `/alignment setup`.")
+    return View(type="modal", title="Qualified lead", close="Close", blocks=[SectionBlock(text=text)])
+
+
 def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, list[Block]]:
     """The digest as one message: header, index, talking points, "You said, we did", leads, messaging, pulse."""
     week = digest.week
@@ -148,7 +197,11 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
             blocks.append(SectionBlock(text="*Why leads were bad*\n" + _listed(reasons)))
     else:
         blocks.append(SectionBlock(text=":dart: *Lead quality*\nNo leads were rated this week."))
+    if digest.has_definition:
+        blocks.append(definition_button())
     blocks.append(DividerBlock())
+    if digest.follow_up is not None:
+        blocks += [*follow_up_blocks(digest.follow_up, partial=digest.partial), DividerBlock()]
 
     messaging = digest.messaging
     if messaging.asks:

@@ -34,6 +34,7 @@ from bot.blocks.leadfeedback import RatingButtonValue, stars
 from bot.blocks.messaging import EMOJI, reaction_buttons, tally_line
 from bot.blocks.replies import STATUS_MARK, STATUS_SHOWN
 from bot.results.digest import MIN_SOURCE_RATINGS, WeeklyDigest
+from bot.results.follow_up_stats import OpenLead, working_duration
 from bot.results.home import HeardBack, HomeSummary, LeadQuality, Listed
 from bot.results.messaging import NAME_MAX, REACTIONS
 from bot.results.pulse import gap_in_words
@@ -133,6 +134,45 @@ def _activity(summary: HomeSummary) -> list[Block]:
     return blocks
 
 
+def _time_left(lead: OpenLead) -> str:
+    if lead.minutes_left > 0:
+        return f":hourglass_flowing_sand: {working_duration(lead.minutes_left)} left"
+    overdue = working_duration(-lead.minutes_left)
+    return ":warning: *overdue*" + (f" by {overdue}" if overdue != "0 min" else "")
+
+
+def _open_lead_line(lead: OpenLead) -> str:
+    crm = link(lead.url, user_text(lead.crm_id, 100)) if lead.url else user_text(lead.crm_id, 100)
+    who = ", ".join(user_text(part, 100) for part in (lead.name, lead.company) if part)
+    details = " · ".join(filter(None, [who, user_text(lead.source, 75) if lead.source else None]))
+    return f"*{crm}*" + (f" · {details}" if details else "") + f" · {_time_left(lead)}"
+
+
+def _open_leads(summary: HomeSummary) -> list[Block]:
+    """For a lead's owner: the leads waiting for them to accept, soonest due first, with the working time left."""
+    listed = summary.open_leads
+    if listed is None or not listed.total:
+        return []
+    heading = ":inbox_tray: *Leads waiting for you to accept* (working time left on the follow-up SLA)"
+    return [SectionBlock(text=mrkdwn(_listed(heading, [_open_lead_line(lead) for lead in listed.shown],
+                                             listed.more))),
+            _context("Accept or pass one back from the card Crossfeed sent you by DM.")]
+
+
+def _follow_up_sources(summary: HomeSummary) -> list[Block]:
+    """For marketers: how fast each source's leads were accepted over the last 4 weeks."""
+    lines = summary.follow_up_sources
+    if not lines:
+        return []
+    shown = [f"{user_text(line.label, 75)}: "
+             + (f"median {working_duration(line.median_minutes)}" if line.median_minutes is not None
+                else "none accepted yet")
+             + f" · {percent(line.within_sla_share)} within SLA · {line.leads} lead{'s' if line.leads != 1 else ''}"
+             for line in lines[:SOURCES_SHOWN]]
+    heading = ":stopwatch: *Follow-up by source, last 4 weeks* (time to accept in working hours, slowest first)"
+    return [SectionBlock(text=_listed(heading, shown, max(0, len(lines) - SOURCES_SHOWN)))]
+
+
 def _lead_quality(quality: LeadQuality) -> list[Block]:
     heading = f":dart: *Lead quality this week* ({quality.week} so far)"
     if not quality.ratings:
@@ -188,6 +228,8 @@ def _marketing(summary: HomeSummary) -> list[Block]:
         lately = _lead_quality_lately(summary)  # replaces "none rated yet this week" when earlier weeks have some
         blocks.extend(_lead_quality(summary.lead_quality) if summary.lead_quality.ratings or not lately else [])
         blocks.extend(lately)
+    blocks.extend(_follow_up_sources(summary))
+    if summary.lead_quality is not None or summary.follow_up_sources:
         blocks.append(_context("All sources, not only yours: sources and campaigns have no owner in Crossfeed. "
                                "`/alignment digest` previews the whole week."))
     return blocks
@@ -246,6 +288,11 @@ def _leadership(digest: WeeklyDigest) -> list[Block]:
         ]
         if (pulse := _pulse_line(digest)) is not None:
             fields.append(f"*Pulse: how aligned*\n{pulse}")
+        if (follow_up := digest.follow_up) is not None:
+            speed = f" · median {working_duration(follow_up.median_minutes)}" \
+                if follow_up.median_minutes is not None else ""
+            fields.append(f"*Leads accepted within SLA*\n{percent(follow_up.within_sla_share)} "
+                          f"({follow_up.within_sla} of {follow_up.decided}){speed}")
         blocks.append(SectionBlock(fields=fields))
     if (trend := _trend(digest)) is not None:
         blocks.append(trend)
@@ -350,6 +397,7 @@ def home_view(summary: HomeSummary) -> View:
     if not summary.set_up:
         blocks.extend(_first_run(summary))
     blocks.extend(_waiting(summary))
+    blocks.extend(_open_leads(summary))
     blocks.extend(_activity(summary))
     blocks.extend(_heard_back(summary))
     blocks.extend(_my_actions(summary))

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import local_time, quote, user_text, within_block_limit
+from bot.blocks.common import SECTION_TEXT_MAX, escaped_within, local_time, mrkdwn, quote, user_text, within_block_limit
 from bot.blocks.ids import LeadFeedbackIds as Ids
 from bot.blocks.loop import reply_buttons
 from bot.blocks.replies import reply_block
@@ -160,6 +160,10 @@ def lead_feedback_modal(
             ),
         ),
     ]
+    if options.qualified_lead_definition:
+        heading = "*What we call a qualified lead:* "
+        blocks.insert(0, ContextBlock(elements=[mrkdwn(heading + escaped_within(
+            options.qualified_lead_definition, SECTION_TEXT_MAX - len(heading)))]))
     return View(
         type="modal",
         callback_id=Ids.MODAL,

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.results.actions import ActionPrompt
+from bot.results.follow_up_stats import FollowUpSection
 from bot.results.intel import IntelSection
 from bot.results.messaging import VersionComparison
 from bot.results.pulse import PulseResults
@@ -241,8 +242,10 @@ class WeeklyDigest:
     revised: str | None = None  # how last week's figures changed after its digest was posted
     intel: IntelSection | None = None  # field intel sent this week; None when there was none
     loop: LoopSection | None = None  # "You said, we did"; None when there is nothing to say
+    follow_up: FollowUpSection | None = None  # leads handed off this week; None when there were none
+    has_definition: bool = False  # the workspace has a definition of a qualified lead to link to
 
     @property
     def empty(self) -> bool:
         return (not self.leads.ratings and not self.messaging.asks and self.pulse is None and self.intel is None
-                and self.loop is None)
+                and self.loop is None and self.follow_up is None)

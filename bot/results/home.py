@@ -10,6 +10,7 @@ from bot.results.leads import RatedLead
 
 if TYPE_CHECKING:  # annotations only
     from bot.results.digest import ActionLine, SourceLine, WeeklyDigest
+    from bot.results.follow_up_stats import OpenLead, SourceFollowUpLine
     from bot.results.lead_stats import LeadStats
     from bot.results.messaging import AskView
 
@@ -134,3 +135,6 @@ class HomeSummary:
     my_actions: Listed[ActionLine] | None = None  # open actions they own (marketers, and anyone who owns one)
     week_actions: WeekActions | None = None  # for leaders and admins
     today: date | None = None  # in the workspace's zone: what is overdue
+    open_leads: Listed[OpenLead] | None = None  # leads waiting for this person to accept them; None: none
+    # marketers: follow-up by source over the last 4 weeks; None when no lead was handed off then
+    follow_up_sources: tuple[SourceFollowUpLine, ...] | None = None

@@ -69,3 +69,4 @@ class LeadFormOptions:
     good_reasons: tuple[tuple[str, str], ...]
     bad_reasons: tuple[tuple[str, str], ...]
     allow_new_sources: bool = False
+    qualified_lead_definition: str | None = None  # what both teams call a qualified lead, shown above the form
