@@ -58,8 +58,7 @@ def claim_key(lead_id: int) -> str:
 
 def workspace_calendar(config: WorkspaceConfig, default_zone: str | None = None) -> WorkingCalendar:
     """The workspace's working week as setup stores it, in its time zone: every working-time figure uses it."""
-    return WorkingCalendar.of(zone=workspace_zone(config, default_zone), start=config.work_start,
-                              end=config.work_end, days=config.work_days or (), holidays=config.holidays or ())
+    return WorkingCalendar.of_workspace(config, workspace_zone(config, default_zone))
 
 
 def _calendar(session: Session, team_id: str, default_zone: str | None) -> WorkingCalendar:

@@ -34,11 +34,6 @@ HOME_WEEKS = 4
 NO_SOURCE = "No source"
 
 
-def calendar_of(config: WorkspaceConfig, zone: ZoneInfo) -> WorkingCalendar:
-    return WorkingCalendar.of(zone=zone, start=config.work_start, end=config.work_end, days=config.work_days,
-                              holidays=config.holidays)
-
-
 def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile: the smallest value with at least `share` of the values at or below it."""
     ordered = sorted(values)
@@ -67,7 +62,8 @@ def follow_up_section(*, session: Session, team_id: str, week: Week, now: dateti
         breaches=tuple(SourceBreaches(label or NO_SOURCE, leads, breached) for label, leads, breached in breaches),
         rated=totals.rated,
         still_open=totals.still_open,
-        slowest=_slowest(rows, calendar_of(workspace_config(session=session, team_id=team_id), week.zone), as_of),
+        slowest=_slowest(rows, WorkingCalendar.of_workspace(workspace_config(session=session, team_id=team_id),
+                                                            week.zone), as_of),
     )
 
 
@@ -105,7 +101,7 @@ def open_leads(*, session: Session, team_id: str, user_id: str, config: Workspac
                now: datetime, limit: int) -> Listed[OpenLead]:
     """The leads waiting for this person to accept them, soonest due first, with the working time left."""
     rows = store.open_leads(session=session, team_id=team_id, user_id=user_id, limit=limit)
-    calendar = calendar_of(config, zone)
+    calendar = WorkingCalendar.of_workspace(config, zone)
     shown = tuple(
         OpenLead(id=row.id, crm_id=row.crm_id, name=row.name, company=row.company, source=row.source, url=row.url,
                  received_at=row.received_at, due_at=row.due_at,

@@ -28,8 +28,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import NotFound
+from bot.follow_up import workspace_calendar
 from bot.leads import lead_source
-from bot.pulse import workspace_zone
 from bot.results.handoff import (
     CAMPAIGN_MAX,
     COMPANY_MAX,
@@ -50,11 +50,10 @@ from bot.results.handoff import (
     lead_claim_key,
 )
 from bot.text import at_most, lead_key, web_address
-from bot.working_time import WorkingCalendar
 from storage import handoff as store
 from storage import outbox
 from storage.db import reading
-from storage.models import Lead, WorkspaceConfig
+from storage.models import Lead
 from storage.outbox import Message
 from storage.teams import workspace_config
 
@@ -203,12 +202,6 @@ class LeadInput(BaseModel):
 
 
 # --- receiving a lead -------------------------------------------------------------------------------------------
-
-
-def workspace_calendar(config: WorkspaceConfig, default_zone: str | None) -> WorkingCalendar:
-    """The workspace's working week (setup's hours, days and holidays) in its time zone."""
-    return WorkingCalendar.of(zone=workspace_zone(config, default_zone), start=config.work_start,
-                              end=config.work_end, days=config.work_days, holidays=config.holidays)
 
 
 def receive_lead(*, session: Session, team_id: str, lead: LeadInput, now: datetime,

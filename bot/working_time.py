@@ -39,6 +39,13 @@ class WorkingCalendar:
                    days=frozenset(WEEKDAYS.index(day) for day in days),
                    holidays=frozenset(date.fromisoformat(day) for day in holidays))
 
+    @classmethod
+    def of_workspace(cls, config, zone: ZoneInfo) -> WorkingCalendar:
+        """A workspace's working week as setup stores it (storage.models.WorkspaceConfig), in `zone`: every
+        working-time figure (a lead's clock, the digest's follow-up times, Home) uses this one."""
+        return cls.of(zone=zone, start=config.work_start, end=config.work_end, days=config.work_days or (),
+                      holidays=config.holidays or ())
+
     def is_working_day(self, day: date) -> bool:
         return day.weekday() in self.days and day not in self.holidays
 
