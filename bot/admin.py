@@ -45,6 +45,7 @@ from bot.workspace import (
     set_timezone,
     workspace_status,
 )
+from storage.handoff import forget_in_leads
 from storage.outbox import queue_home_refresh
 from storage.teams import forget_person, set_timezone_if_unset
 
@@ -245,4 +246,5 @@ class AdminService:
             replies = forget_replies(session=session, team_id=team_id, user_id=person, now=self.now())
             deleted = forget_person(session=session, team_id=team_id, user_id=person)
             return {**deleted, "replies to feedback": replies,
-                    **forget_in_actions(session=session, team_id=team_id, person=person, admin=user_id)}
+                    **forget_in_actions(session=session, team_id=team_id, person=person, admin=user_id),
+                    **forget_in_leads(session=session, team_id=team_id, user_id=person)}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_one
@@ -108,3 +108,22 @@ def lead_by_id(*, session: Session, team_id: str, lead_id: int) -> Lead | None:
     """The lead with its source (joined), or None if it isn't this workspace's."""
     lead = session.get(Lead, lead_id)
     return lead if lead is not None and lead.team_id == team_id else None
+
+
+def forget_in_leads(*, session: Session, team_id: str, user_id: str) -> dict[str, int]:
+    """Take a person out of the leads: the leads stay (they are the team's, and the digest's figures), without
+    their user id or the email Slack resolved to them; a lead they had not yet accepted goes back to be routed
+    (the clock's sweep posts it to the sales channel to be claimed)."""
+    emails = select(SlackUserEmail.email).where(SlackUserEmail.team_id == team_id,
+                                                SlackUserEmail.user_id == user_id)
+    theirs = (Lead.team_id == team_id) & ((Lead.owner_user_id == user_id) | (Lead.owner_given == user_id)
+                                          | Lead.owner_given.in_(emails.scalar_subquery()))
+    waiting = session.execute(
+        update(Lead).where(theirs, Lead.status != "accepted")
+        .values(owner_user_id=None, owner_given=None, status="unassigned", assigned_at=None, routing_pending=True)
+    ).rowcount
+    accepted = session.execute(update(Lead).where(theirs).values(owner_user_id=None, owner_given=None)).rowcount
+    looked_up = session.execute(delete(SlackUserEmail).where(SlackUserEmail.team_id == team_id,
+                                                             SlackUserEmail.user_id == user_id)).rowcount
+    return {"leads passed back to be claimed": waiting, "accepted leads without their owner": accepted,
+            "owner emails": looked_up}

@@ -393,3 +393,32 @@ def test_only_post_is_answered_and_a_workspace_slack_cannot_name_yet_is_asked_ag
     refused = send_lead(app, ACME)
     assert refused.status == 503 and "send the lead again" in refused.json["error"] and leads(app) == []
     assert send_lead(app, ACME).status == 202, "the workspace is asked for again, not remembered as unknown"
+
+
+def test_forget_takes_a_lead_owner_out_of_their_leads_and_passes_the_open_ones_back(app):
+    app.fake.users_by_email["dana.owner@acme.example"] = "U0DANA"
+    send_lead(app, {"id": "L-1", "owner": "dana.owner@acme.example"})
+    send_lead(app, {"id": "L-2", "owner": "U0DANA"})
+    send_lead(app, {"id": "L-3", "owner": OWNER})
+    app.settle()
+    [card] = [post for post in posts_to(app, "U0DANA") if "L-2" in json.dumps(post)]
+    app.slack.click(Ids.ACCEPT, buttons(card)[Ids.ACCEPT], user="U0DANA", channel="DU0DANA")
+    app.settle()
+    app.slack.command("/alignment", "admin add <@UADMIN>", user="UADMIN")
+
+    app.slack.click("alignment.forget_confirm", "U0DANA", user="UADMIN")
+    app.settle()
+    app.crossfeed.outbox.deliver_due()  # the sweep's claim post, as the clock's `leads` job would route it
+    from schedules.jobs import JOBS, JobRuntime
+    JOBS["leads"](JobRuntime.of(app.crossfeed))
+    app.settle()
+
+    by_id = {lead.crm_id: lead for lead in leads(app)}
+    assert (by_id["L-1"].status, by_id["L-1"].owner_user_id, by_id["L-1"].owner_given) == ("unassigned", None, None)
+    assert (by_id["L-2"].status, by_id["L-2"].owner_user_id, by_id["L-2"].owner_given) == ("accepted", None, None)
+    assert (by_id["L-3"].owner_user_id, by_id["L-3"].owner_given) == (OWNER, OWNER), "other owners keep theirs"
+    with app.crossfeed.sessions() as session:
+        assert session.scalars(select(SlackUserEmail.user_id)).all() == []
+    text = json.dumps([[getattr(lead, c.name) for c in Lead.__table__.columns] for lead in leads(app)], default=str)
+    assert "U0DANA" not in text and "dana.owner" not in text
+    assert any("L-1" in json.dumps(post) for post in posts_to(app, SALES)), "the open lead is offered to claim"
