@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
@@ -85,6 +85,9 @@ def _text(value: Any, limit: int, field: str) -> str | None:
     return at_most(" ".join(value.split()), limit, field)
 
 
+_TEXT_MAX = {"name": NAME_MAX, "company": COMPANY_MAX, "source": SOURCE_MAX, "campaign": CAMPAIGN_MAX}
+
+
 class LeadInput(BaseModel):
     """A lead as the CRM sends it (`POST /hooks/leads` JSON, or a CSV row): only `id` is required.
 
@@ -115,25 +118,10 @@ class LeadInput(BaseModel):
             raise ValueError("id is empty: give the CRM's id of the lead")
         return crm_id
 
-    @field_validator("name", mode="before")
+    @field_validator("name", "company", "source", "campaign", mode="before")
     @classmethod
-    def _name(cls, value: Any) -> str | None:
-        return _text(value, NAME_MAX, "name")
-
-    @field_validator("company", mode="before")
-    @classmethod
-    def _company(cls, value: Any) -> str | None:
-        return _text(value, COMPANY_MAX, "company")
-
-    @field_validator("source", mode="before")
-    @classmethod
-    def _source(cls, value: Any) -> str | None:
-        return _text(value, SOURCE_MAX, "source")
-
-    @field_validator("campaign", mode="before")
-    @classmethod
-    def _campaign(cls, value: Any) -> str | None:
-        return _text(value, CAMPAIGN_MAX, "campaign")
+    def _capped_text(cls, value: Any, info: ValidationInfo) -> str | None:
+        return _text(value, _TEXT_MAX[info.field_name], info.field_name)
 
     @field_validator("email", mode="before")
     @classmethod
