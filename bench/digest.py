@@ -121,10 +121,10 @@ def seed(crossfeed: Crossfeed, *, ratings: int, pulse_answers: int, messaging_an
             year, number, _ = monday.isocalendar()
             connection.execute(typed(
                 "INSERT INTO pulse_rounds (team_id, period, opens_at, remind_at, closes_at, questions, sales_name, "
-                "marketing_name, reminders_queued) VALUES (:t, :p, :o, :o, :c, :q, 'Sales', 'Marketing', :f)",
+                "marketing_name, reminded_through) VALUES (:t, :p, :o, :o, :c, :q, 'Sales', 'Marketing', :c)",
                 "o", "c"),
                 dict(t=TEAM, p=f"{year}-W{number:02d}", o=opened, c=opened + timedelta(days=3),
-                     q='["How aligned?", "How useful?"]', f=True))
+                     q='["How aligned?", "How useful?"]'))
         rounds = [r[0] for r in connection.execute(
             typed("SELECT id FROM pulse_rounds WHERE opens_at >= :s AND opens_at < :e ORDER BY id", "s", "e"),
             dict(s=start, e=end))]

@@ -110,6 +110,8 @@ def scheduled_round(config: WorkspaceConfig, now: datetime, *, default_zone: str
     trigger = CronTrigger(day_of_week=config.pulse_day, hour=hour, minute=minute, timezone=zone)
     opens_at = trigger.get_next_fire_time(None, monday)
     year, week, _ = monday.isocalendar()
+    if f"{year}-W{week:02d}" in (config.skipped_pulse_weeks or ()):
+        return None  # an admin skipped this week (a holiday week): no round opens
     return PulseSchedule(
         period=f"{year}-W{week:02d}",
         opens_at=opens_at,
@@ -149,7 +151,7 @@ def open_due_round(*, session: Session, team_id: str, now: datetime, default_zon
         session=session, team_id=team_id, period=schedule.period, opens_at=schedule.opens_at,
         remind_at=schedule.remind_at, closes_at=schedule.closes_at,
         questions=list(config.pulse_questions or DEFAULT_QUESTIONS),
-        sales_name=config.sales_name, marketing_name=config.marketing_name, reminders_queued=False,
+        sales_name=config.sales_name, marketing_name=config.marketing_name, prompted_through=schedule.opens_at,
     )
     if round_id is None:
         return None

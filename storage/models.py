@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -202,6 +204,7 @@ class WorkspaceConfig(Base):
         CheckConstraint("anonymity_threshold >= 3", name="anonymity_floor"),
         CheckConstraint("comment_threshold >= anonymity_threshold", name="comment_floor"),
         CheckConstraint("pulse_cadence IN ('weekly', 'biweekly')", name="cadence"),
+        CheckConstraint("lead_quality_target_kind IN ('average', 'good')", name="lead_quality_target_kind"),
     )
 
     team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"), primary_key=True)
@@ -245,6 +248,15 @@ class WorkspaceConfig(Base):
     lead_rate_after_days: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # What both teams mean by a qualified lead: shown in the rating form, linked from the digest.
     qualified_lead_definition: Mapped[str | None] = mapped_column(Text)
+    # ISO weeks ("2026-W52") in which no pulse round opens (holidays): the digest says why it has no pulse.
+    skipped_pulse_weeks: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # How long a messaging ask stays open unless the asker says otherwise.
+    ask_open_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")
+    # Targets leaders read the digest against (None: no target): the alignment index (0–100), and lead
+    # quality as an average rating (1–5) or a share of good (4–5) ratings (0–100).
+    alignment_target: Mapped[int | None] = mapped_column(Integer)
+    lead_quality_target: Mapped[float | None] = mapped_column(Float)
+    lead_quality_target_kind: Mapped[str] = mapped_column(String(8), default="average", server_default="average")
 
 
 class Admin(Base):
@@ -291,7 +303,11 @@ class PulseRound(Base):
     questions: Mapped[list[str]] = mapped_column(JSON)
     sales_name: Mapped[str] = mapped_column(String(40))
     marketing_name: Mapped[str] = mapped_column(String(40))
-    reminders_queued: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Each person is prompted and reminded at their own local time (the ledger's prompt_at and remind_at).
+    # The clock claims the time up to which it has queued them (a conditional UPDATE from the old value), so
+    # two clocks never queue one person's prompt or reminder twice.
+    prompted_through: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminded_through: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class PulseParticipation(Base):
@@ -310,6 +326,30 @@ class PulseParticipation(Base):
     user_id: Mapped[str] = mapped_column(String(32))
     side: Mapped[str] = mapped_column(String(9))
     answered_via: Mapped[str | None] = mapped_column(String(5))
+    # When this person is prompted and reminded: the schedule's day and time in their own time zone.
+    prompt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Away when their prompt or reminder came (time off): not prompted or reminded, not counted as asked.
+    # Only the fact, never why or until when.
+    away: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class Person(Base):
+    """What Crossfeed knows of a person's time: their Slack time zone and status (from `users.info`, kept
+    current by the `user_change` event) and time off they declared with `/pulse away until DATE`."""
+
+    __tablename__ = "people"
+
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name, as Slack's `tz`
+    status_text: Mapped[str | None] = mapped_column(String(150))
+    status_emoji: Mapped[str | None] = mapped_column(String(100))
+    status_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: the status doesn't expire
+    # Declared time off: away through this date (inclusive, in their own zone).
+    away_until: Mapped[date | None] = mapped_column(Date)
+    # When Slack last told us their zone and status (None: never asked yet).
+    profile_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class PulseAnswer(Base):

@@ -39,6 +39,8 @@ class Message:
     dedupe_key: str
     channel: str | None
     payload: dict
+    # Not sent before this moment (a reminder held for the start of the person's working hours).
+    not_before: datetime | None = None
 
 
 def home_refresh(user_id: str) -> Message:
@@ -57,7 +59,8 @@ def enqueue(*, session: Session, team_id: str, messages: Iterable[Message], now:
         return
     session.execute(_enqueue_statement(session.get_bind().dialect.name), [
         dict(team_id=team_id, kind=m.kind, dedupe_key=m.dedupe_key, channel=m.channel, payload=m.payload,
-             status="pending", attempts=0, requests=1, next_attempt_at=now, created_at=now)
+             status="pending", attempts=0, requests=1, next_attempt_at=max(now, m.not_before or now),
+             created_at=now)
         for m in by_key.values()
     ])
     session.info[QUEUED] = True
@@ -82,7 +85,8 @@ def enqueue_once(*, session: Session, team_id: str, message: Message, now: datet
     True if this call queued it."""
     queued = claim_new(session, OutboxMessage, unique=["team_id", "dedupe_key"], values=dict(
         team_id=team_id, kind=message.kind, dedupe_key=message.dedupe_key, channel=message.channel,
-        payload=message.payload, status="pending", attempts=0, requests=1, next_attempt_at=now, created_at=now))
+        payload=message.payload, status="pending", attempts=0, requests=1,
+        next_attempt_at=max(now, message.not_before or now), created_at=now))
     if queued is not None:
         session.info[QUEUED] = True
     return queued is not None

@@ -51,15 +51,15 @@ def last_closed_round(*, session: Session, team_id: str, now: datetime) -> Pulse
 def rounds_due_for_reminders(*, session: Session, now: datetime) -> Sequence[PulseRound]:
     return session.scalars(
         select(PulseRound).where(
-            PulseRound.reminders_queued.is_(False), PulseRound.remind_at <= now, PulseRound.closes_at > now
+            PulseRound.reminded_through.is_(None), PulseRound.remind_at <= now, PulseRound.closes_at > now
         )
     ).all()
 
 
 def claim_reminders(*, session: Session, round_id: int) -> bool:
     """Mark the round's reminders as queued; only one caller ever wins."""
-    return claim_one(session, PulseRound, where=(PulseRound.id == round_id) & PulseRound.reminders_queued.is_(False),
-                     values=dict(reminders_queued=True))
+    return claim_one(session, PulseRound, where=(PulseRound.id == round_id) & PulseRound.reminded_through.is_(None),
+                     values=dict(reminded_through=PulseRound.closes_at))
 
 
 def enrol_team_members(*, session: Session, team_id: str, round_id: int) -> list[str]:

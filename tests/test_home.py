@@ -73,7 +73,7 @@ def pulse_round(crossfeed, period, opens_at, *, answered=(), hours=72):
         round_id = pulse_store.create_round(
             session=session, team_id=TEAM, period=period, opens_at=opens_at, remind_at=opens_at + timedelta(days=1),
             closes_at=opens_at + timedelta(hours=hours), questions=list(DEFAULT_QUESTIONS), sales_name="Sales",
-            marketing_name="Marketing", reminders_queued=False)
+            marketing_name="Marketing")
         pulse_store.enrol_team_members(session=session, team_id=TEAM, round_id=round_id)
         for user in answered:
             pulse_store.mark_answered(session=session, round_id=round_id, user_ids=[user])
