@@ -118,11 +118,15 @@ def _pulse(session: Session, found: store.PersonRow, user_id: str, now: datetime
     also = answered_rounds(session=session, secret=secret, user_id=user_id, round_ids=unmarked) if unmarked else set()
     answered = {turn.round_id for turn in found.turns if turn.marked} | also
     open_turn = next((turn for turn in found.turns if turn.round_id == found.open_round_id), None)
-    waiting = open_turn.closes_at if open_turn is not None and open_turn.round_id not in answered else None
+    # It waits for them from their own opening time, unless they were away when it went out.
+    waiting = (open_turn.closes_at if open_turn is not None and open_turn.round_id not in answered
+               and not open_turn.away and (open_turn.prompt_at is None or open_turn.prompt_at <= now) else None)
+    asked = [turn for turn in found.turns if not turn.away or turn.round_id in answered]
     return waiting, PulseRecord(
         turns=tuple(PulseTurn(turn.period, turn.closes_at, turn.round_id in answered,
-                              turn.opens_at <= now < turn.closes_at) for turn in found.turns[:limit]),
-        asked=len(found.turns), answered=len(answered),
+                              turn.opens_at <= now < turn.closes_at, away=turn.away and turn.round_id not in answered)
+                    for turn in found.turns[:limit]),
+        asked=len(asked), answered=len(answered),
     )
 
 

@@ -7,14 +7,24 @@ import hmac
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session
 
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
-from bot.results.pulse import COMMENT_MAX, SCALE, PulseButtonValue, PulseFormState, PulsePrompt, PulseResults, TeamPulse
+from bot.people import people_times
+from bot.results.pulse import (
+    AWAY_TEXT,
+    COMMENT_MAX,
+    SCALE,
+    PulseButtonValue,
+    PulseFormState,
+    PulsePrompt,
+    PulseResults,
+    TeamPulse,
+)
 from bot.zones import UTC_ZONE, zone_named
 from storage import outbox
 from storage import pulse as store
@@ -89,41 +99,81 @@ def workspace_zone(config: WorkspaceConfig, default: str | None) -> ZoneInfo:
 
 @dataclass(frozen=True)
 class PulseSchedule:
-    period: str
-    opens_at: datetime
-    remind_at: datetime
-    closes_at: datetime
+    """One workspace week's round: each person opens it at the schedule's day and time in their own zone.
 
-
-def scheduled_round(config: WorkspaceConfig, now: datetime, *, default_zone: str | None = None) -> PulseSchedule | None:
-    """This week's round as the workspace's schedule has it (None in an off week of a biweekly cadence).
-
-    The opening comes from a cron trigger in the workspace time zone, so 10:00 stays 10:00 local
-    across a DST change.
+    The round's window runs from the first person's opening to the last one's plus how long a round stays
+    open, so everyone has at least that long; the period is the ISO week in the workspace's zone.
     """
-    zone = workspace_zone(config, default_zone)
-    local = now.astimezone(zone)
-    monday = datetime(local.year, local.month, local.day, tzinfo=zone) - timedelta(days=local.weekday())
+
+    period: str
+    monday: date  # the week's Monday, in the workspace's zone
+    day: str
+    at: time
+    reminder: timedelta
+    open_for: timedelta
+    zones: tuple[ZoneInfo, ...]
+
+    def opening_in(self, zone: ZoneInfo) -> datetime:
+        """The schedule's day and time in `zone`, in this week: 10:00 stays 10:00 there across a DST change."""
+        trigger = CronTrigger(day_of_week=self.day, hour=self.at.hour, minute=self.at.minute, timezone=zone)
+        return trigger.get_next_fire_time(None, datetime.combine(self.monday, time(), tzinfo=zone))
+
+    def reminder_in(self, zone: ZoneInfo) -> datetime | None:
+        """When someone in `zone` is reminded; None when that would be after the round closes."""
+        remind_at = self.opening_in(zone) + self.reminder
+        return remind_at if remind_at < self.closes_at else None
+
+    @property
+    def opens_at(self) -> datetime:
+        return min(self.opening_in(zone) for zone in self.zones)
+
+    @property
+    def remind_at(self) -> datetime:
+        return self.opens_at + self.reminder
+
+    @property
+    def closes_at(self) -> datetime:
+        return max(self.opening_in(zone) for zone in self.zones) + self.open_for
+
+
+def week_schedule(config: WorkspaceConfig, monday: date, zones: Iterable[ZoneInfo]) -> PulseSchedule | None:
+    """The round of the week starting `monday` (workspace zone); None in a biweekly off week or a skipped week."""
     if config.pulse_cadence == "biweekly" and (monday.toordinal() // 7) % 2:
         return None
-    hour, minute = (int(part) for part in config.pulse_time.split(":"))
-    trigger = CronTrigger(day_of_week=config.pulse_day, hour=hour, minute=minute, timezone=zone)
-    opens_at = trigger.get_next_fire_time(None, monday)
     year, week, _ = monday.isocalendar()
-    if f"{year}-W{week:02d}" in (config.skipped_pulse_weeks or ()):
+    period = f"{year}-W{week:02d}"
+    if period in (config.skipped_pulse_weeks or ()):
         return None  # an admin skipped this week (a holiday week): no round opens
-    return PulseSchedule(
-        period=f"{year}-W{week:02d}",
-        opens_at=opens_at,
-        remind_at=opens_at + timedelta(hours=config.pulse_reminder_hours),
-        closes_at=opens_at + timedelta(hours=config.pulse_open_hours),
-    )
+    return PulseSchedule(period=period, monday=monday, day=config.pulse_day, at=time.fromisoformat(config.pulse_time),
+                         reminder=timedelta(hours=config.pulse_reminder_hours),
+                         open_for=timedelta(hours=config.pulse_open_hours),
+                         zones=tuple(sorted(set(zones), key=str)))
 
 
-def next_opening(config: WorkspaceConfig, now: datetime, *, default_zone: str | None = None) -> datetime:
-    """When the next round opens, for telling people."""
-    for weeks in range(3):
-        schedule = scheduled_round(config, now + timedelta(weeks=weeks), default_zone=default_zone)
+def scheduled_round(config: WorkspaceConfig, now: datetime, *, default_zone: str | None = None,
+                    zones: Iterable[ZoneInfo] = ()) -> PulseSchedule | None:
+    """The round open at `now`, else this week's (None in an off week), for people in these zones.
+
+    With people east of the workspace, next week's round can open before this week ends locally (a Monday
+    09:00 in Sydney is Sunday in San Francisco), so next week is asked too.
+    """
+    zone = workspace_zone(config, default_zone)
+    zones = tuple(zones) or (zone,)
+    local = now.astimezone(zone).date()
+    monday = local - timedelta(days=local.weekday())
+    this_week = week_schedule(config, monday, zones)
+    for schedule in (this_week, week_schedule(config, monday + timedelta(weeks=1), zones)):
+        if schedule is not None and schedule.opens_at <= now < schedule.closes_at:
+            return schedule
+    return this_week
+
+
+def next_opening(config: WorkspaceConfig, now: datetime, *, default_zone: str | None = None,
+                 zone: ZoneInfo | None = None) -> datetime:
+    """When the next round opens for someone in `zone` (the workspace's by default), for telling people."""
+    zones = (zone,) if zone else ()
+    for weeks in range(4):
+        schedule = scheduled_round(config, now + timedelta(weeks=weeks), default_zone=default_zone, zones=zones)
         if schedule and schedule.opens_at > now:
             return schedule.opens_at
     return now
@@ -136,33 +186,73 @@ class OpenedRound:
     asked: int
 
 
+def _zones(config: WorkspaceConfig, names: Iterable[str | None], default_zone: str | None) -> list[ZoneInfo]:
+    fallback = workspace_zone(config, default_zone)
+    return [zone_named(name) or fallback for name in names]
+
+
 def open_due_round(*, session: Session, team_id: str, now: datetime, default_zone: str | None = None
                    ) -> OpenedRound | None:
-    """Open this period's round if it is due and not open yet: enrol both teams and queue their DMs.
+    """Open this period's round once the first person's opening time has come: write its ledger, with each
+    person's own prompt and reminder times (their prompts go out from `queue_due_prompts`).
 
     The round is unique per workspace and period, so of two clocks racing only one enrols anyone;
     a round missed while the app was down opens once, late, as long as it would still be open.
     """
     config = workspace_config(session=session, team_id=team_id)
-    schedule = scheduled_round(config, now, default_zone=default_zone)
+    zones = _zones(config, store.member_zones(session=session, team_id=team_id), default_zone)
+    schedule = scheduled_round(config, now, default_zone=default_zone, zones=zones)
     if schedule is None or not (schedule.opens_at <= now < schedule.closes_at):
         return None
     round_id = store.create_round(
         session=session, team_id=team_id, period=schedule.period, opens_at=schedule.opens_at,
         remind_at=schedule.remind_at, closes_at=schedule.closes_at,
         questions=list(config.pulse_questions or DEFAULT_QUESTIONS),
-        sales_name=config.sales_name, marketing_name=config.marketing_name, prompted_through=schedule.opens_at,
+        sales_name=config.sales_name, marketing_name=config.marketing_name,
     )
     if round_id is None:
         return None
-    enrolled = store.enrol_team_members(session=session, team_id=team_id, round_id=round_id)
-    # Each person asked gets the prompt, and a Home that shows the pulse waiting for them.
-    outbox.enqueue(session=session, team_id=team_id, now=now, messages=[
-        *(Message(kind="pulse_prompt", dedupe_key=f"pulse:{round_id}:{user_id}", channel=user_id,
-                  payload={"round_id": round_id, "user_id": user_id}) for user_id in enrolled),
-        *(home_refresh(user_id) for user_id in enrolled),
-    ])
-    return OpenedRound(round_id=round_id, period=schedule.period, asked=len(enrolled))
+    members = store.members_with_zones(session=session, team_id=team_id)
+    people = []
+    for (user_id, side, _), zone in zip(members, _zones(config, (m[2] for m in members), default_zone), strict=True):
+        people.append((user_id, side, schedule.opening_in(zone), schedule.reminder_in(zone)))
+    store.enrol(session=session, team_id=team_id, round_id=round_id, people=people)
+    return OpenedRound(round_id=round_id, period=schedule.period, asked=len(people))
+
+
+def _prompts(round_id: int, user_ids: Iterable[str]) -> list[Message]:
+    """Each person's pulse DM, and a Home that shows the pulse waiting for them."""
+    user_ids = list(user_ids)
+    return [*(Message(kind="pulse_prompt", dedupe_key=f"pulse:{round_id}:{user_id}", channel=user_id,
+                      payload={"round_id": round_id, "user_id": user_id}) for user_id in user_ids),
+            *(home_refresh(user_id) for user_id in user_ids)]
+
+
+def _people_due(session: Session, now: datetime, moment, default_zone: str | None):
+    """Each open round with people whose prompt (or reminder) time came since the last run, claimed by this
+    run: (round id, workspace, [(user id, marked away)], their times). Two clocks never get the same window."""
+    for round_id, team_id, since in store.rounds_with_people_due(session=session, now=now, moment=moment):
+        if not store.claim_people_due(session=session, round_id=round_id, since=since, now=now, moment=moment):
+            continue
+        due = store.people_due(session=session, round_id=round_id, since=since, now=now, moment=moment)
+        zone = workspace_zone(workspace_config(session=session, team_id=team_id), default_zone)
+        times = people_times(session=session, team_id=team_id, user_ids=[user for user, _ in due], default_zone=zone)
+        yield round_id, team_id, due, times
+
+
+def queue_due_prompts(*, session: Session, now: datetime, secret: bytes | None = None,
+                      default_zone: str | None = None) -> int:
+    """Queue the pulse DM of each person whose own opening time came; someone away then is marked away instead
+    (no DM, not counted as asked). Whoever already answered (with `/pulse`, before their time) gets no DM."""
+    queued = 0
+    for round_id, team_id, due, times in _people_due(session, now, store.PROMPTS, default_zone):
+        answered = answered_unmarked(session=session, secret=secret, round_id=round_id) if secret else set()
+        away = [user for user, _ in due if user not in answered and times[user].is_away(now)]
+        store.mark_away(session=session, round_id=round_id, user_ids=away)
+        prompted = [user for user, _ in due if user not in answered and user not in away]
+        outbox.enqueue(session=session, team_id=team_id, now=now, messages=_prompts(round_id, prompted))
+        queued += len(prompted)
+    return queued
 
 
 def answered_unmarked(*, session: Session, secret: bytes, round_id: int) -> set[str]:
@@ -213,26 +303,44 @@ def answered_rounds(*, session: Session, secret: bytes | None, user_id: str, rou
                                  keys_by_round={r: respondent_key(secret, r, user_id) for r in round_ids})
 
 
-def queue_due_reminders(*, session: Session, now: datetime, secret: bytes | None = None) -> int:
-    """Queue one reminder DM for each person who has not answered a round whose reminder time came.
+def queue_due_reminders(*, session: Session, now: datetime, secret: bytes | None = None,
+                        default_zone: str | None = None) -> int:
+    """Queue one reminder DM to each person whose own reminder time came and who hasn't answered.
 
+    Away is asked again then: someone away now is marked away (no reminder); someone who was away at their
+    opening and is back gets the pulse itself, late, and counts as asked again.
     With the secret, whoever answered is skipped even if their mark isn't written yet (and a due
     batch of marks is written first); without it (a clock given no Slack secret or PULSE_KEY) only
     the ledger counts, so at most a batch's worth of people who answered get an extra reminder.
     """
     queued = 0
-    for pulse_round in store.rounds_due_for_reminders(session=session, now=now):
-        if not store.claim_reminders(session=session, round_id=pulse_round.id):
-            continue
-        flush_answered_marks(session=session, secret=secret, round_id=pulse_round.id)
-        answered = answered_unmarked(session=session, secret=secret, round_id=pulse_round.id) if secret else set()
-        reminders = [Message(kind="pulse_reminder", dedupe_key=f"pulse-reminder:{pulse_round.id}:{user_id}",
-                             channel=user_id, payload={"round_id": pulse_round.id, "user_id": user_id})
-                     for user_id in store.unmarked_participants(session=session, round_id=pulse_round.id)
-                     if user_id not in answered]
-        outbox.enqueue(session=session, team_id=pulse_round.team_id, messages=reminders, now=now)
-        queued += len(reminders)
+    for round_id, team_id, due, times in _people_due(session, now, store.REMINDERS, default_zone):
+        flush_answered_marks(session=session, secret=secret, round_id=round_id)
+        answered = answered_unmarked(session=session, secret=secret, round_id=round_id) if secret else set()
+        waiting = [(user, was_away) for user, was_away in due if user not in answered]
+        away = [user for user, was_away in waiting if not was_away and times[user].is_away(now)]
+        back = [user for user, was_away in waiting if was_away and not times[user].is_away(now)]
+        reminded = [user for user, was_away in waiting if not was_away and user not in away]
+        store.mark_away(session=session, round_id=round_id, user_ids=away)
+        store.mark_away(session=session, round_id=round_id, user_ids=back, away=False)
+        reminders = [Message(kind="pulse_reminder", dedupe_key=f"pulse-reminder:{round_id}:{user_id}",
+                             channel=user_id, payload={"round_id": round_id, "user_id": user_id})
+                     for user_id in reminded]
+        outbox.enqueue(session=session, team_id=team_id, messages=[*reminders, *_prompts(round_id, back)], now=now)
+        queued += len(reminders) + len(back)
     return queued
+
+
+def rejoin_open_round(*, session: Session, team_id: str, user_id: str, now: datetime) -> bool:
+    """Someone back from time off (`/pulse back`) while a round is open that marked them away: they count as
+    asked again and get the pulse now. True if they did."""
+    pulse_round = store.open_round(session=session, team_id=team_id, now=now)
+    ledger = store.participation(session=session, round_id=pulse_round.id, user_id=user_id) if pulse_round else None
+    if ledger is None or not ledger.away:
+        return False
+    store.mark_away(session=session, round_id=pulse_round.id, user_ids=[user_id], away=False)
+    outbox.enqueue(session=session, team_id=team_id, now=now, messages=_prompts(pulse_round.id, [user_id]))
+    return True
 
 
 def reminder_state(*, session: Session, round_id: int, user_id: str, now: datetime,
@@ -240,7 +348,7 @@ def reminder_state(*, session: Session, round_id: int, user_id: str, now: dateti
     """When the round closes, if this person should still be reminded; None if they answered or it closed."""
     pulse_round = store.pulse_round(session=session, round_id=round_id)
     ledger = store.participation(session=session, round_id=round_id, user_id=user_id)
-    if pulse_round is None or ledger is None or now >= pulse_round.closes_at:
+    if pulse_round is None or ledger is None or ledger.away or now >= pulse_round.closes_at:
         return None
     if has_answered(session=session, secret=secret, round_id=round_id, user_id=user_id):
         return None
@@ -259,7 +367,7 @@ def prompt_for(*, session: Session, round_id: int, user_id: str, secret: bytes |
         return None
     key = respondent_key(secret, round_id, user_id) if secret else None
     return PulsePrompt(
-        round_id=round_id, side=ledger.side,
+        round_id=round_id, side=ledger.side, away=ledger.away,
         questions=tuple(phrase(q, pulse_round, ledger.side) for q in pulse_round.questions),
         comment_prompt=phrase(COMMENT_PROMPT, pulse_round, ledger.side),
         chosen=store.answers_of(session=session, round_id=round_id, respondent=key) if key else {},
@@ -280,6 +388,9 @@ def _open_round_for(*, session: Session, team_id: str, round_id: int, user_id: s
     ledger = store.participation(session=session, round_id=round_id, user_id=user_id)
     if ledger is None:
         raise NotAllowed("This pulse wasn't sent to you: it goes to the sales and marketing teams.")
+    if ledger.away:
+        # Away people aren't counted as asked, so an answer from them would count against nobody.
+        raise NotAllowed(AWAY_TEXT)
     return pulse_round, ledger
 
 
@@ -320,10 +431,15 @@ def pulse_form_state(*, session: Session, team_id: str, user_id: str, now: datet
         config = workspace_config(session=session, team_id=team_id)
         if not team_members(session=session, team_id=team_id):
             return PulseFormState("not_set_up")
-        return PulseFormState("none_open", next_opening=next_opening(config, now, default_zone=default_zone))
+        zone = people_times(session=session, team_id=team_id, user_ids=[user_id],
+                            default_zone=workspace_zone(config, default_zone))[user_id].zone
+        return PulseFormState("none_open", next_opening=next_opening(config, now, default_zone=default_zone,
+                                                                     zone=zone))
     prompt = prompt_for(session=session, round_id=pulse_round.id, user_id=user_id, secret=secret)
     if prompt is None:
         return PulseFormState("not_asked", closes_at=pulse_round.closes_at)
+    if prompt.away:
+        return PulseFormState("away", closes_at=pulse_round.closes_at)
     return PulseFormState("open", prompt=prompt, closes_at=pulse_round.closes_at)
 
 

@@ -22,7 +22,7 @@ from bot.follow_up import queue_due_follow_ups, teams_with_follow_ups_due
 from bot.handoff import route_pending_leads
 from bot.messaging import close_due_asks, queue_due_ask_reminders
 from bot.outbox import Outbox
-from bot.pulse import open_due_round, queue_due_reminders, secret_of
+from bot.pulse import open_due_round, queue_due_prompts, queue_due_reminders, secret_of
 from bot.results.follow_up import FollowUpCounts
 from bot.settings import Settings
 from storage.teams import all_configs
@@ -77,7 +77,10 @@ def open_pulse_rounds(runtime: JobRuntime) -> str:
         if result:
             logger.info("opened pulse %s in %s: %s people asked", result.period, team_id, result.asked)
             opened.append(result)
-    return f"pulse: {len(opened)} round(s) opened, {sum(r.asked for r in opened)} people asked"
+    # Each person's DM goes at their own opening time (the same day and time in their own zone).
+    prompts = _queue(runtime, partial(queue_due_prompts, secret=secret_of(runtime.settings),
+                                      default_zone=runtime.settings.workspace_timezone))
+    return f"pulse: {len(opened)} round(s) opened, {sum(r.asked for r in opened)} people asked, {prompts} prompted"
 
 
 def _queue(runtime: JobRuntime, queue: Callable[..., int]) -> int:
@@ -89,7 +92,8 @@ def _queue(runtime: JobRuntime, queue: Callable[..., int]) -> int:
 def send_pulse_reminders(runtime: JobRuntime) -> str:
     """Queue one reminder to each person who has not answered a round whose reminder time came."""
     secret = secret_of(runtime.settings)  # to skip people whose "answered" mark isn't written yet
-    return f"reminders: {_queue(runtime, partial(queue_due_reminders, secret=secret))} queued"
+    queue = partial(queue_due_reminders, secret=secret, default_zone=runtime.settings.workspace_timezone)
+    return f"reminders: {_queue(runtime, queue)} queued"
 
 
 def close_messaging_asks(runtime: JobRuntime) -> str:

@@ -50,6 +50,8 @@ class PulseTurnRow:
     opens_at: datetime
     closes_at: datetime
     marked: bool  # the ledger says they answered (it is written in batches, so unmarked may still be answered)
+    away: bool = False  # they were away when it went out: not asked
+    prompt_at: datetime | None = None  # when it goes to them (their own opening time)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def _person_statement() -> Select:
                owns_open_leads_clause(team_id, user_id).label("owns_open_leads"),
                leads_since_clause(team_id, since).label("leads_lately"),
                PulseRound.id.label("round_id"), PulseRound.period, PulseRound.opens_at, PulseRound.closes_at,
-               PulseParticipation.answered_via)
+               PulseParticipation.answered_via, PulseParticipation.away, PulseParticipation.prompt_at)
         .select_from(WorkspaceConfig)
         .outerjoin(PulseParticipation, and_(PulseParticipation.team_id == WorkspaceConfig.team_id,
                                             PulseParticipation.user_id == user_id))
@@ -113,7 +115,8 @@ def person(*, session: Session, team_id: str, user_id: str, now: datetime, since
         set_up=bool(first.set_up), in_sales_team=bool(first.in_sales_team), open_round_id=first.open_round_id,
         heard_back=bool(first.heard_back), owns_open_actions=bool(first.owns_open_actions),
         owns_open_leads=bool(first.owns_open_leads), leads_lately=bool(first.leads_lately),
-        turns=tuple(PulseTurnRow(row.round_id, row.period, row.opens_at, row.closes_at, row.answered_via is not None)
+        turns=tuple(PulseTurnRow(row.round_id, row.period, row.opens_at, row.closes_at, row.answered_via is not None,
+                                 bool(row.away), row.prompt_at)
                     for row in rows if row.round_id is not None),
     )
 

@@ -9,7 +9,7 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_one
-from storage.models import PulseAnswer, PulseComment, PulseParticipation, PulseRound, TeamMember
+from storage.models import Person, PulseAnswer, PulseComment, PulseParticipation, PulseRound, TeamMember
 from storage.queries import dialect_insert
 
 # The ledger's mark: this person answered (not how or when; that would help link them to their answers).
@@ -48,31 +48,80 @@ def last_closed_round(*, session: Session, team_id: str, now: datetime) -> Pulse
     )
 
 
-def rounds_due_for_reminders(*, session: Session, now: datetime) -> Sequence[PulseRound]:
-    return session.scalars(
-        select(PulseRound).where(
-            PulseRound.reminded_through.is_(None), PulseRound.remind_at <= now, PulseRound.closes_at > now
-        )
-    ).all()
+def member_zones(*, session: Session, team_id: str) -> set[str | None]:
+    """The time zones the workspace's team members are in (None: someone whose zone isn't known yet)."""
+    return set(session.scalars(
+        select(Person.timezone).distinct().select_from(TeamMember)
+        .outerjoin(Person, and_(Person.team_id == TeamMember.team_id, Person.user_id == TeamMember.user_id))
+        .where(TeamMember.team_id == team_id)
+    ))
 
 
-def claim_reminders(*, session: Session, round_id: int) -> bool:
-    """Mark the round's reminders as queued; only one caller ever wins."""
-    return claim_one(session, PulseRound, where=(PulseRound.id == round_id) & PulseRound.reminded_through.is_(None),
-                     values=dict(reminded_through=PulseRound.closes_at))
+def members_with_zones(*, session: Session, team_id: str) -> list[tuple[str, str, str | None]]:
+    """(user id, side, time zone or None) of every team member, in the order they joined."""
+    return [tuple(row) for row in session.execute(
+        select(TeamMember.user_id, TeamMember.side, Person.timezone).select_from(TeamMember)
+        .outerjoin(Person, and_(Person.team_id == TeamMember.team_id, Person.user_id == TeamMember.user_id))
+        .where(TeamMember.team_id == team_id).order_by(TeamMember.id)
+    ).all()]
 
 
-def enrol_team_members(*, session: Session, team_id: str, round_id: int) -> list[str]:
-    """Copy today's team members into the round's ledger; returns who was enrolled."""
-    members = session.execute(
-        select(TeamMember.user_id, TeamMember.side).where(TeamMember.team_id == team_id).order_by(TeamMember.id)
-    ).all()
-    if members:
+def enrol(*, session: Session, team_id: str, round_id: int,
+          people: Sequence[tuple[str, str, datetime, datetime | None]]) -> None:
+    """Write the round's ledger: (user id, side, when they are prompted, when reminded) for each person asked."""
+    if people:
         session.execute(
             dialect_insert(session, PulseParticipation).on_conflict_do_nothing(),
-            [dict(team_id=team_id, round_id=round_id, user_id=user_id, side=side) for user_id, side in members],
+            [dict(team_id=team_id, round_id=round_id, user_id=user_id, side=side, prompt_at=prompt_at,
+                  remind_at=remind_at) for user_id, side, prompt_at, remind_at in people],
         )
-    return [user_id for user_id, _ in members]
+
+
+# The two per-person moments of a round, and the round's column saying up to when each was queued.
+PROMPTS = (PulseParticipation.prompt_at, PulseRound.prompted_through)
+REMINDERS = (PulseParticipation.remind_at, PulseRound.reminded_through)
+
+
+def rounds_with_people_due(*, session: Session, now: datetime, moment=PROMPTS
+                           ) -> list[tuple[int, str, datetime | None]]:
+    """(round id, workspace, queued through) of open rounds with someone whose prompt (or reminder) time came
+    after what was queued already."""
+    person_at, through = moment
+    return [tuple(row) for row in session.execute(
+        select(PulseRound.id, PulseRound.team_id, through).distinct()
+        .join(PulseParticipation, PulseParticipation.round_id == PulseRound.id)
+        .where(PulseRound.opens_at <= now, PulseRound.closes_at > now, person_at <= now,
+               or_(through.is_(None), person_at > through))
+    ).all()]
+
+
+def claim_people_due(*, session: Session, round_id: int, since: datetime | None, now: datetime,
+                     moment=PROMPTS) -> bool:
+    """Move the round's "queued through" from `since` to `now`: the one caller that does queues that window."""
+    _, through = moment
+    was = through.is_(None) if since is None else through == since
+    return claim_one(session, PulseRound, where=(PulseRound.id == round_id) & was, values={through.key: now})
+
+
+def people_due(*, session: Session, round_id: int, since: datetime | None, now: datetime, moment=PROMPTS
+               ) -> list[tuple[str, bool]]:
+    """(user id, away) of the people not marked answered whose prompt (or reminder) time is in (since, now]."""
+    person_at, _ = moment
+    window = person_at <= now if since is None else and_(person_at > since, person_at <= now)
+    return [tuple(row) for row in session.execute(
+        select(PulseParticipation.user_id, PulseParticipation.away)
+        .where(PulseParticipation.round_id == round_id, PulseParticipation.answered_via.is_(None), window)
+        .order_by(PulseParticipation.id)
+    ).all()]
+
+
+def mark_away(*, session: Session, round_id: int, user_ids: Iterable[str], away: bool = True) -> None:
+    """Mark people away (or back) in the round's ledger: only the fact, never why or until when."""
+    ids = sorted(set(user_ids))
+    if ids:
+        session.execute(update(PulseParticipation)
+                        .where(PulseParticipation.round_id == round_id, PulseParticipation.user_id.in_(ids))
+                        .values(away=away).execution_options(synchronize_session=False))
 
 
 def participation(*, session: Session, round_id: int, user_id: str) -> PulseParticipation | None:
@@ -93,8 +142,10 @@ def unmarked_participants(*, session: Session, round_id: int) -> list[str]:
 
 
 def asked_count(*, session: Session, round_id: int) -> int:
+    """How many were asked: everyone enrolled but those away."""
     return session.scalar(
-        select(func.count()).select_from(PulseParticipation).where(PulseParticipation.round_id == round_id)
+        select(func.count()).select_from(PulseParticipation)
+        .where(PulseParticipation.round_id == round_id, PulseParticipation.away.is_(False))
     )
 
 
@@ -208,10 +259,11 @@ def respondents_by_side(*, session: Session, round_id: int) -> dict[str, int]:
 
 
 def asked_by_side(*, session: Session, round_id: int) -> dict[str, int]:
-    """side → how many were asked. How many answered comes from the answers, never from the ledger."""
+    """side → how many were asked (those away don't count). How many answered comes from the answers, never from
+    the ledger."""
     return dict(session.execute(
         select(PulseParticipation.side, func.count())
-        .where(PulseParticipation.round_id == round_id)
+        .where(PulseParticipation.round_id == round_id, PulseParticipation.away.is_(False))
         .group_by(PulseParticipation.side)
     ).all())
 

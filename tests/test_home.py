@@ -74,7 +74,9 @@ def pulse_round(crossfeed, period, opens_at, *, answered=(), hours=72):
             session=session, team_id=TEAM, period=period, opens_at=opens_at, remind_at=opens_at + timedelta(days=1),
             closes_at=opens_at + timedelta(hours=hours), questions=list(DEFAULT_QUESTIONS), sales_name="Sales",
             marketing_name="Marketing")
-        pulse_store.enrol_team_members(session=session, team_id=TEAM, round_id=round_id)
+        members = pulse_store.members_with_zones(session=session, team_id=TEAM)
+        pulse_store.enrol(session=session, team_id=TEAM, round_id=round_id,
+                          people=[(user, side, opens_at, None) for user, side, _ in members])
         for user in answered:
             pulse_store.mark_answered(session=session, round_id=round_id, user_ids=[user])
     return round_id

@@ -45,7 +45,7 @@ def test_a_round_of_several_batches_prompts_each_member_exactly_once_despite_429
     with freeze_time(OPENING + timedelta(minutes=5)):
         retry = crossfeed.outbox.deliver_due()
 
-    assert summary == "pulse: 1 round(s) opened, 120 people asked"
+    assert summary == "pulse: 1 round(s) opened, 120 people asked, 120 prompted"
     assert len(first_pass) == 113, "7 failed on the first pass: 429s were waited out by the client"
     assert retry.sent == 7
     assert sorted(delivered(fake_slack)) == EVERYONE

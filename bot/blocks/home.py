@@ -126,6 +126,7 @@ def _activity(summary: HomeSummary) -> list[Block]:
     record = summary.pulse_record
     if record.asked:
         lines = [f":white_check_mark: {turn.period}: answered" if turn.answered
+                 else f":palm_tree: {turn.period}: away" if turn.away
                  else f":hourglass: {turn.period}: open until {local_time(turn.closes_at)}" if turn.open
                  else f":heavy_minus_sign: {turn.period}: missed" for turn in record.turns]
         rounds = "the round" if record.asked == 1 else f"the {record.asked} rounds"

@@ -26,6 +26,7 @@ from bot.blocks.loop import log_action_button
 from bot.results import RecordId
 from bot.results.actions import ActionPrompt
 from bot.results.pulse import (
+    AWAY_TEXT,
     COMMENT_MAX,
     SCALE,
     PulseButtonValue,
@@ -134,6 +135,8 @@ def pulse_state_message(state: PulseFormState) -> tuple[str, list[Block]]:
                 "`/alignment team add @people marketing` (`/alignment help` lists everything).")
     elif state.status == "none_open":
         text = f"No pulse is open right now. The next one opens {local_time(state.next_opening)}."
+    elif state.status == "away":
+        text = AWAY_TEXT
     elif state.status == "not_asked":
         text = ("This pulse went to the sales and marketing teams, and you're in neither. "
                 "An admin can add you in `/alignment setup` or with `/alignment team add`.")

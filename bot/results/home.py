@@ -63,6 +63,7 @@ class PulseTurn:
     closes_at: datetime
     answered: bool
     open: bool
+    away: bool = False  # away when it went out: not asked, not missed
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,10 @@ class PulseButtonValue(BaseModel):
     s: int | None = Field(default=None, ge=1, le=5)
 
 
+AWAY_TEXT = ("You were away when this pulse went out, so it isn't waiting for you and nobody counts you as "
+             "missing it. Back already? `/pulse back`, and it's yours to answer.")
+
+
 @dataclass(frozen=True)
 class PulsePrompt:
     """What one person's pulse DM (or `/pulse` form) shows, with their current answers."""
@@ -31,6 +35,7 @@ class PulsePrompt:
     comment: str | None
     closes_at: datetime
     threshold: int
+    away: bool = False  # marked away in this round: not counted as asked, so not theirs to answer
 
     @property
     def has_comment(self) -> bool:
@@ -41,7 +46,7 @@ class PulsePrompt:
 class PulseFormState:
     """What `/pulse` can do for this person now."""
 
-    status: str  # "not_set_up" | "none_open" | "not_asked" | "open"
+    status: str  # "not_set_up" | "none_open" | "not_asked" | "away" | "open"
     prompt: PulsePrompt | None = None
     next_opening: datetime | None = None
     closes_at: datetime | None = None

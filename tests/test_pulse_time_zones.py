@@ -1,0 +1,197 @@
+"""Each person's own time: the pulse reaches people at 10:00 in their own Slack time zone, and away people are
+left alone, driven through the clock's own job table (`tests/clock_kit.TurnedClock`) under freezegun.
+
+The workspace is in New York; its sales team has a rep in Sydney, one in Berlin and one in San Francisco, and
+its marketing team one marketer in New York. Late October 2026 crosses two DST changes: Berlin leaves summer
+time on Sunday 25 October and San Francisco on Sunday 1 November (Sydney is on summer time throughout).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from storage import people as people_store
+from storage.models import PulseParticipation, PulseRound
+from storage.teams import workspace_config
+from tests.clock_kit import TurnedClock
+from tests.helpers import make_teams
+
+SYDNEY, BERLIN, SF, NY = (ZoneInfo(name) for name in
+                          ("Australia/Sydney", "Europe/Berlin", "America/Los_Angeles", "America/New_York"))
+ZONES = {"USYD": SYDNEY, "UBER": BERLIN, "USFO": SF, "UNYC": NY}
+
+
+def local(zone: ZoneInfo, day: date, hour: int = 10, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+
+
+class Clock:
+    def __init__(self, app, frozen):
+        self.app, self.frozen = app, frozen
+        self.clock = TurnedClock(app.settings)
+
+    def turn_at(self, moment: datetime) -> None:
+        self.frozen.move_to(moment)
+        self.clock.turn()
+        self.app.settle()
+
+    def dms(self, text: str) -> dict[str, int]:
+        """user → how many DMs starting with `text` reached them."""
+        counts: dict[str, int] = {}
+        for call in self.app.fake.calls_to("chat.postMessage", succeeded=True):
+            if call.params.get("text", "").startswith(text):
+                counts[call.params["channel"]] = counts.get(call.params["channel"], 0) + 1
+        return counts
+
+    def prompted(self) -> dict[str, int]:
+        return self.dms("Your weekly alignment pulse")
+
+    def reminded(self) -> dict[str, int]:
+        return self.dms("Reminder: this week's pulse")
+
+
+def rounds(app) -> list[PulseRound]:
+    with app.crossfeed.sessions() as session:
+        return list(session.scalars(select(PulseRound).order_by(PulseRound.opens_at)))
+
+
+def set_zones(app, zones: dict[str, ZoneInfo]) -> None:
+    with app.crossfeed.transaction() as session:
+        for user, zone in zones.items():
+            people_store.save_profile(session=session, team_id="T1", user_id=user, timezone=zone.key,
+                                      status_text=None, status_emoji=None, status_expires_at=None,
+                                      now=datetime.now(NY))
+
+
+def ten_past_in_order(day: date) -> list[datetime]:
+    """A minute past 10:00 on `day` in each person's zone, earliest first (the clock only moves forward)."""
+    return sorted(local(zone, day, 10, 1) for zone in ZONES.values())
+
+
+@pytest.fixture
+def world(running):
+    with freeze_time(local(NY, date(2026, 10, 19), 8)) as frozen:  # Monday of 2026-W43
+        make_teams(running.crossfeed, sales=["USYD", "UBER", "USFO"], marketing=["UNYC"])
+        set_zones(running, ZONES)
+        clock = Clock(running, frozen)
+        try:
+            yield clock
+        finally:
+            clock.clock.stop()
+
+
+# Three Wednesdays: Berlin on summer time (W43), Berlin on winter time (W44), San Francisco too (W45).
+WEDNESDAYS = [date(2026, 10, 21), date(2026, 10, 28), date(2026, 11, 4)]
+
+
+def test_each_person_gets_the_pulse_at_ten_in_their_own_zone_week_after_week_across_dst(world, running):
+    for week, wednesday in enumerate(WEDNESDAYS, start=1):
+        running.fake.reset()
+        openings = sorted((local(zone, wednesday), user) for user, zone in ZONES.items())
+        for opening, user in openings:
+            world.turn_at(opening - timedelta(minutes=1))
+            assert user not in world.prompted(), f"{user} prompted before 10:00 local in week {week}"
+            world.turn_at(opening)
+            assert world.prompted().get(user) == 1, f"{user} not prompted at 10:00 local in week {week}"
+        assert world.prompted() == {user: 1 for user in ZONES}
+        # One round per workspace week, its window running from Sydney's 10:00 to New York's 10:00 + 72 hours.
+        latest = rounds(running)[-1]
+        assert len(rounds(running)) == week
+        assert latest.opens_at == local(SYDNEY, wednesday)
+        assert latest.closes_at == max(local(zone, wednesday) for zone in ZONES.values()) + timedelta(hours=72)
+        # The reminder: 24 hours after each person's own opening, to each once.
+        for opening, user in openings:
+            world.turn_at(opening + timedelta(hours=24) - timedelta(minutes=5))
+            assert user not in world.reminded()
+            world.turn_at(opening + timedelta(hours=24))
+            assert world.reminded().get(user) == 1
+        world.turn_at(local(NY, wednesday + timedelta(days=4), 12))
+        assert world.prompted() == {user: 1 for user in ZONES} and world.reminded() == {user: 1 for user in ZONES}
+
+    # In UTC the openings moved with each place's own DST change, and only then.
+    utc_hours = {user: [ledger_row.prompt_at.hour for ledger_row in ledger_rows(running, user)] for user in ZONES}
+    assert utc_hours["UBER"] == [8, 9, 9]  # CEST (UTC+2), then CET (UTC+1)
+    assert utc_hours["USFO"] == [17, 17, 18]  # PDT (UTC-7) until 1 November, then PST (UTC-8)
+    assert utc_hours["USYD"] == [23, 23, 23]  # AEDT (UTC+11) throughout, the evening before in UTC
+    assert utc_hours["UNYC"] == [14, 14, 15]  # EDT until 1 November, then EST
+
+
+def ledger_rows(app, user: str) -> list[PulseParticipation]:
+    with app.crossfeed.sessions() as session:
+        return list(session.scalars(select(PulseParticipation).join(PulseRound)
+                                    .where(PulseParticipation.user_id == user).order_by(PulseRound.opens_at)))
+
+
+def test_someone_whose_zone_is_not_known_gets_it_at_ten_in_the_workspace_zone(world, running):
+    with running.crossfeed.transaction() as session:
+        people_store.forget_person(session=session, team_id="T1", user_id="USYD")
+    wednesday = WEDNESDAYS[0]
+    world.turn_at(local(BERLIN, wednesday))
+    assert set(world.prompted()) == {"UBER"}
+    world.turn_at(local(NY, wednesday))
+    assert set(world.prompted()) == {"UBER", "USYD", "UNYC"}
+
+
+def test_away_by_status_or_declared_gets_no_prompt_no_reminder_and_is_not_counted(world, running):
+    wednesday = WEDNESDAYS[0]
+    with running.crossfeed.transaction() as session:
+        # Berlin: "Vacationing" until Thursday noon Berlin time; back before the reminder, which brings the pulse.
+        people_store.save_profile(session=session, team_id="T1", user_id="UBER", timezone=BERLIN.key,
+                                  status_text="Vacationing", status_emoji=":palm_tree:",
+                                  status_expires_at=local(BERLIN, wednesday + timedelta(days=1), 9),
+                                  now=datetime.now(NY))
+        # San Francisco: OOO with no expiry: away for the whole round.
+        people_store.save_profile(session=session, team_id="T1", user_id="USFO", timezone=SF.key,
+                                  status_text="OOO - back in November", status_emoji=None, status_expires_at=None,
+                                  now=datetime.now(NY))
+        # Sydney: declared time off through Wednesday, Sydney time (`/pulse away until …`).
+        people_store.save_away_until(session=session, team_id="T1", user_id="USYD", away_until=wednesday)
+
+    for moment in ten_past_in_order(wednesday):
+        world.turn_at(moment)
+    assert set(world.prompted()) == {"UNYC"}
+    marks = {user: row.away for user, row in latest_ledger(running).items()}
+    assert marks == {"USYD": True, "UBER": True, "USFO": True, "UNYC": False}
+
+    # Reminder times: Sydney's time off is over (Thursday in Sydney), Berlin's status has expired: both get the
+    # pulse itself then, and count as asked again; San Francisco is still away: nothing.
+    for moment in ten_past_in_order(wednesday + timedelta(days=1)):
+        world.turn_at(moment)
+    assert world.prompted() == {"UNYC": 1, "USYD": 1, "UBER": 1}
+    assert world.reminded() == {"UNYC": 1}
+    marks = {user: row.away for user, row in latest_ledger(running).items()}
+    assert marks == {"USYD": False, "UBER": False, "USFO": True, "UNYC": False}
+
+    # The away person can't answer (so no answer counts against nobody), and is told why, kindly.
+    reply = running.slack.command("/pulse", "", user="USFO")
+    assert "away when this pulse went out" in reply.body
+
+    # After the close: three were asked, not four.
+    world.turn_at(local(NY, wednesday + timedelta(days=4), 12))
+    reply = running.slack.command("/pulse", "results", user="UNYC")
+    assert "0 of 2 answered" in reply.body and "0 of 1 answered" in reply.body, reply.body
+
+
+def latest_ledger(app) -> dict[str, PulseParticipation]:
+    with app.crossfeed.sessions() as session:
+        latest = session.scalar(select(PulseRound.id).order_by(PulseRound.opens_at.desc()).limit(1))
+        return {row.user_id: row for row in session.scalars(
+            select(PulseParticipation).where(PulseParticipation.round_id == latest))}
+
+
+def test_a_skipped_week_opens_no_round_for_anyone_in_any_zone(world, running):
+    with running.crossfeed.transaction() as session:
+        workspace_config(session=session, team_id="T1").skipped_pulse_weeks = ["2026-W43"]
+    wednesday = WEDNESDAYS[0]
+    for moment in ten_past_in_order(wednesday):
+        world.turn_at(moment)
+    world.turn_at(local(NY, wednesday + timedelta(days=1), 11))
+    assert rounds(running) == [] and world.prompted() == {}
+    for moment in ten_past_in_order(WEDNESDAYS[1]):
+        world.turn_at(moment)
+    assert [r.period for r in rounds(running)] == ["2026-W44"] and len(world.prompted()) == 4
