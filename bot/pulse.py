@@ -255,6 +255,12 @@ def queue_due_prompts(*, session: Session, now: datetime, secret: bytes | None =
     return queued
 
 
+def seal_closed_rounds(*, session: Session, now: datetime) -> int:
+    """Seal the answers of rounds that closed (storage.pulse.seal_answers says why); how many were sealed."""
+    return sum(store.seal_answers(session=session, round_id=round_id)
+               for round_id in store.rounds_to_seal(session=session, now=now))
+
+
 def answered_unmarked(*, session: Session, secret: bytes, round_id: int) -> set[str]:
     """People who have answered the round but whose ledger row isn't marked yet (computed with the secret)."""
     keys = {respondent_key(secret, round_id, user_id): user_id

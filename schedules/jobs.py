@@ -22,7 +22,7 @@ from bot.follow_up import queue_due_follow_ups, teams_with_follow_ups_due
 from bot.handoff import route_pending_leads
 from bot.messaging import close_due_asks, queue_due_ask_reminders
 from bot.outbox import Outbox
-from bot.pulse import open_due_round, queue_due_prompts, queue_due_reminders, secret_of
+from bot.pulse import open_due_round, queue_due_prompts, queue_due_reminders, seal_closed_rounds, secret_of
 from bot.results.follow_up import FollowUpCounts
 from bot.settings import Settings
 from storage.teams import all_configs
@@ -80,6 +80,7 @@ def open_pulse_rounds(runtime: JobRuntime) -> str:
     # Each person's DM goes at their own opening time (the same day and time in their own zone).
     prompts = _queue(runtime, partial(queue_due_prompts, secret=secret_of(runtime.settings),
                                       default_zone=runtime.settings.workspace_timezone))
+    _queue(runtime, seal_closed_rounds)
     return f"pulse: {len(opened)} round(s) opened, {sum(r.asked for r in opened)} people asked, {prompts} prompted"
 
 

@@ -308,6 +308,9 @@ class PulseRound(Base):
     # two clocks never queue one person's prompt or reminder twice.
     prompted_through: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reminded_through: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Once closed, its answers and comments are rewritten in one transaction, in respondent-key order, so neither
+    # their place on disk nor their transaction ids say in which order (or which time zone's wave) they came.
+    answers_sealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PulseParticipation(Base):

@@ -124,6 +124,35 @@ def mark_away(*, session: Session, round_id: int, user_ids: Iterable[str], away:
                         .values(away=away).execution_options(synchronize_session=False))
 
 
+def rounds_to_seal(*, session: Session, now: datetime, limit: int = 5) -> list[int]:
+    """Closed rounds whose answers haven't been sealed yet (a few per run: old rounds are sealed gradually)."""
+    return list(session.scalars(select(PulseRound.id).where(PulseRound.closes_at <= now,
+                                                            PulseRound.answers_sealed.is_(False))
+                                .order_by(PulseRound.closes_at).limit(limit)))
+
+
+def seal_answers(*, session: Session, round_id: int) -> bool:
+    """Rewrite a closed round's answers and comments in one transaction, in respondent-key order.
+
+    While a round is open each answer sits where and when it was written: in arrival order on disk and under its
+    own transaction id, which line up with whose prompt had gone out (people are prompted at their own local
+    time). Rewritten, they share one transaction id and sit in key order, which says nothing about anyone.
+    False if another clock sealed it first.
+    """
+    if not claim_one(session, PulseRound, where=(PulseRound.id == round_id) & PulseRound.answers_sealed.is_(False),
+                     values=dict(answers_sealed=True)):
+        return False
+    for table, order in ((PulseAnswer, (PulseAnswer.respondent, PulseAnswer.question)),
+                         (PulseComment, (PulseComment.respondent,))):
+        columns = [column.key for column in table.__table__.columns]
+        rows = [dict(row._mapping) for row in session.execute(
+            select(*table.__table__.columns).where(table.round_id == round_id).order_by(*order))]
+        session.execute(delete(table).where(table.round_id == round_id))
+        if rows:
+            session.execute(table.__table__.insert(), [{key: row[key] for key in columns} for row in rows])
+    return True
+
+
 def participation(*, session: Session, round_id: int, user_id: str) -> PulseParticipation | None:
     return session.scalar(
         select(PulseParticipation).where(

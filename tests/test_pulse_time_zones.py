@@ -13,13 +13,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from bot.pulse import respondent_key, secret_of
 from storage import people as people_store
 from storage.models import PulseParticipation, PulseRound
 from storage.teams import workspace_config
 from tests.clock_kit import TurnedClock
-from tests.helpers import make_teams
+from tests.helpers import button, make_teams, prompts
 
 SYDNEY, BERLIN, SF, NY = (ZoneInfo(name) for name in
                           ("Australia/Sydney", "Europe/Berlin", "America/Los_Angeles", "America/New_York"))
@@ -195,3 +196,47 @@ def test_a_skipped_week_opens_no_round_for_anyone_in_any_zone(world, running):
     for moment in ten_past_in_order(WEDNESDAYS[1]):
         world.turn_at(moment)
     assert [r.period for r in rounds(running)] == ["2026-W44"] and len(world.prompted()) == 4
+
+
+def test_once_the_round_closes_nothing_on_disk_says_which_zone_answered_first(world, running):
+    """Prompted by zone, people answer by zone: while the round is open the answers sit on disk in that order (and,
+    on PostgreSQL, under transaction ids that fall between the waves' outbox rows). The clock seals a closed
+    round: its answers rewritten in one transaction, in respondent-key order."""
+    wednesday, answered_by = WEDNESDAYS[0], []
+    for moment in ten_past_in_order(wednesday):
+        world.turn_at(moment)
+        dms = prompts(running.fake)
+        for user in [u for u in ZONES if u in dms and u not in answered_by]:
+            running.slack.click(*button(dms[user], 0, 4), user=user, channel=f"D{user}", message_ts="111.222")
+            running.slack.click(*button(dms[user], 1, 2), user=user, channel=f"D{user}", message_ts="111.222")
+            running.settle()
+            answered_by.append(user)
+    secret = secret_of(running.settings)
+    round_id = latest_round_id(running)
+    key_of = {respondent_key(secret, round_id, user): user for user in ZONES}
+    on_disk = list(dict.fromkeys(key_of[key] for key in answer_keys_on_disk(running)))
+    assert on_disk == answered_by  # the premise: Sydney's answers first, by place on disk
+
+    world.turn_at(local(NY, wednesday + timedelta(days=4), 12))  # closed, and sealed by the clock's next run
+    keys = answer_keys_on_disk(running)
+    assert keys == sorted(keys) and len(keys) == 8
+    with running.crossfeed.sessions() as session:
+        assert session.get(PulseRound, round_id).answers_sealed
+        if session.get_bind().dialect.name == "postgresql":
+            assert session.scalar(text("SELECT count(DISTINCT xmin::text) FROM pulse_answers WHERE round_id = :r"),
+                                  {"r": round_id}) == 1
+            assert session.scalar(text("SELECT count(*) FROM pulse_answers a JOIN outbox o ON o.xmin = a.xmin")) == 0
+    # The answers themselves are unchanged.
+    reply = running.slack.command("/pulse", "results", user="UNYC")
+    assert "3 of 3 answered" in reply.body and "4.0" in reply.body, reply.body
+
+
+def latest_round_id(app) -> int:
+    with app.crossfeed.sessions() as session:
+        return session.scalar(select(PulseRound.id).order_by(PulseRound.opens_at.desc()).limit(1))
+
+
+def answer_keys_on_disk(app) -> list[str]:
+    position = "ctid" if app.crossfeed.engine.dialect.name == "postgresql" else "rowid"
+    with app.crossfeed.sessions() as session:
+        return list(session.scalars(text(f"SELECT respondent FROM pulse_answers ORDER BY {position}")))

@@ -36,6 +36,7 @@ def upgrade() -> None:
     with op.batch_alter_table('pulse_rounds', schema=None) as batch_op:
         batch_op.add_column(sa.Column('prompted_through', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('reminded_through', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('answers_sealed', sa.Boolean(), server_default=sa.false(), nullable=False))
 
     # Rounds opened before: everyone was prompted at the opening and reminded at the round's reminder time.
     op.execute("UPDATE pulse_rounds SET prompted_through = opens_at")
@@ -71,6 +72,7 @@ def downgrade() -> None:
         batch_op.add_column(sa.Column('reminders_queued', sa.Boolean(), server_default=sa.false(), nullable=False))
     op.execute("UPDATE pulse_rounds SET reminders_queued = (reminded_through IS NOT NULL)")
     with op.batch_alter_table('pulse_rounds', schema=None) as batch_op:
+        batch_op.drop_column('answers_sealed')
         batch_op.drop_column('reminded_through')
         batch_op.drop_column('prompted_through')
 
