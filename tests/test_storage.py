@@ -5,11 +5,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from storage.db import make_engine, migrate
+from storage.db import alembic_config, make_engine, migrate
 from storage.models import Base
 from tests.helpers import rating_count, ratings
 
@@ -59,3 +60,30 @@ def test_a_failed_statement_keeps_peoples_text_out_of_the_error_and_so_out_of_th
         connection.execute(text("INSERT INTO no_such_table (note) VALUES (:note)"), {"note": secret_note})
 
     assert secret_note not in str(failed.value)
+
+
+def test_upgrading_from_0010_keeps_every_pulse_answer_and_times_the_old_rounds(tmp_path):
+    """0011 adds per-person pulse times. On SQLite a dropped column rebuilds its table, and rebuilding pulse_rounds
+    would cascade-delete the answers (foreign keys are on): the upgrade must keep every row."""
+    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
+    with engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0010")
+        connection.execute(text("INSERT INTO workspaces (team_id, created_at) VALUES ('T1', '2026-10-01 00:00:00')"))
+        connection.execute(text(
+            "INSERT INTO pulse_rounds (team_id, period, opens_at, remind_at, closes_at, questions, sales_name, "
+            "marketing_name, reminders_queued) VALUES ('T1', '2026-W40', '2026-10-01 14:00:00', "
+            "'2026-10-02 14:00:00', '2026-10-04 14:00:00', '[]', 'Sales', 'Marketing', 1)"))
+        connection.execute(text("INSERT INTO pulse_participation (team_id, round_id, user_id, side) "
+                                "VALUES ('T1', 1, 'U1', 'sales')"))
+        connection.execute(text("INSERT INTO pulse_answers (team_id, round_id, respondent, question, side, score) "
+                                "VALUES ('T1', 1, 'k1', 0, 'sales', 4)"))
+    migrate(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM pulse_answers")).scalar() == 1
+        assert connection.execute(text("SELECT prompt_at, remind_at, away FROM pulse_participation")).one() == (
+            "2026-10-01 14:00:00", "2026-10-02 14:00:00", 0)
+        assert connection.execute(text("SELECT prompted_through, reminded_through FROM pulse_rounds")).one() == (
+            "2026-10-01 14:00:00", "2026-10-04 14:00:00")
+    engine.dispose()

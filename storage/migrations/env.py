@@ -5,7 +5,7 @@ import os
 from alembic import context
 from sqlalchemy import pool
 
-from storage.db import make_engine
+from storage.db import foreign_keys_off, make_engine
 from storage.models import Base
 from storage.settings import DEFAULT_DATABASE_URL, normalise_database_url
 
@@ -31,6 +31,6 @@ else:
     url = context.config.get_main_option("sqlalchemy.url") or normalise_database_url(
         os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     )
-    with make_engine(url, poolclass=pool.NullPool).connect() as conn:
+    with make_engine(url, poolclass=pool.NullPool).connect() as conn, foreign_keys_off(conn):
         run_with(conn)
         conn.commit()

@@ -45,6 +45,8 @@ def upgrade() -> None:
                "prompt_at = (SELECT opens_at FROM pulse_rounds r WHERE r.id = pulse_participation.round_id), "
                "remind_at = (SELECT remind_at FROM pulse_rounds r WHERE r.id = pulse_participation.round_id)")
 
+    # On SQLite this rebuilds pulse_rounds: storage.db.migrate runs it with foreign keys off, so the rebuild's
+    # DROP TABLE doesn't cascade to the answers.
     with op.batch_alter_table('pulse_rounds', schema=None) as batch_op:
         batch_op.drop_column('reminders_queued')
 
