@@ -3,8 +3,9 @@ clock that reminds, escalates and asks for a rating.
 
 The clock is set when the lead arrives (bot/handoff.py): `remind_at` at half the SLA, `due_at` at all of it, in
 working time. The `leads` job claims each message before queueing it (storage/follow_up.py), so it is sent once
-whatever number of clocks run. Messages render the lead as it is when they are delivered: a reminder that finds
-the lead accepted is not sent, one already posted shows it accepted.
+whatever number of clocks run; a DM to a person is then held until their own working time (bot/people.py).
+Messages render the lead as it is when they are delivered: a reminder that finds the lead accepted is not sent,
+one already posted shows it accepted.
 """
 
 from __future__ import annotations
