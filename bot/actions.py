@@ -19,13 +19,14 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy.orm import Session
 
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
+from bot.follow_up import workspace_calendar
+from bot.people import working_calendars
 from bot.pulse import workspace_zone
 from bot.results import record_id
 from bot.results.actions import (
     DEFAULT_DUE_DAYS,
     MAX_DUE_DAYS,
     OUTCOME_MAX,
-    REMINDER_TIME,
     TITLE_MAX,
     ActionForm,
     ActionList,
@@ -298,22 +299,23 @@ def close_action(*, session: Session, team_id: str, user_id: str, action_id: int
 
 # --- the due-date reminder (the clock's `actions` job) --------------------------------------------------------
 
-def reminders_due_through(local_now: datetime) -> date:
-    """The latest due date whose reminder is due at this local time: today's from 09:00, else yesterday's."""
-    today = local_now.date()
-    return today if local_now.time() >= REMINDER_TIME else today - timedelta(days=1)
-
-
 def queue_due_reminders(*, session: Session, now: datetime, default_zone: str | None = None) -> int:
-    """Queue one reminder DM to the owner of each open action whose due date has come (09:00 workspace time,
-    or the first run after), once: the claim on `reminded_at` makes a second run, or a second clock, a no-op.
-    An action past due that was never reminded (the clock was down) is reminded once, late."""
+    """Queue one reminder DM to the owner of each open action on its due date, once, when their working day starts
+    in their own zone (the workspace's hours: 09:00 by default), or the first run after: the claim on
+    `reminded_at` makes a second run, or a second clock, a no-op. An action past due that was never reminded
+    (the clock was down) is reminded once, late."""
     queued = 0
-    # A day ahead of UTC covers every time zone; each workspace's own calendar decides below.
-    for team_id in store.teams_with_reminders_due(session=session, through=now.date() + timedelta(days=1)):
-        zone = workspace_zone(team_store.workspace_config(session=session, team_id=team_id), default_zone)
-        through = reminders_due_through(now.astimezone(zone))
-        claimed = store.claim_due_reminders(session=session, team_id=team_id, through=through, now=now)
+    # A day ahead of UTC covers every time zone; each owner's own calendar decides below.
+    through = now.date() + timedelta(days=1)
+    for team_id in store.teams_with_reminders_due(session=session, through=through):
+        calendar = workspace_calendar(team_store.workspace_config(session=session, team_id=team_id), default_zone)
+        candidates = store.reminder_candidates(session=session, team_id=team_id, through=through)
+        calendars = working_calendars(session=session, team_id=team_id, calendar=calendar,
+                                      user_ids={owner for _, owner, _ in candidates if owner})
+        # The due date's working start as the owner lives it, even when the date picked isn't a working day.
+        due = [action_id for action_id, owner, due_on in candidates
+               if calendars.get(owner, calendar).window(due_on)[0] <= now]
+        claimed = store.claim_due_reminders(session=session, team_id=team_id, action_ids=due, now=now)
         reminders = [Message(kind=REMINDER, dedupe_key=f"action-reminder:{action_id}", channel=owner,
                              payload={"action_id": action_id}) for action_id, owner in claimed if owner]
         outbox.enqueue(session=session, team_id=team_id, messages=reminders, now=now)

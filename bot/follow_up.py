@@ -3,8 +3,9 @@ clock that reminds, escalates and asks for a rating.
 
 The clock is set when the lead arrives (bot/handoff.py): `remind_at` at half the SLA, `due_at` at all of it, in
 working time. The `leads` job claims each message before queueing it (storage/follow_up.py), so it is sent once
-whatever number of clocks run. Messages render the lead as it is when they are delivered: a reminder that finds
-the lead accepted is not sent, one already posted shows it accepted.
+whatever number of clocks run; a DM to a person is then held until their own working time (bot/people.py).
+Messages render the lead as it is when they are delivered: a reminder that finds the lead accepted is not sent,
+one already posted shows it accepted.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import CrossfeedError, NotAllowed, NotFound
 from bot.leads import lead_form_options, rating_for_edit
+from bot.people import held_for_working_time
 from bot.pulse import workspace_zone
 from bot.results.follow_up import (
     FollowUpAnswer,
@@ -176,36 +178,46 @@ def queue_due_follow_ups(*, session: Session, team_id: str, now: datetime, defau
                          default_sales_channel: str | None = None) -> FollowUpCounts:
     """Claim and queue the workspace's due follow-ups, each once: the owner's reminder at half the SLA, the
     escalation at the breach (to the escalation manager, else the sales channel), and for accepted leads not yet
-    rated by their owner the rating prompt and, a working day later, its one reminder."""
+    rated by their owner the rating prompt and, a working day later, its one reminder.
+
+    The lead's clock runs in the workspace's working time; each DM is then held until its person's own working
+    time (the owner's, the escalation manager's). A post to the sales channel goes when it is due."""
     config = team_store.workspace_config(session=session, team_id=team_id)
     calendar = workspace_calendar(config, default_zone)
-    messages: list[Message] = []
+    to_people: list[Message] = []
+    to_channel: list[Message] = []
 
     reminded = store.claim_reminders(session=session, team_id=team_id, now=now)
-    messages += [Message(kind=REMINDER, dedupe_key=f"lead-reminder:{row.id}", channel=row.owner_user_id,
-                         payload={"lead_id": row.id}) for row in reminded]
+    to_people += [Message(kind=REMINDER, dedupe_key=f"lead-reminder:{row.id}", channel=row.owner_user_id,
+                          payload={"lead_id": row.id}) for row in reminded]
 
     escalated = store.claim_escalations(session=session, team_id=team_id, now=now)
-    target = config.lead_escalation_user_id or sales_channel_of(config, default_sales_channel)
+    manager = config.lead_escalation_user_id
+    target = manager or sales_channel_of(config, default_sales_channel)
     if escalated and target is None:
         logger.warning("%s lead(s) in %s passed their follow-up time with nobody to tell: no escalation manager "
                        "and no sales channel set up", len(escalated), team_id)
-    messages += [Message(kind=ESCALATION, dedupe_key=f"lead-escalation:{row.id}", channel=target,
-                         payload={"lead_id": row.id}) for row in escalated if target]
+    escalations = [Message(kind=ESCALATION, dedupe_key=f"lead-escalation:{row.id}", channel=target,
+                           payload={"lead_id": row.id}) for row in escalated if target]
+    if manager:
+        to_people += escalations
+    else:
+        to_channel += escalations
 
     # Leads their owner rated already are claimed too, and asked nothing.
     prompted = _unrated(session, store.claim_rate_prompts(session=session, team_id=team_id, now=now))
-    messages += [Message(kind=RATE, dedupe_key=f"lead-rate:{row.id}", channel=row.owner_user_id,
-                         payload={"lead_id": row.id}) for row in prompted]
+    to_people += [Message(kind=RATE, dedupe_key=f"lead-rate:{row.id}", channel=row.owner_user_id,
+                          payload={"lead_id": row.id}) for row in prompted]
 
     due = [lead_id for lead_id, prompted_at in store.rate_reminder_candidates(session=session, team_id=team_id,
                                                                               now=now)
            if calendar.next_working_day(prompted_at) <= now]
     nudged = _unrated(session, store.claim_rate_reminders(session=session, team_id=team_id, lead_ids=due, now=now))
-    messages += [Message(kind=RATE_REMINDER, dedupe_key=f"lead-rate-reminder:{row.id}", channel=row.owner_user_id,
-                         payload={"lead_id": row.id}) for row in nudged]
+    to_people += [Message(kind=RATE_REMINDER, dedupe_key=f"lead-rate-reminder:{row.id}", channel=row.owner_user_id,
+                          payload={"lead_id": row.id}) for row in nudged]
 
-    outbox.enqueue(session=session, team_id=team_id, messages=messages, now=now)
+    held = held_for_working_time(to_people, session=session, team_id=team_id, calendar=calendar, now=now)
+    outbox.enqueue(session=session, team_id=team_id, messages=[*held, *to_channel], now=now)
     return FollowUpCounts(reminders=len(reminded), escalations=len(escalated), rate_prompts=len(prompted),
                           rate_reminders=len(nudged))
 

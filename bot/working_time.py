@@ -9,7 +9,7 @@ inside those windows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,6 +45,10 @@ class WorkingCalendar:
         working-time figure (a lead's clock, the digest's follow-up times, Home) uses this one."""
         return cls.of(zone=zone, start=config.work_start, end=config.work_end, days=config.work_days or (),
                       holidays=config.holidays or ())
+
+    def in_zone(self, zone: ZoneInfo) -> WorkingCalendar:
+        """The same working week lived in another zone: a person's own 09:00 to 17:00, holidays on their dates."""
+        return replace(self, zone=zone)
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() in self.days and day not in self.holidays

@@ -101,7 +101,8 @@ def close_messaging_asks(runtime: JobRuntime) -> str:
     """Close messaging asks whose time is up (summary DM to the asker, card marked closed), then queue the one
     reminder of each open ask whose reminder time came to the reps who haven't answered."""
     closed = _queue(runtime, close_due_asks)  # first: an ask that is closing needs no reminder
-    return f"messaging: {closed} ask(s) closed, {_queue(runtime, queue_due_ask_reminders)} reminder(s) queued"
+    remind = partial(queue_due_ask_reminders, default_zone=runtime.settings.workspace_timezone)
+    return f"messaging: {closed} ask(s) closed, {_queue(runtime, remind)} reminder(s) queued"
 
 
 def post_weekly_digests(runtime: JobRuntime) -> str:

@@ -87,15 +87,28 @@ def teams_with_reminders_due(*, session: Session, through: date) -> list[str]:
     ))
 
 
-def claim_due_reminders(*, session: Session, team_id: str, through: date, now: datetime) -> list[tuple[int, str]]:
-    """Claim the reminders of the workspace's open actions due by `through`: (id, owner) of each this caller won.
+def reminder_candidates(*, session: Session, team_id: str, through: date) -> list[tuple[int, str | None, date]]:
+    """(id, owner, due date) of the workspace's open actions due by `through` whose owner hasn't been reminded:
+    the owner's own calendar decides which are due now."""
+    return [tuple(row) for row in session.execute(
+        select(Action.id, Action.owner_user_id, Action.due_on)
+        .where(Action.team_id == team_id, Action.status == "open", Action.reminded_at.is_(None),
+               Action.due_on <= through)
+        .order_by(Action.id))]
+
+
+def claim_due_reminders(*, session: Session, team_id: str, action_ids: Sequence[int],
+                        now: datetime) -> list[tuple[int, str]]:
+    """Claim the reminders of these open actions: (id, owner) of each this caller won.
 
     An action is reminded once (its `reminded_at` is the claim), however many clocks run; one with no owner
     left (forgotten) is claimed too, so it isn't looked at again, and the caller sends it nothing.
     """
+    if not action_ids:
+        return []
     rows = claim_rows(session, Action,
                       where=(Action.team_id == team_id) & (Action.status == "open") & Action.reminded_at.is_(None)
-                      & (Action.due_on <= through),
+                      & Action.id.in_(action_ids),
                       values=dict(reminded_at=now), returning=(Action.id, Action.owner_user_id))
     return [(row.id, row.owner_user_id) for row in rows]
 

@@ -228,10 +228,14 @@ def test_a_friday_evening_lead_is_due_on_monday_across_the_change_to_summer_time
     assert row.due_at == local(monday, 9, 30) == datetime(2027, 3, 15, 13, 30, tzinfo=UTC)
     assert row.remind_at == local(friday, 17)
 
+    # Due at Friday's close: claimed at 17:01, outside the owner's hours, so held until Monday's opening.
     clock.turn_at(local(friday, 17, 1))
-    assert [c.params["channel"] for c in posts(app, "Reminder")] == [OWNER]
-    for moment in (local(friday, 20), local(date(2027, 3, 13), 10), local(monday, 9, 29)):
+    assert queued(app, f"lead-reminder:{lead_id}").next_attempt_at == local(monday, 9)
+    for moment in (local(friday, 20), local(date(2027, 3, 13), 10), local(monday, 8, 59)):
         clock.turn_at(moment)
+    assert posts(app, "Reminder") == []
+    clock.turn_at(local(monday, 9, 29))
+    assert [c.params["channel"] for c in posts(app, "Reminder")] == [OWNER]
     assert posts(app, "follow-up time") == [], "the weekend is not working time"
     clock.turn_at(local(monday, 9, 30))
     [escalation] = posts(app, "follow-up time")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 # What an action can be prompted by (storage's actions.prompt_kind).
 PROMPT_KINDS = ("source", "reason", "campaign", "ask", "pulse", "intel", "rating", "talking_point", "none")
@@ -61,7 +61,6 @@ ACTION_STATUSES = {"open": "Open", "done": "Done", "dropped": "Dropped"}
 OUTCOME_MAX = 300
 DEFAULT_DUE_DAYS = 7  # a new action is due a week ahead unless someone picks another day
 MAX_DUE_DAYS = 366  # further ahead than a year is a typo, not a plan
-REMINDER_TIME = time(9, 0)  # owners are reminded on the due date at 09:00 workspace time (or the first run after)
 
 
 @dataclass(frozen=True)
