@@ -59,6 +59,11 @@ def week_span(label: str) -> str:
     return f"Mon {monday.day} {monday:%b} – Sun {sunday.day} {sunday:%b}"
 
 
+def upcoming(weeks: list[str] | None, today: date) -> list[str]:
+    """Of these weeks, this one and those still to come."""
+    return [week for week in weeks or [] if monday_of(week) + timedelta(days=6) >= today]
+
+
 def _today(session: Session, team_id: str, now: datetime, default_zone: str | None) -> date:
     return now.astimezone(workspace_zone(workspace_config(session=session, team_id=team_id), default_zone)).date()
 
@@ -92,9 +97,8 @@ def unskip_week(*, session: Session, team_id: str, label: str, now: datetime, de
 
 def skipped_weeks(*, session: Session, team_id: str, now: datetime, default_zone: str | None) -> str:
     """The weeks still to come (this one included) that have no pulse, as a short list."""
-    today = _today(session, team_id, now, default_zone)
-    weeks = [week for week in workspace_config(session=session, team_id=team_id).skipped_pulse_weeks or []
-             if monday_of(week) + timedelta(days=6) >= today]
+    weeks = upcoming(workspace_config(session=session, team_id=team_id).skipped_pulse_weeks,
+                     _today(session, team_id, now, default_zone))
     if not weeks:
         return ("No week is skipped: every round opens as scheduled. Skip one with "
                 f"`/alignment pulse skip {WEEK_EXAMPLE}`.")

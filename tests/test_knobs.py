@@ -106,6 +106,12 @@ def rounds(app) -> list[str]:
         return list(session.scalars(select(PulseRound.period).order_by(PulseRound.period)))
 
 
+def status(app) -> str:
+    """`/alignment status` as a member reads it."""
+    reply = app.slack.command("/alignment", "status", user="U1").json
+    return "\n".join(field["text"] for block in reply["blocks"] for field in block.get("fields", []))
+
+
 def said(reply) -> str:
     return reply.json.get("text", "") if reply.body.startswith("{") else reply.body
 
@@ -127,6 +133,7 @@ def test_the_pulse_reminder_hours_set_in_setup_move_the_next_rounds_reminders(ap
     saved = app.slack.submit(view, submitted(view, **{SetupIds.PULSE_REMINDER_HOURS: "6"}), user=ADMIN)
     assert saved.json["response_action"] == "update"
     assert config(app).pulse_reminder_hours == 6
+    assert "one reminder 6 h after it opens" in status(app)
 
     clock.turn_at(OPENING)
     assert pulse_prompts(app) == sorted(SALES + MARKETING)
@@ -161,6 +168,7 @@ def test_asks_stay_open_as_long_as_setup_says_unless_the_asker_chooses(app, work
     assert short.closes_at == short.opened_at + timedelta(days=3)
     assert chosen.closes_at == chosen.opened_at + timedelta(days=5), "the asker's own choice wins"
     assert before.closes_at == before.opened_at + timedelta(days=14), "an ask already open keeps its close"
+    assert "open 3 days unless the asker chooses" in status(app)
 
     app.fake.reset()
     clock.turn_at(short.closes_at + timedelta(minutes=1))
@@ -182,6 +190,7 @@ def test_an_admin_skips_a_week_from_slack_and_bad_weeks_get_a_friendly_error(app
 
     listed = said(app.slack.command("/alignment", "pulse skip", user=ADMIN))
     assert "• 2026-W49 (Mon 30 Nov – Sun 6 Dec)\n• 2026-W52 (Mon 21 Dec – Sun 27 Dec)" in listed
+    assert "no pulse in 2026-W49, 2026-W52" in status(app)
 
     for text, says in (
         ("pulse skip 2026-W40", "2026-W40 (Mon 28 Sep – Sun 4 Oct) is over"),
@@ -268,6 +277,7 @@ def test_targets_show_in_the_posted_digest_and_on_a_leaders_home(app, workspace,
     stored = config(app)
     assert (stored.alignment_target, stored.lead_quality_target, stored.lead_quality_target_kind) == (70, 3.8,
                                                                                                     "average")
+    assert "*Targets*\nalignment index 70 · lead quality 3.8 average" in status(app)
     for rep, rating in zip(SALES, ("ACME-1 2 no-budget", "ACME-2 3", "ACME-3 4"), strict=True):
         app.slack.command("/leadfeedback", rating, user=rep)
     app.fake.reset()
@@ -287,6 +297,7 @@ def test_targets_show_in_the_posted_digest_and_on_a_leaders_home(app, workspace,
     app.slack.submit(view, submitted(view, **{SetupIds.ALIGNMENT_TARGET: "50", SetupIds.LEAD_QUALITY_TARGET: "30%"}),
                      user=ADMIN)
     assert (config(app).lead_quality_target, config(app).lead_quality_target_kind) == (30, "good")
+    assert "alignment index 50 · lead quality 30% good" in status(app)
     app.fake.reset()
     open_home(app.slack, user=LEADER)
     [home] = published(app.fake, LEADER)
