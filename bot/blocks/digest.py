@@ -36,8 +36,6 @@ from bot.results.messaging import REACTIONS
 from bot.results.pulse import gap_in_words
 
 LIST_MAX = 5
-
-
 PULSE_SKIPPED = "No pulse this week: an admin skipped it."
 
 
@@ -65,9 +63,9 @@ def against_target(value: float | None, target: float | None, *, decimals: int =
     if value is None or target is None:
         return ""
     gap = round(round(value, decimals) - round(target, decimals), decimals)
-    shown = lambda number: f"{abs(number):.{decimals}f}"  # noqa: E731
-    said = "met" if gap == 0 else f"{shown(gap)}{gap_unit} below" if gap < 0 else f"met, {shown(gap)}{gap_unit} above"
-    return f" · target {shown(target)}{unit}: {said}"
+    by = f"{abs(gap):.{decimals}f}{gap_unit}"
+    said = "met" if gap == 0 else f"{by} below" if gap < 0 else f"met, {by} above"
+    return f" · target {target:.{decimals}f}{unit}: {said}"
 
 
 def index_line(digest: WeeklyDigest) -> str:
