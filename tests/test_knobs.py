@@ -244,6 +244,10 @@ def test_a_skipped_week_opens_no_round_its_digest_says_why_and_the_next_week_ope
     text = json.dumps(digest.blocks, ensure_ascii=False)
     assert ":bar_chart: *Pulse*\\nNo pulse this week: an admin skipped it." in text
     assert "No pulse round this week" not in text
+    app.fake.reset()
+    open_home(app.slack, user=ADMIN)
+    [home] = published(app.fake, ADMIN)
+    assert "*Pulse: how aligned*\\nNo pulse this week: an admin skipped it." in json.dumps(home["blocks"])
 
     app.fake.reset()
     clock.turn_at(NEXT_OPENING)
