@@ -26,6 +26,7 @@ from bot.results.setup import SavedSetup, SetupState
 from bot.results.teams import Roster
 from bot.results.workspace import WorkspaceStatus
 from bot.setup import SetupForm, save_setup, setup_state
+from bot.skipped_weeks import skip_week, skipped_weeks, unskip_week
 from bot.teams import (
     AdminCheck,
     add_admins,
@@ -132,6 +133,15 @@ class AdminService:
             case commands.PulseSchedule(cadence=cadence, day=day, time=time):
                 reads = set_pulse_schedule(session=session, team_id=team_id, cadence=cadence, day=day, time=time)
                 return f"Pulse checks now open {reads}, workspace time, from the next round on.", None
+            case commands.PulseSkip(week=None):
+                return skipped_weeks(session=session, team_id=team_id, now=self.now(),
+                                     default_zone=self.settings.workspace_timezone), None
+            case commands.PulseSkip(week=week):
+                return skip_week(session=session, team_id=team_id, label=week, now=self.now(),
+                                 default_zone=self.settings.workspace_timezone), None
+            case commands.PulseUnskip(week=week):
+                return unskip_week(session=session, team_id=team_id, label=week, now=self.now(),
+                                   default_zone=self.settings.workspace_timezone), None
             case commands.Timezone(name=name):
                 set_timezone(session=session, team_id=team_id, name=name)
                 return f"Workspace time zone set to {name}: schedules now follow it.", None

@@ -16,6 +16,7 @@ from bot.errors import InvalidInput
 from bot.export import MAX_WEEKS
 from bot.results.teams import SIDES
 from bot.results.workspace import DAYS, SCHEDULE_USAGE
+from bot.skipped_weeks import WEEK_EXAMPLE, week_label
 from bot.text import SLACK_USER_ID, escape_mrkdwn, plain_command_text, truncate
 from bot.zones import zone_named
 
@@ -149,6 +150,36 @@ class PulseSchedule(Command):
         if not (cadence and day and clock):
             raise InvalidInput({"schedule": f"I couldn't read that schedule. Write it like {SCHEDULE_USAGE}."})
         return {"cadence": "weekly" if cadence == "weekly" else "biweekly", "day": day, "time": clock}
+
+
+class PulseSkip(Command):
+    """`pulse skip 2026-W52` skips a week's pulse for everyone; `pulse skip` alone lists the skipped weeks."""
+
+    week: str | None = None
+
+    @classmethod
+    def fields_in(cls, raw, words):
+        return {"week": " ".join(raw.split()[2:]) or None}
+
+    @field_validator("week")
+    @classmethod
+    def _week(cls, week: str | None) -> str | None:
+        return week_label(week) if week is not None else None
+
+
+class PulseUnskip(Command):
+    week: str
+
+    @classmethod
+    def fields_in(cls, raw, words):
+        return {"week": " ".join(raw.split()[2:]) or None}
+
+    _given = required("week", f"Name the week, e.g. `/alignment pulse unskip {WEEK_EXAMPLE}`.")
+
+    @field_validator("week")
+    @classmethod
+    def _week(cls, week: str) -> str:
+        return week_label(week)
 
 
 class Timezone(Command):
@@ -293,7 +324,8 @@ class Show(Command):
 
 COMMANDS: dict[str, type[Command]] = {
     "team add": TeamAdd, "team remove": TeamRemove, "team group": TeamGroup, "team sync": TeamSync,
-    "admin add": AdminAdd, "pulse schedule": PulseSchedule, "timezone": Timezone, "digest post": DigestPost,
+    "admin add": AdminAdd, "pulse schedule": PulseSchedule, "pulse skip": PulseSkip, "pulse unskip": PulseUnskip,
+    "timezone": Timezone, "digest post": DigestPost,
     "digest channels": DigestChannels, "digest schedule": DigestSchedule, "export": Export, "forget": Forget,
     "setup": Setup, "action": ActionCommand,
 }

@@ -27,6 +27,7 @@ from bot.results.digest import (
     ReasonLine,
     SourceLine,
     TalkingPoint,
+    Targets,
     Week,
     WeekFigures,
     WeeklyDigest,
@@ -400,6 +401,7 @@ def build_weekly_digest(
     slowest = follow_up.slowest if follow_up else None
     follow_up_codes = loop_store.source_codes(session=session, team_id=team_id, labels=[slowest.label]) \
         if slowest else {}
+    config = workspace_config(session=session, team_id=team_id)
     weeks = [week]
     for _ in range(TREND_WEEKS - 1):
         weeks.insert(0, weeks[0].before())
@@ -410,7 +412,7 @@ def build_weekly_digest(
         trend_leads = store.weekly_lead_averages(session=session, team_id=team_id,
                                                  weeks=[(w.start, w.end) for w in weeks])
         alignment = store.weekly_pulse_alignment(session=session, team_id=team_id, periods=[w.label for w in weeks])
-        threshold = max(3, workspace_config(session=session, team_id=team_id).anonymity_threshold)
+        threshold = max(3, config.anonymity_threshold)
         trend_pulse = {
             side: tuple(
                 round(alignment[(w.label, side)][1], 2)
@@ -449,7 +451,15 @@ def build_weekly_digest(
         loop=you_said_we_did(session=session, team_id=team_id, week=week, now=now),
         follow_up=follow_up,
         has_definition=qualified_lead_definition(session=session, team_id=team_id) is not None,
+        targets=targets_of(config),
+        pulse_skipped=results is None and week.label in (config.skipped_pulse_weeks or ()),
     )
+
+
+def targets_of(config) -> Targets:
+    """The workspace's targets as they are now: a changed target applies to every digest shown after."""
+    return Targets(alignment=config.alignment_target, lead_quality=config.lead_quality_target,
+                   lead_quality_kind=config.lead_quality_target_kind or "average")
 
 
 def digest_week(

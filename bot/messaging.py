@@ -60,7 +60,7 @@ class AskInput(BaseModel):
     channel_id: str | None = None
     user_ids: list[str] = []
     usergroup_id: str | None = None
-    days: int = DEFAULT_DAYS
+    days: int | None = None  # None: the workspace's setting (`ask_open_days`, 14 days unless an admin changed it)
     previous_ask_id: int | None = None  # "New version of": the ask about the earlier version
 
     @field_validator("name", mode="before")
@@ -91,8 +91,10 @@ class AskInput(BaseModel):
 
     @field_validator("days", mode="before")
     @classmethod
-    def _days(cls, value: object) -> int:
-        text = str(value if value not in (None, "") else DEFAULT_DAYS).strip()
+    def _days(cls, value: object) -> int | None:
+        text = str(value if value is not None else "").strip()
+        if not text:
+            return None
         if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
             raise ValueError(f"Keep the ask open between 1 and {MAX_DAYS} days.")
         return int(text)
@@ -161,6 +163,7 @@ def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, r
     queries.ensure_workspace(session=session, team_id=team_id)
     if ask.previous_ask_id and store.ask(session=session, team_id=team_id, ask_id=ask.previous_ask_id) is None:
         raise InvalidInput({"previous_ask_id": "That earlier ask no longer exists; pick another or leave it empty."})
+    days = ask.days or ask_open_days(session=session, team_id=team_id)
     audience = "channel" if ask.channel_id else "dm"
     picked = [] if ask.channel_id else list(dict.fromkeys(recipients))
     sales = store.sales_team_among(session=session, team_id=team_id, user_ids=picked)
@@ -172,14 +175,19 @@ def create_ask(*, session: Session, team_id: str, user_id: str, ask: AskInput, r
         session=session, team_id=team_id, submission_key=submission_key, asker_user_id=user_id,
         asker_side=store.side_of(session=session, team_id=team_id, user_id=user_id), name=ask.name, link=ask.link,
         description=ask.description, audience=audience, channel_id=ask.channel_id,
-        recipients=sales, opened_at=now, closes_at=now + timedelta(days=ask.days),
-        remind_at=_remind_at(session=session, team_id=team_id, opened_at=now, days=ask.days),
+        recipients=sales, opened_at=now, closes_at=now + timedelta(days=days),
+        remind_at=_remind_at(session=session, team_id=team_id, opened_at=now, days=days),
         previous_ask_id=ask.previous_ask_id,
     )
     cards = _cards(ask_id, ask.channel_id, sales) if created else []
     outbox.enqueue(session=session, team_id=team_id, messages=[*cards, home_refresh(user_id)], now=now)
     return AskSent(ask=ask_view(session=session, team_id=team_id, ask_id=ask_id, now=now),
                    recipients=tuple(sales), left_out=tuple(p for p in picked if p not in sales))
+
+
+def ask_open_days(*, session: Session, team_id: str) -> int:
+    """How long an ask stays open when the asker doesn't say: the workspace's setting (admins change it in setup)."""
+    return team_store.workspace_config(session=session, team_id=team_id).ask_open_days or DEFAULT_DAYS
 
 
 def _remind_at(*, session: Session, team_id: str, opened_at: datetime, days: int) -> datetime | None:

@@ -12,12 +12,14 @@ from sqlalchemy.orm import Session
 from bot.errors import InvalidInput
 from bot.leads import file_typed_sources
 from bot.pulse import DEFAULT_QUESTIONS, workspace_zone
+from bot.results.messaging import MAX_DAYS
 from bot.results.setup import (
     ASK_REMINDER_HOURS_MAX,
     DEFINITION_MAX,
     HOLIDAYS_MAX,
     LEAD_RATE_AFTER_DAYS_MAX,
     LEAD_SLA_MINUTES_MAX,
+    PULSE_REMINDER_HOURS_MAX,
     THRESHOLD_MAX,
     CodeLine,
     SavedSetup,
@@ -25,6 +27,7 @@ from bot.results.setup import (
 )
 from bot.results.teams import SIDES
 from bot.results.workspace import DAYS
+from bot.skipped_weeks import week_labels
 from bot.teams import usergroups
 from bot.text import escape_mrkdwn, slug, truncate
 from bot.zones import zone_named
@@ -36,6 +39,8 @@ QUESTIONS_MAX, QUESTION_MAX_CHARS = 5, 150
 CODE_MAX, LABEL_MAX, CODES_MAX = 40, 75, 50
 _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_AVERAGE = re.compile(r"[1-5](?:[.,]\d)?")
+_SHARE = re.compile(r"(\d{1,3})\s*%")
 
 
 def code_lines(text: str | None, what: str) -> list[CodeLine]:
@@ -86,6 +91,27 @@ def _whole_number(value: object, default: int, low: int, high: int, problem: str
     return int(text)
 
 
+class LeadQualityTarget(BaseModel):
+    """Lead quality to aim for: an average rating (1–5) or a share of good, 4–5, ratings (a percentage)."""
+
+    value: float
+    kind: Literal["average", "good"]
+
+
+def lead_quality_target(text: str | None) -> LeadQualityTarget | None:
+    """"3.8" (an average rating) or "60%" (a share of good ratings); empty is no target."""
+    typed = (text or "").strip()
+    if not typed:
+        return None
+    if _AVERAGE.fullmatch(typed) and 1 <= (average := float(typed.replace(",", "."))) <= 5:
+        return LeadQualityTarget(value=average, kind="average")
+    if (share := _SHARE.fullmatch(typed)) and int(share.group(1)) <= 100:
+        return LeadQualityTarget(value=int(share.group(1)), kind="good")
+    raise ValueError(f"“{escape_mrkdwn(truncate(typed, 20))}” isn't a target I can read: write an average rating "
+                     "from 1 to 5 with at most one decimal, like 3.8, or a share of good (4–5) ratings, like 60%. "
+                     "Leave it empty for no target.")
+
+
 def codes_in(text: str | None) -> set[str]:
     """The codes a `code: Label` text lists, leniently (for text Crossfeed itself wrote)."""
     return {slug(line.partition(":")[0]) for line in (text or "").splitlines() if line.strip()} - {""}
@@ -125,6 +151,11 @@ class SetupForm(BaseModel):
     lead_escalation_user_id: str | None = None
     lead_rate_after_days: int = 1
     qualified_lead_definition: str | None = None
+    pulse_reminder_hours: int = 24
+    skipped_pulse_weeks: list[str] = Field(default_factory=list)
+    ask_open_days: int = 14
+    alignment_target: int | None = None
+    lead_quality_target: LeadQualityTarget | None = None
     # The codes the modal listed when it opened: only those are retired when left out, so a source
     # a rep adds while the modal is open, or one that didn't fit in it, is kept. None: retire any.
     shown_reasons: set[str] | None = None
@@ -177,6 +208,36 @@ class SetupForm(BaseModel):
             raise ValueError(f"Use a whole number of hours from 1 to {ASK_REMINDER_HOURS_MAX} (two weeks), "
                              "e.g. 24 for a day after the ask opens.")
         return int(text)
+
+    @field_validator("pulse_reminder_hours", mode="before")
+    @classmethod
+    def _pulse_reminder(cls, value: object) -> int:
+        return _whole_number(value, 24, 1, PULSE_REMINDER_HOURS_MAX,
+                             "Use a whole number of hours after the round opens, e.g. 24 for a day later.")
+
+    @field_validator("skipped_pulse_weeks", mode="before")
+    @classmethod
+    def _skipped(cls, value: str | list[str] | None) -> list[str]:
+        return week_labels("\n".join(value) if isinstance(value, list) else value)
+
+    @field_validator("ask_open_days", mode="before")
+    @classmethod
+    def _ask_days(cls, value: object) -> int:
+        return _whole_number(value, 14, 1, MAX_DAYS,
+                             f"Use a whole number of days from 1 to {MAX_DAYS}, e.g. 14 for two weeks.")
+
+    @field_validator("alignment_target", mode="before")
+    @classmethod
+    def _alignment_target(cls, value: object) -> int | None:
+        if value is None or not str(value).strip():
+            return None
+        return _whole_number(value, 0, 0, 100, "Use a whole number from 0 to 100, like 70, or leave it empty "
+                                               "for no target.")
+
+    @field_validator("lead_quality_target", mode="before")
+    @classmethod
+    def _lead_target(cls, value: object) -> LeadQualityTarget | None:
+        return value if isinstance(value, LeadQualityTarget) else lead_quality_target(value)
 
     @field_validator("lead_sla_minutes", mode="before")
     @classmethod
@@ -286,12 +347,20 @@ def setup_state(*, session: Session, team_id: str, default_zone: str | None, def
         work_days=list(config.work_days or []), holidays=list(config.holidays or []),
         lead_escalation_user_id=config.lead_escalation_user_id, lead_rate_after_days=config.lead_rate_after_days,
         qualified_lead_definition=config.qualified_lead_definition,
+        pulse_reminder_hours=config.pulse_reminder_hours, pulse_open_hours=config.pulse_open_hours,
+        skipped_pulse_weeks=list(config.skipped_pulse_weeks or []), ask_open_days=config.ask_open_days,
+        alignment_target=config.alignment_target, lead_quality_target=config.lead_quality_target,
+        lead_quality_target_kind=config.lead_quality_target_kind,
     )
 
 
 def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime) -> SavedSetup:
     """Store the whole form in the caller's transaction: all of it or, if anything is wrong, none of it."""
     config = store.workspace_config(session=session, team_id=team_id)
+    if form.pulse_reminder_hours >= config.pulse_open_hours:
+        raise InvalidInput({"pulse_reminder_hours": (
+            f"Remind before the round closes: it stays open {config.pulse_open_hours} hours, so use 1 to "
+            f"{config.pulse_open_hours - 1}.")})
     config.digest_channels = list(dict.fromkeys(form.digest_channels))
     config.sales_channel, config.lead_feed_channel = form.sales_channel, form.lead_feed_channel
     config.leader_user_ids = list(dict.fromkeys(form.leaders))
@@ -311,6 +380,15 @@ def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime
     config.lead_escalation_user_id = form.lead_escalation_user_id
     config.lead_rate_after_days = form.lead_rate_after_days
     config.qualified_lead_definition = form.qualified_lead_definition
+    # Rounds already open keep the reminder time they got; the next round opens with this one.
+    config.pulse_reminder_hours = form.pulse_reminder_hours
+    config.skipped_pulse_weeks = form.skipped_pulse_weeks
+    config.ask_open_days = form.ask_open_days  # asks already open keep their closing time
+    # Targets are read when a digest or Home is shown, so they apply to past weeks' figures too.
+    config.alignment_target = form.alignment_target
+    target = form.lead_quality_target
+    config.lead_quality_target = target.value if target else None
+    config.lead_quality_target_kind = target.kind if target else "average"
 
     for side in SIDES:
         chosen = getattr(form, f"{side}_members")

@@ -6,9 +6,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.digest import last_complete_week, next_digest_time, scheduled_time, week_of
+from bot.digest import last_complete_week, next_digest_time, scheduled_time, targets_of, week_of
 from bot.pulse import next_opening, workspace_zone
 from bot.results.workspace import WorkspaceStatus
+from bot.skipped_weeks import upcoming
 from bot.teams import usergroups
 from storage import digest as digest_store
 from storage.teams import admin_ids, team_members, workspace_config
@@ -88,5 +89,8 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
         sales_channel=config.sales_channel or default_sales_channel,
         lead_feed_channel=config.lead_feed_channel or default_lead_feed_channel,
         leaders=list(config.leader_user_ids or []),
-        ask_reminder_hours=config.ask_reminder_hours,
+        ask_reminder_hours=config.ask_reminder_hours, ask_open_days=config.ask_open_days,
+        pulse_reminder_hours=config.pulse_reminder_hours,
+        skipped_weeks=upcoming(config.skipped_pulse_weeks, now.astimezone(zone).date()),
+        targets=targets_of(config),
     )

@@ -33,6 +33,7 @@ from bot.messaging import (
     AskInput,
     ChangeInput,
     answer_form,
+    ask_open_days,
     ask_results,
     asks_of,
     change_form,
@@ -175,7 +176,8 @@ class Messaging:
         with self.cf.transaction() as session:
             channel = sales_channel(session=session, team_id=team_id, default=self.cf.settings.sales_channel)
             earlier = version_choices(session=session, team_id=team_id)
-        return ask_modal(default_channel=channel, usergroups=groups, earlier_asks=earlier)
+            days = ask_open_days(session=session, team_id=team_id)
+        return ask_modal(default_channel=channel, usergroups=groups, earlier_asks=earlier, default_days=days)
 
     def _send_group_ask(self, team_id: str, user_id: str, ask: AskInput, *, submission_key: str) -> AskSent:
         """A DM ask naming a user group: read the group, then store the ask and queue its DMs (once per key)."""

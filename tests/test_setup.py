@@ -214,6 +214,11 @@ def _rated_leads(crossfeed) -> list[str]:
     ({"sales_members": ["U2"], "marketing_members": ["U2"]}, "marketing_members", "1 person is picked for both teams"),
     ({"pulse_questions": "\n".join(f"Question {n}?" for n in range(6))}, "pulse_questions", "between 1 and 5"),
     ({"pulse_time": None}, "pulse_time", "Pick a time of day"),
+    ({"pulse_reminder_hours": "72"}, "pulse_reminder_hours", "Remind before the round closes"),
+    ({"skipped_pulse_weeks": "2026-W52, 2026-W99"}, "skipped_pulse_weeks", "2026 has no week 99"),
+    ({"ask_open_days": "91"}, "ask_open_days", "from 1 to 90"),
+    ({"alignment_target": "-5"}, "alignment_target", "from 0 to 100"),
+    ({"lead_quality_target": "good"}, "lead_quality_target", "isn't a target I can read"),
 ])
 def test_bad_input_is_shown_on_its_field_and_nothing_is_stored(running, slack, admin, changes, block, says):
     view = open_setup(running, slack)

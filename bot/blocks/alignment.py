@@ -14,10 +14,12 @@ from slack_sdk.models.blocks import (
 
 from bot.blocks.common import local_time, user_text
 from bot.blocks.ids import AlignmentIds
+from bot.results.digest import Targets
 from bot.results.teams import Roster
 from bot.results.workspace import WorkspaceStatus
 
 MEMBERS_SHOWN = 60
+SKIPPED_SHOWN = 8
 
 COMMANDS_HELP = (
     "*For everyone*\n"
@@ -37,15 +39,19 @@ COMMANDS_HELP = (
 ALIGNMENT_HELP = (
     "*Setup* (admins)\n"
     "• `/alignment setup` opens one form for everything below: channels, teams and user groups, leaders, "
-    "the pulse and digest schedules, when messaging asks remind reps, the time zone, the anonymity threshold, "
-    "reason codes and sources, and lead handoff: the follow-up time in working hours, the working week and "
-    "holidays, who hears of a late lead, when owners are asked to rate, and what counts as a qualified lead\n"
+    "the pulse and digest schedules, when the pulse reminder goes, weeks with no pulse, how long messaging asks "
+    "stay open and when they remind reps, targets for the alignment index and lead quality, the time zone, the "
+    "anonymity threshold, reason codes and sources, and lead handoff: the follow-up time in working hours, the "
+    "working week and holidays, who hears of a late lead, when owners are asked to rate, and what counts as a "
+    "qualified lead\n"
     "*Teams* (admins)\n"
     "• `/alignment team add @jane @bob sales` · `/alignment team add @kim marketing` · "
     "`/alignment team remove @jane`\n"
     "• `/alignment team group @sales-team sales` uses a user group; `/alignment team sync` reads the groups\n"
     "*Schedules* (admins)\n"
     "• `/alignment pulse schedule weekly wed 10:00` (or `biweekly`) · `/alignment timezone Europe/Paris`\n"
+    "• `/alignment pulse skip 2026-W52` skips a week's pulse for everyone (a holiday week); "
+    "`/alignment pulse unskip 2026-W52` puts it back; `/alignment pulse skip` lists the skipped weeks\n"
     "• `/alignment digest channels #leadership` · `/alignment digest schedule mon 09:00` · "
     "`/alignment digest post` posts last week's digest now\n"
     "*Data* (admins)\n"
@@ -62,6 +68,25 @@ def _people(ids: list[str]) -> str:
     shown = ", ".join(f"<@{user_id}>" for user_id in ids[:MEMBERS_SHOWN])
     more = len(ids) - MEMBERS_SHOWN
     return (shown + (f" …and {more} more" if more > 0 else "")) or "_nobody yet_"
+
+
+def _skipped(weeks: list[str]) -> str:
+    if not weeks:
+        return ""
+    shown = ", ".join(weeks[:SKIPPED_SHOWN]) + (f" and {len(weeks) - SKIPPED_SHOWN} more"
+                                                 if len(weeks) > SKIPPED_SHOWN else "")
+    return f"\nno pulse in {shown}"
+
+
+def _targets(targets: Targets) -> str:
+    """"alignment index 70 · lead quality 60% good": what leaders aim for, as the setup form takes it."""
+    shown = []
+    if targets.alignment is not None:
+        shown.append(f"alignment index {targets.alignment}")
+    if targets.lead_quality is not None:
+        shown.append(f"lead quality {round(targets.lead_quality)}% good" if targets.lead_quality_kind == "good"
+                     else f"lead quality {targets.lead_quality:.1f} average")
+    return " · ".join(shown) or "_none_"
 
 
 def roster_message(roster: Roster) -> tuple[str, list[Block]]:
@@ -121,13 +146,16 @@ def status_message(status: WorkspaceStatus) -> tuple[str, list[Block]]:
             f"*Teams*\nSales {status.team_sizes['sales']} · Marketing {status.team_sizes['marketing']}",
             f"*User groups*\n{groups}",
             f"*Anonymity*\nscores from {status.thresholds[0]} answers, comments from {status.thresholds[1]}",
-            f"*Pulse*\n{status.pulse_schedule}\nnext: {local_time(status.next_pulse)}",
+            f"*Pulse*\n{status.pulse_schedule}\nnext: {local_time(status.next_pulse)}\n"
+            f"one reminder {status.pulse_reminder_hours} h after it opens{_skipped(status.skipped_weeks)}",
             f"*Digest*\n{status.digest_schedule} to "
             f"{', '.join(channel(c) for c in status.digest_channels) or '_no channel_'}\nnext: {digest_next}",
             f"*Messaging asks go to*\n{channel(status.sales_channel)}\none reminder "
-            f"{status.ask_reminder_hours} h after an ask opens",
+            f"{status.ask_reminder_hours} h after an ask opens\nopen {status.ask_open_days} days unless the asker "
+            "chooses",
             f"*Lead feed (ratings 1–2)*\n{channel(status.lead_feed_channel)}",
             f"*Leaders*\n{_people(status.leaders)}",
+            f"*Targets*\n{_targets(status.targets)}",
         ]),
         ContextBlock(elements=[MarkdownTextObject(text=f"Admins: {_people(status.admins)}")]),
     ]

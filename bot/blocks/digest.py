@@ -21,12 +21,27 @@ from bot.blocks.ids import LeadIds
 from bot.blocks.intel import intel_digest_blocks
 from bot.blocks.loop import log_action_button
 from bot.blocks.messaging import version_line
-from bot.results.digest import CAMPAIGN_WEEKS, MIN_SOURCE_RATINGS, ActionLine, LoopSection, SourceLine, WeeklyDigest
+from bot.results.digest import (
+    CAMPAIGN_WEEKS,
+    MIN_SOURCE_RATINGS,
+    ActionLine,
+    LeadSection,
+    LoopSection,
+    SourceLine,
+    Targets,
+    WeeklyDigest,
+)
 from bot.results.follow_up_stats import FollowUpSection, working_duration
 from bot.results.messaging import REACTIONS
 from bot.results.pulse import gap_in_words
 
 LIST_MAX = 5
+PULSE_SKIPPED = "No pulse this week: an admin skipped it."
+
+
+def pulse_missing(digest: WeeklyDigest) -> str:
+    """Why the week has no pulse figures: skipped by an admin, or no round."""
+    return PULSE_SKIPPED if digest.pulse_skipped else "No pulse round this week."
 
 
 def change_mark(value: float | int | None, *, higher_is_better: bool = True, unit: str = "") -> str:
@@ -41,9 +56,21 @@ def change_mark(value: float | int | None, *, higher_is_better: bool = True, uni
     return f" {'▲' if value > 0 else '▼'}{shown}{unit} {mark} _{'better' if better else 'worse'}_"
 
 
+def against_target(value: float | None, target: float | None, *, decimals: int = 0, unit: str = "",
+                   gap_unit: str = "") -> str:
+    """" · target 70: 6 below" (or "met", or "met, 4 above"), comparing the figure as it is shown; nothing
+    without a target or a figure."""
+    if value is None or target is None:
+        return ""
+    gap = round(round(value, decimals) - round(target, decimals), decimals)
+    by = f"{abs(gap):.{decimals}f}{gap_unit}"
+    said = "met" if gap == 0 else f"{by} below" if gap < 0 else f"met, {by} above"
+    return f" · target {target:.{decimals}f}{unit}: {said}"
+
+
 def index_line(digest: WeeklyDigest) -> str:
-    """The index, its like-for-like change and the parts it is made of: "pulse 62 · leads 55"."""
-    line = f"*Alignment index: {digest.index}/100*"
+    """The index against its target, its like-for-like change and its parts: "pulse 62 · leads 55"."""
+    line = f"*Alignment index: {digest.index}/100*{against_target(digest.index, digest.targets.alignment)}"
     if digest.index_change == 0:
         line += " · no change"
     elif digest.index_change is not None:
@@ -53,6 +80,23 @@ def index_line(digest: WeeklyDigest) -> str:
         compared = " and ".join(digest.index_compared)
         parts += f"\n_Change over {compared} only: the parts both weeks have._"
     return f"{line}\n{parts}"
+
+
+def lead_average(leads: LeadSection, targets: Targets) -> str:
+    """"3.6/5 ▲0.2 … · target 3.8: 0.2 below": the week's average rating, against an average target."""
+    if leads.average is None:
+        return "–"
+    target = targets.lead_quality if targets.lead_quality_kind == "average" else None
+    versus = against_target(leads.average, target, decimals=1)
+    return f"{leads.average:.1f}/5{change_mark(leads.average_change)}{versus}"
+
+
+def good_and_bad(leads: LeadSection, targets: Targets) -> str:
+    """"55% / 20% · target 60%: 5 pts below": good (4–5) and bad (1–2) shares, good against a % target."""
+    target = targets.lead_quality if targets.lead_quality_kind == "good" else None
+    good = leads.good_share * 100 if leads.good_share is not None else None
+    return (f"{percent(leads.good_share)} / {percent(leads.bad_share)}"
+            f"{against_target(good, target, unit='%', gap_unit=' pts')}")
 
 
 def _listed(lines: list[str], limit: int = LIST_MAX) -> str:
@@ -162,6 +206,8 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
             "• Reps: `/leadfeedback ACME-4411 2 no-budget` rates a lead in ten seconds\n"
             "• Marketers: `/messaging ask` asks sales how your messaging landed\n"
             "• Admins: `/alignment setup` sets up the teams, so the weekly pulse reaches both, and the channels")))
+        if digest.pulse_skipped:
+            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=PULSE_SKIPPED)]))
         return f"{text}: no feedback this week", blocks
     if digest.index is not None:
         blocks.append(SectionBlock(text=index_line(digest)))
@@ -178,8 +224,8 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
         blocks.append(SectionBlock(text=":dart: *Lead quality*", fields=[
             f"*Leads rated*\n{leads.ratings}",
             f"*Reps who rated*\n{leads.raters} of {leads.sales_team or '–'}",
-            f"*Average*\n{leads.average:.1f}/5{change_mark(leads.average_change)}",
-            f"*Good (4–5) / bad (1–2)*\n{percent(leads.good_share)} / {percent(leads.bad_share)}",
+            f"*Average*\n{lead_average(leads, digest.targets)}",
+            f"*Good (4–5) / bad (1–2)*\n{good_and_bad(leads, digest.targets)}",
         ]))
         sources = [source_line(s) for s in leads.ranked_sources]
         if leads.other_sources:
@@ -247,7 +293,7 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
         if (gap := gap_in_words(results)) is not None:
             blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Perception gap: {user_text(gap, 200)}")]))
     else:
-        blocks.append(SectionBlock(text=":bar_chart: *Pulse*\nNo pulse round this week."))
+        blocks.append(SectionBlock(text=":bar_chart: *Pulse*\n" + pulse_missing(digest)))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text="Pulse answers are anonymous; numbers below the anonymity threshold are never shown. "
              "`/alignment digest` previews the current week.")]))

@@ -27,7 +27,15 @@ from bot.blocks.common import (
     within_block_limit,
 )
 from bot.blocks.common import listed_text as _listed
-from bot.blocks.digest import change_mark, index_line, source_line, talking_point_blocks
+from bot.blocks.digest import (
+    PULSE_SKIPPED,
+    change_mark,
+    good_and_bad,
+    index_line,
+    lead_average,
+    source_line,
+    talking_point_blocks,
+)
 from bot.blocks.ids import ActionIds, HomeIds, LeadFeedbackIds
 from bot.blocks.lead_stats import ranked_section, trend_note, trend_text, window_text
 from bot.blocks.leadfeedback import RatingButtonValue, stars
@@ -280,15 +288,16 @@ def _leadership(digest: WeeklyDigest) -> list[Block]:
         fields = [
             f"*Leads rated*\n{leads.ratings}"
             + (f" by {leads.raters} of {leads.sales_team or '–'} reps" if leads.ratings else ""),
-            f"*Average rating*\n{leads.average:.1f}/5{change_mark(leads.average_change)}" if leads.average is not None
-            else "*Average rating*\n–",
-            f"*Good / bad leads*\n{percent(leads.good_share)} / {percent(leads.bad_share)}",
+            f"*Average rating*\n{lead_average(leads, digest.targets)}",
+            f"*Good / bad leads*\n{good_and_bad(leads, digest.targets)}",
             f"*Messaging asks*\n{len(messaging.asks)}" + (
                 f" · best: {user_text(messaging.best.name, 60)} ({messaging.best.resonance:.0%})"
                 if messaging.best else ""),
         ]
         if (pulse := _pulse_line(digest)) is not None:
             fields.append(f"*Pulse: how aligned*\n{pulse}")
+        elif digest.pulse_skipped:
+            fields.append(f"*Pulse: how aligned*\n{PULSE_SKIPPED}")
         if (follow_up := digest.follow_up) is not None:
             speed = f" · median {working_duration(follow_up.median_minutes)}" \
                 if follow_up.median_minutes is not None else ""

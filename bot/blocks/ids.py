@@ -111,6 +111,11 @@ class SetupIds(StrEnum):
     LEAD_ESCALATION_USER = "lead_escalation_user_id"
     LEAD_RATE_AFTER_DAYS = "lead_rate_after_days"
     QUALIFIED_LEAD_DEFINITION = "qualified_lead_definition"
+    PULSE_REMINDER_HOURS = "pulse_reminder_hours"
+    SKIPPED_PULSE_WEEKS = "skipped_pulse_weeks"
+    ASK_OPEN_DAYS = "ask_open_days"
+    ALIGNMENT_TARGET = "alignment_target"
+    LEAD_QUALITY_TARGET = "lead_quality_target"
 
 
 class HomeIds(StrEnum):

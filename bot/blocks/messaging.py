@@ -80,7 +80,7 @@ class AnswerMetadata(BaseModel):
 
 
 def ask_modal(*, default_channel: str | None, usergroups: list[tuple[str, str]],
-              earlier_asks: list[tuple[int, str]] | None = None) -> View:
+              earlier_asks: list[tuple[int, str]] | None = None, default_days: int = DEFAULT_DAYS) -> View:
     """`/messaging ask`: what is asked about, whom to ask, for how long, and which earlier ask it follows."""
     blocks: list[Block] = [
         InputBlock(block_id=Ids.NAME, label="What are you asking about?",
@@ -114,7 +114,7 @@ def ask_modal(*, default_channel: str | None, usergroups: list[tuple[str, str]],
                                      {group_id: f"@{handle}" for group_id, handle in usergroups[:100]}))))
     blocks.append(InputBlock(block_id=Ids.DAYS, label="Days to keep it open",
                              element=NumberInputElement(action_id=Ids.DAYS, is_decimal_allowed=False,
-                                                        initial_value=str(DEFAULT_DAYS), min_value="1",
+                                                        initial_value=str(default_days), min_value="1",
                                                         max_value=str(MAX_DAYS))))
     return View(type="modal", callback_id=Ids.ASK_MODAL, title="Ask sales", submit="Ask", close="Cancel",
                 blocks=blocks)

@@ -25,6 +25,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks.common import static_options, user_text
 from bot.blocks.ids import SetupIds as Ids
+from bot.results.messaging import MAX_DAYS
 from bot.results.setup import (
     ASK_REMINDER_HOURS_MAX,
     DEFINITION_MAX,
@@ -68,6 +69,19 @@ def _text(block: Ids, label: str, lines: list[str], hint: str, *, optional: bool
         hint = f"{hint} {hidden} more don't fit here and stay as they are."
     return InputBlock(block_id=block, label=label, hint=hint, optional=optional, element=PlainTextInputElement(
         action_id=block, multiline=True, max_length=_TEXT_MAX, initial_value="\n".join(shown) or None))
+
+
+def _number(value: int | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _lead_target(state: SetupState) -> str | None:
+    """The lead-quality target as the admin typed it: "3.8" (an average rating) or "60%" (good ratings)."""
+    if state.lead_quality_target is None:
+        return None
+    if state.lead_quality_target_kind == "good":
+        return f"{round(state.lead_quality_target)}%"
+    return f"{state.lead_quality_target:.1f}"
 
 
 def _code_text(lines: list[CodeLine]) -> list[str]:
@@ -193,11 +207,36 @@ def setup_modal(state: SetupState, *, usergroups: list[tuple[str, str]]) -> View
                    element=TimePickerElement(action_id=Ids.PULSE_TIME, initial_time=state.pulse_time)),
         _text(Ids.PULSE_QUESTIONS, "Questions", state.pulse_questions,
               "One per line, up to 5, each answered 1–5. {other team} becomes the other team's name."),
+        InputBlock(block_id=Ids.PULSE_REMINDER_HOURS, label="Pulse reminder: hours after it opens",
+                   hint=f"One reminder to those who haven't answered. A round stays open {state.pulse_open_hours} "
+                        "hours; rounds already open keep their time.",
+                   element=NumberInputElement(action_id=Ids.PULSE_REMINDER_HOURS, is_decimal_allowed=False,
+                                              initial_value=str(state.pulse_reminder_hours), min_value="1",
+                                              max_value=str(max(1, state.pulse_open_hours - 1)))),
+        InputBlock(block_id=Ids.SKIPPED_PULSE_WEEKS, label="Skip pulse weeks", optional=True,
+                   hint="ISO weeks with no round for anyone, e.g. holidays: 2026-W52, separated by commas or spaces.",
+                   element=PlainTextInputElement(action_id=Ids.SKIPPED_PULSE_WEEKS, max_length=1000,
+                                                 initial_value=", ".join(state.skipped_pulse_weeks) or None,
+                                                 placeholder="2026-W52, 2027-W01")),
         HeaderBlock(text="Weekly digest"),
         _select(Ids.DIGEST_DAY, "Post it on", _DAY_NAMES, state.digest_day),
         InputBlock(block_id=Ids.DIGEST_TIME, label="At (workspace time)",
                    element=TimePickerElement(action_id=Ids.DIGEST_TIME, initial_time=state.digest_time)),
+        InputBlock(block_id=Ids.ALIGNMENT_TARGET, label="Alignment index target", optional=True,
+                   hint="0–100. The digest and leaders' Home show the index against it. Empty: no target.",
+                   element=NumberInputElement(action_id=Ids.ALIGNMENT_TARGET, is_decimal_allowed=False,
+                                              initial_value=_number(state.alignment_target), min_value="0",
+                                              max_value="100", placeholder="70")),
+        InputBlock(block_id=Ids.LEAD_QUALITY_TARGET, label="Lead quality target", optional=True,
+                   hint="An average rating, like 3.8, or a share of good (4–5) ratings, like 60%. Empty: no target.",
+                   element=PlainTextInputElement(action_id=Ids.LEAD_QUALITY_TARGET, max_length=10,
+                                                 initial_value=_lead_target(state), placeholder="3.8 or 60%")),
         HeaderBlock(text="Messaging asks"),
+        InputBlock(block_id=Ids.ASK_OPEN_DAYS, label="Asks stay open (days)",
+                   hint="When the marketer doesn't choose. Applies to asks opened after you save.",
+                   element=NumberInputElement(action_id=Ids.ASK_OPEN_DAYS, is_decimal_allowed=False,
+                                              initial_value=str(state.ask_open_days), min_value="1",
+                                              max_value=str(MAX_DAYS))),
         InputBlock(block_id=Ids.ASK_REMINDER_HOURS, label="Remind reps who haven't answered after (hours)",
                    hint="One reminder, this many hours after an ask opens (if it is still open then). Applies "
                         "to asks opened after you save.",

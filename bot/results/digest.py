@@ -222,6 +222,16 @@ class LoopSection:
 
 
 @dataclass(frozen=True)
+class Targets:
+    """What leaders aim for, read when the digest is shown (None: no target): the alignment index (0–100), and
+    lead quality as an average rating (1–5, kind "average") or a percentage of good, 4–5, ratings (kind "good")."""
+
+    alignment: int | None = None
+    lead_quality: float | None = None
+    lead_quality_kind: str = "average"
+
+
+@dataclass(frozen=True)
 class WeeklyDigest:
     team_id: str
     week: Week
@@ -244,6 +254,8 @@ class WeeklyDigest:
     loop: LoopSection | None = None  # "You said, we did"; None when there is nothing to say
     follow_up: FollowUpSection | None = None  # leads handed off this week; None when there were none
     has_definition: bool = False  # the workspace has a definition of a qualified lead to link to
+    targets: Targets = field(default_factory=Targets)
+    pulse_skipped: bool = False  # no round this week because an admin skipped the week
 
     @property
     def empty(self) -> bool:

@@ -12,6 +12,8 @@ LEAD_SLA_MINUTES_MAX = 2400  # five 8-hour working days
 LEAD_RATE_AFTER_DAYS_MAX = 20
 HOLIDAYS_MAX = 100
 DEFINITION_MAX = 1000
+PULSE_REMINDER_HOURS_MAX = 168  # and always before the round closes (pulse_open_hours, 72 by default)
+SKIPPED_WEEKS_MAX = 100
 
 
 class CodeLine(BaseModel):
@@ -56,6 +58,16 @@ class SetupState:
     lead_escalation_user_id: str | None = None
     lead_rate_after_days: int = 1
     qualified_lead_definition: str | None = None
+    # The pulse reminder, hours after a round opens (before it closes, pulse_open_hours after), and the ISO weeks
+    # ("2026-W52") in which no round opens.
+    pulse_reminder_hours: int = 24
+    pulse_open_hours: int = 72
+    skipped_pulse_weeks: list[str] = field(default_factory=list)
+    ask_open_days: int = 14  # how long a messaging ask stays open when the asker doesn't choose
+    # Targets the digest and leaders' Home read figures against (None: no target).
+    alignment_target: int | None = None
+    lead_quality_target: float | None = None
+    lead_quality_target_kind: str = "average"  # "average" (a rating 1–5) or "good" (% of ratings 4–5)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from bot.results.digest import Targets
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SCHEDULE_USAGE = ("`/alignment pulse schedule weekly|biweekly <day> <HH:MM>`, "
@@ -29,3 +31,7 @@ class WorkspaceStatus:
     lead_feed_channel: str | None
     leaders: list[str]
     ask_reminder_hours: int = 24
+    ask_open_days: int = 14
+    pulse_reminder_hours: int = 24
+    skipped_weeks: list[str] = field(default_factory=list)  # this week's and later ones
+    targets: Targets = field(default_factory=Targets)
