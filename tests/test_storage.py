@@ -62,28 +62,37 @@ def test_a_failed_statement_keeps_peoples_text_out_of_the_error_and_so_out_of_th
     assert secret_note not in str(failed.value)
 
 
-def test_upgrading_from_0010_keeps_every_pulse_answer_and_times_the_old_rounds(tmp_path):
-    """0011 adds per-person pulse times. On SQLite a dropped column rebuilds its table, and rebuilding pulse_rounds
-    would cascade-delete the answers (foreign keys are on): the upgrade must keep every row."""
+def test_upgrading_keeps_every_row_that_references_a_rebuilt_table(tmp_path):
+    """On SQLite Alembic alters a table by rebuilding it, and with foreign keys on the rebuild's DROP TABLE cascades:
+    0009 rebuilds messaging_asks (its answers reference it) and 0011 pulse_rounds (its answers reference it).
+    From 0008, with an answer to each, the upgrade must keep every row; and it times the old round for 0011."""
     engine = make_engine(f"sqlite:///{tmp_path}/old.db")
     with engine.begin() as connection:
         config = alembic_config()
         config.attributes["connection"] = connection
-        command.upgrade(config, "0010")
-        connection.execute(text("INSERT INTO workspaces (team_id, created_at) VALUES ('T1', '2026-10-01 00:00:00')"))
-        connection.execute(text(
+        command.upgrade(config, "0008")
+        for statement in (
+            "INSERT INTO workspaces (team_id, created_at) VALUES ('T1', '2026-10-01 00:00:00')",
+            "INSERT INTO messaging_asks (team_id, asker_user_id, asker_side, name, audience, recipients, opened_at, "
+            "closes_at, submission_key) VALUES ('T1', 'UMKT', 'marketing', 'Pricing page', 'channel', '[]', "
+            "'2026-10-01 00:00:00', '2026-10-15 00:00:00', 'k')",
+            "INSERT INTO messaging_answers (team_id, ask_id, rep_user_id, reaction, answered_at, updated_at) "
+            "VALUES ('T1', 1, 'UREP', 'resonated', '2026-10-02 00:00:00', '2026-10-02 00:00:00')",
             "INSERT INTO pulse_rounds (team_id, period, opens_at, remind_at, closes_at, questions, sales_name, "
             "marketing_name, reminders_queued) VALUES ('T1', '2026-W40', '2026-10-01 14:00:00', "
-            "'2026-10-02 14:00:00', '2026-10-04 14:00:00', '[]', 'Sales', 'Marketing', 1)"))
-        connection.execute(text("INSERT INTO pulse_participation (team_id, round_id, user_id, side) "
-                                "VALUES ('T1', 1, 'U1', 'sales')"))
-        connection.execute(text("INSERT INTO pulse_answers (team_id, round_id, respondent, question, side, score) "
-                                "VALUES ('T1', 1, 'k1', 0, 'sales', 4)"))
+            "'2026-10-02 14:00:00', '2026-10-04 14:00:00', '[]', 'Sales', 'Marketing', 1)",
+            "INSERT INTO pulse_participation (team_id, round_id, user_id, side) VALUES ('T1', 1, 'U1', 'sales')",
+            "INSERT INTO pulse_answers (team_id, round_id, respondent, question, side, score) "
+            "VALUES ('T1', 1, 'k1', 0, 'sales', 4)",
+        ):
+            connection.execute(text(statement))
     migrate(engine)
     with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM messaging_answers")).scalar() == 1
         assert connection.execute(text("SELECT count(*) FROM pulse_answers")).scalar() == 1
         assert connection.execute(text("SELECT prompt_at, remind_at, away FROM pulse_participation")).one() == (
             "2026-10-01 14:00:00", "2026-10-02 14:00:00", 0)
         assert connection.execute(text("SELECT prompted_through, reminded_through FROM pulse_rounds")).one() == (
             "2026-10-01 14:00:00", "2026-10-04 14:00:00")
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1  # on again for the app
     engine.dispose()
