@@ -22,6 +22,7 @@ from bot.follow_up import queue_due_follow_ups, teams_with_follow_ups_due
 from bot.handoff import route_pending_leads
 from bot.messaging import close_due_asks, queue_due_ask_reminders
 from bot.outbox import Outbox
+from bot.people import refresh_profiles
 from bot.pulse import open_due_round, queue_due_reminders, secret_of
 from bot.results.follow_up import FollowUpCounts
 from bot.settings import Settings
@@ -61,12 +62,20 @@ def deliver_outbox(runtime: JobRuntime) -> str:
 
 
 def open_pulse_rounds(runtime: JobRuntime) -> str:
-    """Open every workspace's pulse round that is due (each workspace in its own transaction)."""
+    """Open every workspace's pulse round that is due (each workspace in its own transaction), after reading the
+    zone and status of the team members Slack hasn't been asked about lately (a few each minute)."""
     now = datetime.now(UTC)
     with runtime.transaction() as session:
         team_ids = [config.team_id for config in all_configs(session=session)]
     opened = []
     for team_id in team_ids:
+        try:
+            refreshed = refresh_profiles(sessions=runtime.sessions, client_for=runtime.client_for, team_id=team_id,
+                                         now=now)
+            if refreshed:
+                logger.info("read %s people's zone and status in %s", refreshed, team_id)
+        except Exception:  # the pulse opens all the same, with what is known of people's zones
+            logger.exception("could not read the people's profiles of workspace %s", team_id)
         try:
             with runtime.transaction() as session:
                 result = open_due_round(session=session, team_id=team_id, now=now,

@@ -30,6 +30,7 @@ from storage.models import (
     Admin,
     MessagingAnswer,
     MessagingAsk,
+    Person,
     PulseParticipation,
     PulseRound,
     TeamMember,
@@ -68,6 +69,7 @@ class PersonRow:
     owns_open_leads: bool  # a lead assigned to them waits for them to accept it
     leads_lately: bool  # the workspace received a lead since `since`
     turns: tuple[PulseTurnRow, ...]
+    time: Person | None = None  # their zone, status and declared time off, if Crossfeed keeps any
 
 
 @cache
@@ -91,8 +93,9 @@ def _person_statement() -> Select:
                owns_open_leads_clause(team_id, user_id).label("owns_open_leads"),
                leads_since_clause(team_id, since).label("leads_lately"),
                PulseRound.id.label("round_id"), PulseRound.period, PulseRound.opens_at, PulseRound.closes_at,
-               PulseParticipation.answered_via)
+               PulseParticipation.answered_via, Person)
         .select_from(WorkspaceConfig)
+        .outerjoin(Person, and_(Person.team_id == WorkspaceConfig.team_id, Person.user_id == user_id))
         .outerjoin(PulseParticipation, and_(PulseParticipation.team_id == WorkspaceConfig.team_id,
                                             PulseParticipation.user_id == user_id))
         .outerjoin(PulseRound, PulseRound.id == PulseParticipation.round_id)
@@ -115,6 +118,7 @@ def person(*, session: Session, team_id: str, user_id: str, now: datetime, since
         owns_open_leads=bool(first.owns_open_leads), leads_lately=bool(first.leads_lately),
         turns=tuple(PulseTurnRow(row.round_id, row.period, row.opens_at, row.closes_at, row.answered_via is not None)
                     for row in rows if row.round_id is not None),
+        time=first.Person,
     )
 
 
