@@ -13,6 +13,7 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from bot.people import AWAY_EMOJI, PersonTime, away_by_status, people_times
+from schedules import jobs
 from storage.models import Person
 from tests.clock_kit import TurnedClock
 from tests.helpers import TEAM, make_teams, outbox
@@ -377,3 +378,26 @@ def test_at_most_50_people_are_read_per_workspace_each_minute(crossfeed, fake_sl
 
     assert asked_about(fake_slack) == sales
     assert len(people(crossfeed)) == 60
+
+
+def test_reading_profiles_failing_or_out_of_time_never_holds_up_the_pulse(crossfeed, fake_slack, clock, monkeypatch,
+                                                                          caplog):
+    make_teams(crossfeed, sales=["U1"], marketing=["U2"])
+    opening = datetime.fromisoformat("2026-12-02T15:00:00+00:00")  # Wednesday 10:00 in New York
+
+    def broken(**kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(jobs, "refresh_profiles", broken)
+    with freeze_time(opening - timedelta(minutes=1)) as frozen:
+        turned = clock()
+        frozen.tick(timedelta(minutes=1))
+        turned.turn()
+    assert "could not read the people's profiles of workspace T1" in caplog.text
+    assert {call.params["channel"] for call in fake_slack.calls_to("chat.postMessage")} == {"U1", "U2"}
+
+    monkeypatch.undo()
+    monkeypatch.setattr(jobs, "PROFILE_READING_BUDGET", -1)  # spent before the first workspace
+    with freeze_time(opening + timedelta(minutes=5)):
+        turned.turn()
+    assert fake_slack.calls_to("users.info") == [] and people(crossfeed) == {}
