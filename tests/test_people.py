@@ -213,6 +213,14 @@ def test_a_status_counts_until_it_expires():
 # --- the user_change and user_status_changed events ----------------------------------------------------------
 
 
+def test_the_manifest_subscribes_to_both_events():
+    from tests.test_manifest_and_home import manifest
+
+    events = manifest()["settings"]["event_subscriptions"]["bot_events"]
+    assert {"user_change", "user_status_changed"} <= set(events)
+    assert "users:read" in manifest()["oauth_config"]["scopes"]["bot"]
+
+
 def test_a_team_members_profile_change_is_kept_and_a_retry_is_harmless(running, slack):
     make_teams(running.crossfeed, sales=["U1"], marketing=[])
     expires = int(datetime(2026, 12, 24, 17, 0, tzinfo=UTC).timestamp())
