@@ -18,6 +18,7 @@ from storage.models import Person
 from tests.clock_kit import TurnedClock
 from tests.helpers import TEAM, make_teams, outbox
 from tests.test_home import open_home, published
+from tests.test_manifest_and_home import manifest
 
 NY = ZoneInfo("America/New_York")
 # Thursday 3 December 2026, 07:00 in New York.
@@ -214,8 +215,6 @@ def test_a_status_counts_until_it_expires():
 
 
 def test_the_manifest_subscribes_to_both_events():
-    from tests.test_manifest_and_home import manifest
-
     events = manifest()["settings"]["event_subscriptions"]["bot_events"]
     assert {"user_change", "user_status_changed"} <= set(events)
     assert "users:read" in manifest()["oauth_config"]["scopes"]["bot"]
