@@ -19,6 +19,7 @@ from bot.lead_stats import lead_stats
 from bot.leads import my_recent_ratings
 from bot.loop import heard_back, open_actions_owned, week_actions
 from bot.messaging import AskView, view_of
+from bot.people import away_now
 from bot.pulse import answered_rounds, workspace_zone
 from bot.results.home import (
     AnsweredAsk,
@@ -92,6 +93,7 @@ def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
                               limit=limit) if found.owns_open_leads else None,
         follow_up_sources=follow_up_by_source(session=session, team_id=team_id, now=now)
         if roles.marketer and found.leads_lately else None,
+        away=away_now(found.time, default_zone=zone, now=now),
     )
 
 

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +14,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session
 
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
-from bot.people import people_times
+from bot.people import mark_back, people_times
+from bot.results.people import BackMarked
 from bot.results.pulse import (
     AWAY_TEXT,
     COMMENT_MAX,
@@ -335,6 +336,16 @@ def queue_due_reminders(*, session: Session, now: datetime, secret: bytes | None
         outbox.enqueue(session=session, team_id=team_id, messages=[*reminders, *_prompts(round_id, back)], now=now)
         queued += len(reminders) + len(back)
     return queued
+
+
+def come_back(*, session: Session, team_id: str, user_id: str, now: datetime,
+              default_zone: str | None = None) -> BackMarked:
+    """`/pulse back`: their declared time off ends now, and an open round that marked them away is theirs to
+    answer again (its DM goes now), unless their Slack status still says they're away."""
+    back = mark_back(session=session, team_id=team_id, user_id=user_id, now=now, default_zone=default_zone)
+    if back.still_away is None and rejoin_open_round(session=session, team_id=team_id, user_id=user_id, now=now):
+        return replace(back, pulse_sent=True)
+    return back
 
 
 def rejoin_open_round(*, session: Session, team_id: str, user_id: str, now: datetime) -> bool:

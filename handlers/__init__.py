@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers import actions, alignment, follow_up, handoff, home, intel, leadfeedback, messaging, pulse, replies
+from handlers import (
+    actions,
+    alignment,
+    follow_up,
+    handoff,
+    home,
+    intel,
+    leadfeedback,
+    messaging,
+    people,
+    pulse,
+    replies,
+)
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -19,6 +31,7 @@ def register(app: App, crossfeed: Crossfeed) -> None:
     alignment.register(app, crossfeed)
     messaging.register(app, crossfeed)
     home.register(app, crossfeed)
+    people.register(app, crossfeed)
     replies.register(app, crossfeed)
     actions.register(app, crossfeed)
     handoff.register(app, crossfeed)

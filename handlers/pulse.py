@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from slack_bolt import Ack, App
 
 from bot.blocks.ids import PulseIds as Ids
+from bot.blocks.people import away_marked_message, back_marked_message, pulse_help_message
 from bot.blocks.pulse import (
     PulseFormMetadata,
     comment_modal,
@@ -19,8 +20,10 @@ from bot.blocks.pulse import (
 )
 from bot.container import Crossfeed
 from bot.errors import InvalidInput
+from bot.people import mark_away
 from bot.pulse import (
     PulseButtonValue,
+    come_back,
     flush_answered_marks,
     prompt_for,
     pulse_form_state,
@@ -48,16 +51,30 @@ class Pulse:
         self.secret = secret_of(crossfeed.settings)
 
     def on_command(self, ack: Ack, body: dict, context) -> None:
-        """`/pulse` opens the open round in a modal; `/pulse results` shows the last closed round."""
-        word = plain_command_text(body.get("text", "")).casefold()
-        if word == "results":
+        """`/pulse` opens the open round in a modal; `/pulse results` shows the last closed round; `/pulse away
+        until DATE` and `/pulse back` mark time off; `/pulse help` lists them."""
+        words = plain_command_text(body.get("text", "")).split(maxsplit=1)
+        first, rest = (words[0].casefold() if words else ""), (words[1] if len(words) > 1 else "")
+        if first == "results" and not rest:
             with self.cf.transaction() as session:
                 results = pulse_results(session=session, team_id=context.team_id, now=_now())
             text, blocks = pulse_results_message(results)
             return ack(text=text, blocks=blocks, response_type="ephemeral")
-        if word not in ("", "answer"):
-            return ack(text="Try `/pulse` to answer the open pulse, or `/pulse results` for the last one.",
-                       response_type="ephemeral")
+        if first == "away":
+            with self.cf.transaction() as session:
+                marked = mark_away(session=session, team_id=context.team_id, user_id=context.user_id, text=rest,
+                                   now=_now(), default_zone=self.cf.settings.workspace_timezone)
+            text, blocks = away_marked_message(marked)
+            return ack(text=text, blocks=blocks, response_type="ephemeral")
+        if first == "back" and not rest:
+            with self.cf.transaction() as session:
+                back = come_back(session=session, team_id=context.team_id, user_id=context.user_id, now=_now(),
+                                 default_zone=self.cf.settings.workspace_timezone)
+            text, blocks = back_marked_message(back)
+            return ack(text=text, blocks=blocks, response_type="ephemeral")
+        if first not in ("", "answer") or rest:
+            text, blocks = pulse_help_message(None if first == "help" else "That isn't a `/pulse` command I know.")
+            return ack(text=text, blocks=blocks, response_type="ephemeral")
         with self.cf.transaction() as session:
             state = pulse_form_state(session=session, team_id=context.team_id, user_id=context.user_id,
                                      now=_now(), secret=self.secret,

@@ -7,6 +7,7 @@ Whoever starts a scheduler (the clock process, or `python -m bot` in-process) bu
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from bot.follow_up import queue_due_follow_ups, teams_with_follow_ups_due
 from bot.handoff import route_pending_leads
 from bot.messaging import close_due_asks, queue_due_ask_reminders
 from bot.outbox import Outbox
+from bot.people import refresh_profiles
 from bot.pulse import open_due_round, queue_due_prompts, queue_due_reminders, seal_closed_rounds, secret_of
 from bot.results.follow_up import FollowUpCounts
 from bot.settings import Settings
@@ -60,13 +62,28 @@ def deliver_outbox(runtime: JobRuntime) -> str:
     return summary
 
 
+# Seconds of users.info calls one run of the pulse job may spend before it stops reading profiles (workspaces
+# past it are read in a later minute): many workspaces' reads must not hold up the rounds they open.
+PROFILE_READING_BUDGET = 20
+
+
 def open_pulse_rounds(runtime: JobRuntime) -> str:
-    """Open every workspace's pulse round that is due (each workspace in its own transaction)."""
+    """Open every workspace's pulse round that is due (each workspace in its own transaction), after reading the
+    zone and status of the team members Slack hasn't been asked about lately (a few each minute)."""
     now = datetime.now(UTC)
     with runtime.transaction() as session:
         team_ids = [config.team_id for config in all_configs(session=session)]
     opened = []
+    reading_ends = time.monotonic() + PROFILE_READING_BUDGET
     for team_id in team_ids:
+        if time.monotonic() < reading_ends:
+            try:
+                refreshed = refresh_profiles(sessions=runtime.sessions, client_for=runtime.client_for,
+                                             team_id=team_id, now=now)
+                if refreshed:
+                    logger.info("read %s people's zone and status in %s", refreshed, team_id)
+            except Exception:  # the pulse opens all the same, with what is known of people's zones
+                logger.exception("could not read the people's profiles of workspace %s", team_id)
         try:
             with runtime.transaction() as session:
                 result = open_due_round(session=session, team_id=team_id, now=now,

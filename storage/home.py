@@ -30,6 +30,7 @@ from storage.models import (
     Admin,
     MessagingAnswer,
     MessagingAsk,
+    Person,
     PulseParticipation,
     PulseRound,
     TeamMember,
@@ -70,6 +71,7 @@ class PersonRow:
     owns_open_leads: bool  # a lead assigned to them waits for them to accept it
     leads_lately: bool  # the workspace received a lead since `since`
     turns: tuple[PulseTurnRow, ...]
+    time: Person | None = None  # their zone, status and declared time off, if Crossfeed keeps any
 
 
 @cache
@@ -93,8 +95,9 @@ def _person_statement() -> Select:
                owns_open_leads_clause(team_id, user_id).label("owns_open_leads"),
                leads_since_clause(team_id, since).label("leads_lately"),
                PulseRound.id.label("round_id"), PulseRound.period, PulseRound.opens_at, PulseRound.closes_at,
-               PulseParticipation.answered_via, PulseParticipation.away, PulseParticipation.prompt_at)
+               PulseParticipation.answered_via, PulseParticipation.away, PulseParticipation.prompt_at, Person)
         .select_from(WorkspaceConfig)
+        .outerjoin(Person, and_(Person.team_id == WorkspaceConfig.team_id, Person.user_id == user_id))
         .outerjoin(PulseParticipation, and_(PulseParticipation.team_id == WorkspaceConfig.team_id,
                                             PulseParticipation.user_id == user_id))
         .outerjoin(PulseRound, PulseRound.id == PulseParticipation.round_id)
@@ -118,6 +121,7 @@ def person(*, session: Session, team_id: str, user_id: str, now: datetime, since
         turns=tuple(PulseTurnRow(row.round_id, row.period, row.opens_at, row.closes_at, row.answered_via is not None,
                                  bool(row.away), row.prompt_at)
                     for row in rows if row.round_id is not None),
+        time=first.Person,
     )
 
 

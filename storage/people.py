@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Person
+from storage.models import Person, TeamMember
 from storage.queries import dialect_insert
 
 
@@ -48,8 +48,9 @@ def unchecked_since(*, session: Session, team_id: str, user_ids: Iterable[str], 
     return [user_id for user_id in ids if user_id not in fresh]
 
 
-def forget_person(*, session: Session, team_id: str, user_id: str) -> None:
-    session.execute(delete(Person).where(Person.team_id == team_id, Person.user_id == user_id))
+def forget_person(*, session: Session, team_id: str, user_id: str) -> int:
+    """Delete the person's zone, status and time off; how many rows went (0 or 1)."""
+    return session.execute(delete(Person).where(Person.team_id == team_id, Person.user_id == user_id)).rowcount
 
 
 def away_declared(*, session: Session, team_id: str, on_or_after: date) -> list[Person]:
@@ -57,3 +58,10 @@ def away_declared(*, session: Session, team_id: str, on_or_after: date) -> list[
     return list(session.scalars(select(Person).where(
         Person.team_id == team_id,
         or_(Person.away_until >= on_or_after, Person.status_text.is_not(None), Person.status_emoji.is_not(None)))))
+
+
+def is_known(*, session: Session, team_id: str, user_id: str) -> bool:
+    """Whether Crossfeed keeps this person's time: they are in a team, or already have a row."""
+    return bool(session.scalar(select(or_(
+        exists().where(TeamMember.team_id == team_id, TeamMember.user_id == user_id),
+        exists().where(Person.team_id == team_id, Person.user_id == user_id)))))

@@ -104,6 +104,7 @@ def forget_person(*, session: Session, team_id: str, user_id: str) -> dict[str, 
     """Delete what Crossfeed holds about one person; reasons and usage go with their rows (ON DELETE CASCADE)."""
     from storage.intel import forget_intel
     from storage.models import LeadRating, MessagingAnswer, OutboxMessage, PulseParticipation
+    from storage.people import forget_person as forget_time
 
     deleted = {}
     for name, model, column in (
@@ -114,4 +115,5 @@ def forget_person(*, session: Session, team_id: str, user_id: str) -> dict[str, 
     ):
         deleted[name] = session.execute(delete(model).where(model.team_id == team_id, column == user_id)).rowcount
     deleted["field intel items"] = forget_intel(session=session, team_id=team_id, user_id=user_id)
+    deleted["time zone and time-off records"] = forget_time(session=session, team_id=team_id, user_id=user_id)
     return deleted

@@ -18,6 +18,7 @@ from slack_sdk.models.views import View
 MESSAGE_MAX_BLOCKS = 50
 DIVIDER = {"type": "divider"}
 BOT_USER = "UBOT"
+DEFAULT_TZ = "America/New_York"  # users.info's zone for anyone a test didn't describe (the workspace's in make_teams)
 
 
 @dataclass
@@ -166,6 +167,8 @@ class FakeSlackServer(ThreadingHTTPServer):
         self.script = Script()
         self.usergroups: dict[str, list[str]] = {}
         self.users_by_email: dict[str, str] = {}  # users.lookupByEmail's directory (emails in any case)
+        # users.info's people, by id (set_user); anyone else is an active user in DEFAULT_TZ with no status
+        self.users: dict[str, dict] = {}
         self.history: dict[str, list[dict]] = {}
         self.done_before_failing: list[Call] = []  # calls that did their work, then answered an error
         self.lock = threading.Condition()  # notified on each call recorded, for wait_for
@@ -208,6 +211,19 @@ class FakeSlackServer(ThreadingHTTPServer):
                 return self._calls_to(method)
         raise AssertionError(f"expected {count} call(s) to {method}, got {len(self.calls_to(method))}: "
                              f"{[c.method for c in self.calls]}")
+
+    def set_user(self, user_id: str, *, tz: str | None = DEFAULT_TZ, status_text: str = "", status_emoji: str = "",
+                 status_expiration: int = 0, deleted: bool = False, missing: bool = False) -> dict:
+        """What users.info says of `user_id` from now on (`missing`: user_not_found); the user object, as Slack
+        also sends it in user_change and user_status_changed events."""
+        user = {"id": user_id, "team_id": "T1", "name": user_id.lower(), "deleted": deleted, "is_bot": False,
+                "profile": {"status_text": status_text, "status_emoji": status_emoji,
+                            "status_expiration": status_expiration}}
+        if tz is not None:
+            user.update(tz=tz, tz_label=tz, tz_offset=0)
+        with self.lock:
+            self.users[user_id] = {"missing": True} if missing else user
+        return user
 
     def reset(self) -> None:
         with self.lock:
@@ -326,6 +342,18 @@ def _permalink(server, params):
     return {"channel": channel, "permalink": f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
 
 
+def _user_info(server, params):
+    user_id = str(params.get("user", ""))
+    with server.lock:
+        user = server.users.get(user_id)
+    if user is None:
+        user = {"id": user_id, "team_id": "T1", "deleted": False, "is_bot": False, "tz": DEFAULT_TZ,
+                "profile": {"status_text": "", "status_emoji": "", "status_expiration": 0}}
+    if user.get("missing"):
+        return {"ok": False, "error": "user_not_found"}
+    return {"user": user}
+
+
 def _lookup_by_email(server, params):
     email = str(params.get("email", "")).casefold()
     found = {known.casefold(): user for known, user in server.users_by_email.items()}.get(email)
@@ -351,7 +379,7 @@ ANSWERS = {
     "views.push": _view,
     "views.publish": _view,
     "users.lookupByEmail": _lookup_by_email,
-    "users.info": lambda s, p: {"user": {"id": p.get("user"), "tz": "America/New_York"}},
+    "users.info": _user_info,
     "usergroups.users.list": lambda s, p: {"users": s.usergroups.get(p.get("usergroup"), [])},
     "usergroups.list": lambda s, p: {"usergroups": [{"id": g, "handle": g.lower(), "name": g} for g in s.usergroups]},
 }

@@ -7,7 +7,7 @@ from datetime import timedelta
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
-from storage.models import LeadRating, LeadRatingReason, PulseAnswer, PulseParticipation
+from storage.models import LeadRating, LeadRatingReason, Person, PulseAnswer, PulseParticipation
 from tests.helpers import OPENING, button, make_teams, open_round, prompts
 
 
@@ -73,3 +73,19 @@ def test_cancel_deletes_nothing(running, slack):
 
     assert count(running.crossfeed, LeadRating) == 1
     assert "nothing was deleted" in running.fake.calls_to("response_url")[0].params["text"]
+
+
+def test_forget_deletes_the_persons_zone_status_and_time_off(running, slack):
+    make_teams(running.crossfeed, sales=["U2", "U3"], marketing=[])
+    slack.command("/alignment", "admin add <@UADMIN>", user="UADMIN")
+    slack.command("/pulse", "away tomorrow", user="U2")
+    slack.command("/pulse", "away tomorrow", user="U3")
+    running.settle()
+    assert count(running.crossfeed, Person) == 2
+
+    slack.click("alignment.forget_confirm", "U2", user="UADMIN")
+    running.settle()
+
+    assert "1 time zone and time-off records" in running.fake.calls_to("response_url")[-1].params["text"]
+    assert count(running.crossfeed, Person, user_id="U2") == 0
+    assert count(running.crossfeed, Person, user_id="U3") == 1

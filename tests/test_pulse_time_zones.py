@@ -21,6 +21,7 @@ from storage.models import PulseParticipation, PulseRound
 from storage.teams import workspace_config
 from tests.clock_kit import TurnedClock
 from tests.helpers import button, make_teams, prompts
+from tests.test_people import user_event
 
 SYDNEY, BERLIN, SF, NY = (ZoneInfo(name) for name in
                           ("Australia/Sydney", "Europe/Berlin", "America/Los_Angeles", "America/New_York"))
@@ -62,11 +63,9 @@ def rounds(app) -> list[PulseRound]:
 
 
 def set_zones(app, zones: dict[str, ZoneInfo]) -> None:
-    with app.crossfeed.transaction() as session:
-        for user, zone in zones.items():
-            people_store.save_profile(session=session, team_id="T1", user_id=user, timezone=zone.key,
-                                      status_text=None, status_emoji=None, status_expires_at=None,
-                                      now=datetime.now(NY))
+    """What Slack's profiles say (`users.info`): the clock reads them before it opens rounds."""
+    for user, zone in zones.items():
+        app.fake.set_user(user, tz=zone.key)
 
 
 def ten_past_in_order(day: date) -> list[datetime]:
@@ -77,13 +76,22 @@ def ten_past_in_order(day: date) -> list[datetime]:
 @pytest.fixture
 def world(running):
     with freeze_time(local(NY, date(2026, 10, 19), 8)) as frozen:  # Monday of 2026-W43
-        make_teams(running.crossfeed, sales=["USYD", "UBER", "USFO"], marketing=["UNYC"])
         set_zones(running, ZONES)
+        make_teams(running.crossfeed, sales=["USYD", "UBER", "USFO"], marketing=["UNYC"])
         clock = Clock(running, frozen)
         try:
+            clock.turn_at(local(NY, date(2026, 10, 19), 8, 1))  # the clock reads everyone's zone from Slack
             yield clock
         finally:
             clock.clock.stop()
+
+
+def test_the_clock_reads_each_persons_zone_from_slack(world, running):
+    asked = {call.params["user"] for call in running.fake.calls_to("users.info")}
+    assert asked == set(ZONES)
+    with running.crossfeed.sessions() as session:
+        stored = people_store.people_of(session=session, team_id="T1", user_ids=ZONES)
+    assert {user: row.timezone for user, row in stored.items()} == {user: zone.key for user, zone in ZONES.items()}
 
 
 # Three Wednesdays: Berlin on summer time (W43), Berlin on winter time (W44), San Francisco too (W45).
@@ -129,6 +137,8 @@ def ledger_rows(app, user: str) -> list[PulseParticipation]:
 
 
 def test_someone_whose_zone_is_not_known_gets_it_at_ten_in_the_workspace_zone(world, running):
+    # Slack gives no zone for them (a profile without `tz`), so they are in the workspace's.
+    running.fake.set_user("USYD", tz=None)
     with running.crossfeed.transaction() as session:
         people_store.forget_person(session=session, team_id="T1", user_id="USYD")
     wednesday = WEDNESDAYS[0]
@@ -138,26 +148,32 @@ def test_someone_whose_zone_is_not_known_gets_it_at_ten_in_the_workspace_zone(wo
     assert set(world.prompted()) == {"UBER", "USYD", "UNYC"}
 
 
+def status_event(app, user: str, **status) -> None:
+    """Slack tells the app a status changed (`user_status_changed`, signed, with the whole user object)."""
+    assert user_event(app.slack, app.fake.set_user(user, tz=ZONES[user].key, **status),
+                      kind="user_status_changed").status == 200
+    app.settle()
+
+
 def test_away_by_status_or_declared_gets_no_prompt_no_reminder_and_is_not_counted(world, running):
     wednesday = WEDNESDAYS[0]
-    with running.crossfeed.transaction() as session:
-        # Berlin: "Vacationing" until Thursday noon Berlin time; back before the reminder, which brings the pulse.
-        people_store.save_profile(session=session, team_id="T1", user_id="UBER", timezone=BERLIN.key,
-                                  status_text="Vacationing", status_emoji=":palm_tree:",
-                                  status_expires_at=local(BERLIN, wednesday + timedelta(days=1), 9),
-                                  now=datetime.now(NY))
-        # San Francisco: OOO with no expiry: away for the whole round.
-        people_store.save_profile(session=session, team_id="T1", user_id="USFO", timezone=SF.key,
-                                  status_text="OOO - back in November", status_emoji=None, status_expires_at=None,
-                                  now=datetime.now(NY))
-        # Sydney: declared time off through Wednesday, Sydney time (`/pulse away until …`).
-        people_store.save_away_until(session=session, team_id="T1", user_id="USYD", away_until=wednesday)
+    # Berlin: "Vacationing" until Thursday 09:00 Berlin time; back by the reminder, which brings the pulse then.
+    status_event(running, "UBER", status_text="Vacationing", status_emoji=":palm_tree:",
+                 status_expiration=int(local(BERLIN, wednesday + timedelta(days=1), 9).timestamp()))
+    # San Francisco: OOO with no expiry: away for the whole round.
+    status_event(running, "USFO", status_text="OOO - back in November")
+    # Sydney declares time off through Wednesday, Sydney time.
+    reply = running.slack.command("/pulse", "away until 2026-10-21", user="USYD")
+    assert "away until" in reply.body.casefold(), reply.body
 
     for moment in ten_past_in_order(wednesday):
         world.turn_at(moment)
     assert set(world.prompted()) == {"UNYC"}
     marks = {user: row.away for user, row in latest_ledger(running).items()}
     assert marks == {"USYD": True, "UBER": True, "USFO": True, "UNYC": False}
+    # The away person can't answer (an answer from someone not counted would count against nobody), and is told.
+    reply = running.slack.command("/pulse", "", user="USFO")
+    assert "away when this pulse went out" in reply.body
 
     # Reminder times: Sydney's time off is over (Thursday in Sydney), Berlin's status has expired: both get the
     # pulse itself then, and count as asked again; San Francisco is still away: nothing.
@@ -168,14 +184,31 @@ def test_away_by_status_or_declared_gets_no_prompt_no_reminder_and_is_not_counte
     marks = {user: row.away for user, row in latest_ledger(running).items()}
     assert marks == {"USYD": False, "UBER": False, "USFO": True, "UNYC": False}
 
-    # The away person can't answer (so no answer counts against nobody), and is told why, kindly.
-    reply = running.slack.command("/pulse", "", user="USFO")
-    assert "away when this pulse went out" in reply.body
-
-    # After the close: three were asked, not four.
+    # After the close: two of the sales team were asked, not three.
     world.turn_at(local(NY, wednesday + timedelta(days=4), 12))
     reply = running.slack.command("/pulse", "results", user="UNYC")
     assert "0 of 2 answered" in reply.body and "0 of 1 answered" in reply.body, reply.body
+
+
+def test_pulse_back_during_the_round_brings_the_pulse_at_once(world, running):
+    wednesday = WEDNESDAYS[0]
+    running.slack.command("/pulse", "away until 2026-10-23", user="UBER")
+    for moment in ten_past_in_order(wednesday):
+        world.turn_at(moment)
+    assert "UBER" not in world.prompted() and latest_ledger(running)["UBER"].away
+
+    world.frozen.move_to(local(BERLIN, wednesday, 15))
+    reply = running.slack.command("/pulse", "back", user="UBER")
+    running.settle()
+    assert "waiting for you in your DMs" in reply.body, reply.body
+    assert world.prompted()["UBER"] == 1 and not latest_ledger(running)["UBER"].away
+    # Asked once: a later reminder run sends a reminder, never a second pulse.
+    world.turn_at(local(BERLIN, wednesday + timedelta(days=1), 10, 1))
+    assert world.prompted()["UBER"] == 1 and world.reminded()["UBER"] == 1
+    # Someone who wasn't away: /pulse back sends nothing.
+    reply = running.slack.command("/pulse", "back", user="UNYC")
+    running.settle()
+    assert "weren't marked away" in reply.body and world.prompted()["UNYC"] == 1
 
 
 def latest_ledger(app) -> dict[str, PulseParticipation]:

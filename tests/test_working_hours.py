@@ -52,6 +52,7 @@ def app(running):
     make_teams(running.crossfeed, sales=[TOKYO, NEW_YORK], marketing=[MARKETER], sales_channel=SALES)
     with running.crossfeed.transaction() as session:
         for user_id, zone in ((TOKYO, TOKYO_ZONE), (NEW_YORK, NEW_YORK_ZONE), (MANAGER, LONDON_ZONE)):
+            running.fake.set_user(user_id, tz=zone.key)  # what Slack says too, when the clock reads profiles again
             people.save_profile(session=session, team_id="T1", user_id=user_id, timezone=zone.key, status_text=None,
                                 status_emoji=None, status_expires_at=None, now=datetime.now(UTC))
     running.settle()

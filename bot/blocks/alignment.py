@@ -57,8 +57,8 @@ ALIGNMENT_HELP = (
     "*Data* (admins)\n"
     "• `/alignment export [weeks]` DMs CSV files: lead ratings, messaging answers, field intel, pulse aggregates, "
     "actions, handed-off leads and their follow-up\n"
-    "• `/alignment forget @user` deletes a person's ratings, answers, field intel and participation, and the "
-    "replies to or by them, after a confirmation\n"
+    "• `/alignment forget @user` deletes a person's ratings, answers, field intel and participation, their time "
+    "zone, status and time off, and the replies to or by them, after a confirmation\n"
     "• `/alignment admin add @user` makes someone an admin. In a workspace with no admin yet, the first "
     "person to run an admin command becomes one."
 )
@@ -168,7 +168,8 @@ def forget_confirmation(user_id: str) -> tuple[str, list[Block]]:
     return text, [
         SectionBlock(text=(
             f":warning: *{text}*\nThis deletes their lead ratings, messaging answers, field intel, pulse "
-            "participation records, and the replies to their feedback and written by them, and cannot be undone. "
+            "participation records, their time zone, Slack status and time off, and the replies to their feedback "
+            "and written by them, and cannot be undone. "
             "Pulse answers are anonymous and stay in the aggregates. Actions stay (they are the team's) "
             "without their name; open actions they own become yours."
         )),

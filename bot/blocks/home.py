@@ -40,6 +40,7 @@ from bot.blocks.ids import ActionIds, HomeIds, LeadFeedbackIds
 from bot.blocks.lead_stats import ranked_section, trend_note, trend_text, window_text
 from bot.blocks.leadfeedback import RatingButtonValue, stars
 from bot.blocks.messaging import EMOJI, reaction_buttons, tally_line
+from bot.blocks.people import away_line
 from bot.blocks.replies import STATUS_MARK, STATUS_SHOWN
 from bot.results.digest import MIN_SOURCE_RATINGS, WeeklyDigest
 from bot.results.follow_up_stats import OpenLead, working_duration
@@ -404,6 +405,8 @@ def _week_actions(summary: HomeSummary) -> list[Block]:
 def home_view(summary: HomeSummary) -> View:
     """One person's Home tab; sections stack by role, inside Slack's 100 blocks."""
     blocks: list[Block] = [HeaderBlock(text="Crossfeed"), _who(summary)]
+    if summary.away is not None:
+        blocks.append(SectionBlock(text=away_line(summary.away)))
     if not summary.set_up:
         blocks.extend(_first_run(summary))
     blocks.extend(_waiting(summary))

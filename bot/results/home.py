@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from bot.results.leads import RatedLead
+from bot.results.people import Away
 
 if TYPE_CHECKING:  # annotations only
     from bot.results.digest import ActionLine, SourceLine, WeeklyDigest
@@ -139,3 +140,4 @@ class HomeSummary:
     open_leads: Listed[OpenLead] | None = None  # leads waiting for this person to accept them; None: none
     # marketers: follow-up by source over the last 4 weeks; None when no lead was handed off then
     follow_up_sources: tuple[SourceFollowUpLine, ...] | None = None
+    away: Away | None = None  # away now: declared time off, or a Slack status that says so
