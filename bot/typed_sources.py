@@ -38,21 +38,26 @@ def typed_source_key(text: str) -> str:
 
 @dataclass
 class _Waiting:
-    texts: list[str]  # every spelling, exactly as stored
+    spellings: dict[str, int]  # every spelling, exactly as stored, and how many ratings and leads use it
     ratings: int = 0
     leads: int = 0
 
     @property
+    def texts(self) -> list[str]:
+        return list(self.spellings)
+
+    @property
     def shown(self) -> str:
-        return min(self.texts)
+        """The spelling most used, alphabetically first among equals: what it is shown as, and approved as."""
+        return min(self.spellings, key=lambda text: (-self.spellings[text], text))
 
 
 def _waiting(session: Session, team_id: str) -> dict[str, _Waiting]:
     """The typed sources by key, most used first (then alphabetically)."""
     found: dict[str, _Waiting] = {}
     for use in store.typed_source_uses(session=session, team_id=team_id):
-        waiting = found.setdefault(typed_source_key(use.text), _Waiting([]))
-        waiting.texts.append(use.text)
+        waiting = found.setdefault(typed_source_key(use.text), _Waiting({}))
+        waiting.spellings[use.text] = use.ratings + use.leads
         waiting.ratings += use.ratings
         waiting.leads += use.leads
     return dict(sorted(found.items(), key=lambda item: (-item[1].ratings - item[1].leads,
