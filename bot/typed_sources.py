@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.leads import file_typed_sources
+from bot.leads import CodeList, file_typed_sources
 from bot.results.home import FiledTypedSource, Listed, TypedSource, TypedSourceQueue
 from bot.setup import CODE_MAX
 from bot.text import escape_mrkdwn, slug, truncate
@@ -102,7 +102,7 @@ def _already(session: Session, team_id: str, key: str) -> FiledTypedSource:
     return FiledTypedSource(how="gone", text=None, source=None)
 
 
-def _filed(session: Session, team_id: str, typed: _Waiting, source_id: int, now: datetime,
+def _move_to_source(session: Session, team_id: str, typed: _Waiting, source_id: int, now: datetime,
            configured_admins: frozenset[str]) -> tuple[int, int]:
     """Move the typed source's ratings and leads to the source, and any other typed text that now names a source
     exactly (another spelling of it); every admin's Home is refreshed. How many ratings and leads moved."""
@@ -125,18 +125,22 @@ def approve_typed_source(*, session: Session, team_id: str, user_id: str, key: s
     if not code:
         raise InvalidInput({"source": f"“{shown}” has no letters or digits, so it can't name a source: merge it "
                                       "into one instead. Nothing changed."})
-    existing = queries.source_by_code(session=session, team_id=team_id, code=code)
-    if existing is not None and existing.retired_at is not None:
+    # Typed before a source of that name was added (a lead the CRM sent, say): it is filed there, not added twice.
+    active = [source for source in queries.rating_workspace(session=session, team_id=team_id).sources
+              if not source.retired]
+    named = CodeList(active, what="source").find(label, prefixes=False)
+    taken = queries.source_by_code(session=session, team_id=team_id, code=code) if named is None else None
+    if taken is not None:  # active ones are found by their code above: this one was retired
         raise NotAllowed(f"“{shown}” would be the source `{code}`, which an admin retired "
-                         f"(“{escape_mrkdwn(existing.label)}”). Bring it back in `/alignment setup`, or merge "
+                         f"(“{escape_mrkdwn(taken.label)}”). Bring it back in `/alignment setup`, or merge "
                          f"“{shown}” into another source. Nothing changed.")
-    source_id = existing.id if existing is not None else queries.add_source(
+    source_id = named.id if named is not None else queries.add_source(
         session=session, team_id=team_id, code=code, label=label, created_by=user_id)
-    ratings, leads = _filed(session, team_id, typed, source_id, now, configured_admins)
+    ratings, leads = _move_to_source(session, team_id, typed, source_id, now, configured_admins)
     if not ratings and not leads:  # another admin's click filed them a moment ago
         return _already(session, team_id, key)
-    return FiledTypedSource(how="added" if existing is None else "filed", text=label,
-                            source=existing.label if existing is not None else label, ratings=ratings, leads=leads)
+    return FiledTypedSource(how="added" if named is None else "filed", text=label,
+                            source=named.label if named is not None else label, ratings=ratings, leads=leads)
 
 
 def merge_typed_source(*, session: Session, team_id: str, user_id: str, key: str | None, source_id: int | None,
@@ -155,7 +159,7 @@ def merge_typed_source(*, session: Session, team_id: str, user_id: str, key: str
     names = {slug(source.code), slug(source.label), *map(slug, source.aliases)}
     if slug(typed.shown) and slug(typed.shown) not in names:
         source.aliases = [*source.aliases, typed.shown]  # a new list: the JSON column sees the change
-    ratings, leads = _filed(session, team_id, typed, source.id, now, configured_admins)
+    ratings, leads = _move_to_source(session, team_id, typed, source.id, now, configured_admins)
     if not ratings and not leads:
         return _already(session, team_id, key)
     return FiledTypedSource(how="merged", text=typed.shown, source=source.label, ratings=ratings, leads=leads)

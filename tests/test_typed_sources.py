@@ -294,3 +294,56 @@ def test_hostile_typed_text_is_escaped_and_never_in_a_value(running, slack):
     assert filed(running) == {"A-1": ("channel-and-u0admin", None), "CRM-1": ("channel-and-u0admin", None)}
     [notice] = notices(running)
     assert "<!channel>" not in notice and "&lt;!channel&gt; &amp; &lt;@U0ADMIN&gt;" in notice
+
+
+def test_a_lead_typed_before_its_source_existed_is_filed_when_a_rep_adds_it_by_typing(running, slack):
+    setup_admins(running, "A1")
+    hand_off_typed(running, "CRM-1", "Podcast")
+    with running.crossfeed.transaction() as session:
+        team_store.workspace_config(session=session, team_id=TEAM).allow_new_sources = True
+
+    rate_typed(slack, "A-1", "podcast")
+
+    assert filed(running) == {"A-1": ("podcast", None), "CRM-1": ("podcast", None)}
+    assert "Sources typed by reps" not in shown(home_of(running, slack))
+
+
+def test_approving_a_text_that_names_a_source_by_now_files_it_there(running, slack):
+    setup_admins(running, "A1")
+    hand_off_typed(running, "CRM-1", "Podcast")
+    key = key_of(home_of(running, slack), "Podcast")
+    with running.crossfeed.transaction() as session:  # added meanwhile, by a way that files nothing
+        session.add(LeadSource(team_id=TEAM, code="podcasts", label="Podcasts", aliases=["podcast"], position=99))
+
+    approve(slack, key)
+    running.settle()
+
+    assert filed(running) == {"CRM-1": ("podcasts", None)}
+    assert source(running, "podcast") is None, "not added twice"
+
+
+def test_what_cannot_be_approved_is_explained_and_can_still_be_merged(running, slack):
+    setup_admins(running, "A1")
+    hand_off_typed(running, "CRM-1", "???")
+    hand_off_typed(running, "CRM-2", "Roadshow")
+    with running.crossfeed.transaction() as session:
+        session.add(LeadSource(team_id=TEAM, code="roadshow", label="Roadshows", aliases=[], position=99,
+                               retired_at=datetime.now(UTC)))
+    view = home_of(running, slack)
+    running.fake.reset()
+
+    approve(slack, key_of(view, "???"))
+    approve(slack, key_of(view, "Roadshow"))
+    running.settle()
+
+    told = [call.params["text"] for call in running.fake.calls_to("chat.postMessage")]
+    assert told == ["“???” has no letters or digits, so it can't name a source: merge it into one instead. "
+                    "Nothing changed.",
+                    "“Roadshow” would be the source `roadshow`, which an admin retired (“Roadshows”). Bring it "
+                    "back in `/alignment setup`, or merge “Roadshow” into another source. Nothing changed."]
+    assert filed(running) == {"CRM-1": ("other", "???"), "CRM-2": ("other", "Roadshow")}
+
+    merge(slack, key_of(view, "???"), source(running, "other").id)
+    running.settle()
+    assert filed(running)["CRM-1"] == ("other", None), "merged into Other: no longer waiting"
+    assert source(running, "other").aliases == [], "a name without letters or digits matches nothing"
