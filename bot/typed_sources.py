@@ -38,6 +38,8 @@ def typed_source_key(text: str) -> str:
 
 @dataclass
 class _Waiting:
+    """One typed source as the database has it now: its spellings, and how many ratings and leads name it."""
+
     spellings: dict[str, int]  # every spelling, exactly as stored, and how many ratings and leads use it
     ratings: int = 0
     leads: int = 0
@@ -96,14 +98,14 @@ def _clicked(session: Session, team_id: str, user_id: str, key: str | None,
 def _already(session: Session, team_id: str, key: str) -> FiledTypedSource:
     """Nothing waits under `key`: say which source its text counts under now, if any does by that name."""
     for source in store.sources_of(session=session, team_id=team_id):
-        for name in (source.label, source.code, *source.aliases):
+        for name in (source.label, source.code, *(source.aliases or ())):
             if typed_source_key(name) == key:
                 return FiledTypedSource(how="already", text=name, source=source.label)
     return FiledTypedSource(how="gone", text=None, source=None)
 
 
 def _move_to_source(session: Session, team_id: str, typed: _Waiting, source_id: int, now: datetime,
-           configured_admins: frozenset[str]) -> tuple[int, int]:
+                    configured_admins: frozenset[str]) -> tuple[int, int]:
     """Move the typed source's ratings and leads to the source, and any other typed text that now names a source
     exactly (another spelling of it); every admin's Home is refreshed. How many ratings and leads moved."""
     ratings, leads = store.file_typed(session=session, team_id=team_id, texts=typed.texts, source_id=source_id)
@@ -156,9 +158,9 @@ def merge_typed_source(*, session: Session, team_id: str, user_id: str, key: str
     if source is None or source.retired_at is not None:
         raise NotFound("That source was retired or removed meanwhile: pick another one from the list on Home. "
                        "Nothing changed.")
-    names = {slug(source.code), slug(source.label), *map(slug, source.aliases)}
-    if slug(typed.shown) and slug(typed.shown) not in names:
-        source.aliases = [*source.aliases, typed.shown]  # a new list: the JSON column sees the change
+    aliases = list(source.aliases or ())
+    if slug(typed.shown) and slug(typed.shown) not in {slug(source.code), slug(source.label), *map(slug, aliases)}:
+        source.aliases = [*aliases, typed.shown]  # a new list: the JSON column sees the change
     ratings, leads = _move_to_source(session, team_id, typed, source.id, now, configured_admins)
     if not ratings and not leads:
         return _already(session, team_id, key)

@@ -121,13 +121,9 @@ class TypedSource:
     a value) and is looked up again when clicked."""
 
     key: str
-    text: str  # as shown: its first spelling, alphabetically
+    text: str  # as shown (and approved): the spelling most used
     ratings: int
     leads: int
-
-    @property
-    def uses(self) -> int:
-        return self.ratings + self.leads
 
 
 @dataclass(frozen=True)
