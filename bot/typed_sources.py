@@ -24,6 +24,7 @@ from storage import queries
 from storage import teams as team_store
 from storage import typed_sources as store
 from storage.outbox import queue_home_refresh
+from storage.typed_sources import Moved
 
 MERGE_OPTIONS_MAX = 100  # Slack's limit on a static select's options
 _KEY = re.compile(r"[0-9a-f]{16}")
@@ -105,14 +106,15 @@ def _already(session: Session, team_id: str, key: str) -> FiledTypedSource:
 
 
 def _move_to_source(session: Session, team_id: str, typed: _Waiting, source_id: int, now: datetime,
-                    configured_admins: frozenset[str]) -> tuple[int, int]:
+                    configured_admins: frozenset[str]) -> Moved:
     """Move the typed source's ratings and leads to the source, and any other typed text that now names a source
-    exactly (another spelling of it); every admin's Home is refreshed. How many ratings and leads moved."""
-    ratings, leads = store.file_typed(session=session, team_id=team_id, texts=typed.texts, source_id=source_id)
-    more_ratings, more_leads = file_typed_sources(session=session, team_id=team_id)
+    exactly (another spelling of it). Every admin's Home is refreshed, and the Home of each rep whose rating or
+    lead moved (it shows the source)."""
+    moved = store.file_typed(session=session, team_id=team_id, texts=typed.texts, source_id=source_id)
+    moved += file_typed_sources(session=session, team_id=team_id)
     admins = set(team_store.admin_ids(session=session, team_id=team_id)) | configured_admins
-    queue_home_refresh(session=session, team_id=team_id, user_ids=sorted(admins), now=now)
-    return ratings + more_ratings, leads + more_leads
+    queue_home_refresh(session=session, team_id=team_id, user_ids=sorted(admins | moved.people), now=now)
+    return moved
 
 
 def approve_typed_source(*, session: Session, team_id: str, user_id: str, key: str | None, now: datetime,
@@ -138,11 +140,12 @@ def approve_typed_source(*, session: Session, team_id: str, user_id: str, key: s
                          f"“{shown}” into another source. Nothing changed.")
     source_id = named.id if named is not None else queries.add_source(
         session=session, team_id=team_id, code=code, label=label, created_by=user_id)
-    ratings, leads = _move_to_source(session, team_id, typed, source_id, now, configured_admins)
-    if not ratings and not leads:  # another admin's click filed them a moment ago
+    moved = _move_to_source(session, team_id, typed, source_id, now, configured_admins)
+    if not moved.ratings and not moved.leads:  # another admin's click filed them a moment ago
         return _already(session, team_id, key)
     return FiledTypedSource(how="added" if named is None else "filed", text=label,
-                            source=named.label if named is not None else label, ratings=ratings, leads=leads)
+                            source=named.label if named is not None else label, ratings=moved.ratings,
+                            leads=moved.leads)
 
 
 def merge_typed_source(*, session: Session, team_id: str, user_id: str, key: str | None, source_id: int | None,
@@ -161,7 +164,8 @@ def merge_typed_source(*, session: Session, team_id: str, user_id: str, key: str
     aliases = list(source.aliases or ())
     if slug(typed.shown) and slug(typed.shown) not in {slug(source.code), slug(source.label), *map(slug, aliases)}:
         source.aliases = [*aliases, typed.shown]  # a new list: the JSON column sees the change
-    ratings, leads = _move_to_source(session, team_id, typed, source.id, now, configured_admins)
-    if not ratings and not leads:
+    moved = _move_to_source(session, team_id, typed, source.id, now, configured_admins)
+    if not moved.ratings and not moved.leads:
         return _already(session, team_id, key)
-    return FiledTypedSource(how="merged", text=typed.shown, source=source.label, ratings=ratings, leads=leads)
+    return FiledTypedSource(how="merged", text=typed.shown, source=source.label, ratings=moved.ratings,
+                            leads=moved.leads)

@@ -38,20 +38,35 @@ def typed_source_uses(*, session: Session, team_id: str) -> list[TypedSourceUse]
     return [TypedSourceUse(text, int(rated), int(handed)) for text, rated, handed in rows]
 
 
-def file_typed(*, session: Session, team_id: str, texts: Sequence[str], source_id: int) -> tuple[int, int]:
+@dataclass(frozen=True)
+class Moved:
+    """What filing typed sources moved: how many ratings and leads, and whose Home shows them (the ratings'
+    raters, the leads' owners)."""
+
+    ratings: int = 0
+    leads: int = 0
+    people: frozenset[str] = frozenset()
+
+    def __add__(self, other: Moved) -> Moved:
+        return Moved(self.ratings + other.ratings, self.leads + other.leads, self.people | other.people)
+
+
+def file_typed(*, session: Session, team_id: str, texts: Sequence[str], source_id: int) -> Moved:
     """Count the ratings and leads whose typed source is one of `texts` (exactly) under the source, the typed
-    text done with. Returns how many ratings and how many leads moved."""
+    text done with."""
     if not texts:
-        return 0, 0
-    moved = [
-        session.execute(
-            update(model).where(model.team_id == team_id, model.source_text.in_(list(texts)))
-            .values(source_id=source_id, source_text=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        for model in (LeadRating, Lead)
-    ]
-    return moved[0], moved[1]
+        return Moved()
+    raters = session.scalars(
+        update(LeadRating).where(LeadRating.team_id == team_id, LeadRating.source_text.in_(list(texts)))
+        .values(source_id=source_id, source_text=None).returning(LeadRating.rater_user_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    owners = session.scalars(
+        update(Lead).where(Lead.team_id == team_id, Lead.source_text.in_(list(texts)))
+        .values(source_id=source_id, source_text=None).returning(Lead.owner_user_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return Moved(len(raters), len(owners), frozenset(raters) | {owner for owner in owners if owner})
 
 
 def sources_of(*, session: Session, team_id: str) -> Sequence[LeadSource]:

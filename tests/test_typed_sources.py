@@ -161,6 +161,8 @@ def test_approve_adds_the_source_as_typed_and_moves_its_ratings_and_leads(runnin
         refreshed = shown(published(running.fake, admin)[-1])
         assert "*g2*" in refreshed and "ebinarz* ·" not in refreshed
     assert not running.fake.calls_to("views.open") and not running.fake.calls_to("chat.postMessage")
+    rater = shown(published(running.fake, "U2")[-1])  # so is the Home of each rep whose rating moved
+    assert "A-2" in rater and "Other: Webinarz" not in rater and "Webinarz" in rater
 
     rate_typed(slack, "A-4", "webinarz", user="U3")
     assert filed(running)["A-4"] == ("webinarz", None), "the next rep typing it lands on the new source"
