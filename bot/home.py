@@ -31,6 +31,7 @@ from bot.results.home import (
     PulseTurn,
     Roles,
 )
+from bot.typed_sources import typed_source_queue
 from storage import digest as digest_store
 from storage import home as store
 from storage.teams import workspace_config
@@ -94,6 +95,7 @@ def home_summary(*, session: Session, team_id: str, user_id: str, now: datetime,
         follow_up_sources=follow_up_by_source(session=session, team_id=team_id, now=now)
         if roles.marketer and found.leads_lately else None,
         away=away_now(found.time, default_zone=zone, now=now),
+        typed_sources=typed_source_queue(session=session, team_id=team_id, limit=limit) if roles.admin else None,
     )
 
 

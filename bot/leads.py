@@ -23,8 +23,10 @@ from bot.results.leads import (
 )
 from bot.text import at_most, escape_mrkdwn, lead_key, slug, truncate
 from storage import outbox, queries
+from storage import typed_sources as typed_store
 from storage.outbox import Message, home_refresh
 from storage.queries import Code, HeldRating, RatingRow, RatingWorkspace
+from storage.typed_sources import Moved
 
 FEED_RATINGS = (1, 2)
 FEED_KEY = "lead-feed:"  # the outbox key of a rating's lead-feed post, before its id
@@ -436,18 +438,19 @@ def lead_source(*, session: Session, team_id: str, typed: str | None) -> SourceC
     return SourceChoice(source_id=other.id if other else None, label=other.label if other else None, source_text=typed)
 
 
-def file_typed_sources(*, session: Session, team_id: str) -> int:
-    """Ratings kept under "other" with a typed source that is now one of the workspace's (an admin added
-    it): count them under that source. Returns how many moved."""
+def file_typed_sources(*, session: Session, team_id: str) -> Moved:
+    """Ratings and handed-off leads kept under "other" with a typed source that is now one of the workspace's
+    (an admin added it, or an alias that names it): count them under that source."""
     sources = CodeList(_active(_workspace(session, team_id).sources), what="source")
-    moved: dict[int, list[int]] = {}
-    for rating_id, typed in queries.ratings_with_typed_source(session=session, team_id=team_id):
+    texts: dict[int, list[str]] = {}
+    for use in typed_store.typed_source_uses(session=session, team_id=team_id):
         # Exact names only: a start that fits one source today may fit another tomorrow.
-        if (source := sources.find(typed, prefixes=False)) is not None:
-            moved.setdefault(source.id, []).append(rating_id)
-    for source_id, rating_ids in moved.items():
-        queries.move_ratings_to_source(session=session, team_id=team_id, rating_ids=rating_ids, source_id=source_id)
-    return sum(map(len, moved.values()))
+        if (source := sources.find(use.text, prefixes=False)) is not None:
+            texts.setdefault(source.id, []).append(use.text)
+    moved = Moved()
+    for source_id, named in texts.items():
+        moved += typed_store.file_typed(session=session, team_id=team_id, texts=named, source_id=source_id)
+    return moved
 
 
 def rating_for_edit(*, session: Session, team_id: str, user_id: str, rating_id: int) -> RatedLead:

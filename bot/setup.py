@@ -414,7 +414,10 @@ def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime
         for what, changed in (("reason code", reasons), ("source", sources))
         for verb, codes in changed.items() if codes
     ]
-    if filed := file_typed_sources(session=session, team_id=team_id):
-        changes.append(f"Moved {filed} rating{'' if filed == 1 else 's'} from Other to the source their rep typed")
+    filed = file_typed_sources(session=session, team_id=team_id)
+    if filed.ratings or filed.leads:
+        moved = " and ".join(f"{count} {what}{'' if count == 1 else 's'}"
+                             for count, what in ((filed.ratings, "rating"), (filed.leads, "lead")) if count)
+        changes.append(f"Moved {moved} from Other to the source their rep typed")
     groups = {side: g for side in SIDES if (g := getattr(form, f"{side}_usergroup"))}
     return SavedSetup(changes=changes, groups_to_sync=groups)

@@ -126,23 +126,6 @@ def typed_source_counts(*, session: Session, team_id: str) -> list[tuple[str, in
     return [(text, count) for text, count in rows]
 
 
-def ratings_with_typed_source(*, session: Session, team_id: str) -> Sequence[tuple[int, str]]:
-    """(rating id, typed text) of the ratings whose source is still text a rep typed."""
-    return session.execute(
-        select(LeadRating.id, LeadRating.source_text)
-        .where(LeadRating.team_id == team_id, LeadRating.source_text.is_not(None))
-    ).all()
-
-
-def move_ratings_to_source(*, session: Session, team_id: str, rating_ids: Sequence[int], source_id: int) -> None:
-    """Ratings whose typed source is now a source: count them under it, the typed text done with."""
-    session.execute(
-        update(LeadRating)
-        .where(LeadRating.team_id == team_id, LeadRating.id.in_(rating_ids))
-        .values(source_id=source_id, source_text=None)
-    )
-
-
 def search_sources(*, session: Session, team_id: str, typed: str, limit: int) -> Sequence[LeadSource]:
     """Active sources whose label or code contains what was typed, in list order."""
     pattern = f"%{typed.casefold()}%"

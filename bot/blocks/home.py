@@ -13,6 +13,7 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     MarkdownTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -23,6 +24,7 @@ from bot.blocks.common import (
     mrkdwn,
     percent,
     quote,
+    static_options,
     user_text,
     within_block_limit,
 )
@@ -44,7 +46,7 @@ from bot.blocks.people import away_line
 from bot.blocks.replies import STATUS_MARK, STATUS_SHOWN
 from bot.results.digest import MIN_SOURCE_RATINGS, WeeklyDigest
 from bot.results.follow_up_stats import OpenLead, working_duration
-from bot.results.home import HeardBack, HomeSummary, LeadQuality, Listed
+from bot.results.home import FiledTypedSource, HeardBack, HomeSummary, LeadQuality, Listed, TypedSource
 from bot.results.messaging import NAME_MAX, REACTIONS
 from bot.results.pulse import gap_in_words
 
@@ -402,6 +404,44 @@ def _week_actions(summary: HomeSummary) -> list[Block]:
     return blocks
 
 
+def _uses(typed: TypedSource) -> str:
+    counts = [(typed.ratings, "rating"), (typed.leads, "handed-off lead")]
+    return " · ".join(f"{count} {what}{'' if count == 1 else 's'}" for count, what in counts if count)
+
+
+def _typed_sources(summary: HomeSummary) -> list[Block]:
+    """For admins: the sources reps typed that are not yet sources, each with Approve and Merge into…."""
+    queue = summary.typed_sources
+    if queue is None or not queue.typed.total:
+        return []
+    blocks: list[Block] = [
+        DividerBlock(),
+        SectionBlock(text=":label: *Sources typed by reps* (not yet sources, most used first)"),
+        _context("*Approve* adds one as a new source, named as typed. *Merge into…* files it under the source you "
+                 "pick and keeps it as another name of that source, so the next rep who types it lands there. "
+                 "Either way its ratings and leads move out of Other."),
+    ]
+    merge = static_options({str(source_id): label for source_id, label in queue.sources})
+    for typed in queue.typed.shown:
+        blocks.append(SectionBlock(text=mrkdwn(f"*{user_text(typed.text, 75)}* · {_uses(typed)}")))
+        elements = [ButtonElement(action_id=HomeIds.APPROVE_SOURCE, text="Approve", style="primary",
+                                  value=typed.key)]
+        if merge:
+            elements.append(StaticSelectElement(action_id=HomeIds.MERGE_SOURCE, placeholder="Merge into…",
+                                                options=merge))
+        blocks.append(ActionsBlock(block_id=f"{HomeIds.TYPED_SOURCE}.{typed.key}", elements=elements))
+    return blocks + _more(queue.typed, "the next ones show here as you approve or merge these.")
+
+
+def typed_source_notice(filed: FiledTypedSource) -> str:
+    """Why Approve or Merge into… changed nothing (a double click, or another admin was quicker)."""
+    if filed.how == "already" and filed.text is not None and filed.source is not None:
+        return (f"“{user_text(filed.text, 75)}” already counts under *{user_text(filed.source, 75)}*: "
+                "nothing changed.")
+    return ("That typed source isn't waiting any more (another admin may have approved or merged it): "
+            "nothing changed.")
+
+
 def home_view(summary: HomeSummary) -> View:
     """One person's Home tab; sections stack by role, inside Slack's 100 blocks."""
     blocks: list[Block] = [HeaderBlock(text="Crossfeed"), _who(summary)]
@@ -414,6 +454,7 @@ def home_view(summary: HomeSummary) -> View:
     blocks.extend(_activity(summary))
     blocks.extend(_heard_back(summary))
     blocks.extend(_my_actions(summary))
+    blocks.extend(_typed_sources(summary))
     if summary.roles.marketer:
         blocks.extend(_marketing(summary))
     if summary.digest is not None:

@@ -122,6 +122,11 @@ class HomeIds(StrEnum):
     ACTIONS = "home.actions"
     ANSWER_PULSE = "home.answer_pulse"
     ASK = "home.ask"  # + "." + the ask's id: the block holding that ask's reaction buttons
+    # Admins: a source typed by reps. TYPED_SOURCE + "." + its key (bot.typed_sources) is the block holding its
+    # Approve button (whose value is the key too) and its Merge into… select (whose options' values are source ids).
+    TYPED_SOURCE = "home.typed_source"
+    APPROVE_SOURCE = "home.typed_source.approve"
+    MERGE_SOURCE = "home.typed_source.merge"
 
 
 class ReplyIds(StrEnum):

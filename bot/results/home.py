@@ -117,6 +117,46 @@ class WeekActions:
 
 
 @dataclass(frozen=True)
+class TypedSource:
+    """A source typed by reps (or sent by the CRM) that is not yet a source: its spellings that differ only in
+    case are one. `key` names it in buttons (a hash of its lower-case text, so the text itself never needs to fit
+    a value) and is looked up again when clicked."""
+
+    key: str
+    text: str  # as shown (and approved): the spelling most used
+    ratings: int
+    leads: int
+
+
+@dataclass(frozen=True)
+class TypedSourceQueue:
+    """For admins: the typed sources waiting to be approved or merged, most used first, and the workspace's active
+    sources (id, label) to merge one into."""
+
+    typed: Listed[TypedSource]
+    sources: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class FiledTypedSource:
+    """What Approve or Merge into… did with a typed source.
+
+    `how`: "added" (a new source), "merged" (into a source, the text now one of its aliases), "filed" (under the
+    source its name already was), "already" (nothing waited: it already counts under `source`), or "gone"
+    (nothing waits under that name, and no source has it)."""
+
+    how: str
+    text: str | None
+    source: str | None  # the source's label
+    ratings: int = 0
+    leads: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return self.how in ("added", "merged", "filed")
+
+
+@dataclass(frozen=True)
 class HomeSummary:
     """Everything one person's Home tab shows; sections that don't apply to their roles are None."""
 
@@ -141,3 +181,4 @@ class HomeSummary:
     # marketers: follow-up by source over the last 4 weeks; None when no lead was handed off then
     follow_up_sources: tuple[SourceFollowUpLine, ...] | None = None
     away: Away | None = None  # away now: declared time off, or a Slack status that says so
+    typed_sources: TypedSourceQueue | None = None  # admins: typed sources to approve or merge; None: none waiting
