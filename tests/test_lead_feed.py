@@ -167,9 +167,12 @@ def test_a_crash_mid_delivery_is_resumed_after_the_lease(feed):
         claimed = outbox_store.claim_due(session=session, now=now, lease=timedelta(minutes=5), limit=10)
         assert [message.dedupe_key for message in claimed] == ["lead-feed:1"]
 
-    assert feed.crossfeed.outbox.deliver_due().sent == 0, "still leased to the crashed worker"
+    # (Counted by what reached Slack, not by `sent`: under load the rating's Home refresh may still be pending,
+    # and a pass that delivers it counts it too.)
+    feed.crossfeed.outbox.deliver_due()
+    assert feed.fake.calls_to("chat.update") == [], "still leased to the crashed worker"
     with freeze_time(now + timedelta(minutes=6)):
-        assert feed.crossfeed.outbox.deliver_due().sent == 1
+        feed.crossfeed.outbox.deliver_due()
     assert len(feed.fake.calls_to("chat.update")) == 1
 
 
