@@ -10,6 +10,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 
 from bot.container import Crossfeed
 from bot.error_reply import error_reply
+from bot.installs import NOT_INSTALLED
 from bot.settings import Settings
 from bot.slack_requests import without_control_characters
 from handlers import register
@@ -22,6 +23,13 @@ def create_app(settings: Settings, *, crossfeed: Crossfeed | None = None) -> App
     crossfeed = crossfeed or Crossfeed.start(settings)
     bolt_logger = logging.getLogger("crossfeed.bolt")
     bolt_logger.addFilter(not_the_unused_token_notice)
+    installs = {}
+    if crossfeed.installations is not None:
+        # Installs into many workspaces: each request is answered with its workspace's installation, and a
+        # workspace without one is told so (never served with another's token or data).
+        installs = dict(oauth_flow=crossfeed.installations.oauth_flow(crossfeed.client),
+                        authorize=crossfeed.installations.authorize(),
+                        user_facing_authorize_error_message=NOT_INSTALLED)
     app = App(
         # The name Bolt would take from the calling file. Given none, it reads the source of every frame on the
         # stack to find that file (inspect.stack()): ~0.1 s a start, in each test that starts the app.
@@ -29,6 +37,7 @@ def create_app(settings: Settings, *, crossfeed: Crossfeed | None = None) -> App
         client=crossfeed.client,
         signing_secret=settings.slack_signing_secret or None,
         token_verification_enabled=False,
+        **installs,
         # Listeners answer Slack when they return; slow work goes to crossfeed.after_ack or the outbox.
         process_before_response=True,
         logger=bolt_logger,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.background import AfterAck
 from bot.handoff import LeadRouter
+from bot.installs import Installations
 from bot.outbox import Outbox, composers_for
 from bot.settings import Settings
 from bot.slack_requests import is_slack_response_url, team_of
@@ -25,8 +26,8 @@ from storage.db import make_engine, make_session_factory, migrate
 
 logger = logging.getLogger("crossfeed")
 
-# The Slack client that speaks for a workspace, by team id. One bot token serves every team today;
-# a multi-workspace install swaps in one that looks up the team's installation.
+# The Slack client that speaks for a workspace, by team id: the one bot token's, or (installs into many
+# workspaces) the one of the team's installation.
 ClientFor = Callable[[str], WebClient]
 
 
@@ -73,6 +74,8 @@ class Crossfeed:
     outbox: Outbox
     after_ack: AfterAck
     router: LeadRouter  # routes new leads to their owners, started by the commit that stored them
+    # Installs into many workspaces (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, no SLACK_BOT_TOKEN); else None.
+    installations: Installations | None = None
 
     @classmethod
     def start(cls, settings: Settings, *, apply_migrations: bool = True) -> Crossfeed:
@@ -80,18 +83,26 @@ class Crossfeed:
         if apply_migrations:
             migrate(engine)
         sessions = make_session_factory(engine)
-        client = WebClient(
-            token=settings.slack_bot_token,
-            base_url=settings.slack_api_url,
-            retry_handlers=slack_retry_handlers(settings),
-        )
-        client_for = one_client(client)
+
+        def make_client(token: str | None) -> WebClient:
+            return WebClient(token=token, base_url=settings.slack_api_url,
+                             retry_handlers=slack_retry_handlers(settings))
+
+        # With installs into many workspaces this one has no token: Bolt copies it per request, with the token
+        # of the request's workspace, and the OAuth flow calls oauth.v2.access through it.
+        client = make_client(settings.slack_bot_token)
+        installations = None
+        if settings.installs_into_many_workspaces:
+            installations = Installations(settings=settings, engine=engine, sessions=sessions, make_client=make_client)
+            client_for = installations.client_for
+        else:
+            client_for = one_client(client)
         outbox = Outbox(sessions=sessions, client_for=client_for, composers=composers_for(settings))
         outbox.deliver_after_commit()  # a commit that queued a message starts its delivery
         router = LeadRouter(sessions=sessions, client_for=client_for, default_sales_channel=settings.sales_channel)
         router.route_after_commit()  # a commit that stored a lead starts its routing
         return cls(settings=settings, engine=engine, sessions=sessions, client=client, client_for=client_for,
-                   after_ack=AfterAck(), outbox=outbox, router=router)
+                   after_ack=AfterAck(), outbox=outbox, router=router, installations=installations)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from bot.zones import zone_named
 from storage.settings import DatabaseSettings, describe_settings_error, exit_with
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# manifest.yml's bot scopes: what an install through /slack/install asks for unless SLACK_SCOPES says otherwise.
+DEFAULT_BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "im:write", "im:history", "channels:join",
+                      "channels:history", "groups:history", "users:read", "users:read.email", "usergroups:read",
+                      "files:write")
 
 
 class Settings(DatabaseSettings):
     """Every setting Crossfeed reads; the README lists them with their meaning."""
 
-    slack_bot_token: str = Field(min_length=1)
+    # One workspace: its bot token. Many workspaces (OAuth): no token, the app's client id and secret instead.
+    slack_bot_token: str | None = Field(default=None, min_length=1)
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_scopes: Annotated[tuple[str, ...], NoDecode] = DEFAULT_BOT_SCOPES
+    # Where Slack sends people back after they approve an install; unset, the app's configured one.
+    slack_redirect_uri: str | None = None
+    # Days an uninstalled workspace's data is kept (README "Installing into many workspaces").
+    data_retention_days: int = Field(default=30, ge=0)
     slack_signing_secret: str = ""
     slack_app_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
@@ -46,6 +58,30 @@ class Settings(DatabaseSettings):
     def _trailing_slash(cls, url: str) -> str:
         # urljoin(base_url, method) drops the last path segment without it.
         return url if url.endswith("/") else url + "/"
+
+    @field_validator("slack_scopes", mode="before")
+    @classmethod
+    def _scope_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.replace(" ", ",").split(",") if part.strip())
+        return value
+
+    @field_validator("slack_client_id", "slack_redirect_uri", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_way_to_speak_to_slack(self) -> Settings:
+        if not self.slack_bot_token and not (self.slack_client_id and self.slack_client_secret):
+            raise ValueError("set SLACK_BOT_TOKEN (one workspace), or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+                             "(installs into many workspaces)")
+        return self
+
+    @property
+    def installs_into_many_workspaces(self) -> bool:
+        """OAuth mode: each workspace installs the app and has its own bot token; SLACK_BOT_TOKEN wins if set."""
+        return not self.slack_bot_token
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod

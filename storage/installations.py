@@ -10,7 +10,7 @@ from datetime import datetime
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Engine, MetaData, delete, select, update
+from sqlalchemy import Engine, MetaData, and_, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import Base, Workspace, utcnow
@@ -67,8 +67,27 @@ def mark_uninstalled(*, session: Session, team_id: str, now: datetime) -> None:
                     .values(uninstalled_at=now))
 
 
-def uninstalled_at(*, session: Session, team_id: str) -> datetime | None:
-    return session.scalar(select(Workspace.uninstalled_at).where(Workspace.team_id == team_id))
+def uninstalled_at(*, session: Session, team_id: str, lock: bool = False) -> datetime | None:
+    """When the workspace was uninstalled (None: it is installed, or unknown); `lock` holds its row until the
+    transaction ends, so that a reinstall waits for a deletion that has begun."""
+    query = select(Workspace.uninstalled_at).where(Workspace.team_id == team_id)
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def bot_token_for(*, session: Session, client_id: str, team_id: str) -> str | None:
+    """The newest bot token that speaks for the workspace: its own install's, or its Enterprise Grid org's
+    org-wide install's (the workspace's org as recorded when it was installed or first seen)."""
+    bots = INSTALLATION_METADATA.tables[BOTS_TABLE]
+    org = select(Workspace.enterprise_id).where(Workspace.team_id == team_id).scalar_subquery()
+    query = (select(bots.c.bot_token)
+             .where(bots.c.client_id == client_id, bots.c.bot_token.is_not(None),
+                    or_(bots.c.team_id == team_id,
+                        and_(bots.c.team_id.is_(None), bots.c.is_enterprise_install.is_(True),
+                             bots.c.enterprise_id == org)))
+             # The workspace's own install first, then the newest.
+             .order_by(bots.c.team_id.is_(None), bots.c.installed_at.desc(), bots.c.id.desc())
+             .limit(1))
+    return session.scalar(query)
 
 
 def uninstalled_team_ids(*, session: Session) -> set[str]:

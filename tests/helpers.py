@@ -48,6 +48,37 @@ def make_settings(database_url: str, fake_slack, **overrides) -> Settings:
     return Settings(_env_file=None, **{**values, **overrides})
 
 
+# --- installs into many workspaces (OAuth): settings, and an install as a person's browser makes it ----------
+
+# Settings of an app installed into many workspaces: the app's client id and secret, no bot token.
+OAUTH = dict(slack_bot_token=None, slack_client_id="1111.2222", slack_client_secret="client-secret")
+
+
+def browse(url: str, headers: dict | None = None) -> Reply:
+    """GET `url` as a browser would, without following redirects."""
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirects)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
+            return Reply(response.status, response.read().decode(), dict(response.headers))
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, error.read().decode(), dict(error.headers))
+
+
+def install(app, team_id: str, *, code: str | None = None) -> Reply:
+    """Open /slack/install, approve in Slack (the fake's oauth.v2.access takes `code-TEAM`), and land on
+    /slack/oauth_redirect with the state and the browser's state cookie: the page the installer sees."""
+    page = browse(app.url + "/slack/install")
+    assert page.status == 200, page.body
+    cookie = {k.lower(): v for k, v in page.headers.items()}["set-cookie"].split(";")[0]
+    state = cookie.split("=", 1)[1]
+    query = urlencode({"code": code or f"code-{team_id}", "state": state})
+    return browse(f"{app.url}/slack/oauth_redirect?{query}", {"Cookie": cookie})
+
+
 # --- signed Slack requests sent over HTTP to the running app, shaped like Slack's own ---------------------
 
 TEAM = "T1"

@@ -1,0 +1,203 @@
+"""Installs into many workspaces (OAuth v2): each workspace's bot client, the install flow and its pages,
+uninstalls, and the deletion of an uninstalled workspace's data once the retention period has passed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+from slack_bolt.oauth import OAuthFlow
+from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import install_pages
+from bot.settings import Settings
+from storage import installations as store
+
+logger = logging.getLogger("crossfeed.installs")
+
+# How long a workspace's bot token is used before it is read again from the database: an uninstall seen by
+# another process reaches this one within it (this process forgets at once).
+TOKEN_CACHE_SECONDS = 60
+STATE_EXPIRATION_SECONDS = 600  # an install started must be approved within 10 minutes (Bolt's default)
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+NOT_INSTALLED = ("Crossfeed isn't installed in this workspace (any more), so it can't answer here. "
+                 "An admin can add it again from the install page.")
+
+
+class WorkspaceNotInstalled(Exception):
+    """No installation speaks for this workspace: it never installed Crossfeed, or uninstalled it."""
+
+    def __init__(self, team_id: str):
+        super().__init__(f"Crossfeed is not installed in workspace {team_id}")
+        self.team_id = team_id
+
+
+@dataclass
+class _Cached:
+    read_at: float
+    token: str
+    client: WebClient
+
+
+class Installations:
+    """The installation store on the app's engine, and each installed workspace's bot client."""
+
+    def __init__(self, *, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
+                 make_client: Callable[[str | None], WebClient]):
+        self.settings = settings
+        self.sessions = sessions
+        self.make_client = make_client
+        self.client_id = settings.slack_client_id or ""
+        self.store = store.WorkspaceInstallationStore(client_id=self.client_id, engine=engine)
+        self.state_store = store.oauth_state_store(engine, STATE_EXPIRATION_SECONDS)
+        self._clients: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+
+    # --- each workspace's client ------------------------------------------------------------------------
+
+    def client_for(self, team_id: str) -> WebClient:
+        """The client with this workspace's bot token; WorkspaceNotInstalled if none speaks for it."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._clients.get(team_id)
+        if cached is not None and now - cached.read_at < TOKEN_CACHE_SECONDS:
+            return cached.client
+        with self.sessions() as session:
+            token = store.bot_token_for(session=session, client_id=self.client_id, team_id=team_id)
+        if token is None:
+            self.forget(team_id)
+            raise WorkspaceNotInstalled(team_id)
+        # The same client while the token is the same: the outbox keeps a sender per client.
+        client = cached.client if cached is not None and cached.token == token else self.make_client(token)
+        with self._lock:
+            self._clients[team_id] = _Cached(read_at=now, token=token, client=client)
+        return client
+
+    def is_installed(self, team_id: str) -> bool:
+        try:
+            self.client_for(team_id)
+        except WorkspaceNotInstalled:
+            return False
+        return True
+
+    def forget(self, team_id: str) -> None:
+        with self._lock:
+            self._clients.pop(team_id, None)
+
+    # --- uninstalls ---------------------------------------------------------------------------------------
+
+    def uninstalled(self, *, enterprise_id: str | None, team_id: str | None, now: datetime) -> None:
+        """Slack said the app was uninstalled from this workspace (or its bot token revoked): its installation
+        goes, its jobs stop, and its data is kept DATA_RETENTION_DAYS for a reinstall."""
+        self.store.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+        self.store.delete_installation(enterprise_id=enterprise_id, team_id=team_id)
+        if team_id:
+            with self.sessions.begin() as session:
+                store.mark_uninstalled(session=session, team_id=team_id, now=now)
+            self.forget(team_id)
+        logger.info("uninstalled from workspace %s (org %s)", team_id, enterprise_id)
+
+    def user_tokens_revoked(self, *, enterprise_id: str | None, team_id: str | None, user_ids: list[str]) -> None:
+        for user_id in user_ids:
+            self.store.delete_installation(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id)
+
+    # --- the install flow ---------------------------------------------------------------------------------
+
+    def authorize(self) -> InstallationStoreAuthorize:
+        """Bolt's authorize on this store, bot tokens only; auth.test answers are cached per token (the token is
+        still looked up on every request, so an uninstalled workspace is refused at once)."""
+        return InstallationStoreAuthorize(installation_store=self.store, client_id=self.client_id,
+                                          client_secret=self._client_secret(), logger=logger, bot_only=True,
+                                          cache_enabled=True)
+
+    def oauth_flow(self, client: WebClient) -> OAuthFlow:
+        """Bolt's OAuth v2 flow at /slack/install and /slack/oauth_redirect, calling oauth.v2.access through
+        `client` (so at SLACK_API_URL), with Crossfeed's own pages."""
+        settings = OAuthSettings(
+            client_id=self.client_id, client_secret=self._client_secret(), scopes=list(self.settings.slack_scopes),
+            user_scopes=[], redirect_uri=self.settings.slack_redirect_uri, install_path=INSTALL_PATH,
+            redirect_uri_path=REDIRECT_PATH, install_page_rendering_enabled=True,
+            callback_options=CallbackOptions(success=self._installed_page, failure=self._failed_page),
+            installation_store=self.store, installation_store_bot_only=True, state_store=self.state_store,
+            state_expiration_seconds=STATE_EXPIRATION_SECONDS, logger=logger,
+        )
+        return CrossfeedOAuthFlow(client=client, logger=logger, settings=settings, installations=self)
+
+    def _client_secret(self) -> str:
+        return self.settings.slack_client_secret.get_secret_value() if self.settings.slack_client_secret else ""
+
+    def uninstall_notice(self, team_id: str | None) -> install_pages.Uninstalled | None:
+        """For the install page of a workspace that uninstalled Crossfeed: when, and until when its data is kept."""
+        if not team_id:
+            return None
+        with self.sessions() as session:
+            when = store.uninstalled_at(session=session, team_id=team_id)
+        if when is None:
+            return None
+        return install_pages.Uninstalled(on=when.date(),
+                                         kept_until=(when + timedelta(days=self.settings.data_retention_days)).date())
+
+    def _installed_page(self, args: SuccessArgs) -> BoltResponse:
+        installation = args.installation
+        self.forget(installation.team_id or "")
+        logger.info("installed into workspace %s (org %s)", installation.team_id, installation.enterprise_id)
+        html = install_pages.installed_page(workspace=installation.team_name or installation.enterprise_name or "",
+                                            app_id=installation.app_id, team_id=installation.team_id)
+        return _page(200, html, cookie=args.settings.state_utils.build_set_cookie_for_deletion())
+
+    def _failed_page(self, args: FailureArgs) -> BoltResponse:
+        logger.info("an install failed: %s", args.reason)
+        html = install_pages.failed_page(reason=args.reason, install_path=INSTALL_PATH)
+        return _page(args.suggested_status_code, html, cookie=args.settings.state_utils.build_set_cookie_for_deletion())
+
+
+class CrossfeedOAuthFlow(OAuthFlow):
+    """Bolt's flow with Crossfeed's "Add to Slack" page, which also tells a workspace that uninstalled
+    Crossfeed (`/slack/install?team=T…`) until when its data is kept."""
+
+    def __init__(self, *, installations: Installations, **kwargs):
+        super().__init__(**kwargs)
+        self.installations = installations
+
+    def build_install_page_html(self, url: str, request: BoltRequest) -> str:
+        team = (request.query.get("team") or [None])[0]
+        return install_pages.install_page(authorize_url=url,
+                                          uninstalled=self.installations.uninstall_notice(team))
+
+
+def _page(status: int, html: str, *, cookie: str | None = None) -> BoltResponse:
+    headers: dict = {"Content-Type": "text/html; charset=utf-8"}
+    if cookie:
+        headers["Set-Cookie"] = [cookie]
+    return BoltResponse(status=status, body=html, headers=headers)
+
+
+def purge_expired_workspaces(*, sessions: sessionmaker[Session], retention_days: int, now: datetime) -> list[str]:
+    """Delete every row of each workspace uninstalled more than `retention_days` ago (one transaction each);
+    the workspaces purged."""
+    cutoff = now - timedelta(days=retention_days)
+    with sessions() as session:
+        team_ids = list(store.uninstalled_before(session=session, cutoff=cutoff))
+    purged = []
+    for team_id in team_ids:
+        with sessions.begin() as session:
+            # Read again, the row locked: a reinstall since cleared the mark, and then nothing goes.
+            when = store.uninstalled_at(session=session, team_id=team_id, lock=True)
+            if when is None or when > cutoff:
+                continue
+            rows = store.delete_workspace(session=session, team_id=team_id)
+        logger.info("deleted the data of workspace %s, uninstalled over %s days ago (%s rows)", team_id,
+                    retention_days, rows)
+        purged.append(team_id)
+    return purged
