@@ -76,7 +76,7 @@ def install_page(*, authorize_url: str, uninstalled: Uninstalled | None = None) 
 
 
 def installed_page(*, workspace: str, app_id: str | None, team_id: str | None) -> str:
-    name = escape(workspace) if workspace else "your workspace"
+    name = escape(workspace, quote=False) if workspace else "your workspace"
     open_link = ""
     if app_id and team_id:
         query = urlencode({"team": team_id, "id": app_id})
@@ -99,7 +99,7 @@ def failed_page(*, reason: str, install_path: str) -> str:
     why = FAILURES.get(reason, "Slack couldn't finish the install. Start again.")
     body = (
         "<h1>Crossfeed wasn't installed</h1>"
-        f"<p>{escape(why)}</p>"
+        f"<p>{escape(why, quote=False)}</p>"
         f'<a class="button" href="{escape(install_path, quote=True)}">Start the install again</a>'
         f'<p class="small">If it keeps failing, send your Slack admin this code: <code>{escape(reason)}</code>.</p>'
     )

@@ -13,8 +13,8 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine, MetaData, and_, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import Base, Workspace, utcnow
-from storage.queries import dialect_insert
+from storage.models import Base, Workspace
+from storage.queries import ensure_workspace
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +53,8 @@ def oauth_state_store(engine: Engine, expiration_seconds: int) -> SQLAlchemyOAut
 
 
 def mark_installed(*, session: Session, team_id: str, enterprise_id: str | None = None) -> None:
-    """The workspace is installed: its row exists and carries no uninstall mark."""
-    session.execute(dialect_insert(session, Workspace).values(team_id=team_id, created_at=utcnow(),
-                                                              enterprise_id=enterprise_id)
-                    .on_conflict_do_nothing())
+    """The workspace is installed: it exists (with its defaults) and carries no uninstall mark."""
+    ensure_workspace(session=session, team_id=team_id)
     session.execute(update(Workspace).where(Workspace.team_id == team_id)
                     .values(uninstalled_at=None, enterprise_id=enterprise_id))
 
