@@ -38,6 +38,8 @@ EVERY = {
     "actions": (300, 6 * 3600),
     # Handed-off leads: each minute, since a follow-up time is counted in minutes (reminder, escalation, rating).
     "leads": (60, 6 * 3600),
+    # Deleting the data of workspaces uninstalled more than DATA_RETENTION_DAYS ago: hourly is soon enough.
+    "retention": (3600, 24 * 3600),
 }
 
 

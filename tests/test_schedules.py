@@ -21,7 +21,8 @@ def test_the_clock_runs_exactly_the_jobs_each_given_its_runtime_with_coalescing_
 
     registered = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert list(jobs.JOBS) == ["pulse", "reminders", "messaging", "digest", "outbox", "actions", "leads"]
+    assert list(jobs.JOBS) == ["pulse", "reminders", "messaging", "digest", "outbox", "actions", "leads",
+                               "retention"]
     assert sorted(registered) == sorted(jobs.JOBS), "every job `python -m schedules run` knows runs on the clock"
     for job_id, function in jobs.JOBS.items():
         assert registered[job_id].func is function
