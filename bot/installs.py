@@ -108,10 +108,6 @@ class Installations:
             self.forget(team_id)
         logger.info("uninstalled from workspace %s (org %s)", team_id, enterprise_id)
 
-    def user_tokens_revoked(self, *, enterprise_id: str | None, team_id: str | None, user_ids: list[str]) -> None:
-        for user_id in user_ids:
-            self.store.delete_installation(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id)
-
     # --- the install flow ---------------------------------------------------------------------------------
 
     def authorize(self) -> InstallationStoreAuthorize:

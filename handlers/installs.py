@@ -23,12 +23,10 @@ class Uninstalls:
         self.installations.uninstalled(enterprise_id=context.enterprise_id, team_id=team_id, now=datetime.now(UTC))
 
     def on_tokens_revoked(self, event: dict, context) -> None:
-        """A revoked bot token is an uninstall as far as Crossfeed can tell (it can no longer speak there)."""
+        """A revoked bot token is an uninstall as far as Crossfeed can tell (it can no longer speak there).
+        Crossfeed asks for no user tokens, so revoked user tokens (`tokens.oauth`) change nothing."""
         tokens = event.get("tokens") or {}
         team_id = None if context.is_enterprise_install else context.team_id
-        if tokens.get("oauth"):
-            self.installations.user_tokens_revoked(enterprise_id=context.enterprise_id, team_id=team_id,
-                                                   user_ids=list(tokens["oauth"]))
         if tokens.get("bot"):
             self.installations.uninstalled(enterprise_id=context.enterprise_id, team_id=team_id,
                                            now=datetime.now(UTC))

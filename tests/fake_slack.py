@@ -381,8 +381,8 @@ def _auth_test(server, params):
 
 
 def _oauth_access(server, params):
-    """oauth.v2.access: the code `code-T2` installs into workspace T2; `code-org-E1` is an org-wide install into
-    Enterprise Grid org E1. A code works once, as at Slack."""
+    """oauth.v2.access: the code `code-T2` installs into workspace T2 (`code-T2.again` too, for a second install);
+    `code-org-E1` is an org-wide install into Enterprise Grid org E1. A code works once, as at Slack."""
     code = str(params.get("code", ""))
     with server.lock:
         if not code.startswith("code-") or code in server.used_codes:
@@ -390,7 +390,7 @@ def _oauth_access(server, params):
         server.used_codes.add(code)
         target = code.removeprefix("code-")
         org = target.startswith("org-")
-        team_id = target.removeprefix("org-")
+        team_id = target.removeprefix("org-").split(".")[0]
         server.token_teams[bot_token(team_id)] = team_id
     installed = {"enterprise": {"id": team_id, "name": f"Org {team_id}"}, "team": None,
                  "is_enterprise_install": True} if org else {"team": {"id": team_id, "name": f"Team {team_id}"},
