@@ -74,8 +74,8 @@ class Settings(DatabaseSettings):
     @model_validator(mode="after")
     def _one_way_to_speak_to_slack(self) -> Settings:
         if not self.slack_bot_token and not (self.slack_client_id and self.slack_client_secret):
-            raise ValueError("set SLACK_BOT_TOKEN (one workspace), or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
-                             "(installs into many workspaces)")
+            raise ValueError("missing required setting SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+                             "for installs into many workspaces; set them in the environment or in .env)")
         return self
 
     @property

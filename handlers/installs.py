@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from slack_bolt import App
 
 from bot.container import Crossfeed
 from bot.installs import Installations
+
+logger = logging.getLogger(__name__)
 
 
 class Uninstalls:
@@ -39,3 +42,12 @@ class Uninstalls:
 def register(app: App, crossfeed: Crossfeed) -> None:
     if crossfeed.installations is not None:
         Uninstalls(crossfeed.installations).register(app)
+        return
+
+    # One bot token: the manifest subscribes to these events for installs into many workspaces; here the
+    # token is gone with the app, and only a new SLACK_BOT_TOKEN brings Crossfeed back.
+    def note_uninstall(event: dict) -> None:
+        logger.warning("Slack says %s: reinstall the app and set its new SLACK_BOT_TOKEN", event.get("type"))
+
+    app.event("app_uninstalled")(note_uninstall)
+    app.event("tokens_revoked")(note_uninstall)

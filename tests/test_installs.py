@@ -149,5 +149,5 @@ def test_settings_choose_the_mode():
     assert not single.installs_into_many_workspaces
     assert many.installs_into_many_workspaces and many.slack_scopes == ("commands", "chat:write")
     assert many.data_retention_days == 30
-    with pytest.raises(ValueError, match="SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"):
+    with pytest.raises(ValueError, match="SLACK_BOT_TOKEN .or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"):
         Settings(_env_file=None, slack_client_id="1.2")
