@@ -45,6 +45,8 @@ def create_app(settings: Settings, *, crossfeed: Crossfeed | None = None) -> App
         raise_error_for_unhandled_request=True,
     )
     app.use(strip_control_characters)
+    if crossfeed.installations is not None:
+        app.use(org_workspaces_recorded(crossfeed))
     app.error(error_reply(crossfeed))
     register(app, crossfeed)
     return app
@@ -54,6 +56,19 @@ def strip_control_characters(req: BoltRequest, next: Callable[[], object]) -> No
     """Every request's text without control characters, before any listener reads it (HTTP and Socket Mode)."""
     req.body = without_control_characters(req.body)
     next()
+
+
+def org_workspaces_recorded(crossfeed: Crossfeed) -> Callable[..., None]:
+    """Enterprise Grid: a request from a workspace served by its org's org-wide install records the workspace in
+    its org (once per process), so that jobs and the outbox find the org's token for it."""
+    installations = crossfeed.installations
+
+    def record(context, next: Callable[[], object]) -> None:
+        if context.is_enterprise_install and context.enterprise_id and context.team_id:
+            installations.note_org_workspace(team_id=context.team_id, enterprise_id=context.enterprise_id)
+        next()
+
+    return record
 
 
 def not_the_unused_token_notice(record: logging.LogRecord) -> bool:

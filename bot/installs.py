@@ -63,6 +63,7 @@ class Installations:
         self.state_store = store.oauth_state_store(engine, STATE_EXPIRATION_SECONDS)
         self._clients: dict[str, _Cached] = {}
         self._lock = threading.Lock()
+        self._org_workspaces: set[tuple[str, str]] = set()  # (team, org) pairs this process has recorded
 
     # --- each workspace's client ------------------------------------------------------------------------
 
@@ -99,14 +100,34 @@ class Installations:
 
     def uninstalled(self, *, enterprise_id: str | None, team_id: str | None, now: datetime) -> None:
         """Slack said the app was uninstalled from this workspace (or its bot token revoked): its installation
-        goes, its jobs stop, and its data is kept DATA_RETENTION_DAYS for a reinstall."""
+        goes, its jobs stop, and its data is kept DATA_RETENTION_DAYS for a reinstall. With no team, an org-wide
+        install was removed: so is every workspace of the org it served."""
         self.store.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
         self.store.delete_installation(enterprise_id=enterprise_id, team_id=team_id)
-        if team_id:
-            with self.sessions.begin() as session:
+        with self.sessions.begin() as session:
+            if team_id:
                 store.mark_uninstalled(session=session, team_id=team_id, now=now)
-            self.forget(team_id)
-        logger.info("uninstalled from workspace %s (org %s)", team_id, enterprise_id)
+                gone = [team_id]
+            elif enterprise_id:
+                gone = store.mark_org_uninstalled(session=session, enterprise_id=enterprise_id, now=now)
+            else:
+                gone = []
+        for team in gone:
+            self.forget(team)
+        with self._lock:
+            self._org_workspaces = {pair for pair in self._org_workspaces if pair[0] not in gone}
+        logger.info("uninstalled from workspace %s (org %s)", team_id or ", ".join(gone), enterprise_id)
+
+    def note_org_workspace(self, *, team_id: str, enterprise_id: str) -> None:
+        """A request from a workspace through its org's org-wide install: recorded once per process, so that jobs
+        and the outbox find the org's token for the workspace."""
+        with self._lock:
+            if (team_id, enterprise_id) in self._org_workspaces:
+                return
+        with self.sessions.begin() as session:
+            store.note_org_workspace(session=session, team_id=team_id, enterprise_id=enterprise_id)
+        with self._lock:
+            self._org_workspaces.add((team_id, enterprise_id))
 
     # --- the install flow ---------------------------------------------------------------------------------
 

@@ -65,6 +65,24 @@ def mark_uninstalled(*, session: Session, team_id: str, now: datetime) -> None:
                     .values(uninstalled_at=now))
 
 
+def mark_org_uninstalled(*, session: Session, enterprise_id: str, now: datetime) -> list[str]:
+    """An org-wide install was removed: each workspace of the org served by it is uninstalled at `now`, unless it
+    has an install of its own; the workspaces so marked."""
+    bots = INSTALLATION_METADATA.tables[BOTS_TABLE]
+    own_install = select(bots.c.id).where(bots.c.team_id == Workspace.team_id, bots.c.bot_token.is_not(None))
+    marked = session.scalars(update(Workspace)
+                             .where(Workspace.enterprise_id == enterprise_id, Workspace.uninstalled_at.is_(None),
+                                    ~own_install.exists())
+                             .values(uninstalled_at=now).returning(Workspace.team_id)).all()
+    return list(marked)
+
+
+def note_org_workspace(*, session: Session, team_id: str, enterprise_id: str) -> None:
+    """A workspace of an Enterprise Grid org spoke through the org-wide install: it exists, installed, in its org
+    (so that jobs find the org's token for it)."""
+    mark_installed(session=session, team_id=team_id, enterprise_id=enterprise_id)
+
+
 def uninstalled_at(*, session: Session, team_id: str, lock: bool = False) -> datetime | None:
     """When the workspace was uninstalled (None: it is installed, or unknown); `lock` holds its row until the
     transaction ends, so that a reinstall waits for a deletion that has begun."""
