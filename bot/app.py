@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from slack_bolt import App, BoltRequest
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
@@ -30,7 +33,38 @@ def create_app(settings: Settings, *, crossfeed: Crossfeed | None = None) -> App
         installs = dict(oauth_flow=crossfeed.installations.oauth_flow(crossfeed.client),
                         authorize=crossfeed.installations.authorize(),
                         user_facing_authorize_error_message=NOT_INSTALLED)
-    app = App(
+    with _bolt_reading_no_oauth_settings(crossfeed.installations is None):
+        app = _bolt_app(settings, crossfeed, bolt_logger, installs)
+    app.use(strip_control_characters)
+    if crossfeed.installations is not None:
+        app.use(org_workspaces_recorded(crossfeed))
+    app.error(error_reply(crossfeed))
+    register(app, crossfeed)
+    return app
+
+
+_ENVIRONMENT = threading.Lock()
+
+
+@contextmanager
+def _bolt_reading_no_oauth_settings(single_workspace: bool) -> Iterator[None]:
+    """With one bot token, Bolt must not see SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: given both in the
+    environment, App() turns on its own OAuth flow (a file installation store) and no longer answers with the
+    token. They are hidden from it while it is built, and put back."""
+    names = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+    if not single_workspace or not all(os.environ.get(name) for name in names):
+        yield
+        return
+    with _ENVIRONMENT:
+        hidden = {name: os.environ.pop(name) for name in names}
+        try:
+            yield
+        finally:
+            os.environ.update(hidden)
+
+
+def _bolt_app(settings: Settings, crossfeed: Crossfeed, bolt_logger: logging.Logger, installs: dict) -> App:
+    return App(
         # The name Bolt would take from the calling file. Given none, it reads the source of every frame on the
         # stack to find that file (inspect.stack()): ~0.1 s a start, in each test that starts the app.
         name="app.py",
@@ -44,12 +78,6 @@ def create_app(settings: Settings, *, crossfeed: Crossfeed | None = None) -> App
         # Bolt's own warning for these logs the whole body, people's text included; error_reply logs one line.
         raise_error_for_unhandled_request=True,
     )
-    app.use(strip_control_characters)
-    if crossfeed.installations is not None:
-        app.use(org_workspaces_recorded(crossfeed))
-    app.error(error_reply(crossfeed))
-    register(app, crossfeed)
-    return app
 
 
 def strip_control_characters(req: BoltRequest, next: Callable[[], object]) -> None:

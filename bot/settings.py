@@ -117,6 +117,9 @@ def load_settings(*, serves_slack: bool = True) -> Settings:
         settings = Settings()
     except ValidationError as error:
         exit_with(describe_settings_error(error))
+    if serves_slack and settings.installs_into_many_workspaces and settings.slack_app_token:
+        exit_with("installs into many workspaces (SLACK_CLIENT_ID, no SLACK_BOT_TOKEN) are served over HTTP: "
+                  "unset SLACK_APP_TOKEN")
     if serves_slack and settings.verifies_slack_requests and not settings.slack_signing_secret:
         exit_with("missing required setting SLACK_SIGNING_SECRET (set it in the environment or in .env; "
                   "Socket Mode with SLACK_APP_TOKEN needs none)")

@@ -5,6 +5,7 @@ refused; single-workspace mode untouched."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -14,7 +15,7 @@ from sqlalchemy import func, select, text
 
 from bot.settings import DEFAULT_BOT_SCOPES, Settings
 from storage.models import LeadRating, Workspace
-from tests.helpers import OAUTH, browse, install, ratings
+from tests.helpers import OAUTH, ROOT, browse, install, ratings, run
 
 
 @pytest.fixture
@@ -151,3 +152,29 @@ def test_settings_choose_the_mode():
     assert many.data_retention_days == 30
     with pytest.raises(ValueError, match="SLACK_BOT_TOKEN .or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"):
         Settings(_env_file=None, slack_client_id="1.2")
+
+
+def test_with_a_bot_token_the_apps_oauth_credentials_in_the_environment_change_nothing(monkeypatch, start_app):
+    # Bolt would turn on an OAuth flow of its own, with a file store, seeing both in the environment.
+    monkeypatch.setenv("SLACK_CLIENT_ID", "1111.2222")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "client-secret")
+    app = start_app(slack_client_id="1111.2222", slack_client_secret="client-secret")
+
+    reply = app.slack.command("/leadfeedback", "ACME-1 4 great-fit")
+
+    assert reply.status == 200 and "ACME-1" in reply.body
+    assert browse(app.url + "/slack/install").status == 404
+    assert app.crossfeed.installations is None
+    assert os.environ["SLACK_CLIENT_ID"] == "1111.2222", "put back after the app was built"
+
+
+def test_installs_into_many_workspaces_refuse_socket_mode_and_an_import_without_a_workspace(tmp_path):
+    oauth = {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s", "SLACK_SIGNING_SECRET": "s",
+             "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "PYTHONPATH": str(ROOT)}
+    (tmp_path / "leads.csv").write_text("id,name\n1,Ada\n")
+
+    socket = run(["-m", "bot"], {**oauth, "SLACK_APP_TOKEN": "xapp-1"}, cwd=tmp_path)
+    imported = run(["-m", "bot", "import-leads", "leads.csv"], oauth, cwd=tmp_path)
+
+    assert socket.returncode == 2 and "unset SLACK_APP_TOKEN" in socket.stderr
+    assert imported.returncode == 2 and "--team" in imported.stderr
