@@ -4,6 +4,7 @@ uninstalls, and the deletion of an uninstalled workspace's data once the retenti
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -179,6 +180,40 @@ class Installations:
         return _page(args.suggested_status_code, html, cookie=args.settings.state_utils.build_set_cookie_for_deletion())
 
 
+def bolt_install_options(installations: Installations | None, client: WebClient) -> dict:
+    """App() options for installs into many workspaces: Bolt's OAuth flow, and authorize on the installation
+    store, so that each request is answered with its workspace's installation and a workspace without one is
+    told so (never served with another's token or data). None with one bot token."""
+    if installations is None:
+        return {}
+    return dict(oauth_flow=installations.oauth_flow(client), authorize=installations.authorize(),
+                user_facing_authorize_error_message=NOT_INSTALLED)
+
+
+BOLT_OAUTH_ENVIRONMENT = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+
+
+def hide_bolt_oauth_environment(installations: Installations | None) -> dict[str, str]:
+    """With one bot token, Bolt must not see SLACK_CLIENT_ID and SLACK_CLIENT_SECRET while App() is built: given
+    both in the environment it turns on an OAuth flow of its own (with a file installation store) and stops
+    answering with the token. Removed from the environment and returned, for the caller to put back."""
+    if installations is not None or not all(os.environ.get(name) for name in BOLT_OAUTH_ENVIRONMENT):
+        return {}
+    return {name: os.environ.pop(name) for name in BOLT_OAUTH_ENVIRONMENT}
+
+
+def org_workspaces_recorded(installations: Installations) -> Callable[..., None]:
+    """Bolt middleware for Enterprise Grid: a request from a workspace served by its org's org-wide install
+    records the workspace in its org (once per process), so that jobs and the outbox find the org's token."""
+
+    def record(context, next: Callable[[], object]) -> None:
+        if context.is_enterprise_install and context.enterprise_id and context.team_id:
+            installations.note_org_workspace(team_id=context.team_id, enterprise_id=context.enterprise_id)
+        next()
+
+    return record
+
+
 class CrossfeedOAuthFlow(OAuthFlow):
     """Bolt's flow with Crossfeed's "Add to Slack" page, which also tells a workspace that uninstalled
     Crossfeed (`/slack/install?team=T…`) until when its data is kept."""
@@ -201,9 +236,11 @@ def _page(status: int, html: str, *, cookie: str | None = None) -> BoltResponse:
 
 
 def purge_expired_workspaces(*, sessions: sessionmaker[Session], retention_days: int, now: datetime) -> list[str]:
-    """Delete every row of each workspace uninstalled more than `retention_days` ago (one transaction each);
-    the workspaces purged."""
+    """Delete every row of each workspace uninstalled more than `retention_days` ago (one transaction each), and
+    the state of install links that expired unused; the workspaces purged."""
     cutoff = now - timedelta(days=retention_days)
+    with sessions.begin() as session:
+        store.delete_expired_oauth_states(session=session, now=now)
     with sessions() as session:
         team_ids = list(store.uninstalled_before(session=session, cutoff=cutoff))
     purged = []

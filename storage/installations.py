@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
@@ -114,6 +114,13 @@ def uninstalled_before(*, session: Session, cutoff: datetime) -> Sequence[str]:
     """Workspaces uninstalled at or before `cutoff`, whose retention period has run out."""
     return session.scalars(select(Workspace.team_id).where(Workspace.uninstalled_at <= cutoff)
                            .order_by(Workspace.team_id)).all()
+
+
+def delete_expired_oauth_states(*, session: Session, now: datetime) -> None:
+    """Install links nobody finished: slack-sdk's state store deletes a state when it is used, never when it
+    expires. Its times are naive UTC."""
+    states = INSTALLATION_METADATA.tables[OAUTH_STATES_TABLE]
+    session.execute(delete(states).where(states.c.expire_at < now.astimezone(UTC).replace(tzinfo=None)))
 
 
 def delete_workspace(*, session: Session, team_id: str) -> int:

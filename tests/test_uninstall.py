@@ -151,8 +151,12 @@ def test_the_data_of_an_uninstalled_workspace_is_deleted_after_the_retention_per
     assert rows_of(app, "T2") == kept
     assert {"lead_ratings", "workspaces", "team_members"} <= set(kept)
 
+    with freeze_time(uninstalled):
+        browse(app.url + "/slack/install")  # an install started and never finished
     turn_retention(app, uninstalled + timedelta(days=30, minutes=30))
     assert rows_of(app, "T2") == {}
+    with app.crossfeed.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM slack_oauth_states")).scalar() == 0
     assert set(theirs) <= set(rows_of(app, "T3")), "the other workspace keeps everything (and its jobs ran on)"
     assert rows_of(app, "T3")["lead_ratings"] == theirs["lead_ratings"]
 
