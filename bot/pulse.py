@@ -518,11 +518,11 @@ def round_results(*, session: Session, pulse_round: PulseRound) -> PulseResults:
              and averages[(side, i)][0] >= threshold else None)
             for i, q in enumerate(pulse_round.questions)
         )
-        asked, answered = asked_by_side.get(side, 0), count  # answered: from the answers, not the ledger
+        (asked, away), answered = asked_by_side.get(side, (0, 0)), count  # answered: from the answers
         comments = (tuple(store.comments(session=session, round_id=pulse_round.id, side=side))
                     if count >= comment_threshold else None)
         teams.append(TeamPulse(side=side, name=team_name(pulse_round, side), asked=asked, answered=answered,
-                               scores=scores, shown=shown, comments=comments))
+                               scores=scores, shown=shown, comments=comments, away=away))
     alignment = [team.scores[0][1] if team.scores else None for team in teams]
     gap = round(alignment[0] - alignment[1], 2) if None not in alignment else None
     return PulseResults(period=pulse_round.period, closes_at=pulse_round.closes_at, teams=tuple(teams), gap=gap,
