@@ -20,7 +20,7 @@ from bot.pulse import respondent_key, secret_of
 from storage import people as people_store
 from storage.models import PulseParticipation, PulseRound
 from storage.teams import workspace_config
-from tests.clock_kit import TurnedClock
+from tests.clock_kit import Clock, TurnedClock
 from tests.helpers import button, make_teams, prompts
 from tests.test_people import user_event
 
@@ -33,15 +33,8 @@ def local(zone: ZoneInfo, day: date, hour: int = 10, minute: int = 0) -> datetim
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
 
 
-class Clock:
-    def __init__(self, app, frozen):
-        self.app, self.frozen = app, frozen
-        self.clock = TurnedClock(app.settings)
-
-    def turn_at(self, moment: datetime) -> None:
-        self.frozen.move_to(moment)
-        self.clock.turn()
-        self.app.settle()
+class PulseClock(Clock):
+    """The clock as deployed, and the pulse DMs that reached the fake Slack."""
 
     def dms(self, text: str) -> dict[str, int]:
         """user → how many DMs starting with `text` reached them."""
@@ -79,7 +72,7 @@ def world(running):
     with freeze_time(local(NY, date(2026, 10, 19), 8)) as frozen:  # Monday of 2026-W43
         set_zones(running, ZONES)
         make_teams(running.crossfeed, sales=["USYD", "UBER", "USFO"], marketing=["UNYC"])
-        clock = Clock(running, frozen)
+        clock = PulseClock(TurnedClock(running.settings), frozen, running)
         try:
             clock.turn_at(local(NY, date(2026, 10, 19), 8, 1))  # the clock reads everyone's zone from Slack
             yield clock
