@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.background import AfterAck
 from bot.handoff import LeadRouter
+from bot.metrics import SlackCallCounter
 from bot.outbox import Outbox, composers_for
 from bot.settings import Settings
 from bot.slack_requests import is_slack_response_url, team_of
@@ -47,9 +48,25 @@ class RetryAfterHandler(RateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
-def one_client(client: WebClient) -> ClientFor:
-    """Every workspace spoken for by the one bot token (a multi-workspace install looks up each team's)."""
-    return lambda team_id: client
+def one_client(settings: Settings) -> ClientFor:
+    """Every workspace spoken for by the one bot token (a multi-workspace install looks up each team's), through a
+    client of its own, so that its Slack errors and 429s are counted under its team id (bot.metrics)."""
+    clients: dict[str, WebClient] = {}
+
+    def client_for(team_id: str) -> WebClient:
+        client = clients.get(team_id)
+        if client is None:
+            client = clients.setdefault(team_id, slack_client(settings, token=settings.slack_bot_token,
+                                                              team_id=team_id))
+        return client
+
+    return client_for
+
+
+def slack_client(settings: Settings, *, token: str | None, team_id: str | None) -> WebClient:
+    """A Web API client at SLACK_API_URL that waits out 429s and counts its failures under `team_id`."""
+    return WebClient(token=token, base_url=settings.slack_api_url,
+                     retry_handlers=[SlackCallCounter(team_id), *slack_retry_handlers(settings)])
 
 
 def slack_retry_handlers(settings: Settings) -> list:
@@ -80,12 +97,9 @@ class Crossfeed:
         if apply_migrations:
             migrate(engine)
         sessions = make_session_factory(engine)
-        client = WebClient(
-            token=settings.slack_bot_token,
-            base_url=settings.slack_api_url,
-            retry_handlers=slack_retry_handlers(settings),
-        )
-        client_for = one_client(client)
+        # Bolt's client: it knows no team of its own, and Bolt's per-request clients copy its retry handlers.
+        client = slack_client(settings, token=settings.slack_bot_token, team_id=None)
+        client_for = one_client(settings)
         outbox = Outbox(sessions=sessions, client_for=client_for, composers=composers_for(settings))
         outbox.deliver_after_commit()  # a commit that queued a message starts its delivery
         router = LeadRouter(sessions=sessions, client_for=client_for, default_sales_channel=settings.sales_channel)
