@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from functools import wraps
 from typing import TypeVar
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import REGISTRY, Counter, Histogram, generate_latest, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -218,9 +219,7 @@ def exposition(*collectors) -> bytes:
     return generate_latest(_Collectors(process_metrics(), *collectors))
 
 
-def serve_metrics(port: int, host: str = "0.0.0.0") -> int:
-    """Serve this process's metrics at http://host:port/metrics from a daemon thread (the clock's endpoint);
-    the port it listens on (port 0 picks one)."""
+def serve_metrics(port: int, host: str = "0.0.0.0") -> WSGIServer:
+    """Serve this process's metrics at http://host:port/metrics from a daemon thread (the clock's endpoint)."""
     server, _ = start_http_server(port, addr=host, registry=_Collectors(process_metrics()))
-    return server.server_address[1]
-
+    return server
