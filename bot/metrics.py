@@ -15,11 +15,13 @@ never a user id or anything a person typed.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import wraps
 from typing import TypeVar
 from wsgiref.simple_server import WSGIServer
@@ -33,6 +35,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import ids
 from storage.outbox import backlog_by_kind
+
+logger = logging.getLogger(__name__)
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -56,7 +60,7 @@ SLACK_RATE_LIMITED = Counter("crossfeed_slack_rate_limited", "Slack Web API answ
 COMMANDS = frozenset({"/leadfeedback", "/messaging", "/pulse", "/alignment"})  # manifest.yml's commands
 # The first part of every action id and callback id the app gives out (pulse.answer.1.3 → pulse).
 FAMILIES = frozenset(str(value).split(".")[0] for enum in vars(ids).values()
-                     if isinstance(enum, type) and issubclass(enum, ids.StrEnum) and enum is not ids.StrEnum
+                     if isinstance(enum, type) and issubclass(enum, StrEnum) and enum is not StrEnum
                      for value in enum if "." in value)
 INTERACTIVE = {"block_actions": ("action", "action_id"), "block_suggestion": ("options", "action_id"),
                "view_submission": ("view", "callback_id"), "view_closed": ("view", "callback_id"),
@@ -171,8 +175,12 @@ class OutboxBacklog:
 
     def collect(self) -> Iterator[Metric]:
         now = self.clock()
-        with self.sessions() as session:
-            backlog = backlog_by_kind(session=session)
+        try:
+            with self.sessions() as session:
+                backlog = backlog_by_kind(session=session)
+        except Exception:  # the rest of the scrape still answers; /healthz says the database is down
+            logger.warning("could not read the outbox's backlog for /metrics", exc_info=True)
+            return
         pending = dict.fromkeys(self.kinds, 0)
         failed = dict.fromkeys(self.kinds, 0)
         waited = dict.fromkeys(self.kinds, 0.0)

@@ -14,7 +14,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -141,6 +143,16 @@ def test_outbox_depth_oldest_wait_and_failures_by_kind_and_the_clocks_job_runs(r
         assert moved(backlog, after, "crossfeed_job_duration_seconds_count", job=job_id) == 1, job_id
 
 
+def test_a_scrape_still_answers_when_the_database_does_not_without_the_backlog(running, slack):
+    running.crossfeed.engine.dispose()
+    running.crossfeed.engine.pool._creator = lambda *a: (_ for _ in ()).throw(OSError("database is down"))
+
+    samples = scrape(running.url)
+
+    assert not any(name.startswith("crossfeed_outbox_") for name, _ in samples)
+    assert any(name.startswith("crossfeed_request_duration_seconds") for name, _ in samples)
+
+
 def test_a_job_that_raises_is_counted_as_an_error_and_still_raises():
     def broken(runtime):
         raise RuntimeError("no database")
@@ -239,23 +251,40 @@ def test_in_multiprocess_mode_a_scrape_adds_up_what_every_process_wrote(running,
     assert ("crossfeed_outbox_pending", frozenset({("kind", "lead_feed")})) in samples, "read by the scraper"
 
 
+@contextmanager
+def procfile_web(tmp_path: Path, env: dict[str, str]) -> Iterator[str]:
+    """The Procfile's web line running with `env` (and nothing of this environment's settings); its URL."""
+    port = free_port()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("SLACK_", "DATABASE_URL", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"))}
+    log_path = tmp_path / "web.log"
+    with log_path.open("w") as log:
+        web = subprocess.Popen(["sh", "-c", procfile_command("web")], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                               env={**clean, "PORT": str(port), "PYTHONPATH": str(ROOT), "PATH": path, **env},
+                               start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_serving(url, web, log_path)
+            yield url
+        finally:
+            os.killpg(web.pid, signal.SIGTERM)  # the shell and the gunicorn it started: a session of their own
+            web.wait(timeout=20)
+
+
+def settings_for_web(fake_slack, database_url: str, **more: str) -> dict[str, str]:
+    return {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.url,
+            "DATABASE_URL": database_url, **more}
+
+
 def test_the_procfile_web_line_with_two_workers_reports_every_workers_requests_in_one_scrape(tmp_path, fake_slack,
                                                                                            database_url):
     directory = tmp_path / "metrics"
     directory.mkdir()
     (directory / "counter_1.db").write_bytes(b"left by an earlier run")  # emptied at start, never read
-    port = free_port()
-    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.url,
-           "DATABASE_URL": database_url, "PORT": str(port), "WEB_CONCURRENCY": "2",
-           "PROMETHEUS_MULTIPROC_DIR": str(directory), "PYTHONPATH": str(ROOT)}
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "WEB_CONCURRENCY"))}
-    log = (tmp_path / "web.log").open("w")
-    web = subprocess.Popen(["sh", "-c", procfile_command("web")], env={**clean, **env, "PATH": path},
-                           cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, web, tmp_path / "web.log")
+    env = settings_for_web(fake_slack, database_url, WEB_CONCURRENCY="2", PROMETHEUS_MULTIPROC_DIR=str(directory))
+
+    with procfile_web(tmp_path, env) as url:
         slack = SlackDriver(app_url=url, secret=SECRET, fake=fake_slack)
         sent, deadline = 0, time.monotonic() + 20
         with ThreadPoolExecutor(16) as pool:
@@ -265,15 +294,28 @@ def test_the_procfile_web_line_with_two_workers_reports_every_workers_requests_i
                 replies = list(pool.map(lambda _: slack.command("/leadfeedback", "help"), range(32)))
                 assert all(reply.status == 200 for reply in replies)
                 sent += len(replies)
-
         samples = scrape(url)
-    finally:
-        os.killpg(web.pid, signal.SIGTERM)  # the shell and the gunicorn it started: a session of their own
-        web.wait(timeout=20)
-        log.close()
 
     assert len(worker_pids(directory)) == 2, (tmp_path / "web.log").read_text()[-2000:]
     assert value(samples, "crossfeed_request_duration_seconds_count", surface="/leadfeedback") == sent
+
+
+def test_the_web_line_keeps_its_metrics_in_a_directory_of_its_own_and_removes_it_on_exit(tmp_path, fake_slack):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = settings_for_web(fake_slack, f"sqlite:///{tmp_path}/web.db", TMPDIR=str(temporary))
+
+    with procfile_web(tmp_path, env) as url:
+        SlackDriver(app_url=url, secret=SECRET, fake=fake_slack).command("/pulse", "results")
+        samples = scrape(url)
+        [directory] = temporary.glob("crossfeed-metrics-*")
+        assert worker_pids(directory), "the worker writes its values there (multiprocess mode)"
+
+    assert value(samples, "crossfeed_request_duration_seconds_count", surface="/pulse") == 1
+    deadline = time.monotonic() + 20
+    while directory.exists():
+        assert time.monotonic() < deadline, "gunicorn left its metrics directory behind"
+        time.sleep(0.1)
 
 
 def worker_pids(directory: Path) -> set[str]:
