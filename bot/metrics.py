@@ -50,8 +50,8 @@ REQUEST_SECONDS = Histogram("crossfeed_request_duration_seconds", "Time to answe
 JOB_RUNS = Counter("crossfeed_job_runs", "Scheduled job runs, by job and outcome (ok or error)", ["job", "outcome"])
 JOB_SECONDS = Histogram("crossfeed_job_duration_seconds", "Time a scheduled job run took", ["job"],
                         buckets=JOB_BUCKETS)
-SLACK_ERRORS = Counter("crossfeed_slack_api_errors", "Slack Web API calls that failed (after retries), by method "
-                       "and Slack's error code", ["method", "error"])
+SLACK_ERRORS = Counter("crossfeed_slack_api_errors", "Failed Slack Web API answers (every attempt, a retried one "
+                       "too), by method and Slack's error code", ["method", "error"])
 SLACK_RATE_LIMITED = Counter("crossfeed_slack_rate_limited", "Slack Web API answers with HTTP 429, retried or not, "
                              "by workspace", ["team"])
 
@@ -72,9 +72,12 @@ LEAD_WEBHOOK, HEALTH, REJECTED, OTHER = "lead_webhook", "healthz", "rejected", "
 def slack_surface(body: dict) -> str:
     """Which surface a parsed Slack request is for: the command, the family of its action or callback id
     (`action:pulse`, `view:messaging`), `home` for the App Home tab opening, `events` for other events."""
-    if "command" in body:
-        return body["command"] if body["command"] in COMMANDS else f"command:{OTHER}"
+    command = body.get("command")
+    if command is not None:
+        return command if isinstance(command, str) and command in COMMANDS else f"command:{OTHER}"
     kind = body.get("type")
+    if not isinstance(kind, str):
+        return OTHER
     if kind == "event_callback":
         event = body.get("event")
         return "home" if isinstance(event, dict) and event.get("type") == "app_home_opened" else "events"

@@ -90,6 +90,18 @@ def test_each_request_is_timed_under_its_surface_never_a_person_or_their_text(ru
     assert moved(before, after, "crossfeed_request_duration_seconds_bucket", surface="/pulse", le="3.0") == 1
 
 
+@pytest.mark.parametrize("body", [
+    {"type": ["block_actions"], "command": {"name": "/pulse"}},
+    {"type": "block_actions", "actions": "pulse.answer"},
+    {"type": "view_submission", "view": ["pulse.form"]},
+    {"type": "event_callback", "event": "app_home_opened"},
+    {"type": "shortcut", "callback_id": {"id": "intel.shortcut"}},
+])
+def test_a_body_of_any_shape_has_a_surface_from_the_fixed_set(body):
+    assert metrics.slack_surface(body) in {"command:other", "action:other", "view:other", "events", "shortcut:other",
+                                           "other"}
+
+
 def test_the_commands_known_to_metrics_are_the_manifests():
     manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
     assert {c["command"] for c in manifest["features"]["slash_commands"]} == COMMANDS
