@@ -31,7 +31,7 @@ from schedules import jobs
 from storage.models import OutboxMessage
 from storage.queries import ensure_workspace
 from tests.clock_kit import TurnedClock
-from tests.helpers import ROOT, SECRET, SlackDriver, free_port, make_teams, run
+from tests.helpers import APP_SETTINGS, ROOT, SECRET, SlackDriver, free_port, make_teams, run
 from tests.test_home import open_home
 from tests.test_settings_and_entrypoints import procfile_command, start_and_wait_for_the_clock
 
@@ -268,8 +268,7 @@ def procfile_web(tmp_path: Path, env: dict[str, str]) -> Iterator[str]:
     """The Procfile's web line running with `env` (and nothing of this environment's settings); its URL."""
     port = free_port()
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("SLACK_", "DATABASE_URL", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(APP_SETTINGS)}
     log_path = tmp_path / "web.log"
     with log_path.open("w") as log:
         web = subprocess.Popen(["sh", "-c", procfile_command("web")], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
