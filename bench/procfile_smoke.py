@@ -1,6 +1,6 @@
 """Run the Procfile's release, web and clock as deployed, against the fake Slack on loopback: drive the main
 surfaces with signed requests (teams, a rating and its lead-feed reply, an action, stats, help, the digest preview,
-a signed lead and its Accept), then print OK/FAIL per step and the tail of each process's log.
+a signed lead and its Accept) and scrape /metrics, then print OK/FAIL per step and the tail of each process's log.
 
     python bench/procfile_smoke.py      # from the repo root, in the project's venv
 """
@@ -147,6 +147,12 @@ check("pulse skip", reply.status == 200 and "no pulse in" in reply.body.casefold
 asked = wait_calls("users.info", 5, timeout=75)  # the clock's pulse job runs each minute
 check("clock reads zones (users.info)", {c.params.get("user") for c in asked} >= {"U1", "UM1"},
       sorted({c.params.get("user") for c in asked}))
+
+with urllib.request.urlopen(url + "/metrics", timeout=5) as answer:
+    scraped = answer.read().decode()
+timed = [line for line in scraped.splitlines() if line.startswith("crossfeed_request_duration_seconds_count")]
+check("metrics count the requests by surface", any('surface="/leadfeedback"' in line for line in timed),
+      "; ".join(timed)[:300])
 
 time.sleep(3)
 for proc in procs.values():

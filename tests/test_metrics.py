@@ -222,7 +222,7 @@ def test_the_clock_serves_its_job_runs_at_its_own_metrics_endpoint(settings):
     assert "crossfeed_outbox_pending" not in {name for name, _ in after}, "the backlog is the web's to report"
 
 
-def test_python_m_schedules_serves_metrics_on_metrics_port_only_when_set(tmp_path, fake_slack):
+def test_python_m_schedules_serves_metrics_on_metrics_port(tmp_path, fake_slack):
     port = free_port()
     env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": fake_slack.url, "DATABASE_URL": f"sqlite:///{tmp_path}/c.db",
            "METRICS_PORT": str(port), "PYTHONPATH": str(ROOT)}
