@@ -51,6 +51,10 @@ def serve_socket_mode(settings: Settings) -> None:
         from schedules.jobs import JobRuntime
 
         start_in_background(JobRuntime.of(crossfeed))
+    if settings.metrics_port:  # no HTTP server of its own in Socket Mode
+        from bot.metrics import serve_metrics
+
+        serve_metrics(settings.metrics_port)
     logger.info("Crossfeed is running in Socket Mode")
     with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()

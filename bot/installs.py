@@ -55,7 +55,8 @@ class Installations:
     """The installation store on the app's engine, and each installed workspace's bot client."""
 
     def __init__(self, *, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
-                 make_client: Callable[[str | None], WebClient]):
+                 make_client: Callable[..., WebClient]):
+        """`make_client(token=…, team_id=…)`: a Web API client for a workspace's bot token."""
         self.settings = settings
         self.sessions = sessions
         self.make_client = make_client
@@ -81,7 +82,8 @@ class Installations:
             self.forget(team_id)
             raise WorkspaceNotInstalled(team_id)
         # The same client while the token is the same: the outbox keeps a sender per client.
-        client = cached.client if cached is not None and cached.token == token else self.make_client(token)
+        same = cached is not None and cached.token == token
+        client = cached.client if same else self.make_client(token=token, team_id=team_id)
         with self._lock:
             self._clients[team_id] = _Cached(read_at=now, token=token, client=client)
         return client

@@ -40,6 +40,8 @@ class Settings(DatabaseSettings):
     admin_user_ids: Annotated[frozenset[str], NoDecode] = frozenset()
     workspace_timezone: str | None = None
     slack_max_rate_limit_retries: int = Field(default=3, ge=0, le=10)
+    # The port of GET /metrics for `python -m schedules` and Socket Mode (README "Observing it"); unset, none.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # Keys pulse respondents (README "Security and privacy"); unset, one is derived from the Slack secrets.
     pulse_key: SecretStr | None = None
     # Signs `POST /hooks/leads` (README "Lead handoff"); unset, the endpoint refuses every lead.

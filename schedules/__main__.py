@@ -34,6 +34,10 @@ def main(argv: list[str]) -> int:
             return 0
         scheduler = BlockingScheduler()
         configure(scheduler, runtime)
+        if settings.metrics_port:  # the clock serves nothing else, so its metrics get an endpoint of their own
+            from bot.metrics import serve_metrics
+
+            serve_metrics(settings.metrics_port)
         with contextlib.suppress(KeyboardInterrupt, SystemExit):
             scheduler.start()
         return 0

@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-signing-secret"
 
 # The app's settings (README "Settings"): a developer's own must reach neither a test nor a process it starts.
-APP_SETTINGS = ("SLACK_", "DATABASE_URL", "LEAD_FEED", "LEAD_WEBHOOK", "LOG_LEVEL", "WEB_CONCURRENCY")
+APP_SETTINGS = ("SLACK_", "DATABASE_URL", "LEAD_FEED", "LEAD_WEBHOOK", "LOG_LEVEL", "WEB_CONCURRENCY", "METRICS_PORT",
+                "PROMETHEUS_MULTIPROC_DIR")
 
 
 # --- a test runtime's settings ----------------------------------------------------------------------------

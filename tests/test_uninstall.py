@@ -130,8 +130,8 @@ def test_a_message_queued_for_a_workspace_that_uninstalled_is_dropped_not_retrie
 
 
 def turn_retention(app, at) -> None:
-    """The clock's hourly retention job, reached through the clock's job table at `at`."""
-    with freeze_time(at - timedelta(minutes=61)) as frozen:
+    """The clock's retention job, reached through the clock's job table at `at`."""
+    with freeze_time(at - timedelta(minutes=6)) as frozen:
         clock = TurnedClock(app.settings)
         try:
             frozen.move_to(at)
