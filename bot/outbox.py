@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from sqlalchemy import event
@@ -57,7 +60,7 @@ from bot.replies import current_reply, reply_dm
 from bot.results.handoff import LEAD_CARD, LEAD_CLAIM
 from bot.results.replies import Subject
 from bot.settings import Settings
-from bot.slack_history import find_posted, may_have_posted, without_connection_retries
+from bot.slack_history import find_posted, may_have_posted, without_connection_retries, without_retries
 from storage import outbox as store
 from storage.db import reading
 from storage.outbox import HOME, MAY_HAVE_POSTED, ClaimedMessage, Outcome
@@ -71,6 +74,9 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 BATCH = 200
+# A pass with nothing left but paused workspaces' messages waits this long at most for a pause to end (Slack's
+# Retry-After is usually 1 s for posts); longer, and the next pass (the `outbox` job each minute, a worker) takes it.
+PAUSE_WAIT_MAX = timedelta(seconds=10)
 EVENT_TYPE = "crossfeed_outbox"
 # How far before the message was queued the history read starts: clocks of Slack and ours differ.
 RECONCILE_MARGIN = timedelta(minutes=2)
@@ -100,7 +106,10 @@ class DeliveryReport:
     reconciled: int = 0  # found in the conversation after an attempt whose outcome was unknown
     failed: int = 0
     skipped: int = 0
+    rate_limited: int = 0  # 429s: the message waits for the workspace's pause to end (not counted as a failure)
     errors: list[str] = field(default_factory=list)
+    # (workspace, method) → until when Slack asked us to slow down (Retry-After): recorded for every worker.
+    pauses: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
 
 Composer = Callable[[Session, ClaimedMessage], SlackPost | HomePublish | None]
@@ -334,7 +343,11 @@ class Outbox:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         self._lock = threading.Lock()
-        self._posters: dict[WebClient, WebClient] = {}  # each workspace's client, minus connection retries
+        # Each workspace's client as the outbox uses it: a 429 is not waited out in the client (holding up every
+        # other workspace's messages behind this worker) but ends the workspace's turn (see `deliver_due`); and
+        # for posting, a dropped connection is not retried either. Weak keys: clients come and go (OAuth tokens).
+        self._senders: WeakKeyDictionary[WebClient, WebClient] = WeakKeyDictionary()
+        self._posters: WeakKeyDictionary[WebClient, WebClient] = WeakKeyDictionary()
         self._requested = False
         self._unrecorded_homes: set[tuple[str, str]] = set()
         self._running = False
@@ -439,21 +452,36 @@ class Outbox:
     def deliver_due(self) -> DeliveryReport:
         """Send every message that is due; safe to run from several processes at once."""
         report = DeliveryReport()
+        waited: set[tuple[tuple[str, str], datetime]] = set()  # each pause waited for once in a pass
         while True:
             claimed_at = self.clock()
             with self.sessions.begin() as session:
                 claimed = store.claim_due(session=session, now=claimed_at, lease=LEASE, limit=BATCH)
             if not claimed:
-                return report
+                # Only paused workspaces' messages left: wait for the first pause to end (once each), then go on.
+                pause = min((until for pause in report.pauses.items() if pause not in waited
+                             for _, until in [pause]), default=None)
+                seconds = (pause - self.clock()).total_seconds() if pause else None
+                if seconds is None or seconds > PAUSE_WAIT_MAX.total_seconds():
+                    return report
+                waited.update(item for item in report.pauses.items() if item[1] == pause)
+                time.sleep(max(0.0, seconds))
+                continue
             # Composed after the claim's commit, in a reading session: rendering holds up no writer.
             with self.reads.begin() as session:
                 composed = [(message, self._compose(session, message)) for message in claimed]
             outcomes: list[Outcome] = []
             attempting = None
+            paused_before = dict(report.pauses)
             try:
                 for message, action in composed:
                     if self.clock() - claimed_at > LEASE / 2:
-                        break  # a slow batch (rate limits): the rest is given back well before another may take it
+                        break  # a slow batch: the rest is given back well before another may take it
+                    until = report.pauses.get((message.team_id, store.method_of(message.kind)))
+                    if until is not None and until > self.clock():
+                        # Slack asked this workspace to slow down: its messages wait, the others go on.
+                        outcomes.append(Outcome(message=message, release=True, retry_at=until))
+                        continue
                     attempting = message
                     outcomes.append(self._deliver(message, action, report))
                     attempting = None
@@ -465,7 +493,9 @@ class Outbox:
                              if message.id not in settled]
                 with self.sessions.begin() as session:
                     again = store.record_outcomes(session=session, outcomes=outcomes, now=self.clock())
-            if len(claimed) < BATCH and not again:
+                    store.pause(session=session, pauses={key: until for key, until in report.pauses.items()
+                                                         if paused_before.get(key) != until})
+            if len(claimed) < BATCH and not again and report.pauses == paused_before:
                 return report
 
     def _compose(self, session: Session, message: ClaimedMessage) -> SlackPost | HomePublish | None | Exception:
@@ -484,7 +514,11 @@ class Outbox:
         try:
             if isinstance(action, Exception):
                 raise action
-            client = self.client_for(message.team_id)
+            workspace_client = self.client_for(message.team_id)
+            client = self._senders.get(workspace_client)
+            if client is None:
+                client = self._senders.setdefault(workspace_client,
+                                                  without_retries(workspace_client, RateLimitErrorRetryHandler))
             found = self._find_earlier_post(client, message) if in_doubt else None
             if found is not None:
                 channel, ts = found
@@ -492,6 +526,10 @@ class Outbox:
                 client.views_publish(user_id=action.user_id, view=action.view)
             elif action is not None:
                 channel, ts = self._send(action, client, message)
+        except SlackApiError as error:
+            if error.response is not None and error.response.status_code == 429:
+                return self._rate_limited(message, error, report)
+            return self._failure(message, error, in_doubt, report)
         except Exception as error:
             return self._failure(message, error, in_doubt, report)
         if found is not None:
@@ -506,6 +544,15 @@ class Outbox:
         else:
             report.sent += 1
         return Outcome(message=message, channel=channel, slack_ts=ts)
+
+    def _rate_limited(self, message: ClaimedMessage, error: SlackApiError, report: DeliveryReport) -> Outcome:
+        """Slack said "slow down" (429): nothing was posted, so the message simply waits for Retry-After (its attempt
+        given back), and the workspace is paused for that method, for this pass and, through the database, for
+        every worker."""
+        until = self.clock() + timedelta(seconds=max(0.0, float(error.response.headers.get("Retry-After", 1))))
+        report.pauses[(message.team_id, store.method_of(message.kind))] = until
+        report.rate_limited += 1
+        return Outcome(message=message, release=True, retry_at=until)
 
     def _failure(self, message: ClaimedMessage, error: Exception, in_doubt: bool, report: DeliveryReport) -> Outcome:
         """Retry later with backoff; keep saying "may have posted" while that is still possible."""

@@ -53,12 +53,17 @@ def may_have_posted(error: Exception) -> bool:
     return True
 
 
+def without_retries(client: WebClient, *kinds: type) -> WebClient:
+    """The same client, minus its retry handlers of these kinds."""
+    handlers = [h for h in client.retry_handlers if not isinstance(h, kinds)]
+    return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, ssl=client.ssl,
+                     proxy=client.proxy, headers=client.headers, retry_handlers=handlers)
+
+
 def without_connection_retries(client: WebClient) -> WebClient:
     """The same client, except that a dropped connection is not retried by the client itself.
 
     slack-sdk's ConnectionErrorRetryHandler repeats a request whose connection was reset, which for
     chat.postMessage may post twice; the caller instead treats it as "may have posted" and looks first.
     """
-    handlers = [h for h in client.retry_handlers if not isinstance(h, ConnectionErrorRetryHandler)]
-    return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, ssl=client.ssl,
-                     proxy=client.proxy, headers=client.headers, retry_handlers=handlers)
+    return without_retries(client, ConnectionErrorRetryHandler)

@@ -668,3 +668,15 @@ class SlackUserEmail(Base):
     email: Mapped[str] = mapped_column(String(320), primary_key=True)  # lower-cased
     user_id: Mapped[str | None] = mapped_column(String(32))  # None: Slack knows no one by this email
     looked_up_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SlackPause(Base):
+    """Slack said "slow down" (HTTP 429 with Retry-After) to this workspace for this method: until `until`, no
+    outbox worker claims that workspace's messages that use it, and every worker moves on to other workspaces'
+    messages instead of waiting. Shared through the database, so the workers of every process honour it."""
+
+    __tablename__ = "slack_pauses"
+
+    team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"), primary_key=True)
+    method: Mapped[str] = mapped_column(String(40), primary_key=True)
+    until: Mapped[datetime] = mapped_column(UTCDateTime())

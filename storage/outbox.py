@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_new, claim_rows, lease_expired
-from storage.models import OutboxMessage
-from storage.queries import insert_for
+from storage.models import OutboxMessage, SlackPause
+from storage.queries import dialect_insert, insert_for
 
 QUEUED = "crossfeed.outbox.queued"  # Session.info key: this transaction queued outbox work
 # Starts the recorded error of an attempt that may have posted (5xx, lost connection, a sender that died
@@ -124,12 +124,35 @@ class ClaimedMessage:
         return (self.last_error or "").startswith(MAY_HAVE_POSTED)
 
 
+def method_of(kind: str) -> str:
+    """The Slack method a message of this kind is sent with (what a 429 pauses): a Home is published, the rest
+    are posts (or updates of them)."""
+    return "views.publish" if kind == HOME else "chat.postMessage"
+
+
+def _method_column():
+    return case((OutboxMessage.kind == HOME, literal("views.publish")), else_=literal("chat.postMessage"))
+
+
 def _due(now: datetime, lease: timedelta):
-    """Pending and due, or stuck in 'sending' past its lease (its sender died or hung)."""
-    return or_(
+    """Pending and due, or stuck in 'sending' past its lease (its sender died or hung); not of a workspace Slack
+    asked to slow down for that method (a pause from a 429's Retry-After)."""
+    paused = exists().where(SlackPause.team_id == OutboxMessage.team_id, SlackPause.method == _method_column(),
+                            SlackPause.until > now)
+    return and_(or_(
         and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == "sending", lease_expired(OutboxMessage.claimed_at, now, lease)),
-    )
+    ), ~paused)
+
+
+def pause(*, session: Session, pauses: dict[tuple[str, str], datetime]) -> None:
+    """Record Slack's "slow down" per (workspace, method) until the given time (a later pause wins)."""
+    for (team_id, method), until in sorted(pauses.items()):
+        insert = dialect_insert(session, SlackPause).values(team_id=team_id, method=method, until=until)
+        session.execute(insert.on_conflict_do_update(
+            index_elements=["team_id", "method"],
+            set_=dict(until=case((SlackPause.until > insert.excluded.until, SlackPause.until),
+                                 else_=insert.excluded.until))))
 
 
 def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) -> list[ClaimedMessage]:
