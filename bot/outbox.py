@@ -58,6 +58,7 @@ from bot.results.replies import Subject
 from bot.settings import Settings
 from bot.slack_history import find_posted, may_have_posted, without_connection_retries
 from storage import outbox as store
+from storage.coordination import notify_workers
 from storage.db import reading
 from storage.outbox import HOME, MAY_HAVE_POSTED, ClaimedMessage, Outcome
 from storage.queries import ensure_workspace
@@ -383,9 +384,20 @@ class Outbox:
         event.listen(self.sessions, "after_commit", self._after_commit)
         event.listen(self.sessions, "after_rollback", self._after_rollback)
 
+    def wake_workers_after_commit(self) -> None:
+        """With outbox workers (OUTBOX_WORKERS=1) instead: a commit that queued outbox work wakes them, and
+        this process sends nothing itself (but the pulse answers' unrecorded Home refreshes)."""
+        event.listen(self.sessions, "before_commit", self._notify_workers)
+        event.listen(self.sessions, "after_rollback", self._after_rollback)
+
     def _after_commit(self, session: Session) -> None:
         if session.info.pop(store.QUEUED, False):
             self._wake()
+
+    @staticmethod
+    def _notify_workers(session: Session) -> None:
+        if session.info.pop(store.QUEUED, False):
+            notify_workers(session)  # in the transaction: PostgreSQL sends it with the commit, never without
 
     @staticmethod
     def _after_rollback(session: Session) -> None:
@@ -435,13 +447,15 @@ class Outbox:
 
     # --- a delivery pass ------------------------------------------------------------------------------
 
-    def deliver_due(self) -> DeliveryReport:
-        """Send every message that is due; safe to run from several processes at once."""
+    def deliver_due(self, *, stopping: threading.Event | None = None, batch: int = BATCH) -> DeliveryReport:
+        """Send every message that is due; safe to run from several processes at once. Once `stopping` is set,
+        the message in hand is finished and recorded, the rest of the batch given back, and the pass ends."""
         report = DeliveryReport()
-        while True:
+        stopping = stopping or threading.Event()
+        while not stopping.is_set():
             claimed_at = self.clock()
             with self.sessions.begin() as session:
-                claimed = store.claim_due(session=session, now=claimed_at, lease=LEASE, limit=BATCH)
+                claimed = store.claim_due(session=session, now=claimed_at, lease=LEASE, limit=batch)
             if not claimed:
                 return report
             # Composed after the claim's commit, in a reading session: rendering holds up no writer.
@@ -451,8 +465,8 @@ class Outbox:
             attempting = None
             try:
                 for message, action in composed:
-                    if self.clock() - claimed_at > LEASE / 2:
-                        break  # a slow batch (rate limits): the rest is given back well before another may take it
+                    if self.clock() - claimed_at > LEASE / 2 or stopping.is_set():
+                        break  # a slow batch (rate limits), or shutting down: the rest is given back
                     attempting = message
                     outcomes.append(self._deliver(message, action, report))
                     attempting = None
@@ -464,8 +478,9 @@ class Outbox:
                              if message.id not in settled]
                 with self.sessions.begin() as session:
                     again = store.record_outcomes(session=session, outcomes=outcomes, now=self.clock())
-            if len(claimed) < BATCH and not again:
+            if len(claimed) < batch and not again:
                 return report
+        return report
 
     def _compose(self, session: Session, message: ClaimedMessage) -> SlackPost | HomePublish | None | Exception:
         composer = self.composers.get(message.kind)
