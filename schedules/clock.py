@@ -111,8 +111,11 @@ def run_clock(runtime: JobRuntime, lock: ClockLock, stopping: threading.Event,
                         break
             finally:
                 scheduler.shutdown(wait=True)
+            # The standby, trying all along, gets the first chance at the lock this clock just lost.
+            stopping.wait(2 * STANDBY_RETRY)
     finally:
         lock.release()
+        logger.info("clock stopped")
 
 
 def quiet_scheduler_logs() -> None:
