@@ -26,7 +26,7 @@ from bot.outbox import LEASE
 from schedules import clock, jobs, worker
 from schedules.clock import configure, run_clock
 from storage import outbox as store
-from storage.coordination import ClockLock, OutboxWakeups
+from storage.coordination import CLOCK_LOCK_ID, ClockLock, OutboxWakeups
 from storage.db import make_engine
 from storage.models import OutboxMessage
 from tests import fake_slack as fake_module
@@ -256,7 +256,9 @@ class ProbedClock:
 def lock_holder_pid(pg_url: str) -> int | None:
     engine = make_engine(pg_url)
     with engine.connect() as connection:
-        pid = connection.scalar(text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"))
+        pid = connection.scalar(text(  # this database's clock lock (each test process has a database of its own)
+            "SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' "
+            "AND l.granted AND d.datname = current_database() AND l.objid = (:id & 4294967295)"), {"id": CLOCK_LOCK_ID})
     engine.dispose()
     return pid
 
