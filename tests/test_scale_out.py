@@ -1,9 +1,10 @@
 """Many processes on PostgreSQL: outbox workers sharing one outbox, and two clocks of which one runs the jobs.
 
-The workers are the real entry point (`python -m schedules worker`), each its own process with its own bot token
-(so the fake Slack tells who sent what), against the fake Slack and one database; one of them is killed (SIGKILL)
-right after Slack posted one of its messages. The clocks are the real `run_clock` loop, each with its own engine
-and lock connection as separate processes have, the first of them cut off by PostgreSQL ending its connection.
+The workers are the real entry point (the Procfile's `python -m schedules worker`), each its own process with its
+own bot token (so the fake Slack tells who sent what), against the fake Slack and one database; one of them is
+killed (SIGKILL) right after Slack posted one of its messages. The clocks are the real `run_clock` loop, each with
+its own engine and lock connection as separate processes have, the first of them cut off by PostgreSQL ending its
+connection; and two real `python -m schedules` processes, the active one killed.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from storage.models import OutboxMessage
 from tests import fake_slack as fake_module
 from tests.helpers import ROOT, environment, make_settings, make_teams, open_round, run
 from tests.helpers import outbox as outbox_rows
+from tests.test_settings_and_entrypoints import procfile_command
 
 SALES = [f"US{i:03d}" for i in range(150)]
 MARKETING = [f"UM{i:03d}" for i in range(150)]
@@ -93,8 +95,9 @@ def start_worker(name: str, pg_url: str, fake_slack, tmp_path) -> subprocess.Pop
     env = environment({"SLACK_BOT_TOKEN": f"xoxb-{name}", "SLACK_API_URL": fake_slack.url, "DATABASE_URL": pg_url,
                        "OUTBOX_WORKERS": "1", "PYTHONPATH": str(ROOT)})
     log = (tmp_path / f"{name}.log").open("w")
-    return subprocess.Popen([sys.executable, "-m", "schedules", "worker"], env=env, cwd=tmp_path, stdout=log,
-                            stderr=subprocess.STDOUT)
+    [python, *args] = procfile_command("worker").split()  # the Procfile's worker line, run by this Python
+    assert python == "python"
+    return subprocess.Popen([sys.executable, *args], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
 
 
 def sender(call) -> str:
