@@ -180,8 +180,8 @@ def test_three_worker_processes_send_each_of_300_dms_once_though_one_is_killed_r
 def test_a_commit_that_queues_a_message_wakes_a_waiting_worker(database_url, fake_slack, start_app, monkeypatch):
     monkeypatch.setattr(worker, "POLL", 120)  # no poll comes in the test's time: only the commit's NOTIFY
     web = start_app(outbox_workers=True, lead_feed_channel="C_FEED")
-    delivering = Crossfeed.start(make_settings(database_url, fake_slack, outbox_workers=True),
-                                 apply_migrations=False)
+    delivering = Crossfeed.start(make_settings(database_url, fake_slack, outbox_workers=True,
+                                               slack_bot_token="xoxb-worker"), apply_migrations=False)
     wakeups, stopping = OutboxWakeups(delivering.engine), threading.Event()
     wakeups.wait(0)  # listening from now on
     thread = threading.Thread(target=worker.run_worker, args=(delivering.outbox, wakeups, stopping))
@@ -189,14 +189,48 @@ def test_a_commit_that_queues_a_message_wakes_a_waiting_worker(database_url, fak
     try:
         web.slack.command("/leadfeedback", "ACME-1 1 spam")
         [post] = fake_slack.wait_for("chat.postMessage", timeout=10)
+        [home] = fake_slack.wait_for("views.publish", timeout=10)  # the rater's Home refresh
     finally:
         stopping.set()
         thread.join(10)
         wakeups.close()
         delivering.close()
 
-    assert post.params["channel"] == "C_FEED"
+    assert (post.params["channel"], sender(post)) == ("C_FEED", "worker"), "the worker posts it, not the web process"
     assert [m.status for m in outbox_rows(web.crossfeed) if m.kind == "lead_feed"] == ["sent"]
+    assert (home.params["user_id"], sender(home)) == ("U1", "worker")
+
+
+def test_sigterm_ends_a_worker_after_the_message_in_hand_and_gives_the_rest_of_its_batch_back(
+        pg_url, fake_slack, tmp_path, monkeypatch):
+    queuer = Crossfeed.start(make_settings(pg_url, fake_slack, outbox_workers=True), apply_migrations=False)
+    make_teams(queuer, sales=SALES[:30], marketing=[])
+    open_round(queuer)  # 30 DMs and 30 Home refreshes: more than one batch
+    real_post = fake_module.ANSWERS["chat.postMessage"]
+    draining = start_worker("w1", pg_url, fake_slack, tmp_path)
+
+    def post_then_stop_the_worker(server, params):
+        if len(server.calls_to("chat.postMessage")) == 3:
+            draining.send_signal(signal.SIGTERM)  # as the platform stops it, while this post is in hand
+            time.sleep(0.2)
+        return real_post(server, params)
+
+    monkeypatch.setitem(fake_module.ANSWERS, "chat.postMessage", post_then_stop_the_worker)
+    try:
+        exit_status = draining.wait(20)
+        rows = outbox_rows(queuer)
+    finally:
+        queuer.close()
+
+    assert exit_status == 0
+    posted = [call.params["channel"] for call in fake_slack.calls_to("chat.postMessage")]
+    assert len(posted) == 3, "the message in hand is finished, no other is started"
+    prompts = [m for m in rows if m.kind == "pulse_prompt"]
+    assert {m.channel for m in prompts if m.status == "sent"} == set(posted)
+    assert Counter(m.status for m in prompts) == {"sent": 3, "pending": 27}
+    assert {m.status for m in rows} == {"sent", "pending"}, "nothing left claimed"
+    assert all(m.attempts == 0 for m in rows if m.status == "pending"), "given back as if never tried"
+    assert "outbox worker stopped" in (tmp_path / "w1.log").read_text()
 
 
 # --- On SQLite: no worker, and no OUTBOX_WORKERS -----------------------------------------------------------------
