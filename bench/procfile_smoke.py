@@ -1,6 +1,6 @@
 """Run the Procfile's release, web and clock as deployed, against the fake Slack on loopback: drive the main
 surfaces with signed requests (teams, a rating and its lead-feed reply, an action, stats, help, the digest preview,
-a signed lead and its Accept), then print OK/FAIL per step and the tail of each process's log.
+a signed lead and its Accept) and scrape /metrics, then print OK/FAIL per step and the tail of each process's log.
 
     python bench/procfile_smoke.py      # from the repo root, in the project's venv
 """
@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,6 +128,31 @@ if status == 202:
         reply = slack.click("lead.accept", accept["value"], user="U0123ABCD", channel="D1")
         updated = wait_calls("chat.update", 1, where=lambda c: c.params.get("channel") == "U0123ABCD")
         check("accept updates the card", updated, reply.body[:120])
+
+# People's time (issue 15): time off, a status event, a skipped week, and the clock reading zones from Slack.
+until = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+reply = slack.command("/pulse", f"away until {until}", user="U2")
+check("pulse away", reply.status == 200 and "away until" in reply.body.casefold(), reply.body[:120])
+reply = slack.command("/pulse", "back", user="U2")
+check("pulse back", reply.status == 200 and "welcome back" in reply.body.casefold(), reply.body[:120])
+fake.set_user("U3", tz="Australia/Sydney", status_text="Vacationing", status_emoji=":palm_tree:")
+event = {"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": "Ev1", "event_time": 1,
+         "event": {"type": "user_status_changed", "user": fake.users["U3"], "cache_ts": 1, "event_ts": "1.1"},
+         "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}]}
+reply = slack.post(json.dumps(event), content_type="application/json")
+check("status event", reply.status == 200, reply.body[:80])
+week = (datetime.now(UTC) + timedelta(weeks=5)).isocalendar()
+reply = slack.command("/alignment", f"pulse skip {week.year}-W{week.week:02d}", user="UADMIN")
+check("pulse skip", reply.status == 200 and "no pulse in" in reply.body.casefold(), reply.body[:120])
+asked = wait_calls("users.info", 5, timeout=75)  # the clock's pulse job runs each minute
+check("clock reads zones (users.info)", {c.params.get("user") for c in asked} >= {"U1", "UM1"},
+      sorted({c.params.get("user") for c in asked}))
+
+with urllib.request.urlopen(url + "/metrics", timeout=5) as answer:
+    scraped = answer.read().decode()
+timed = [line for line in scraped.splitlines() if line.startswith("crossfeed_request_duration_seconds_count")]
+check("metrics count the requests by surface", any('surface="/leadfeedback"' in line for line in timed),
+      "; ".join(timed)[:300])
 
 time.sleep(3)
 for proc in procs.values():

@@ -54,7 +54,7 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from bot.container import Crossfeed  # noqa: E402
-from bot.pulse import open_due_round  # noqa: E402
+from bot.pulse import open_due_round, queue_due_prompts  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
 from storage.settings import normalise_database_url  # noqa: E402
@@ -70,7 +70,8 @@ WARM_UP = 200  # members of an unprinted first fan-out
 
 
 class RateLimitedSlack(ThreadingHTTPServer):
-    """auth.test and chat.postMessage; at most `rate` posts per one-second window (None: no limit)."""
+    """auth.test, views.publish and chat.postMessage; at most `rate` posts per one-second window (None: no
+    limit)."""
 
     daemon_threads = True
     request_queue_size = 64
@@ -119,6 +120,8 @@ class RateLimitedHandler(BaseHTTPRequestHandler):
             time.sleep(self.server.latency)  # a network round trip, if asked for
         if method == "auth.test":
             return self.reply(200, {"ok": True, "user_id": "UBOT", "bot_id": "B1", "team_id": "T1"})
+        if method == "views.publish":  # each person's Home, refreshed with their prompt (its own tier: no limit here)
+            return self.reply(200, {"ok": True, "view": {"id": "V1"}})
         if method != "chat.postMessage":
             return self.reply(404, {"ok": False, "error": "unknown_method"})
         ts = self.server.admit(params)
@@ -293,8 +296,9 @@ def fan_out(members: int, rate: int | None, *, database_url: str | None, latency
             make_teams(crossfeed, sales=people[::2], marketing=people[1::2])
             clock = BenchClock(OPENING)
             crossfeed.outbox.clock = clock
-            with crossfeed.transaction() as session:
+            with crossfeed.transaction() as session:  # what the clock's pulse job does at the opening
                 opened = open_due_round(session=session, team_id="T1", now=OPENING)
+                queue_due_prompts(session=session, now=OPENING)
             run.enqueue = time.monotonic() - clock.origin
             deliver_everything(crossfeed, clock, run)
             run.elapsed = time.monotonic() - clock.origin

@@ -51,6 +51,10 @@ def serve_socket_mode(settings: Settings) -> None:
         from schedules.jobs import JobRuntime
 
         start_in_background(JobRuntime.of(crossfeed))
+    if settings.metrics_port:  # no HTTP server of its own in Socket Mode
+        from bot.metrics import serve_metrics
+
+        serve_metrics(settings.metrics_port)
     logger.info("Crossfeed is running in Socket Mode")
     with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()
@@ -122,6 +126,9 @@ def import_leads_from_csv(argv: list[str]) -> int:
     parser.add_argument("--team", help="the workspace's team id (T…); default: the bot token's workspace")
     args = parser.parse_args(argv)
     settings = load_settings(serves_slack=False)
+    if settings.installs_into_many_workspaces and not args.team:
+        print("crossfeed: installed into many workspaces, name the workspace: --team T…", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     crossfeed = Crossfeed.start(settings)
     counts = {"imported": 0, "updated": 0, "refused": 0}

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.background import AfterAck
 from bot.handoff import LeadRouter
+from bot.installs import Installations
+from bot.metrics import SlackCallCounter
 from bot.outbox import Outbox, composers_for
 from bot.settings import Settings
 from bot.slack_requests import is_slack_response_url, team_of
@@ -25,8 +28,8 @@ from storage.db import make_engine, make_session_factory, migrate
 
 logger = logging.getLogger("crossfeed")
 
-# The Slack client that speaks for a workspace, by team id. One bot token serves every team today;
-# a multi-workspace install swaps in one that looks up the team's installation.
+# The Slack client that speaks for a workspace, by team id: the one bot token's, or (installs into many
+# workspaces) the one of the team's installation.
 ClientFor = Callable[[str], WebClient]
 
 
@@ -47,9 +50,25 @@ class RetryAfterHandler(RateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
-def one_client(client: WebClient) -> ClientFor:
-    """Every workspace spoken for by the one bot token (a multi-workspace install looks up each team's)."""
-    return lambda team_id: client
+def one_client(settings: Settings) -> ClientFor:
+    """Every workspace spoken for by the one bot token (a multi-workspace install looks up each team's), through a
+    client of its own, so that its Slack errors and 429s are counted under its team id (bot.metrics)."""
+    clients: dict[str, WebClient] = {}
+
+    def client_for(team_id: str) -> WebClient:
+        client = clients.get(team_id)
+        if client is None:
+            client = clients.setdefault(team_id, slack_client(settings, token=settings.slack_bot_token,
+                                                              team_id=team_id))
+        return client
+
+    return client_for
+
+
+def slack_client(settings: Settings, *, token: str | None, team_id: str | None) -> WebClient:
+    """A Web API client at SLACK_API_URL that waits out 429s and counts its failures under `team_id`."""
+    return WebClient(token=token, base_url=settings.slack_api_url,
+                     retry_handlers=[SlackCallCounter(team_id), *slack_retry_handlers(settings)])
 
 
 def slack_retry_handlers(settings: Settings) -> list:
@@ -73,6 +92,8 @@ class Crossfeed:
     outbox: Outbox
     after_ack: AfterAck
     router: LeadRouter  # routes new leads to their owners, started by the commit that stored them
+    # Installs into many workspaces (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, no SLACK_BOT_TOKEN); else None.
+    installations: Installations | None = None
 
     @classmethod
     def start(cls, settings: Settings, *, apply_migrations: bool = True) -> Crossfeed:
@@ -80,12 +101,17 @@ class Crossfeed:
         if apply_migrations:
             migrate(engine)
         sessions = make_session_factory(engine)
-        client = WebClient(
-            token=settings.slack_bot_token,
-            base_url=settings.slack_api_url,
-            retry_handlers=slack_retry_handlers(settings),
-        )
-        client_for = one_client(client)
+        # Bolt's client: it knows no team of its own, and Bolt's per-request clients copy its retry handlers.
+        # With installs into many workspaces it has no token: Bolt gives each request's copy its workspace's
+        # token, and the OAuth flow calls oauth.v2.access through it.
+        client = slack_client(settings, token=settings.slack_bot_token, team_id=None)
+        installations = None
+        if settings.installs_into_many_workspaces:
+            installations = Installations(settings=settings, engine=engine, sessions=sessions,
+                                          make_client=partial(slack_client, settings))
+            client_for = installations.client_for
+        else:
+            client_for = one_client(settings)
         outbox = Outbox(sessions=sessions, client_for=client_for, composers=composers_for(settings))
         if settings.outbox_workers:
             outbox.wake_workers_after_commit()  # the outbox workers deliver: a commit that queued wakes them
@@ -94,7 +120,7 @@ class Crossfeed:
         router = LeadRouter(sessions=sessions, client_for=client_for, default_sales_channel=settings.sales_channel)
         router.route_after_commit()  # a commit that stored a lead starts its routing
         return cls(settings=settings, engine=engine, sessions=sessions, client=client, client_for=client_for,
-                   after_ack=AfterAck(), outbox=outbox, router=router)
+                   after_ack=AfterAck(), outbox=outbox, router=router, installations=installations)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

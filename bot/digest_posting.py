@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks.digest import digest_message
 from bot.chart import trend_chart
 from bot.digest import Week, build_weekly_digest, last_complete_week, scheduled_time, week_of
+from bot.installs import WorkspaceNotInstalled
 from bot.pulse import workspace_zone
 from bot.settings import Settings
 from bot.slack_history import find_posted, may_have_posted, without_connection_retries
@@ -58,7 +59,11 @@ def post_due_digests(*, sessions: sessionmaker[Session], client_for: ClientFor, 
         week = last_complete_week(now, zone)
         if now < due or (since is not None and week.end <= since):
             continue  # not due yet, or a week that ended before the workspace started using Crossfeed
-        outcomes += post_digest(sessions, client_for(team_id), team_id=team_id, channels=channels, week=week,
+        try:
+            client = client_for(team_id)
+        except WorkspaceNotInstalled:
+            continue  # installs into many workspaces: none speaks for this one (it never installed Crossfeed)
+        outcomes += post_digest(sessions, client, team_id=team_id, channels=channels, week=week,
                                 now=now, late=now - due > LATE_AFTER)
     return outcomes
 

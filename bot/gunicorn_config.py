@@ -2,7 +2,10 @@
 
 import ctypes
 import ctypes.util
+import os
+import shutil
 import sys
+import tempfile
 
 from bot.settings import load_settings
 
@@ -21,6 +24,42 @@ def on_starting(server) -> None:
     # At the default 5 ms switch interval a request that just committed waits whole slices for the
     # delivery it started; 0.5 ms hands the GIL back sooner (bench/ack_latency.py shows the difference).
     sys.setswitchinterval(SWITCH_INTERVAL)
+    prepare_metrics_directory(server)
+
+
+# prometheus-client's multiprocess mode (bot/metrics.py): each worker writes its counters to files in this
+# directory and a scrape of /metrics, whichever worker answers it, adds up every worker's.
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+CREATED_METRICS_DIR = "crossfeed.metrics_dir_created"  # gunicorn's server: the directory this master made
+
+
+def prepare_metrics_directory(server) -> None:
+    """Set PROMETHEUS_MULTIPROC_DIR for the workers, before any is forked and before anything imports
+    prometheus-client (it reads the variable on import): the operator's directory, emptied of a previous run's
+    files, or a new temporary one, removed on exit."""
+    directory = os.environ.get(METRICS_DIR)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+        return
+    directory = tempfile.mkdtemp(prefix="crossfeed-metrics-")
+    os.environ[METRICS_DIR] = directory
+    setattr(server, CREATED_METRICS_DIR, directory)
+
+
+def child_exit(server, worker) -> None:
+    # A worker's counters stay in its files (they still count); live gauges of a dead process would not.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    created = getattr(server, CREATED_METRICS_DIR, None)
+    if created:
+        shutil.rmtree(created, ignore_errors=True)
 
 
 def limit_malloc_fragmentation() -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import NotFound
 from bot.follow_up import workspace_calendar
+from bot.installs import WorkspaceNotInstalled
 from bot.leads import lead_source
 from bot.results.handoff import (
     CAMPAIGN_MAX,
@@ -290,8 +291,12 @@ def route_pending_leads(*, sessions: sessionmaker[Session], client_for: ClientFo
         for lead in pending:
             by_team.setdefault(lead.team_id, []).append(lead)
         for team_id, leads in by_team.items():
-            owners = _owners(sessions=sessions, reads=reads, client_for=client_for, team_id=team_id, leads=leads,
-                             now=clock(), report=report)
+            try:
+                owners = _owners(sessions=sessions, reads=reads, client_for=client_for, team_id=team_id,
+                                 leads=leads, now=clock(), report=report)
+            except WorkspaceNotInstalled:  # it uninstalled Crossfeed: its leads wait, and go with its data
+                report.waiting += len(leads)
+                continue
             _route(sessions=sessions, team_id=team_id, leads=leads, owners=owners,
                    default_sales_channel=default_sales_channel, now=clock(), report=report)
         if len(pending) < ROUTING_BATCH:

@@ -122,7 +122,12 @@ class LeadWebhook:
         if given:
             if not _TEAM.fullmatch(given[0]):
                 raise Refused(HTTPStatus.BAD_REQUEST, "team must be a Slack team id (T…)")
+            installations = self.crossfeed.installations
+            if installations is not None and not installations.is_installed(given[0]):
+                raise Refused(HTTPStatus.NOT_FOUND, "Crossfeed is not installed in that workspace")
             return given[0]
+        if self.crossfeed.installations is not None:
+            raise Refused(HTTPStatus.BAD_REQUEST, "name the workspace the lead is for: ?team=T…")
         if self._team_id is None:
             with self._team_lock:
                 if self._team_id is None:

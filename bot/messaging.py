@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
 from bot.follow_up import workspace_calendar
-from bot.people import held_for_working_time
+from bot.people import held_for_working_time, people_times
 from bot.results import record_id
 from bot.results.messaging import (
     CHANGE_MAX,
@@ -344,14 +344,18 @@ def ask_summary(*, session: Session, team_id: str, ask_id: int, now: datetime) -
 
 
 def queue_due_ask_reminders(*, session: Session, now: datetime, default_zone: str | None = None) -> int:
-    """Queue one reminder DM to each rep who should answer an open ask and hasn't, once per ask (claimed); each
-    rep's is held until their own working time (a rep asleep in another zone gets it when their day starts)."""
+    """Queue one reminder DM to each rep who should answer an open ask and hasn't and isn't away, once per ask
+    (claimed); each rep's is held until their own working time (a rep asleep in another zone gets it when their
+    day starts)."""
     queued = 0
     for ask in store.asks_due_for_reminders(session=session, now=now):
         if not store.claim_reminders(session=session, ask_id=ask.id):
             continue  # another clock took it
         calendar = workspace_calendar(team_store.workspace_config(session=session, team_id=ask.team_id), default_zone)
-        reminders = held_for_working_time(_reminders(ask.id, store.reps_yet_to_answer(session=session, ask=ask)),
+        reps = store.reps_yet_to_answer(session=session, ask=ask)
+        # Someone away (time off, or a Slack status that says so) isn't nudged; the ask stays on their Home.
+        times = people_times(session=session, team_id=ask.team_id, user_ids=reps, default_zone=calendar.zone)
+        reminders = held_for_working_time(_reminders(ask.id, (rep for rep in reps if not times[rep].is_away(now))),
                                           session=session, team_id=ask.team_id, calendar=calendar, now=now)
         outbox.enqueue(session=session, team_id=ask.team_id, messages=reminders, now=now)
         queued += len(reminders)

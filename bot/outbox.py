@@ -47,6 +47,7 @@ from bot.blocks.pulse import pulse_prompt_message, pulse_reminder_message
 from bot.blocks.replies import reply_dm_message
 from bot.handoff import claim_post, lead_card
 from bot.home import home_summary
+from bot.installs import WorkspaceNotInstalled
 from bot.intel import POST_KIND as INTEL_POST
 from bot.intel import intel_for_post
 from bot.leads import lead_rating_for_feed
@@ -527,7 +528,9 @@ class Outbox:
         if in_doubt or (may_have_posted(error) and not message.slack_ts and message.kind != HOME):
             reason = MAY_HAVE_POSTED + reason
         retry_at = self.clock() + retry_delay(message.attempts, error if isinstance(error, SlackApiError) else None)
-        retry_at = retry_at if message.attempts < MAX_ATTEMPTS else None
+        # A workspace that uninstalled Crossfeed gets nothing more from it.
+        gone = isinstance(error, WorkspaceNotInstalled)
+        retry_at = retry_at if message.attempts < MAX_ATTEMPTS and not gone else None
         log = logger.warning if retry_at else logger.error
         if message.kind == HOME:
             log("could not refresh the Home tab of %s in %s: %s", message.payload["user_id"], message.team_id,

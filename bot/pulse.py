@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -116,8 +117,7 @@ class PulseSchedule:
 
     def opening_in(self, zone: ZoneInfo) -> datetime:
         """The schedule's day and time in `zone`, in this week: 10:00 stays 10:00 there across a DST change."""
-        trigger = CronTrigger(day_of_week=self.day, hour=self.at.hour, minute=self.at.minute, timezone=zone)
-        return trigger.get_next_fire_time(None, datetime.combine(self.monday, time(), tzinfo=zone))
+        return _local_opening(self.monday, self.day, self.at, zone)
 
     def reminder_in(self, zone: ZoneInfo) -> datetime | None:
         """When someone in `zone` is reminded; None when that would be after the round closes."""
@@ -135,6 +135,13 @@ class PulseSchedule:
     @property
     def closes_at(self) -> datetime:
         return max(self.opening_in(zone) for zone in self.zones) + self.open_for
+
+
+@lru_cache(maxsize=4096)
+def _local_opening(monday: date, day: str, at: time, zone: ZoneInfo) -> datetime:
+    # Cached: a round's ledger asks it for every person, and a few zones cover a whole team.
+    trigger = CronTrigger(day_of_week=day, hour=at.hour, minute=at.minute, timezone=zone)
+    return trigger.get_next_fire_time(None, datetime.combine(monday, time(), tzinfo=zone))
 
 
 def week_schedule(config: WorkspaceConfig, monday: date, zones: Iterable[ZoneInfo]) -> PulseSchedule | None:
@@ -200,6 +207,10 @@ def open_due_round(*, session: Session, team_id: str, now: datetime, default_zon
     The round is unique per workspace and period, so of two clocks racing only one enrols anyone;
     a round missed while the app was down opens once, late, as long as it would still be open.
     """
+    if store.open_round(session=session, team_id=team_id, now=now) is not None:
+        # Open already: a round spans at most its 72 hours plus the day or so between the team's zones, so the
+        # next one can't be due while this one is open (this saves the schedule's work every minute of a round).
+        return None
     config = workspace_config(session=session, team_id=team_id)
     zones = _zones(config, store.member_zones(session=session, team_id=team_id), default_zone)
     schedule = scheduled_round(config, now, default_zone=default_zone, zones=zones)
@@ -518,11 +529,11 @@ def round_results(*, session: Session, pulse_round: PulseRound) -> PulseResults:
              and averages[(side, i)][0] >= threshold else None)
             for i, q in enumerate(pulse_round.questions)
         )
-        asked, answered = asked_by_side.get(side, 0), count  # answered: from the answers, not the ledger
+        (asked, away), answered = asked_by_side.get(side, (0, 0)), count  # answered: from the answers
         comments = (tuple(store.comments(session=session, round_id=pulse_round.id, side=side))
                     if count >= comment_threshold else None)
         teams.append(TeamPulse(side=side, name=team_name(pulse_round, side), asked=asked, answered=answered,
-                               scores=scores, shown=shown, comments=comments))
+                               scores=scores, shown=shown, comments=comments, away=away))
     alignment = [team.scores[0][1] if team.scores else None for team in teams]
     gap = round(alignment[0] - alignment[1], 2) if None not in alignment else None
     return PulseResults(period=pulse_round.period, closes_at=pulse_round.closes_at, teams=tuple(teams), gap=gap,

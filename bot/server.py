@@ -1,9 +1,10 @@
 """The WSGI application: Slack requests at POST /slack/events, leads at POST /hooks/leads, a health check at
-GET /healthz."""
+GET /healthz, metrics for Prometheus at GET /metrics."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from http import HTTPStatus
 from urllib.parse import parse_qsl
@@ -13,6 +14,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot import metrics
 from bot.app import create_app
 from bot.container import Crossfeed
 from bot.lead_webhook import HOOK_PATH, LeadWebhook
@@ -21,6 +23,8 @@ from bot.slack_requests import FORM, MalformedRequest, ParsedSlackRequest, media
 from storage.db import database_answers
 
 SLACK_PATH = "/slack/events"
+METRICS_PATH = "/metrics"
+SURFACE = "crossfeed.surface"  # environ key: the surface a Slack request turned out to be for (bot.metrics)
 # Slack's largest requests are view submissions: 100 blocks of up to 3,000 characters plus their state,
 # form-encoded JSON, which can take up to 8 bytes a character (%5Cu0000). 4 MiB fits any of them.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -38,8 +42,19 @@ class CrossfeedWSGI:
         secret = crossfeed.settings.slack_signing_secret
         self.verifier = SignatureVerifier(secret) if secret else None
         self.leads = LeadWebhook(crossfeed)
+        self.outbox_backlog = metrics.OutboxBacklog(crossfeed.sessions, crossfeed.outbox.composers)
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == METRICS_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            return self.scrape(start_response)
+        started = time.perf_counter()
+        try:
+            return self.route(environ, start_response)
+        finally:
+            # Each route answers with its whole body at once, so this is the time to the answer.
+            metrics.observe_request(environ.get(SURFACE) or _surface_of_path(environ.get("PATH_INFO")), started)
+
+    def route(self, environ: dict, start_response) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             healthy = database_answers(self.crossfeed.engine)
             status = "200 OK" if healthy else "503 Service Unavailable"
@@ -51,6 +66,11 @@ class CrossfeedWSGI:
         if environ.get("PATH_INFO") == SLACK_PATH and environ.get("REQUEST_METHOD") == "POST":
             return self.slack_request(environ, start_response)
         return self.slack(environ, start_response)
+
+    def scrape(self, start_response) -> Iterable[bytes]:
+        body = metrics.exposition(self.outbox_backlog)
+        start_response("200 OK", [("Content-Type", metrics.CONTENT_TYPE), ("Content-Length", str(len(body)))])
+        return [body]
 
     def slack_request(self, environ: dict, start_response) -> Iterable[bytes]:
         """Check size, signature and shape before Bolt sees the request; a rejection is logged without
@@ -74,6 +94,7 @@ class CrossfeedWSGI:
             body = parse_slack_body(raw_body, headers.get("content-type"))
         except MalformedRequest as malformed:
             return _reject(start_response, HTTPStatus.BAD_REQUEST, str(malformed))
+        environ[SURFACE] = metrics.slack_surface(body)
         answer = self.app.dispatch(ParsedSlackRequest(raw_body=raw_body, body=body, query=request.query_string,
                                                       headers=headers))
         return _respond(start_response, answer)
@@ -83,6 +104,12 @@ class CrossfeedWSGI:
         signature = headers.get("x-slack-signature")
         # slack-sdk's verifier raises on a timestamp that isn't a number.
         return timestamp.isdigit() and self.verifier.is_valid(raw_body, timestamp, signature)
+
+
+def _surface_of_path(path: str | None) -> str:
+    """The surface of a request whose body wasn't read as Slack's (a rejected one among them)."""
+    return {HOOK_PATH: metrics.LEAD_WEBHOOK, "/healthz": metrics.HEALTH,
+            SLACK_PATH: metrics.REJECTED}.get(path or "", metrics.OTHER)
 
 
 def _ssl_check(raw_body: str, headers: dict) -> bool:

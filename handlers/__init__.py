@@ -10,6 +10,7 @@ from handlers import (
     follow_up,
     handoff,
     home,
+    installs,
     intel,
     leadfeedback,
     messaging,
@@ -36,3 +37,4 @@ def register(app: App, crossfeed: Crossfeed) -> None:
     actions.register(app, crossfeed)
     handoff.register(app, crossfeed)
     follow_up.register(app, crossfeed)
+    installs.register(app, crossfeed)

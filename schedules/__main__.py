@@ -38,6 +38,10 @@ def main(argv: list[str]) -> int:
         if argv[:1] == ["run"]:
             print(jobs.JOBS[argv[1]](runtime))
             return 0
+        if settings.metrics_port:  # clock and worker serve nothing else, so their metrics get an endpoint of their own
+            from bot.metrics import serve_metrics
+
+            serve_metrics(settings.metrics_port)
         stopping = stop_on_signals()
         if argv == ["worker"]:
             wakeups = OutboxWakeups(crossfeed.engine)

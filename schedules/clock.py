@@ -28,6 +28,7 @@ from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
+from bot.metrics import measured_job
 from schedules import jobs
 from schedules.jobs import Job, JobRuntime
 from storage.coordination import ClockLock
@@ -47,6 +48,9 @@ EVERY = {
     "actions": (300, 6 * 3600),
     # Handed-off leads: each minute, since a follow-up time is counted in minutes (reminder, escalation, rating).
     "leads": (60, 6 * 3600),
+    # Deleting the data of workspaces uninstalled more than DATA_RETENTION_DAYS ago (and expired install states):
+    # with nothing to delete, a run is two small statements.
+    "retention": (300, 24 * 3600),
 }
 
 
@@ -64,19 +68,21 @@ def configure(scheduler: BaseScheduler, runtime: JobRuntime, *, holds_lock: Call
     # replace_existing, so configuring twice never adds a second copy of a job.
     for job_id, job in jobs.JOBS.items():
         seconds, grace = EVERY[job_id]
+        # Counted and timed (bot.metrics) where the clock adds it, so every process that runs the clock exports it.
+        job = measured_job(job_id, job)
         if holds_lock is not None:
-            job = _while_holding(job, holds_lock)
+            job = _while_holding(job_id, job, holds_lock)  # a run skipped for the lock is no run
         scheduler.add_job(job, "interval", args=[runtime], seconds=seconds, id=job_id, replace_existing=True,
                           coalesce=True, max_instances=1, misfire_grace_time=grace)
     scheduler.add_listener(lambda _: logger.info("clock running: %s", ", ".join(jobs.JOBS)),
                            EVENT_SCHEDULER_STARTED)
 
 
-def _while_holding(job: Job, holds_lock: Callable[[], bool]) -> Job:
+def _while_holding(job_id: str, job: Job, holds_lock: Callable[[], bool]) -> Job:
     @wraps(job)
     def guarded(runtime: JobRuntime) -> str:
         if not holds_lock():
-            return f"{job.__name__}: skipped, this clock no longer holds the clock lock"
+            return f"{job_id}: skipped, this clock no longer holds the clock lock"
         return job(runtime)
 
     return guarded

@@ -21,6 +21,7 @@ from bot.container import ClientFor, Crossfeed
 from bot.digest_posting import post_due_digests
 from bot.follow_up import queue_due_follow_ups, teams_with_follow_ups_due
 from bot.handoff import route_pending_leads
+from bot.installs import purge_expired_workspaces
 from bot.messaging import close_due_asks, queue_due_ask_reminders
 from bot.outbox import Outbox
 from bot.people import refresh_profiles
@@ -40,11 +41,14 @@ class JobRuntime:
     sessions: sessionmaker[Session]
     outbox: Outbox
     client_for: ClientFor
+    # Whether a workspace has an installation (installs into many workspaces); one bot token serves every one.
+    installed: Callable[[str], bool] = lambda team_id: True
 
     @classmethod
     def of(cls, crossfeed: Crossfeed) -> JobRuntime:
+        installed = crossfeed.installations.is_installed if crossfeed.installations else (lambda team_id: True)
         return cls(settings=crossfeed.settings, sessions=crossfeed.sessions, outbox=crossfeed.outbox,
-                   client_for=crossfeed.client_for)
+                   client_for=crossfeed.client_for, installed=installed)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -73,6 +77,7 @@ def open_pulse_rounds(runtime: JobRuntime) -> str:
     now = datetime.now(UTC)
     with runtime.transaction() as session:
         team_ids = [config.team_id for config in all_configs(session=session)]
+    team_ids = [team_id for team_id in team_ids if runtime.installed(team_id)]
     opened = []
     reading_ends = time.monotonic() + PROFILE_READING_BUDGET
     for team_id in team_ids:
@@ -159,6 +164,7 @@ def follow_up_leads(runtime: JobRuntime) -> str:
     now = datetime.now(UTC)
     with runtime.transaction() as session:
         team_ids = teams_with_follow_ups_due(session=session, now=now)
+    team_ids = [team_id for team_id in team_ids if runtime.installed(team_id)]
     total = FollowUpCounts()
     for team_id in team_ids:
         try:
@@ -173,7 +179,15 @@ def follow_up_leads(runtime: JobRuntime) -> str:
     return f"{routed}; {summary}" if routed else summary
 
 
+def purge_uninstalled_workspaces(runtime: JobRuntime) -> str:
+    """Delete the data of each workspace that uninstalled Crossfeed more than DATA_RETENTION_DAYS ago."""
+    purged = purge_expired_workspaces(sessions=runtime.sessions, retention_days=runtime.settings.data_retention_days,
+                                      now=datetime.now(UTC))
+    return f"retention: the data of {len(purged)} uninstalled workspace(s) deleted"
+
+
 Job = Callable[[JobRuntime], str]
 JOBS: dict[str, Job] = {"pulse": open_pulse_rounds, "reminders": send_pulse_reminders,
                         "messaging": close_messaging_asks, "digest": post_weekly_digests,
-                        "outbox": deliver_outbox, "actions": remind_action_owners, "leads": follow_up_leads}
+                        "outbox": deliver_outbox, "actions": remind_action_owners, "leads": follow_up_leads,
+                        "retention": purge_uninstalled_workspaces}

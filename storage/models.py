@@ -68,6 +68,11 @@ class Workspace(Base):
 
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The Enterprise Grid org an org-wide install came from (none for a standalone workspace).
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    # When Slack said the app was uninstalled (or its bot token revoked): the workspace's rows are deleted
+    # DATA_RETENTION_DAYS later, unless it is installed again before then (which clears this).
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReasonCode(Base):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import and_, case, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_new, claim_rows, lease_expired
@@ -200,3 +200,26 @@ def record_outcomes(*, session: Session, outcomes: Sequence[Outcome], now: datet
         .returning(m.id, m.status, m.next_attempt_at)
     ).all()
     return [row.id for row in rows if row.status == "pending" and row.next_attempt_at <= now]
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """One kind's messages not yet delivered: how many wait, since when the oldest is due, how many failed."""
+
+    kind: str
+    pending: int
+    failed: int
+    oldest_due_at: datetime | None  # the earliest next attempt among its pending messages
+
+
+def backlog_by_kind(*, session: Session) -> list[Backlog]:
+    """Pending and failed messages per kind, in one aggregate query (the status index serves its WHERE)."""
+    m = OutboxMessage
+    pending, failed = m.status == "pending", m.status == "failed"
+    rows = session.execute(
+        select(m.kind, func.count().filter(pending), func.count().filter(failed),
+               func.min(m.next_attempt_at).filter(pending))
+        .where(m.status.in_(("pending", "failed")))
+        .group_by(m.kind)
+    ).all()
+    return [Backlog(kind=kind, pending=p, failed=f, oldest_due_at=oldest) for kind, p, f, oldest in rows]

@@ -287,14 +287,16 @@ def respondents_by_side(*, session: Session, round_id: int) -> dict[str, int]:
     ).all())
 
 
-def asked_by_side(*, session: Session, round_id: int) -> dict[str, int]:
-    """side → how many were asked (those away don't count). How many answered comes from the answers, never from
-    the ledger."""
-    return dict(session.execute(
-        select(PulseParticipation.side, func.count())
-        .where(PulseParticipation.round_id == round_id, PulseParticipation.away.is_(False))
+def asked_by_side(*, session: Session, round_id: int) -> dict[str, tuple[int, int]]:
+    """side → (how many were asked, how many were away instead). How many answered comes from the answers, never
+    from the ledger."""
+    return {side: (int(asked or 0), int(away or 0)) for side, asked, away in session.execute(
+        select(PulseParticipation.side,
+               func.sum(case((PulseParticipation.away.is_(False), 1), else_=0)),
+               func.sum(case((PulseParticipation.away.is_(True), 1), else_=0)))
+        .where(PulseParticipation.round_id == round_id)
         .group_by(PulseParticipation.side)
-    ).all())
+    ).all()}
 
 
 def comments(*, session: Session, round_id: int, side: str) -> list[str]:

@@ -72,4 +72,5 @@ def describe_settings_error(error: ValidationError) -> str:
         if first["type"] == "missing":
             return f"missing required setting {name} (set it in the environment or in .env)"
         return f"invalid setting {name}: {first['msg'].removeprefix('Value error, ')}"
-    return f"invalid settings: {first['msg'].removeprefix('Value error, ')}"
+    problem = first["msg"].removeprefix("Value error, ")
+    return problem if problem.startswith("missing required setting") else f"invalid settings: {problem}"

@@ -29,7 +29,9 @@ def workspace_since(*, session: Session, team_id: str) -> datetime | None:
 
 
 def all_configs(*, session: Session) -> Sequence[WorkspaceConfig]:
-    return session.scalars(select(WorkspaceConfig).order_by(WorkspaceConfig.team_id)).all()
+    """The configuration of every workspace the clock works for: not those that uninstalled Crossfeed."""
+    return session.scalars(select(WorkspaceConfig).join(Workspace, Workspace.team_id == WorkspaceConfig.team_id)
+                           .where(Workspace.uninstalled_at.is_(None)).order_by(WorkspaceConfig.team_id)).all()
 
 
 def admin_ids(*, session: Session, team_id: str) -> list[str]:

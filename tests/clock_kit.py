@@ -51,3 +51,20 @@ class TurnedClock:
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
         self.crossfeed.close()
+
+
+class Clock:
+    """A clock process under a frozen time, turned at chosen moments (the time only moves forward)."""
+
+    def __init__(self, clock: TurnedClock, frozen, app):
+        self.clock, self.frozen, self.app = clock, frozen, app
+
+    def at(self, moment) -> None:
+        """Move the frozen time to `moment` (later than now) without running anything."""
+        self.frozen.move_to(moment)
+
+    def turn_at(self, moment) -> None:
+        """Move to `moment` and turn the clock once: every job that is due runs, and what it queued is sent."""
+        self.frozen.move_to(moment)
+        self.clock.turn()
+        self.app.settle()

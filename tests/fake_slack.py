@@ -170,6 +170,8 @@ class FakeSlackServer(ThreadingHTTPServer):
         # users.info's people, by id (set_user); anyone else is an active user in DEFAULT_TZ with no status
         self.users: dict[str, dict] = {}
         self.history: dict[str, list[dict]] = {}
+        self.token_teams: dict[str, str] = {}  # bot token → the workspace oauth.v2.access installed it into
+        self.used_codes: set[str] = set()
         self.done_before_failing: list[Call] = []  # calls that did their work, then answered an error
         self.lock = threading.Condition()  # notified on each call recorded, for wait_for
         self._ts = itertools.count(1)
@@ -256,6 +258,8 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
             method = self.path.rsplit("/", 1)[-1]
         problems = check_blocks(method, params)
         call = Call(method, params, self.headers.get("Authorization"))
+        if method == "auth.test":
+            params = {**params, "token": (call.auth or "").removeprefix("Bearer ")}
         with self.server.lock:
             self.server.calls.append(call)
             self.server.problems.extend(problems)
@@ -362,9 +366,42 @@ def _lookup_by_email(server, params):
     return {"user": {"id": found, "team_id": "T1", "deleted": False, "is_bot": False, "profile": {"email": email}}}
 
 
+def bot_token(team_id: str) -> str:
+    """The bot token oauth.v2.access hands out for an install into `team_id` (an org-wide install: its org)."""
+    return f"xoxb-{team_id}"
+
+
+def _auth_test(server, params):
+    """Who a token is: an installed workspace's bot token names its workspace; any other is T1's (one token)."""
+    team_id = server.token_teams.get(params.get("token"))
+    if team_id is None:
+        return {"user_id": BOT_USER, "bot_id": "B1", "team_id": "T1", "team": "Acme", "url": "https://acme.slack.com/"}
+    return {"user_id": BOT_USER, "bot_id": f"B{team_id}", "team_id": team_id, "team": f"Team {team_id}",
+            "url": f"https://{team_id.lower()}.slack.com/"}
+
+
+def _oauth_access(server, params):
+    """oauth.v2.access: the code `code-T2` installs into workspace T2 (`code-T2.again` too, for a second install);
+    `code-org-E1` is an org-wide install into Enterprise Grid org E1. A code works once, as at Slack."""
+    code = str(params.get("code", ""))
+    with server.lock:
+        if not code.startswith("code-") or code in server.used_codes:
+            return {"ok": False, "error": "invalid_code"}
+        server.used_codes.add(code)
+        target = code.removeprefix("code-")
+        org = target.startswith("org-")
+        team_id = target.removeprefix("org-").split(".")[0]
+        server.token_teams[bot_token(team_id)] = team_id
+    installed = {"enterprise": {"id": team_id, "name": f"Org {team_id}"}, "team": None,
+                 "is_enterprise_install": True} if org else {"team": {"id": team_id, "name": f"Team {team_id}"},
+                                                               "enterprise": None, "is_enterprise_install": False}
+    return {"app_id": "A1", "authed_user": {"id": "UINSTALLER"}, "scope": "commands,chat:write",
+            "token_type": "bot", "access_token": bot_token(team_id), "bot_user_id": BOT_USER, **installed}
+
+
 ANSWERS = {
-    "auth.test": lambda s, p: {"user_id": BOT_USER, "bot_id": "B1", "team_id": "T1", "team": "Acme",
-                               "url": "https://acme.slack.com/"},
+    "auth.test": _auth_test,
+    "oauth.v2.access": _oauth_access,
     "chat.postMessage": _post,
     "conversations.history": _history,
     "files.getUploadURLExternal": _upload_url,

@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-signing-secret"
 
 # The app's settings (README "Settings"): a developer's own must reach neither a test nor a process it starts.
-APP_SETTINGS = ("SLACK_", "DATABASE_URL", "LEAD_FEED", "LEAD_WEBHOOK", "LOG_LEVEL", "WEB_CONCURRENCY")
+APP_SETTINGS = ("SLACK_", "DATABASE_URL", "LEAD_FEED", "LEAD_WEBHOOK", "LOG_LEVEL", "WEB_CONCURRENCY", "METRICS_PORT",
+                "PROMETHEUS_MULTIPROC_DIR")
 
 
 # --- a test runtime's settings ----------------------------------------------------------------------------
@@ -46,6 +47,37 @@ def make_settings(database_url: str, fake_slack, **overrides) -> Settings:
     values = dict(slack_bot_token="xoxb-test", slack_signing_secret=SECRET, slack_api_url=fake_slack.url,
                   database_url=database_url, slack_max_rate_limit_retries=2)
     return Settings(_env_file=None, **{**values, **overrides})
+
+
+# --- installs into many workspaces (OAuth): settings, and an install as a person's browser makes it ----------
+
+# Settings of an app installed into many workspaces: the app's client id and secret, no bot token.
+OAUTH = dict(slack_bot_token=None, slack_client_id="1111.2222", slack_client_secret="client-secret")
+
+
+def browse(url: str, headers: dict | None = None) -> Reply:
+    """GET `url` as a browser would, without following redirects."""
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirects)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
+            return Reply(response.status, response.read().decode(), dict(response.headers))
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, error.read().decode(), dict(error.headers))
+
+
+def install(app, team_id: str, *, code: str | None = None) -> Reply:
+    """Open /slack/install, approve in Slack (the fake's oauth.v2.access takes `code-TEAM`), and land on
+    /slack/oauth_redirect with the state and the browser's state cookie: the page the installer sees."""
+    page = browse(app.url + "/slack/install")
+    assert page.status == 200, page.body
+    cookie = {k.lower(): v for k, v in page.headers.items()}["set-cookie"].split(";")[0]
+    state = cookie.split("=", 1)[1]
+    query = urlencode({"code": code or f"code-{team_id}", "state": state})
+    return browse(f"{app.url}/slack/oauth_redirect?{query}", {"Cookie": cookie})
 
 
 # --- signed Slack requests sent over HTTP to the running app, shaped like Slack's own ---------------------

@@ -18,7 +18,7 @@ from bot.blocks.ids import MessagingIds as Ids
 from bot.blocks.ids import SetupIds
 from storage import teams as team_store
 from storage.models import MessagingAsk, OutboxMessage
-from tests.clock_kit import TurnedClock
+from tests.clock_kit import Clock, TurnedClock
 from tests.test_messaging import SALES, answer_values, ask_values, button_value, put_in_teams
 from tests.test_setup import open_setup, submitted
 
@@ -53,21 +53,6 @@ def clock(app):
             yield Clock(clock, frozen, app)
         finally:
             clock.stop()
-
-
-class Clock:
-    def __init__(self, clock: TurnedClock, frozen, app):
-        self.clock, self.frozen, self.app = clock, frozen, app
-
-    def at(self, moment: datetime) -> None:
-        """Move the frozen time to `moment` (later than now) without running anything."""
-        self.frozen.move_to(moment)
-
-    def turn_at(self, moment: datetime) -> None:
-        """Move to `moment` and turn the clock once: every job that is due runs, and what it queued is sent."""
-        self.frozen.move_to(moment)
-        self.clock.turn()
-        self.app.settle()
 
 
 def ask(app, user=ASKER, **values) -> MessagingAsk:

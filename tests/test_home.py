@@ -134,7 +134,7 @@ def home_rows(session) -> list[OutboxMessage]:
     return list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "home").order_by(OutboxMessage.id)))
 
 
-def published(fake, user, *, count=1, timeout=5) -> list[dict]:
+def published(fake, user, *, count=1, timeout=15) -> list[dict]:
     """The Home views published for `user`, once there are at least `count` of them."""
     deadline = time.monotonic() + timeout
     while True:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from bot.blocks.ids import SetupIds
 from storage import teams as team_store
 from storage.models import PulseRound
-from tests.clock_kit import TurnedClock
+from tests.clock_kit import Clock, TurnedClock
 from tests.test_ask_loop import ask
 from tests.test_home import open_home, published
 from tests.test_messaging import put_in_teams
@@ -49,20 +49,6 @@ def clock(app):
             yield Clock(clock, frozen, app)
         finally:
             clock.stop()
-
-
-class Clock:
-    def __init__(self, clock: TurnedClock, frozen, app):
-        self.clock, self.frozen, self.app = clock, frozen, app
-
-    def at(self, moment: datetime) -> None:
-        self.frozen.move_to(moment)
-
-    def turn_at(self, moment: datetime) -> None:
-        """Move to `moment` and turn the clock once: every job that is due runs, and what it queued is sent."""
-        self.frozen.move_to(moment)
-        self.clock.turn()
-        self.app.settle()
 
 
 @pytest.fixture

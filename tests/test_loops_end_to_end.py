@@ -24,9 +24,9 @@ from sqlalchemy import select
 from bot.blocks.ids import ActionIds, IntelIds, ReplyIds
 from bot.results.actions import ActionPrompt
 from storage.models import Action, FeedbackReply, FieldIntel, LeadRating, MessagingAsk, OutboxMessage
-from tests.clock_kit import TurnedClock
+from tests.clock_kit import Clock, TurnedClock
 from tests.test_actions import form_values
-from tests.test_ask_loop import REMINDER, Clock, answer, ask, change_values, close_and_summary, open_change_modal
+from tests.test_ask_loop import REMINDER, answer, ask, change_values, close_and_summary, open_change_modal
 from tests.test_field_intel import shortcut
 from tests.test_field_intel import values as intel_values
 from tests.test_home import open_home

@@ -21,10 +21,11 @@ def test_the_clock_runs_exactly_the_jobs_each_given_its_runtime_with_coalescing_
 
     registered = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert list(jobs.JOBS) == ["pulse", "reminders", "messaging", "digest", "outbox", "actions", "leads"]
+    assert list(jobs.JOBS) == ["pulse", "reminders", "messaging", "digest", "outbox", "actions", "leads",
+                               "retention"]
     assert sorted(registered) == sorted(jobs.JOBS), "every job `python -m schedules run` knows runs on the clock"
     for job_id, function in jobs.JOBS.items():
-        assert registered[job_id].func is function
+        assert registered[job_id].func.__wrapped__ is function  # counted and timed for /metrics, unchanged
         assert registered[job_id].args == (runtime,) and registered[job_id].kwargs == {}
     for job in registered.values():
         assert job.coalesce is True and job.max_instances == 1

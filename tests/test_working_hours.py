@@ -131,6 +131,15 @@ def test_an_asks_reminder_reaches_each_rep_in_their_own_working_hours_once(app, 
     assert sent(app, key) == [NEW_YORK, TOKYO], "each once"
 
 
+def test_a_rep_who_is_away_gets_no_asks_reminder(app, clocks):
+    clock = clocks(new_york(TUESDAY, 14, 55))
+    assert app.slack.command("/pulse", f"away until {THURSDAY.isoformat()}", user=TOKYO).status == 200
+    sent_ask = ask_at_three_tomorrow(app, clock)
+    for moment in (new_york(WEDNESDAY, 15), tokyo(THURSDAY, 9), tokyo(THURSDAY, 12)):
+        clock.turn_at(moment)
+    assert sent(app, f"ask-reminder:{sent_ask.id}:") == [NEW_YORK]
+
+
 def test_a_holiday_in_setup_is_a_holiday_in_the_reps_own_zone(app, clocks):
     # Thursday 10 December: when it starts in Tokyo, it is still Wednesday, a working day, in New York.
     configure(app, holidays=["2026-12-10"])

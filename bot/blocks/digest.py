@@ -279,7 +279,7 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
     if digest.pulse:
         results = digest.pulse.results
         for index, team in enumerate(results.teams):
-            rate = f"{team.answered} of {team.asked} answered" if team.asked else "nobody asked"
+            rate = team.participation(nobody="nobody asked")
             if team.shown:
                 scores = [f"{user_text(q, 150)}: *{s:.1f}*{change_mark(digest.pulse.change(team.side, i))}"
                           for i, (q, s) in enumerate(team.scores) if s is not None]

@@ -157,7 +157,7 @@ def pulse_results_message(results: PulseResults | None) -> tuple[str, list[Block
     text = f"Pulse results for {results.period}"
     blocks: list[Block] = [HeaderBlock(text=text)]
     for team in results.teams:
-        rate = f"{team.answered} of {team.asked} answered" if team.asked else "nobody was asked"
+        rate = team.participation()
         blocks.append(SectionBlock(text=f"*{user_text(team.name, 40)}* · {rate}"))
         if team.shown:
             blocks.append(SectionBlock(fields=[

@@ -61,6 +61,12 @@ class TeamPulse:
     scores: tuple[tuple[str, float | None], ...]  # (question as this team read it, average or None if hidden)
     shown: bool
     comments: tuple[str, ...] | None  # None when below the comment threshold
+    away: int = 0  # away when it went out: not counted as asked
+
+    def participation(self, nobody: str = "nobody was asked") -> str:
+        """"5 of 8 answered · 2 away": the response rate leaves out whoever was away."""
+        rate = f"{self.answered} of {self.asked} answered" if self.asked else nobody
+        return f"{rate} · {self.away} away" if self.away else rate
 
 
 @dataclass(frozen=True)

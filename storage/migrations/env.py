@@ -6,10 +6,11 @@ from alembic import context
 from sqlalchemy import pool
 
 from storage.db import foreign_keys_off, make_engine
-from storage.models import Base
+from storage.installations import ALL_METADATA
 from storage.settings import DEFAULT_DATABASE_URL, normalise_database_url
 
-target_metadata = Base.metadata
+# The models, and slack-sdk's installation and OAuth state tables (created by 0012), so `alembic check` compares both.
+target_metadata = ALL_METADATA
 
 
 def run_with(connection) -> None:

@@ -1,0 +1,53 @@
+"""Slack's app_uninstalled and tokens_revoked events (installs into many workspaces only)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from slack_bolt import App
+
+from bot.container import Crossfeed
+from bot.installs import Installations
+
+logger = logging.getLogger(__name__)
+
+
+class Uninstalls:
+    """Listeners for Slack telling the app it was removed from a workspace, or that its tokens were revoked."""
+
+    def __init__(self, installations: Installations):
+        self.installations = installations
+
+    def on_uninstalled(self, context) -> None:
+        """The app was removed: the installation goes, jobs stop, the data waits out the retention period.
+        A retry of the same event changes nothing more (the first uninstall time counts)."""
+        team_id = None if context.is_enterprise_install else context.team_id
+        self.installations.uninstalled(enterprise_id=context.enterprise_id, team_id=team_id, now=datetime.now(UTC))
+
+    def on_tokens_revoked(self, event: dict, context) -> None:
+        """A revoked bot token is an uninstall as far as Crossfeed can tell (it can no longer speak there).
+        Crossfeed asks for no user tokens, so revoked user tokens (`tokens.oauth`) change nothing."""
+        tokens = event.get("tokens") or {}
+        team_id = None if context.is_enterprise_install else context.team_id
+        if tokens.get("bot"):
+            self.installations.uninstalled(enterprise_id=context.enterprise_id, team_id=team_id,
+                                           now=datetime.now(UTC))
+
+    def register(self, app: App) -> None:
+        app.event("app_uninstalled")(self.on_uninstalled)
+        app.event("tokens_revoked")(self.on_tokens_revoked)
+
+
+def register(app: App, crossfeed: Crossfeed) -> None:
+    if crossfeed.installations is not None:
+        Uninstalls(crossfeed.installations).register(app)
+        return
+
+    # One bot token: the manifest subscribes to these events for installs into many workspaces; here the
+    # token is gone with the app, and only a new SLACK_BOT_TOKEN brings Crossfeed back.
+    def note_uninstall(event: dict) -> None:
+        logger.warning("Slack says %s: reinstall the app and set its new SLACK_BOT_TOKEN", event.get("type"))
+
+    app.event("app_uninstalled")(note_uninstall)
+    app.event("tokens_revoked")(note_uninstall)
