@@ -113,7 +113,10 @@ class Crossfeed:
         else:
             client_for = one_client(settings)
         outbox = Outbox(sessions=sessions, client_for=client_for, composers=composers_for(settings))
-        outbox.deliver_after_commit()  # a commit that queued a message starts its delivery
+        if settings.outbox_workers:
+            outbox.wake_workers_after_commit()  # the outbox workers deliver: a commit that queued wakes them
+        else:
+            outbox.deliver_after_commit()  # a commit that queued a message starts its delivery
         router = LeadRouter(sessions=sessions, client_for=client_for, default_sales_channel=settings.sales_channel)
         router.route_after_commit()  # a commit that stored a lead starts its routing
         return cls(settings=settings, engine=engine, sessions=sessions, client=client, client_for=client_for,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -62,6 +61,7 @@ from bot.results.replies import Subject
 from bot.settings import Settings
 from bot.slack_history import find_posted, may_have_posted, without_connection_retries, without_retries
 from storage import outbox as store
+from storage.coordination import notify_workers
 from storage.db import reading
 from storage.outbox import HOME, MAY_HAVE_POSTED, ClaimedMessage, Outcome
 from storage.queries import ensure_workspace
@@ -397,9 +397,20 @@ class Outbox:
         event.listen(self.sessions, "after_commit", self._after_commit)
         event.listen(self.sessions, "after_rollback", self._after_rollback)
 
+    def wake_workers_after_commit(self) -> None:
+        """With outbox workers (OUTBOX_WORKERS=1) instead: a commit that queued outbox work wakes them, and
+        this process sends nothing itself (but the pulse answers' unrecorded Home refreshes)."""
+        event.listen(self.sessions, "before_commit", self._notify_workers)
+        event.listen(self.sessions, "after_rollback", self._after_rollback)
+
     def _after_commit(self, session: Session) -> None:
         if session.info.pop(store.QUEUED, False):
             self._wake()
+
+    @staticmethod
+    def _notify_workers(session: Session) -> None:
+        if session.info.pop(store.QUEUED, False):
+            notify_workers(session)  # in the transaction: PostgreSQL sends it with the commit, never without
 
     @staticmethod
     def _after_rollback(session: Session) -> None:
@@ -449,14 +460,16 @@ class Outbox:
 
     # --- a delivery pass ------------------------------------------------------------------------------
 
-    def deliver_due(self) -> DeliveryReport:
-        """Send every message that is due; safe to run from several processes at once."""
+    def deliver_due(self, *, stopping: threading.Event | None = None, batch: int = BATCH) -> DeliveryReport:
+        """Send every message that is due; safe to run from several processes at once. Once `stopping` is set,
+        the message in hand is finished and recorded, the rest of the batch given back, and the pass ends."""
         report = DeliveryReport()
         waited: set[tuple[tuple[str, str], datetime]] = set()  # each pause waited for once in a pass
-        while True:
+        stopping = stopping or threading.Event()
+        while not stopping.is_set():
             claimed_at = self.clock()
             with self.sessions.begin() as session:
-                claimed = store.claim_due(session=session, now=claimed_at, lease=LEASE, limit=BATCH)
+                claimed = store.claim_due(session=session, now=claimed_at, lease=LEASE, limit=batch)
             if not claimed:
                 # Only paused workspaces' messages left: wait for the first pause to end (once each), then go on.
                 pause = min((until for pause in report.pauses.items() if pause not in waited
@@ -465,7 +478,7 @@ class Outbox:
                 if seconds is None or seconds > PAUSE_WAIT_MAX.total_seconds():
                     return report
                 waited.update(item for item in report.pauses.items() if item[1] == pause)
-                time.sleep(max(0.0, seconds))
+                stopping.wait(max(0.0, seconds))
                 continue
             # Composed after the claim's commit, in a reading session: rendering holds up no writer.
             with self.reads.begin() as session:
@@ -475,8 +488,8 @@ class Outbox:
             paused_before = dict(report.pauses)
             try:
                 for message, action in composed:
-                    if self.clock() - claimed_at > LEASE / 2:
-                        break  # a slow batch: the rest is given back well before another may take it
+                    if self.clock() - claimed_at > LEASE / 2 or stopping.is_set():
+                        break  # a slow batch, or shutting down: the rest is given back
                     until = report.pauses.get((message.team_id, store.method_of(message.kind)))
                     if until is not None and until > self.clock():
                         # Slack asked this workspace to slow down: its messages wait, the others go on.
@@ -495,8 +508,9 @@ class Outbox:
                     again = store.record_outcomes(session=session, outcomes=outcomes, now=self.clock())
                     store.pause(session=session, pauses={key: until for key, until in report.pauses.items()
                                                          if paused_before.get(key) != until})
-            if len(claimed) < BATCH and not again and report.pauses == paused_before:
+            if len(claimed) < batch and not again and report.pauses == paused_before:
                 return report
+        return report
 
     def _compose(self, session: Session, message: ClaimedMessage) -> SlackPost | HomePublish | None | Exception:
         composer = self.composers.get(message.kind)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from bot.zones import zone_named
@@ -46,6 +46,9 @@ class Settings(DatabaseSettings):
     pulse_key: SecretStr | None = None
     # Signs `POST /hooks/leads` (README "Lead handoff"); unset, the endpoint refuses every lead.
     lead_webhook_secret: SecretStr | None = None
+    # `python -m schedules worker` processes deliver the outbox (README "Running on PostgreSQL"): the web and
+    # clock processes then only queue messages, and their commits wake the workers.
+    outbox_workers: bool = False
 
     @field_validator("log_level")
     @classmethod
@@ -103,6 +106,14 @@ class Settings(DatabaseSettings):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("outbox_workers")
+    @classmethod
+    def _workers_need_postgresql(cls, workers: bool, info: ValidationInfo) -> bool:
+        if workers and not str(info.data.get("database_url", "")).startswith("postgresql"):
+            raise ValueError("outbox workers need PostgreSQL (DATABASE_URL=postgresql://…); on SQLite leave it "
+                             "unset: each process delivers what it queues")
+        return workers
 
     @property
     def verifies_slack_requests(self) -> bool:
