@@ -23,6 +23,7 @@ from bot.installs import Installations
 from bot.metrics import SlackCallCounter
 from bot.outbox import Outbox, composers_for
 from bot.settings import Settings
+from bot.slack_history import WAIT_OUT_RATE_LIMITS
 from bot.slack_requests import is_slack_response_url, team_of
 from storage.db import make_engine, make_session_factory, migrate
 
@@ -39,6 +40,11 @@ class RetryAfterHandler(RateLimitErrorRetryHandler):
     slack-sdk's handler adds a random 0–1 s to every wait; for one sender fanning out DMs that
     is lost time (`python bench/pulse_fanout.py --quick --stock-retry-handler` compares the two).
     """
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        # Not while the outbox delivers: it pauses the workspace and moves on (bot.slack_history).
+        return WAIT_OUT_RATE_LIMITS.get() and super()._can_retry(state=state, request=request, response=response,
+                                                                 error=error)
 
     def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
         if response is None:

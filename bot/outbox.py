@@ -30,7 +30,6 @@ from weakref import WeakKeyDictionary
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from sqlalchemy import event
@@ -59,7 +58,7 @@ from bot.replies import current_reply, reply_dm
 from bot.results.handoff import LEAD_CARD, LEAD_CLAIM
 from bot.results.replies import Subject
 from bot.settings import Settings
-from bot.slack_history import find_posted, may_have_posted, without_connection_retries, without_retries
+from bot.slack_history import WAIT_OUT_RATE_LIMITS, find_posted, may_have_posted, without_connection_retries
 from storage import outbox as store
 from storage.coordination import notify_workers
 from storage.db import reading
@@ -343,10 +342,7 @@ class Outbox:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         self._lock = threading.Lock()
-        # Each workspace's client as the outbox uses it: a 429 is not waited out in the client (holding up every
-        # other workspace's messages behind this worker) but ends the workspace's turn (see `deliver_due`); and
-        # for posting, a dropped connection is not retried either. Weak keys: clients come and go (OAuth tokens).
-        self._senders: WeakKeyDictionary[WebClient, WebClient] = WeakKeyDictionary()
+        # Each workspace's client minus connection retries, for posting. Weak keys: clients come and go (OAuth).
         self._posters: WeakKeyDictionary[WebClient, WebClient] = WeakKeyDictionary()
         self._requested = False
         self._unrecorded_homes: set[tuple[str, str]] = set()
@@ -462,7 +458,17 @@ class Outbox:
 
     def deliver_due(self, *, stopping: threading.Event | None = None, batch: int = BATCH) -> DeliveryReport:
         """Send every message that is due; safe to run from several processes at once. Once `stopping` is set,
-        the message in hand is finished and recorded, the rest of the batch given back, and the pass ends."""
+        the message in hand is finished and recorded, the rest of the batch given back, and the pass ends.
+
+        A 429 isn't waited out in the client here: it pauses that workspace's method for Retry-After (for this
+        pass and, through the database, every worker's claims) and the pass goes on with other workspaces."""
+        waits = WAIT_OUT_RATE_LIMITS.set(False)
+        try:
+            return self._deliver_due(stopping=stopping, batch=batch)
+        finally:
+            WAIT_OUT_RATE_LIMITS.reset(waits)
+
+    def _deliver_due(self, *, stopping: threading.Event | None, batch: int) -> DeliveryReport:
         report = DeliveryReport()
         waited: set[tuple[tuple[str, str], datetime]] = set()  # each pause waited for once in a pass
         stopping = stopping or threading.Event()
@@ -528,11 +534,7 @@ class Outbox:
         try:
             if isinstance(action, Exception):
                 raise action
-            workspace_client = self.client_for(message.team_id)
-            client = self._senders.get(workspace_client)
-            if client is None:
-                client = self._senders.setdefault(workspace_client,
-                                                  without_retries(workspace_client, RateLimitErrorRetryHandler))
+            client = self.client_for(message.team_id)
             found = self._find_earlier_post(client, message) if in_doubt else None
             if found is not None:
                 channel, ts = found

@@ -8,6 +8,7 @@ conversation back and, if the message is there, records it instead of posting a 
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime
 
 from slack_sdk import WebClient
@@ -53,11 +54,10 @@ def may_have_posted(error: Exception) -> bool:
     return True
 
 
-def without_retries(client: WebClient, *kinds: type) -> WebClient:
-    """The same client, minus its retry handlers of these kinds."""
-    handlers = [h for h in client.retry_handlers if not isinstance(h, kinds)]
-    return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, ssl=client.ssl,
-                     proxy=client.proxy, headers=client.headers, retry_handlers=handlers)
+# Whether a 429 is waited out inside the client (bot.container.RetryAfterHandler reads it). The outbox turns it off
+# while it delivers: a worker that sleeps out one workspace's Retry-After holds up every other workspace's messages,
+# so it pauses that workspace instead and moves on (bot.outbox.Outbox.deliver_due).
+WAIT_OUT_RATE_LIMITS: ContextVar[bool] = ContextVar("crossfeed_wait_out_rate_limits", default=True)
 
 
 def without_connection_retries(client: WebClient) -> WebClient:
@@ -66,4 +66,6 @@ def without_connection_retries(client: WebClient) -> WebClient:
     slack-sdk's ConnectionErrorRetryHandler repeats a request whose connection was reset, which for
     chat.postMessage may post twice; the caller instead treats it as "may have posted" and looks first.
     """
-    return without_retries(client, ConnectionErrorRetryHandler)
+    handlers = [h for h in client.retry_handlers if not isinstance(h, ConnectionErrorRetryHandler)]
+    return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, ssl=client.ssl,
+                     proxy=client.proxy, headers=client.headers, retry_handlers=handlers)

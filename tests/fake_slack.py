@@ -50,6 +50,7 @@ class Failure:
     remaining: int
     skip: int = 0
     done_first: bool = False  # Slack did the work (e.g. posted), then the answer was an error
+    token: str | None = None  # only calls made with this token (one workspace's) fail
 
 
 @dataclass
@@ -67,21 +68,23 @@ class Script:
     random_failures: dict[str, RandomFailure] = field(default_factory=dict)
 
     def fail(self, method: str, *, times: int = 1, status: int = 200, error: str = "internal_error",
-             retry_after: int | None = None, after: int = 0, done_first: bool = False) -> None:
-        """Make `times` calls of `method` fail (HTTP `status`, or ok:false with `error`), after `after` succeed.
+             retry_after: int | None = None, after: int = 0, done_first: bool = False,
+             token: str | None = None) -> None:
+        """Make `times` calls of `method` fail (HTTP `status`, or ok:false with `error`), after `after` succeed;
+        with `token`, only the calls made with that token (one workspace's) count and fail.
 
         With `done_first`, Slack does what was asked (a post lands in the channel) and then answers with
         the error: the lost answer of a 5xx. `status=0` drops the connection without any answer.
         """
-        self.failures[method].append(Failure(status, error, retry_after, times, after, done_first))
+        self.failures[method].append(Failure(status, error, retry_after, times, after, done_first, token))
 
     def fail_randomly(self, method: str, fraction: float, *, status: int = 500, error: str = "internal_error",
                       done_first: bool = False, seed: int = 0) -> None:
         """Make a seeded random `fraction` of the calls of `method` fail (after `fail()`'s scripted ones)."""
         self.random_failures[method] = RandomFailure(fraction, status, error, done_first, random.Random(seed))
 
-    def next_failure(self, method: str) -> Failure | None:
-        scripted = self._next_scripted(method)
+    def next_failure(self, method: str, token: str | None = None) -> Failure | None:
+        scripted = self._next_scripted(method, token)
         if scripted is not None:
             return scripted
         chaos = self.random_failures.get(method)
@@ -89,11 +92,11 @@ class Script:
             return Failure(chaos.status, chaos.error, None, 0, 0, chaos.done_first)
         return None
 
-    def _next_scripted(self, method: str) -> Failure | None:
+    def _next_scripted(self, method: str, token: str | None) -> Failure | None:
         queue = self.failures.get(method) or []
         while queue and queue[0].remaining <= 0:
             queue.pop(0)
-        if not queue:
+        if not queue or queue[0].token not in (None, token):
             return None
         if queue[0].skip > 0:
             queue[0].skip -= 1
@@ -265,7 +268,7 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
             self.server.problems.extend(problems)
             self.server.lock.notify_all()
         with self.server.lock:
-            failure = self.server.script.next_failure(method)
+            failure = self.server.script.next_failure(method, (call.auth or "").removeprefix("Bearer ") or None)
         if failure is not None:
             if failure.done_first and not problems and method in ANSWERS:
                 with self.server.lock:

@@ -1,0 +1,93 @@
+"""Slack's rate limits are per workspace: a 429 for one workspace pauses only that workspace's messages (for the
+method it was, until Retry-After), for every worker through the database, and the other workspaces' messages go on
+at once. Nothing is lost or sent twice, and a 429 doesn't count as a failed attempt."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from bot.container import Crossfeed
+from storage import outbox as outbox_store
+from storage import teams as store
+from storage.models import OutboxMessage, SlackPause
+from tests.helpers import OAUTH, install
+
+BIG, SMALL = "T2", "T3"
+
+
+@pytest.fixture
+def app(start_app):
+    running = start_app(**OAUTH)
+    for team_id in (BIG, SMALL):
+        assert install(running, team_id).status == 200
+        with running.crossfeed.transaction() as session:
+            store.workspace_config(session=session, team_id=team_id).timezone = "America/New_York"
+    running.settle()
+    running.fake.reset()
+    return running
+
+
+def queue_homes(app, team_id: str, count: int) -> None:
+    """Home refreshes for `count` people of a workspace (queued without delivering: the test delivers)."""
+    with app.crossfeed.sessions.begin() as session:
+        outbox_store.enqueue(session=session, team_id=team_id, now=datetime.now(UTC),
+                             messages=[outbox_store.home_refresh(f"U{n:03d}") for n in range(count)])
+        session.info.pop(outbox_store.QUEUED, None)  # no after-commit pass: the test runs the passes itself
+
+
+def published(app, team_id: str) -> list[str]:
+    return [c.params["user_id"] for c in app.fake.calls_to("views.publish", succeeded=True)
+            if c.auth == f"Bearer xoxb-{team_id}"]
+
+
+def attempts(app, team_id: str) -> list[str]:
+    return [c.params["user_id"] for c in app.fake.calls_to("views.publish") if c.auth == f"Bearer xoxb-{team_id}"]
+
+
+def test_a_rate_limited_workspace_waits_alone_and_loses_nothing(app):
+    # The big workspace's Home refreshes come first in the queue; Slack tells it to slow down for 30 s.
+    app.fake.script.fail("views.publish", times=1000, status=429, retry_after=30, token=f"xoxb-{BIG}")
+    queue_homes(app, BIG, 40)
+    queue_homes(app, SMALL, 5)
+
+    report = app.crossfeed.outbox.deliver_due()
+
+    # One call to the big workspace: its 429 paused the rest of its batch instead of sleeping 30 s per message.
+    assert len(attempts(app, BIG)) == 1 and published(app, BIG) == []
+    assert sorted(published(app, SMALL)) == [f"U{n:03d}" for n in range(5)], "the other workspace went on at once"
+    assert report.rate_limited == 1 and report.failed == 0
+    with app.crossfeed.sessions() as session:
+        [pause] = session.scalars(select(SlackPause)).all()
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.team_id == BIG)).all()
+    assert (pause.team_id, pause.method) == (BIG, "views.publish")
+    assert timedelta(seconds=25) < pause.until - datetime.now(UTC) <= timedelta(seconds=30)
+    assert {(row.status, row.attempts) for row in rows} == {("pending", 0)}, "a 429 isn't a failed attempt"
+
+    # Another worker (another process on the same database) honours the pause too: it claims none of them.
+    other = Crossfeed.start(app.settings, apply_migrations=False)
+    try:
+        other.outbox.deliver_due()
+        assert len(attempts(app, BIG)) == 1
+        # Once the pause is over (and Slack is willing), every message goes, each exactly once.
+        app.fake.script.failures.clear()
+        with freeze_time(datetime.now(UTC) + timedelta(seconds=31)):
+            other.outbox.deliver_due()
+            app.crossfeed.outbox.deliver_due()
+    finally:
+        other.close()
+    assert sorted(published(app, BIG)) == [f"U{n:03d}" for n in range(40)]
+    with app.crossfeed.sessions() as session:
+        assert {row.status for row in session.scalars(select(OutboxMessage))} == {"sent"}
+
+
+def test_a_short_retry_after_is_waited_out_within_the_pass(app):
+    app.fake.script.fail("views.publish", times=1, status=429, retry_after=1, token=f"xoxb-{BIG}")
+    queue_homes(app, BIG, 3)
+
+    report = app.crossfeed.outbox.deliver_due()
+
+    assert sorted(published(app, BIG)) == ["U000", "U001", "U002"] and report.rate_limited == 1
