@@ -54,6 +54,7 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from bot.container import Crossfeed  # noqa: E402
+from bot.outbox import PAUSE_WAIT_MAX  # noqa: E402
 from bot.pulse import open_due_round, queue_due_prompts  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
@@ -252,6 +253,7 @@ class Run:
     enqueue: float = 0.0
     limited: int = 0
     retries: int = 0  # outbox-level failed attempts, rescheduled with backoff
+    paused: int = 0  # 429s the outbox answered by pausing the workspace for Retry-After
     skipped: float = 0.0  # backoff seconds skipped on the outbox clock
     watches: Stopwatches = field(default_factory=Stopwatches)
     problems: list[str] = field(default_factory=list)
@@ -278,11 +280,17 @@ def pending(crossfeed: Crossfeed) -> tuple[int, datetime | None]:
 def deliver_everything(crossfeed: Crossfeed, clock: BenchClock, run: Run) -> None:
     """deliver_due() until nothing is pending, skipping the clock over backoffs instead of sleeping."""
     for _ in range(MAX_PASSES):
-        run.retries += crossfeed.outbox.deliver_due().failed
+        report = crossfeed.outbox.deliver_due()
+        run.retries += report.failed
+        run.paused += report.rate_limited
         count, due = pending(crossfeed)
         if count == 0:
             return
-        clock.skip_to(due)
+        if due is not None and (due - clock()).total_seconds() <= PAUSE_WAIT_MAX.total_seconds():
+            # A workspace's pause (Slack's Retry-After): real time, since the fake's windows are real time.
+            time.sleep(max(0.0, (due - clock()).total_seconds()))
+        else:
+            clock.skip_to(due)
     run.problems.append(f"still {pending(crossfeed)[0]} pending after {MAX_PASSES} passes")
 
 
