@@ -34,6 +34,9 @@ import argparse
 import itertools
 import json
 import logging
+import os
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -43,7 +46,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -51,12 +54,18 @@ from urllib.parse import parse_qsl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests` is not an installed package
 
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler  # noqa: E402
+from slack_sdk.oauth.installation_store.models.installation import Installation  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from bot.container import Crossfeed  # noqa: E402
 from bot.outbox import PAUSE_WAIT_MAX  # noqa: E402
 from bot.pulse import open_due_round, queue_due_prompts  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from bot.working_time import WEEKDAYS  # noqa: E402
+from storage import teams as teams_store  # noqa: E402
+from storage.db import make_engine  # noqa: E402
+from storage.installations import WorkspaceInstallationStore  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
 from storage.settings import normalise_database_url  # noqa: E402
 from tests.fake_slack import check_blocks  # noqa: E402
@@ -65,6 +74,8 @@ from tests.helpers import OPENING, make_teams  # noqa: E402
 RETRIES = 10  # the WebClient's 429 retries per call (Settings allows at most 10)
 MAX_PASSES = 100  # deliver_due() runs per fan-out before the bench gives up
 WARM_UP = 200  # members of an unprinted first fan-out
+ROOT = Path(__file__).resolve().parents[1]
+CLIENT_ID = "1111.2222"  # many-workspace mode installs each workspace as OAuth would
 
 
 # --- a fake Slack that rate-limits chat.postMessage ------------------------------------------------
@@ -84,24 +95,28 @@ class RateLimitedSlack(ThreadingHTTPServer):
         self.posts: Counter[str] = Counter()  # channel -> successful posts
         self.limited = 0
         self.sample: dict | None = None  # the first accepted post, for one Block Kit check after the run
-        self._window, self._used = -1, 0
+        self._windows: dict[str, tuple[int, int]] = {}  # token (a workspace) → (its window, posts used in it)
+        self.by_workspace: Counter[tuple[str, str]] = Counter()  # (token, channel) -> successful posts
         self._ts = itertools.count(1)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/api/"
 
-    def admit(self, params: dict) -> str | None:
-        """The new message's ts, or None when this second's allowance is used up."""
+    def admit(self, params: dict, token: str = "") -> str | None:
+        """The new message's ts, or None when this second's allowance of the token's workspace is used up (each
+        workspace has an allowance of its own, as Slack's limits are per workspace)."""
         with self.lock:
             window = int(time.monotonic())
-            if window != self._window:
-                self._window, self._used = window, 0
-            if self.rate is not None and self._used >= self.rate:
+            start, used = self._windows.get(token, (window, 0))
+            if start != window:
+                used = 0
+            if self.rate is not None and used >= self.rate:
                 self.limited += 1
                 return None
-            self._used += 1
+            self._windows[token] = (window, used + 1)
             self.posts[params.get("channel")] += 1
+            self.by_workspace[(token, params.get("channel"))] += 1
             if self.sample is None:
                 self.sample = params
             return f"1700000000.{next(self._ts):06d}"
@@ -125,7 +140,7 @@ class RateLimitedHandler(BaseHTTPRequestHandler):
             return self.reply(200, {"ok": True, "view": {"id": "V1"}})
         if method != "chat.postMessage":
             return self.reply(404, {"ok": False, "error": "unknown_method"})
-        ts = self.server.admit(params)
+        ts = self.server.admit(params, self.headers.get("Authorization", "").removeprefix("Bearer "))
         if ts is None:
             # The window resets within a second and Slack's header is whole seconds: always 1.
             return self.reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
@@ -344,6 +359,123 @@ def check_delivery(people: list[str], slack: RateLimitedSlack, asked: int, statu
     return problems
 
 
+# --- many workspaces: each rate-limited on its own, delivered by outbox worker processes ----------------
+
+
+@dataclass
+class ManyRun:
+    workers: int
+    workspaces: int
+    members: int
+    rate: int
+    elapsed: float = 0.0
+    lost: int = 0
+    duplicates: int = 0
+    limited: int = 0
+    slowest: float = 0.0  # when the last workspace's last prompt landed (s after the queueing commit)
+    fastest: float = 0.0  # when the first workspace had all its prompts
+
+    @property
+    def ideal(self) -> float:
+        return self.members / self.rate  # the slowest workspace's members ÷ its allowed rate
+
+
+def install_workspaces(url: str, team_ids: list[str], members: int) -> None:
+    """Each workspace installed (its own bot token, as OAuth stores it), with its teams, scheduled to open now."""
+    engine = make_engine(url)
+    store = WorkspaceInstallationStore(client_id=CLIENT_ID, engine=engine)
+    now = datetime.now(UTC)
+    for team in team_ids:
+        store.save(Installation(app_id="A1", enterprise_id=None, team_id=team, bot_token=f"xoxb-{team}",
+                                bot_id="B1", bot_user_id="UBOT", user_id="UINSTALLER"))
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    with sessions.begin() as session:
+        for team in team_ids:
+            config = teams_store.workspace_config(session=session, team_id=team)
+            config.timezone, config.pulse_day = "UTC", WEEKDAYS[now.weekday()]
+            config.pulse_time = (now - timedelta(minutes=1)).strftime("%H:%M")
+            people = [f"U{n:04d}" for n in range(members)]
+            teams_store.put_members(session=session, team_id=team, user_ids=people[::2], side="sales",
+                                    origin="explicit")
+            teams_store.put_members(session=session, team_id=team, user_ids=people[1::2], side="marketing",
+                                    origin="explicit")
+    engine.dispose()
+
+
+def fan_out_many(workers: int, workspaces: int, members: int, rate: int, database_url: str) -> ManyRun:
+    """Open every workspace's round at once and time worker processes delivering every prompt."""
+    run = ManyRun(workers=workers, workspaces=workspaces, members=members, rate=rate)
+    team_ids = [f"T{n:04d}" for n in range(workspaces)]
+    with fake_slack(rate, 0.0) as slack, fresh_database(database_url) as url:
+        env = {**os.environ, "DATABASE_URL": url, "SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": "secret",
+               "SLACK_SIGNING_SECRET": "x", "SLACK_API_URL": slack.url, "OUTBOX_WORKERS": "1", "LOG_LEVEL": "ERROR"}
+        env.pop("SLACK_BOT_TOKEN", None)
+        settings = Settings(_env_file=None, slack_bot_token=None, slack_client_id=CLIENT_ID,
+                            slack_client_secret="secret", slack_signing_secret="x", slack_api_url=slack.url,
+                            database_url=url, outbox_workers=True)
+        crossfeed = Crossfeed.start(settings)  # migrates; queues only (OUTBOX_WORKERS): the workers deliver
+        install_workspaces(url, team_ids, members)
+        procs = [subprocess.Popen([sys.executable, "-m", "schedules", "worker"], env=env, cwd=ROOT,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(workers)]
+        try:
+            time.sleep(3)  # the workers are up and waiting
+            now = datetime.now(UTC)
+            with crossfeed.transaction() as session:
+                for team in team_ids:
+                    open_due_round(session=session, team_id=team, now=now)
+                queue_due_prompts(session=session, now=now)
+            begun = time.monotonic()
+            expected = workspaces * members
+            done_at: dict[str, float] = {}
+            deadline = begun + max(600.0, 20 * run.ideal)
+            while time.monotonic() < deadline:
+                with slack.lock:
+                    per_token = Counter(token for token, _ in slack.by_workspace)
+                for team in team_ids:
+                    if team not in done_at and per_token[f"xoxb-{team}"] >= members:
+                        done_at[team] = time.monotonic() - begun
+                if sum(per_token.values()) >= expected and len(done_at) == workspaces:
+                    break
+                time.sleep(0.05)
+            run.elapsed = time.monotonic() - begun
+            time.sleep(2)  # anything sent twice would land now
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            crossfeed.close()
+        with slack.lock:
+            delivered = Counter(slack.by_workspace)
+        wanted = {(f"xoxb-{team}", f"U{n:04d}") for team in team_ids for n in range(members)}
+        run.lost = len(wanted - set(delivered))
+        run.duplicates = sum(count - 1 for count in delivered.values() if count > 1)
+        run.limited = slack.limited
+        run.slowest = max(done_at.values(), default=run.elapsed)
+        run.fastest = min(done_at.values(), default=run.elapsed)
+    return run
+
+
+def many_workspaces(args: argparse.Namespace) -> None:
+    if not args.database_url:
+        sys.exit("--workspaces needs --database-url (PostgreSQL): outbox workers share the outbox through it")
+    print(f"{args.workspaces} workspaces × {args.members} members, each workspace allowed {args.workspace_rate} "
+          f"chat.postMessage a second (fixed 1 s windows, Retry-After: 1), PostgreSQL, `python -m schedules worker`")
+    print(f"{'workers':>7} {'elapsed s':>9} {'ideal s':>7} {'ratio':>5} {'first ws done':>13} {'429s':>6} "
+          f"{'lost':>5} {'dup':>4}")
+    failed = False
+    for workers in args.workers:
+        run = fan_out_many(workers, args.workspaces, args.members, args.workspace_rate, args.database_url)
+        print(f"{run.workers:7d} {run.elapsed:9.1f} {run.ideal:7.1f} {run.elapsed / run.ideal:5.2f} "
+              f"{run.fastest:13.1f} {run.limited:6d} {run.lost:5d} {run.duplicates:4d}", flush=True)
+        failed |= bool(run.lost or run.duplicates)
+    if failed:
+        sys.exit(1)
+
+
 # --- the report ----------------------------------------------------------------------------------
 
 
@@ -386,7 +518,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay the fake adds to every call")
     parser.add_argument("--stock-retry-handler", action="store_true",
                         help="use slack-sdk's RateLimitErrorRetryHandler instead of Crossfeed's")
+    parser.add_argument("--workspaces", type=int, help="many-workspace mode: this many workspaces, each with "
+                        "--members people (default 100), each rate-limited on its own, delivered by worker processes")
+    parser.add_argument("--workspace-rate", type=int, default=1, metavar="N",
+                        help="many-workspace mode: chat.postMessage calls each workspace is allowed a second (1)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4],
+                        help="many-workspace mode: outbox worker processes (default 1 2 4)")
     args = parser.parse_args()
+    if args.workspaces and "--members" not in sys.argv:
+        args.members = 100
     if args.quick:
         args.members = 1000
     if args.members < 2 or any(rate < 1 for rate in args.rate):
@@ -398,6 +538,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    if args.workspaces:
+        return many_workspaces(args)
     logging.getLogger("bot.outbox").setLevel(logging.ERROR)  # retries are counted, not logged one by one
     latency = args.latency_ms / 1000
     print_header(args.members, args.database_url, latency, args.stock_retry_handler)
