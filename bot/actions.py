@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from bot.errors import CrossfeedError, InvalidInput, NotAllowed, NotFound
 from bot.follow_up import workspace_calendar
 from bot.people import working_calendars
-from bot.pulse import workspace_zone
 from bot.results import record_id
 from bot.results.actions import (
     DEFAULT_DUE_DAYS,
@@ -36,6 +35,7 @@ from bot.results.actions import (
     LoggedAction,
 )
 from bot.text import at_most, escape_mrkdwn, is_user_id, truncate
+from bot.zones import workspace_zone
 from storage import actions as store
 from storage import outbox
 from storage import teams as team_store

@@ -13,7 +13,7 @@ from bot.follow_up_stats import follow_up_section, qualified_lead_definition
 from bot.intel import intel_section
 from bot.loop import you_said_we_did
 from bot.messaging import version_comparison, view_of
-from bot.pulse import round_results, workspace_zone
+from bot.pulse import round_results
 from bot.results import share
 from bot.results.actions import ActionPrompt
 from bot.results.digest import (
@@ -35,6 +35,7 @@ from bot.results.digest import (
 )
 from bot.results.follow_up_stats import FollowUpSection, working_duration
 from bot.results.pulse import PulseResults
+from bot.zones import workspace_zone
 from storage import digest as store
 from storage import loop as loop_store
 from storage import messaging as messaging_store

@@ -21,9 +21,9 @@ from bot.blocks.digest import digest_message
 from bot.chart import trend_chart
 from bot.digest import Week, build_weekly_digest, last_complete_week, scheduled_time, week_of
 from bot.installs import WorkspaceNotInstalled
-from bot.pulse import workspace_zone
 from bot.settings import Settings
 from bot.slack_history import find_posted, may_have_posted, without_connection_retries
+from bot.zones import workspace_zone
 from storage import digest as store
 from storage.teams import all_configs, workspace_config, workspace_since
 

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from bot.digest import Week, week_of, week_starting
-from bot.pulse import round_results, workspace_zone
+from bot.pulse import round_results
+from bot.zones import workspace_zone
 from storage import export as store
 from storage import follow_up_stats as follow_up_store
 from storage import intel as intel_store

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from bot.errors import CrossfeedError, NotAllowed, NotFound
 from bot.leads import lead_form_options, rating_for_edit
 from bot.people import held_for_working_time
-from bot.pulse import workspace_zone
 from bot.results.follow_up import (
     FollowUpAnswer,
     FollowUpCounts,
@@ -30,6 +29,7 @@ from bot.results.follow_up import (
 )
 from bot.results.leads import RatingStart
 from bot.working_time import WorkingCalendar
+from bot.zones import workspace_zone
 from storage import follow_up as store
 from storage import outbox
 from storage import teams as team_store

@@ -20,7 +20,7 @@ from bot.leads import my_recent_ratings
 from bot.loop import heard_back, open_actions_owned, week_actions
 from bot.messaging import AskView, view_of
 from bot.people import away_now
-from bot.pulse import answered_rounds, workspace_zone
+from bot.pulse import answered_rounds
 from bot.results.home import (
     AnsweredAsk,
     HeardBack,
@@ -32,6 +32,7 @@ from bot.results.home import (
     Roles,
 )
 from bot.typed_sources import typed_source_queue
+from bot.zones import workspace_zone
 from storage import digest as digest_store
 from storage import home as store
 from storage.teams import workspace_config

@@ -27,7 +27,7 @@ from bot.errors import InvalidInput
 from bot.results.people import Away, AwayMarked, BackMarked
 from bot.text import escape_mrkdwn, is_user_id, truncate
 from bot.working_time import WorkingCalendar
-from bot.zones import UTC_ZONE, zone_named
+from bot.zones import workspace_zone, zone_named
 from storage import people as store
 from storage.models import Person, WorkspaceConfig
 from storage.outbox import Message, queue_home_refresh
@@ -329,9 +329,7 @@ def away_until_date(text: str, today: date) -> date:
 
 
 def _person_zone(config: WorkspaceConfig, row: Person | None, default_zone: str | None) -> ZoneInfo:
-    # The workspace's zone as bot.pulse.workspace_zone reads it (bot.pulse reads people's times from here).
-    workspace = zone_named(config.timezone) or zone_named(default_zone) or UTC_ZONE
-    return PersonTime.of(row, workspace).zone
+    return PersonTime.of(row, workspace_zone(config, default_zone)).zone
 
 
 def mark_away(*, session: Session, team_id: str, user_id: str, text: str, now: datetime,

@@ -27,7 +27,7 @@ from bot.results.pulse import (
     PulseResults,
     TeamPulse,
 )
-from bot.zones import UTC_ZONE, zone_named
+from bot.zones import workspace_zone, zone_named
 from storage import outbox
 from storage import pulse as store
 from storage.models import PulseRound, WorkspaceConfig
@@ -92,11 +92,6 @@ def team_name(pulse_round: PulseRound, side: str) -> str:
 def phrase(template: str, pulse_round: PulseRound, side: str) -> str:
     """A question as `side` reads it: "{other team}" becomes the other team's name."""
     return template.replace("{other team}", team_name(pulse_round, other_side(side)))
-
-
-def workspace_zone(config: WorkspaceConfig, default: str | None) -> ZoneInfo:
-    """The workspace's own zone, else the deployment's default, else UTC (an unknown name is skipped)."""
-    return zone_named(config.timezone) or zone_named(default) or UTC_ZONE
 
 
 @dataclass(frozen=True)

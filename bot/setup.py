@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput
 from bot.leads import file_typed_sources
-from bot.pulse import DEFAULT_QUESTIONS, workspace_zone
+from bot.pulse import DEFAULT_QUESTIONS
 from bot.results.messaging import MAX_DAYS
 from bot.results.setup import (
     ASK_REMINDER_HOURS_MAX,
@@ -30,7 +30,7 @@ from bot.results.workspace import DAYS
 from bot.skipped_weeks import week_labels
 from bot.teams import usergroups
 from bot.text import escape_mrkdwn, slug, truncate
-from bot.zones import zone_named
+from bot.zones import workspace_zone, zone_named
 from storage import queries
 from storage import teams as store
 from storage.models import LeadSource, ReasonCode

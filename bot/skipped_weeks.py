@@ -12,9 +12,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput
-from bot.pulse import workspace_zone
 from bot.results.setup import SKIPPED_WEEKS_MAX
 from bot.text import escape_mrkdwn, truncate
+from bot.zones import workspace_zone
 from storage.digest import round_for_week
 from storage.teams import workspace_config
 

@@ -7,10 +7,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.digest import last_complete_week, next_digest_time, scheduled_time, targets_of, week_of
-from bot.pulse import next_opening, workspace_zone
+from bot.pulse import next_opening
 from bot.results.workspace import WorkspaceStatus
 from bot.skipped_weeks import upcoming
 from bot.teams import usergroups
+from bot.zones import workspace_zone
 from storage import digest as digest_store
 from storage.teams import admin_ids, team_members, workspace_config
 

@@ -15,3 +15,9 @@ def zone_named(name: str | None) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+def workspace_zone(config, default: str | None) -> ZoneInfo:
+    """A workspace's own zone (`config.timezone`), else the deployment's default, else UTC (an unknown name is
+    skipped): the zone its weeks, schedules and digest are in, and that of anyone whose own zone isn't known."""
+    return zone_named(config.timezone) or zone_named(default) or UTC_ZONE
