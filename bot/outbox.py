@@ -470,7 +470,7 @@ class Outbox:
 
     def _deliver_due(self, *, stopping: threading.Event | None, batch: int) -> DeliveryReport:
         report = DeliveryReport()
-        waited: set[tuple[tuple[str, str], datetime]] = set()  # each pause waited for once in a pass
+        waited: set[datetime] = set()  # each pause's end waited for once in a pass
         stopping = stopping or threading.Event()
         while not stopping.is_set():
             claimed_at = self.clock()
@@ -478,13 +478,11 @@ class Outbox:
                 claimed = store.claim_due(session=session, now=claimed_at, lease=LEASE, limit=batch)
             if not claimed:
                 # Only paused workspaces' messages left: wait for the first pause to end (once each), then go on.
-                pause = min((until for pause in report.pauses.items() if pause not in waited
-                             for _, until in [pause]), default=None)
-                seconds = (pause - self.clock()).total_seconds() if pause else None
-                if seconds is None or seconds > PAUSE_WAIT_MAX.total_seconds():
+                pause = min((until for until in report.pauses.values() if until not in waited), default=None)
+                if pause is None or pause - self.clock() > PAUSE_WAIT_MAX:
                     return report
-                waited.update(item for item in report.pauses.items() if item[1] == pause)
-                stopping.wait(max(0.0, seconds))
+                waited.add(pause)
+                stopping.wait(max(0.0, (pause - self.clock()).total_seconds()))
                 continue
             # Composed after the claim's commit, in a reading session: rendering holds up no writer.
             with self.reads.begin() as session:
