@@ -10,6 +10,9 @@ job or a service itself.
 
 from __future__ import annotations
 
+import threading
+from datetime import datetime
+
 from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.base import BaseScheduler
 
@@ -68,3 +71,31 @@ class Clock:
         self.frozen.move_to(moment)
         self.clock.turn()
         self.app.settle()
+
+
+class Clocks:
+    """One clock process or several (racing, as two `clock` processes would), turned together at chosen moments."""
+
+    def __init__(self, app, frozen, count: int = 1):
+        self.app, self.frozen = app, frozen
+        self.clocks = [TurnedClock(app.settings) for _ in range(count)]
+
+    def turn_at(self, moment: datetime) -> None:
+        """Move to `moment` and turn every clock once, all at the same time."""
+        self.frozen.move_to(moment)
+        barrier = threading.Barrier(len(self.clocks))
+
+        def turn(clock: TurnedClock) -> None:
+            barrier.wait()
+            clock.turn()
+
+        threads = [threading.Thread(target=turn, args=(clock,)) for clock in self.clocks]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.app.settle()
+
+    def stop(self) -> None:
+        for clock in self.clocks:
+            clock.stop()

@@ -14,11 +14,13 @@ import shutil
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from freezegun import freeze_time
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
@@ -29,6 +31,7 @@ from bot.settings import Settings
 from storage.db import make_engine, migrate
 from storage.models import Base
 from storage.settings import normalise_database_url
+from tests.clock_kit import Clocks
 from tests.fake_slack import SHUTDOWN_POLL, FakeSlackServer
 from tests.helpers import APP_SETTINGS, SECRET, SlackDriver, make_settings
 
@@ -233,3 +236,21 @@ def start_app(database_url, fake_slack):
         app.settle()
         app.stop()
         app.crossfeed.close()
+
+
+@pytest.fixture
+def clocks(app):
+    """Clock processes under a frozen time: `clocks(moment, count=2)` (the test module's `app` is what they serve)."""
+    started: list[tuple[object, Clocks]] = []
+
+    def start(at: datetime, count: int = 1) -> Clocks:
+        """Freeze time at `at` and start `count` clock processes there."""
+        freezer = freeze_time(at)
+        clock = Clocks(app, freezer.start(), count)
+        started.append((freezer, clock))
+        return clock
+
+    yield start
+    for freezer, clock in started:
+        clock.stop()
+        freezer.stop()

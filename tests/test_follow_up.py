@@ -9,12 +9,10 @@ routing done, the clock set from the SLA in force, and the owner's DM card queue
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from freezegun import freeze_time
 from sqlalchemy import select
 
 from bot.blocks.ids import LeadFeedbackIds, LeadIds, SetupIds
@@ -23,7 +21,6 @@ from bot.text import lead_key
 from storage import outbox as outbox_store
 from storage import teams as team_store
 from storage.models import Lead, LeadSource, OutboxMessage
-from tests.clock_kit import TurnedClock
 from tests.helpers import make_teams, ratings
 from tests.test_setup import open_setup, submitted
 
@@ -102,51 +99,6 @@ def click(app, action_id: str, lead_id: int | str, user: str = OWNER) -> list[st
 
 def buttons(call) -> dict[str, str]:
     return {e["action_id"]: e["value"] for b in call.blocks for e in b.get("elements", []) if e.get("type") == "button"}
-
-
-class Clock:
-    """The clock process (or two), started before the lead arrives and turned at chosen moments."""
-
-    def __init__(self, app, frozen, count: int = 1):
-        self.app, self.frozen = app, frozen
-        self.clocks = [TurnedClock(app.settings) for _ in range(count)]
-
-    def turn_at(self, moment: datetime) -> None:
-        """Move to `moment` and turn every clock once, all at the same time."""
-        self.frozen.move_to(moment)
-        barrier = threading.Barrier(len(self.clocks))
-
-        def turn(clock: TurnedClock) -> None:
-            barrier.wait()
-            clock.turn()
-
-        threads = [threading.Thread(target=turn, args=(clock,)) for clock in self.clocks]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        self.app.settle()
-
-    def stop(self) -> None:
-        for clock in self.clocks:
-            clock.stop()
-
-
-@pytest.fixture
-def clocks(app):
-    started: list[tuple[object, Clock]] = []
-
-    def start(at: datetime, count: int = 1) -> Clock:
-        """Freeze time at `at` and start `count` clock processes there."""
-        freezer = freeze_time(at)
-        clock = Clock(app, freezer.start(), count)
-        started.append((freezer, clock))
-        return clock
-
-    yield start
-    for freezer, clock in started:
-        clock.stop()
-        freezer.stop()
 
 
 # --- Accept ------------------------------------------------------------------------------------------------------

@@ -11,16 +11,16 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from freezegun import freeze_time
 from sqlalchemy import select
 
 from bot.blocks.ids import LeadIds
 from storage import people
 from storage import teams as team_store
 from storage.models import Lead, MessagingAsk, OutboxMessage
+from tests.clock_kit import Clocks
 from tests.helpers import make_teams
 from tests.test_ask_loop import answer, ask
-from tests.test_follow_up import Clock, click, hand_off
+from tests.test_follow_up import click, hand_off
 
 NEW_YORK_ZONE, TOKYO_ZONE, LONDON_ZONE = (ZoneInfo(name) for name in ("America/New_York", "Asia/Tokyo",
                                                                       "Europe/London"))
@@ -60,23 +60,6 @@ def app(running):
     return running
 
 
-@pytest.fixture
-def clocks(app):
-    started: list[tuple[object, Clock]] = []
-
-    def start(moment: datetime, count: int = 1) -> Clock:
-        """Freeze time at `moment` and start `count` clock processes there."""
-        freezer = freeze_time(moment)
-        clock = Clock(app, freezer.start(), count)
-        started.append((freezer, clock))
-        return clock
-
-    yield start
-    for freezer, clock in started:
-        clock.stop()
-        freezer.stop()
-
-
 def configure(app, **values) -> None:
     with app.crossfeed.transaction() as session:
         config = team_store.workspace_config(session=session, team_id="T1")
@@ -102,7 +85,7 @@ def held_until(app, key: str) -> datetime:
 
 # --- messaging asks -------------------------------------------------------------------------------------------------
 
-def ask_at_three_tomorrow(app, clock: Clock) -> MessagingAsk:
+def ask_at_three_tomorrow(app, clock: Clocks) -> MessagingAsk:
     """A channel ask opened on Tuesday at 15:00 New York: its reminder is due Wednesday at 15:00 New York."""
     clock.frozen.move_to(new_york(TUESDAY, 15))
     sent_ask = ask(app, user=MARKETER, channel=SALES)
