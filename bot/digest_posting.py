@@ -79,7 +79,7 @@ def post_digest(
     """
     outcomes, message, chart = [], None, None
     with sessions.begin() as session:
-        claims = store.digest_claims(session=session, team_id=team_id, week=week.label)
+        claims = store.digest_claims(session=session, posted_for=team_id, week=week.label)
     for channel in channels:
         claim = claims.get(channel)
         if claim is not None and (claim.status == "posted" or claim.claimed_at >= now - CLAIM_LEASE):
@@ -88,7 +88,8 @@ def post_digest(
         if claim is None:
             with sessions.begin() as session:
                 claimed = store.claim_digest_post(
-                    session=session, team_id=team_id, channel_id=channel, week=week.label, now=now, late=late
+                    session=session, team_id=team_id, posted_for=team_id, channel_id=channel, week=week.label, now=now,
+                    late=late
                 )
             if not claimed:  # another clock claimed it a moment ago
                 outcomes.append(DigestOutcome(channel, week.label, "already posted"))
@@ -143,14 +144,14 @@ def _post(
                          week.label, team_id, channel, reason)
             return DigestOutcome(channel, week.label, f"failed: {reason}")
         with sessions.begin() as session:
-            store.release_claim(session=session, team_id=team_id, channel_id=channel, week=week.label)
+            store.release_claim(session=session, posted_for=team_id, channel_id=channel, week=week.label)
         logger.error(
             "digest %s for %s in %s failed: %s; the next run tries again", week.label, team_id, channel, reason
         )
         return DigestOutcome(channel, week.label, f"failed: {reason}")
     with sessions.begin() as session:
         store.mark_digest_posted(
-            session=session, team_id=team_id, channel_id=channel, week=week.label, ts=response["ts"], now=now
+            session=session, posted_for=team_id, channel_id=channel, week=week.label, ts=response["ts"], now=now
         )
     if chart:
         try:
@@ -174,7 +175,7 @@ def _reconcile(sessions: sessionmaker[Session], client: WebClient, *, team_id: s
     if posted is not None:
         with sessions.begin() as session:
             store.mark_digest_posted(
-                session=session, team_id=team_id, channel_id=channel, week=week.label, ts=posted["ts"], now=now
+                session=session, posted_for=team_id, channel_id=channel, week=week.label, ts=posted["ts"], now=now
             )
         return "reconciled"
     with sessions.begin() as session:

@@ -219,16 +219,17 @@ def round_for_week(*, session: Session, team_id: str, period: str) -> PulseRound
     return session.scalar(select(PulseRound).where(PulseRound.team_id == team_id, PulseRound.period == period))
 
 
-def claim_digest_post(*, session: Session, team_id: str, channel_id: str, week: str, now: datetime, late: bool) -> bool:
-    """Claim this channel's digest for the week before posting; False when it is already claimed."""
-    return claim_new(session, DigestPost, unique=("team_id", "channel_id", "week"),
-                     values=dict(team_id=team_id, channel_id=channel_id, week=week, status="claimed",
-                                 claimed_at=now, late=late)) is not None
+def claim_digest_post(*, session: Session, team_id: str, posted_for: str, channel_id: str, week: str, now: datetime,
+                      late: bool) -> bool:
+    """Claim the channel's digest for the week and audience before posting; False when it is already claimed."""
+    return claim_new(session, DigestPost, unique=("posted_for", "channel_id", "week"),
+                     values=dict(team_id=team_id, posted_for=posted_for, channel_id=channel_id, week=week,
+                                 status="claimed", claimed_at=now, late=late)) is not None
 
 
-def digest_claims(*, session: Session, team_id: str, week: str) -> dict[str, DigestPost]:
-    """channel → the claim of `week`'s digest there (posted, being posted, or left by a crash)."""
-    claims = session.scalars(select(DigestPost).where(DigestPost.team_id == team_id, DigestPost.week == week))
+def digest_claims(*, session: Session, posted_for: str, week: str) -> dict[str, DigestPost]:
+    """channel → the claim of `week`'s digest there for this audience (posted, being posted, or left by a crash)."""
+    claims = session.scalars(select(DigestPost).where(DigestPost.posted_for == posted_for, DigestPost.week == week))
     return {claim.channel_id: claim for claim in claims}
 
 
@@ -238,11 +239,12 @@ def retake_claim(*, session: Session, claim_id: int, now: datetime) -> bool:
         DigestPost.status == "claimed") & (DigestPost.claimed_at < now))
 
 
-def mark_digest_posted(*, session: Session, team_id: str, channel_id: str, week: str, ts: str, now: datetime) -> None:
+def mark_digest_posted(*, session: Session, posted_for: str, channel_id: str, week: str, ts: str,
+                       now: datetime) -> None:
     session.execute(
         update(DigestPost)
         .where(
-            DigestPost.team_id == team_id,
+            DigestPost.posted_for == posted_for,
             DigestPost.channel_id == channel_id,
             DigestPost.week == week,
         )
@@ -250,11 +252,11 @@ def mark_digest_posted(*, session: Session, team_id: str, channel_id: str, week:
     )
 
 
-def release_claim(*, session: Session, team_id: str, channel_id: str, week: str) -> None:
+def release_claim(*, session: Session, posted_for: str, channel_id: str, week: str) -> None:
     """Give a claim back after a post that failed, so the next run tries again."""
     session.execute(
         delete(DigestPost).where(
-            DigestPost.team_id == team_id,
+            DigestPost.posted_for == posted_for,
             DigestPost.channel_id == channel_id,
             DigestPost.week == week,
             DigestPost.status == "claimed",

@@ -70,6 +70,9 @@ class Workspace(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # The Enterprise Grid org an org-wide install came from (none for a standalone workspace).
     enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    # The workspace's name as Slack gave it (at install, or from auth.teams.list for an org's workspaces),
+    # to name it where one message speaks for several workspaces, such as a shared channel's digest.
+    name: Mapped[str | None] = mapped_column(String(100))
     # When Slack said the app was uninstalled (or its bot token revoked): the workspace's rows are deleted
     # DATA_RETENTION_DAYS later, unless it is installed again before then (which clears this).
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -468,20 +471,24 @@ class MessagingUsage(Base):
 
 
 class DigestPost(Base):
-    """The claim that makes the weekly digest post exactly once per workspace, channel and week.
+    """The claim that makes the weekly digest post exactly once per audience, channel and week.
 
-    Inserted before posting (status `claimed`), marked `posted` with the message ts after; a claim
-    left `claimed` by a crash is reconciled against the channel's history before posting again.
+    The audience is the workspace, or the Enterprise Grid org for a workspace of an org-wide install:
+    a channel shared between the org's workspaces gets one digest speaking for all of them, whichever
+    workspace's clock run claims it (`team_id`). Inserted before posting (status `claimed`), marked
+    `posted` with the message ts after; a claim left `claimed` by a crash is reconciled against the
+    channel's history before posting again.
     """
 
     __tablename__ = "digest_posts"
     __table_args__ = (
-        UniqueConstraint("team_id", "channel_id", "week"),
+        UniqueConstraint("posted_for", "channel_id", "week"),
         CheckConstraint("status IN ('claimed', 'posted')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"))
+    posted_for: Mapped[str] = mapped_column(String(32))  # the audience: the workspace's team id or its org's id
     channel_id: Mapped[str] = mapped_column(String(32))
     week: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(7), default="claimed")

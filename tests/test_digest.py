@@ -254,7 +254,8 @@ def test_a_crash_before_posting_posts_once_after_the_lease(crossfeed, fake_slack
     with crossfeed.transaction() as session:
         from storage.digest import claim_digest_post
 
-        claim_digest_post(session=session, team_id="T1", channel_id=DIGEST, week="2026-W47", now=DUE, late=False)
+        claim_digest_post(session=session, team_id="T1", posted_for="T1", channel_id=DIGEST, week="2026-W47", now=DUE,
+                          late=False)
 
     assert [o.result for o in post_due(crossfeed, DUE + timedelta(minutes=15))] == ["posted"]
     assert len(posted_digests(fake_slack)) == 1
