@@ -165,12 +165,12 @@ class AdminService:
             raise InvalidInput({"channels": "No digest channel yet: `/alignment digest channels #leadership`."})
         week, _ = digest_week(session=session, team_id=team_id, now=self.now(), which="last",
                               default_zone=self.settings.workspace_timezone)
-        return f"Posting the digest of {week.label}…", lambda: self._posted(team_id, channels, week)
+        return f"Posting the digest of {week.label}…", lambda: self._posted(team_id, week)
 
     # --- after the ack -----------------------------------------------------------------------------
 
-    def _posted(self, team_id: str, channels: list[str], week: Week) -> str:
-        outcomes = self.post_digest(team_id=team_id, channels=channels, week=week, now=self.now())
+    def _posted(self, team_id: str, week: Week) -> str:
+        outcomes = self.post_digest(team_id=team_id, week=week, now=self.now())
         summary = ", ".join(f"<#{o.channel}>: {o.result}" for o in outcomes)
         return f"Digest {week.label}: {summary}."
 

@@ -13,7 +13,7 @@ from bot.skipped_weeks import upcoming
 from bot.teams import usergroups
 from bot.zones import workspace_zone
 from storage import digest as digest_store
-from storage.teams import admin_ids, team_members, workspace_config
+from storage.teams import admin_ids, digest_audience, team_members, workspace_config
 
 
 def set_timezone(*, session: Session, team_id: str, name: str) -> None:
@@ -73,7 +73,8 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
     channels = list(config.digest_channels or [])
     next_digest = next_digest_time(config, now, zone)
     this_week_due = scheduled_time(config, week_of(now, zone))
-    claims = digest_store.digest_claims(session=session, posted_for=team_id, week=last_complete_week(now, zone).label)
+    claims = digest_store.digest_claims(session=session, posted_for=digest_audience(session=session, team_id=team_id),
+                                         week=last_complete_week(now, zone).label)
     if this_week_due <= now and any(channel not in claims or claims[channel].status != "posted"
                                     for channel in channels):
         next_digest = this_week_due  # due, not yet posted everywhere: the clock's next run posts it

@@ -22,7 +22,7 @@ from bot.blocks.digest import definition_modal, digest_message
 from bot.blocks.ids import AlignmentIds, LeadIds, SetupIds
 from bot.blocks.setup import NO_GROUP, setup_modal, setup_saved_view
 from bot.container import Crossfeed
-from bot.digest_posting import post_digest
+from bot.digest_posting import post_workspace_digest
 from bot.errors import InvalidInput, parse
 from bot.follow_up_stats import qualified_lead_definition
 from bot.setup import SetupForm, codes_in
@@ -53,8 +53,9 @@ class Alignment:
         self.cf = crossfeed
         self.admin = AdminService(
             transaction=crossfeed.transaction, client_for=crossfeed.client_for, settings=crossfeed.settings,
-            post_digest=lambda *, team_id, **where: post_digest(crossfeed.sessions, crossfeed.client_for(team_id),
-                                                                team_id=team_id, **where),
+            post_digest=lambda *, team_id, week, now: post_workspace_digest(
+                crossfeed.sessions, crossfeed.client_for, team_id=team_id, week=week, now=now,
+                default_zone=crossfeed.settings.workspace_timezone),
         )
         self.actions = Actions(crossfeed)  # `/alignment action …`: open to both teams, not only admins
 

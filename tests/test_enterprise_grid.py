@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
@@ -105,3 +105,125 @@ def test_removing_the_org_install_uninstalls_the_workspaces_it_served(app):
     assert "T6-LEAD" not in refused.body
     assert any("isn't installed" in c.params["text"] for c in app.fake.calls_to("response_url"))
     assert "THREE-SECRET" in served.body
+
+
+# --- a digest channel the org's workspaces share -------------------------------------------------------------
+
+SHARED = "CSHARED"
+# Monday 7 December 09:00 in Berlin (08:00 UTC) and in New York (14:00 UTC): the digest of 2026-W49 is due in each.
+BERLIN_DUE = datetime.fromisoformat("2026-12-07T08:00:00+00:00")
+NEW_YORK_DUE = datetime.fromisoformat("2026-12-07T14:00:00+00:00")
+NAMES = {"T5": "Acme Sales", "T6": "Acme Marketing EMEA"}
+
+
+def share_a_digest_channel(app) -> None:
+    """T5 (New York) and T6 (Berlin), both of org E1, name the same channel; T6 has one of its own too."""
+    from storage import teams as store
+
+    with freeze_time(INSTALLED), app.crossfeed.transaction() as session:
+        for team, zone, channels in (("T5", "America/New_York", [SHARED]),
+                                     ("T6", "Europe/Berlin", [SHARED, "C_T6_ONLY"])):
+            config = store.workspace_config(session=session, team_id=team)
+            config.timezone, config.digest_channels = zone, channels
+            session.get(Workspace, team).name = NAMES[team]  # as Slack names them (auth.teams.list)
+            store.add_admins(session=session, team_id=team, user_ids=["U1"], added_by=None)
+    with freeze_time(INSTALLED):
+        for lead in ("T6-SECOND 5", "T6-THIRD 4"):  # T6 rates three leads in W49, T5 one
+            assert org_command(app, "/leadfeedback", lead, team="T6").status == 200
+        app.settle()
+
+
+def parts_of(blocks: list[dict]) -> dict[str, str]:
+    """workspace name → the text of its part of a shared digest (the blocks under its header)."""
+    parts, name = {}, None
+    for block in blocks[1:]:
+        if block["type"] == "header":
+            name = block["text"]["text"]
+            parts[name] = ""
+        elif name is not None:
+            parts[name] += json.dumps(block, ensure_ascii=False)
+    return parts
+
+
+def leads_rated(part: str) -> str:
+    return part.split("*Leads rated*\\n", 1)[1].split('"', 1)[0]
+
+
+def test_a_channel_the_org_workspaces_share_gets_one_digest_with_each_workspace_s_part(app):
+    share_a_digest_channel(app)
+    with freeze_time(BERLIN_DUE - timedelta(minutes=5)) as frozen:
+        clocks = [TurnedClock(app.settings), TurnedClock(app.settings)]  # two clock processes, as for failover
+        try:
+            frozen.move_to(BERLIN_DUE)
+            clocks[0].turn()
+            in_berlin = {c.params["channel"] for c in app.fake.calls_to("chat.postMessage", succeeded=True)}
+            frozen.move_to(NEW_YORK_DUE)
+            for clock in clocks:
+                clock.turn()
+            frozen.move_to(NEW_YORK_DUE + timedelta(hours=1))
+            clocks[1].turn()
+        finally:
+            for clock in clocks:
+                clock.stop()
+
+    # Berlin's own channel has its digest at Berlin's time; the shared one waits for New York's week to end.
+    assert "C_T6_ONLY" in in_berlin and SHARED not in in_berlin
+    posts = [c for c in app.fake.calls_to("chat.postMessage", succeeded=True) if c.params["channel"] == SHARED]
+    assert len(posts) == 1, [p.params["text"] for p in posts]
+    [post] = posts
+    assert post.auth == f"Bearer xoxb-{ORG}" and "2026-W49" in post.params["text"]
+    blocks = post.params["blocks"]
+    assert "Acme Sales, Acme Marketing EMEA" in json.dumps(blocks)
+    parts = parts_of(blocks)
+    assert set(parts) == set(NAMES.values())
+    assert leads_rated(parts["Acme Sales"]) == "1" and leads_rated(parts["Acme Marketing EMEA"]) == "3"
+    assert "THREE" not in json.dumps(blocks)  # T3, a workspace outside the org, has no part in it
+    with app.crossfeed.engine.connect() as connection:
+        claims = connection.execute(text(
+            "SELECT posted_for, channel_id, status FROM digest_posts WHERE week = '2026-W49'")).all()
+        figures = set(connection.execute(text("SELECT team_id FROM digest_weeks WHERE week = '2026-W49'")).scalars())
+    assert sorted(claims) == sorted([(ORG, "C_T6_ONLY", "posted"), (ORG, SHARED, "posted"),
+                                     ("T3", "C_DIGEST_T3", "posted")])
+    assert {"T5", "T6"} <= figures  # next week's changes compare each workspace's part with what it showed
+
+
+def test_posting_the_digest_by_hand_from_one_workspace_posts_the_shared_one(app):
+    share_a_digest_channel(app)
+    with freeze_time(NEW_YORK_DUE - timedelta(hours=2)):
+        reply = org_command(app, "/alignment", "digest post", team="T5")
+        assert reply.status == 200
+        app.settle()
+        app.fake.wait_for("chat.postMessage")
+    with freeze_time(NEW_YORK_DUE - timedelta(minutes=5)) as frozen:
+        clock = TurnedClock(app.settings)
+        try:
+            frozen.move_to(NEW_YORK_DUE)
+            clock.turn()
+        finally:
+            clock.stop()
+
+    posts = [c for c in app.fake.calls_to("chat.postMessage", succeeded=True) if c.params["channel"] == SHARED]
+    assert len(posts) == 1
+    assert set(parts_of(posts[0].params["blocks"])) == set(NAMES.values())
+    said = " ".join(c.params.get("text", "") for c in app.fake.calls_to("response_url"))
+    assert f"<#{SHARED}>: posted" in said
+
+
+def test_a_shared_digest_too_long_for_one_message_gives_each_workspace_its_headline(app):
+    from bot.blocks.digest import shared_digest_message
+    from bot.digest import build_weekly_digest, week_of
+    from bot.zones import workspace_zone
+    from storage.teams import workspace_config
+
+    share_a_digest_channel(app)
+    with app.crossfeed.sessions() as session:
+        config = workspace_config(session=session, team_id="T6")
+        week = week_of(INSTALLED, workspace_zone(config, None))
+        digest = build_weekly_digest(session=session, team_id="T6", week=week, now=INSTALLED + timedelta(days=6))
+    names = [f"Workspace {n}" for n in range(12)]
+    text_, blocks = shared_digest_message([(name, digest) for name in names])
+    shown = json.dumps([b.to_dict() for b in blocks])
+    assert len(blocks) <= 50 and "2026-W49" in text_
+    for name in names:  # every workspace is there, with its figures, however many share the channel
+        assert f'"text": "{name}"' in shown
+    assert shown.count("3 leads rated") == 12 and "`/alignment digest last` there" in shown

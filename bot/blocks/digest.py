@@ -16,7 +16,16 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.common import SECTION_TEXT_MAX, escaped_within, mrkdwn, percent, quote, user_text, within_block_limit
+from bot.blocks.common import (
+    MESSAGE_MAX_BLOCKS,
+    SECTION_TEXT_MAX,
+    escaped_within,
+    mrkdwn,
+    percent,
+    quote,
+    user_text,
+    within_block_limit,
+)
 from bot.blocks.ids import LeadIds
 from bot.blocks.intel import intel_digest_blocks
 from bot.blocks.loop import log_action_button
@@ -191,15 +200,78 @@ def definition_modal(definition: str | None) -> View:
     return View(type="modal", title="Qualified lead", close="Close", blocks=[SectionBlock(text=text)])
 
 
+LATE_NOTICE = ":hourglass: Posted late: Crossfeed wasn't running at the scheduled time."
+FOOTER = ("Pulse answers are anonymous; numbers below the anonymity threshold are never shown. "
+          "`/alignment digest` previews the current week.")
+
+
+def digest_title(digest: WeeklyDigest) -> str:
+    return f"Sales × Marketing alignment · {digest.week.title}" + (" (so far)" if digest.partial else "")
+
+
 def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, list[Block]]:
     """The digest as one message: header, index, talking points, "You said, we did", leads, messaging, pulse."""
-    week = digest.week
-    title = f"Sales × Marketing alignment · {week.title}" + (" (so far)" if digest.partial else "")
-    text = title
-    blocks: list[Block] = [HeaderBlock(text=title[:150])]
-    if late:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(
-            text=":hourglass: Posted late: Crossfeed wasn't running at the scheduled time.")]))
+    title = digest_title(digest)
+    text = f"{title}: no feedback this week" if digest.empty else title
+    blocks = [HeaderBlock(text=title[:150]), *_late_notice(late), *digest_body(digest)]
+    if not digest.empty:
+        blocks.append(_footer())
+    return text, within_block_limit(blocks)
+
+
+def shared_digest_message(digests: list[tuple[str, WeeklyDigest]], *, late: bool = False) -> tuple[str, list[Block]]:
+    """One digest for a channel the workspaces of an Enterprise Grid org share: each workspace's digest under its
+    name, in one message. When all of them don't fit Slack's 50 blocks, each workspace gets its headline figures
+    and a pointer to its full digest instead of a list cut short."""
+    title = f"Sales × Marketing alignment · {digests[0][1].week.title}"
+    names = [name for name, _ in digests]
+    intro = ContextBlock(elements=[MarkdownTextObject(
+        text=f"One digest for the {len(digests)} workspaces that share this channel: "
+             f"{user_text(', '.join(names), 500)}. Each part counts its own workspace's feedback.")])
+    head = [HeaderBlock(text=title[:150]), *_late_notice(late), intro]
+    full = [*head]
+    for name, digest in digests:
+        full += [HeaderBlock(text=name[:150]), *digest_body(digest), DividerBlock()]
+    full.append(_footer())
+    if len(full) <= MESSAGE_MAX_BLOCKS:
+        return title, full
+    summary = [*head]
+    for name, digest in digests:
+        summary += [HeaderBlock(text=name[:150]), SectionBlock(text=headline(digest)),
+                    ContextBlock(elements=[MarkdownTextObject(
+                        text=f"The whole digest for {user_text(name, 100)}: `/alignment digest last` there.")])]
+    summary.append(_footer())
+    return title, within_block_limit(summary)
+
+
+def headline(digest: WeeklyDigest) -> str:
+    """A workspace's week in a few lines: the index, lead quality and the pulse's participation."""
+    if digest.empty:
+        return "No feedback this week."
+    lines = [index_line(digest)] if digest.index is not None else []
+    leads = digest.leads
+    lines.append(f":dart: {leads.ratings} leads rated · average {lead_average(leads, digest.targets)}"
+                 if leads.ratings else ":dart: No leads were rated this week.")
+    if digest.pulse:
+        rates = [f"{user_text(team.name, 40)} {team.participation(nobody='nobody asked')}"
+                 for team in digest.pulse.results.teams]
+        lines.append(":bar_chart: Pulse: " + "; ".join(rates))
+    else:
+        lines.append(":bar_chart: " + pulse_missing(digest))
+    return "\n".join(lines)
+
+
+def _late_notice(late: bool) -> list[Block]:
+    return [ContextBlock(elements=[MarkdownTextObject(text=LATE_NOTICE)])] if late else []
+
+
+def _footer() -> Block:
+    return ContextBlock(elements=[MarkdownTextObject(text=FOOTER)])
+
+
+def digest_body(digest: WeeklyDigest) -> list[Block]:
+    """Everything under the digest's title: the index, talking points, leads, messaging, intel and the pulse."""
+    blocks: list[Block] = []
     if digest.empty:
         blocks.append(SectionBlock(text=(
             "No feedback this week, so there is nothing to measure yet. Here is how to start:\n"
@@ -208,7 +280,7 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
             "• Admins: `/alignment setup` sets up the teams, so the weekly pulse reaches both, and the channels")))
         if digest.pulse_skipped:
             blocks.append(ContextBlock(elements=[MarkdownTextObject(text=PULSE_SKIPPED)]))
-        return f"{text}: no feedback this week", blocks
+        return blocks
     if digest.index is not None:
         blocks.append(SectionBlock(text=index_line(digest)))
     if digest.revised:
@@ -294,7 +366,4 @@ def digest_message(digest: WeeklyDigest, *, late: bool = False) -> tuple[str, li
             blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Perception gap: {user_text(gap, 200)}")]))
     else:
         blocks.append(SectionBlock(text=":bar_chart: *Pulse*\n" + pulse_missing(digest)))
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(
-        text="Pulse answers are anonymous; numbers below the anonymity threshold are never shown. "
-             "`/alignment digest` previews the current week.")]))
-    return text, within_block_limit(blocks)
+    return blocks
