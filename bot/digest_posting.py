@@ -1,6 +1,7 @@
 """Posting the weekly digest to each digest channel exactly once per week.
 
-A claim row (workspace, channel, week) is inserted before posting, under a unique constraint, so
+A claim row (audience, channel, week) is inserted before posting (the audience is the workspace, or its
+Enterprise Grid org, whose workspaces sharing a channel get one digest there), under a unique constraint, so
 two clocks never both post; the message carries metadata naming the week, so a claim left behind
 by a crash between posting and recording is reconciled from the channel's history instead of
 posting twice. The trend chart is uploaded after the message; if that fails the digest stands.
