@@ -206,9 +206,15 @@ def hide_bolt_oauth_environment(installations: Installations | None) -> dict[str
 
 def org_workspaces_recorded(installations: Installations) -> Callable[..., None]:
     """Bolt middleware for Enterprise Grid: a request from a workspace served by its org's org-wide install
-    records the workspace in its org (once per process), so that jobs and the outbox find the org's token."""
+    records the workspace in its org (once per process), so that jobs and the outbox find the org's token.
 
-    def record(context, next: Callable[[], object]) -> None:
+    It also names the workspace of an event under an org-wide install: Bolt reads an event's team from its
+    `authorizations`, which for an org-wide install carry the org and no workspace, so `context.team_id` would
+    be None (a Home opened, a status changed) though the event's own `team_id` says where it happened."""
+
+    def record(context, body: dict, next: Callable[[], object]) -> None:
+        if context.is_enterprise_install and context.team_id is None and isinstance(body.get("team_id"), str):
+            context["team_id"] = body["team_id"]
         if context.is_enterprise_install and context.enterprise_id and context.team_id:
             installations.note_org_workspace(team_id=context.team_id, enterprise_id=context.enterprise_id)
         next()

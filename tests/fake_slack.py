@@ -246,7 +246,9 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
         if self.path.startswith("/upload/"):
             # files_upload_v2's second step: the bytes go to the URL files.getUploadURLExternal gave.
             with self.server.lock:
-                self.server.calls.append(Call("upload", {"size": len(data), "path": self.path}))
+                # The bytes as text (CSV files are; a chart's PNG reads as noise), to check what a file carried.
+                self.server.calls.append(Call("upload", {"size": len(data), "path": self.path,
+                                                         "text": data.decode(errors="replace")}))
                 self.server.lock.notify_all()
             return self._reply(200, None)
         raw = data.decode()

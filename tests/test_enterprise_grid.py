@@ -60,6 +60,38 @@ def test_the_org_install_serves_each_workspace_of_the_org_with_its_own_data(app)
     assert app.crossfeed.client_for("T5").token == f"xoxb-{ORG}"
 
 
+def test_home_and_the_export_of_an_org_workspace_hold_only_that_workspace(app):
+    from storage import teams as store
+
+    def org_homes():
+        return [h for h in app.fake.calls_to("views.publish", succeeded=True) if h.auth == f"Bearer xoxb-{ORG}"]
+
+    with freeze_time(INSTALLED):
+        with app.crossfeed.transaction() as session:
+            store.add_admins(session=session, team_id="T5", user_ids=["U1"], added_by=None)
+        before = len(org_homes())  # the Homes the fixture's ratings refreshed
+        for team in ("T5", "T6"):
+            app.slack.post(json.dumps({
+                "type": "event_callback", "team_id": team, "enterprise_id": ORG, "is_enterprise_install": True,
+                "api_app_id": "A1", "event_id": f"Ev{time.time_ns()}", "event_time": 1,
+                "event": {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"},
+                # As Slack sends it to an org-wide install: the authorization names the org, not the workspace.
+                "authorizations": [{"enterprise_id": ORG, "team_id": None, "user_id": "UBOT", "is_bot": True,
+                                    "is_enterprise_install": True}]}), content_type="application/json")
+        exported = org_command(app, "/alignment", "export 4", team="T5")
+        app.settle()
+        app.fake.wait_for("files.completeUploadExternal")
+
+    opened = [json.dumps(h.params["view"]) for h in org_homes()[before:]]  # the openings' (and the export's)
+    assert any("T5-LEAD" in view and "T6-LEAD" not in view for view in opened)
+    assert any("T6-LEAD" in view and "T5-LEAD" not in view for view in opened)
+    assert not any("THREE-SECRET" in view for view in opened)
+    assert "Preparing the export" in exported.body
+    files = " ".join(c.params["text"] for c in app.fake.calls_to("upload"))
+    assert "T5-LEAD" in files and "T6-LEAD" not in files and "THREE-SECRET" not in files
+    assert {c.auth for c in app.fake.calls_to("files.getUploadURLExternal")} == {f"Bearer xoxb-{ORG}"}
+
+
 def test_the_clock_reaches_an_org_workspace_with_the_org_token(app):
     with freeze_time(INSTALLED):
         seed_org_workspace(app, "T5")
