@@ -160,6 +160,11 @@ class SetupForm(BaseModel):
     # a rep adds while the modal is open, or one that didn't fit in it, is kept. None: retire any.
     shown_reasons: set[str] | None = None
     shown_sources: set[str] | None = None
+    # The skipped weeks and digest channels the modal showed: saving applies what the admin added and removed
+    # to what is stored then, so a week skipped or a channel set by command while the modal was open is kept.
+    # None: the form's list replaces the stored one.
+    shown_skipped_weeks: list[str] | None = None
+    shown_digest_channels: list[str] | None = None
 
     @field_validator("pulse_time", "digest_time", "work_start", "work_end", mode="before")
     @classmethod
@@ -354,6 +359,24 @@ def setup_state(*, session: Session, team_id: str, default_zone: str | None, def
     )
 
 
+def shown_weeks(text: str | None) -> list[str]:
+    """The skipped weeks a setup modal listed (as Crossfeed wrote them)."""
+    try:
+        return week_labels(text)
+    except ValueError:
+        return []
+
+
+def edited(stored: list[str], *, shown: list[str] | None, submitted: list[str]) -> list[str]:
+    """The admin's edit of a list applied to the list as stored now: what they added to and removed from what the
+    form showed. A change made meanwhile (by a command, or another admin's setup) stays unless this edit undoes
+    it. Without what the form showed, the submitted list as it is."""
+    if shown is None:
+        return submitted
+    removed, added = set(shown) - set(submitted), [item for item in submitted if item not in shown]
+    return list(dict.fromkeys([*(item for item in stored if item not in removed), *added]))
+
+
 def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime) -> SavedSetup:
     """Store the whole form in the caller's transaction: all of it or, if anything is wrong, none of it."""
     config = store.workspace_config(session=session, team_id=team_id)
@@ -361,7 +384,8 @@ def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime
         raise InvalidInput({"pulse_reminder_hours": (
             f"Remind before the round closes: it stays open {config.pulse_open_hours} hours, so use 1 to "
             f"{config.pulse_open_hours - 1}.")})
-    config.digest_channels = list(dict.fromkeys(form.digest_channels))
+    config.digest_channels = edited(config.digest_channels or [], shown=form.shown_digest_channels,
+                                    submitted=list(dict.fromkeys(form.digest_channels)))
     config.sales_channel, config.lead_feed_channel = form.sales_channel, form.lead_feed_channel
     config.leader_user_ids = list(dict.fromkeys(form.leaders))
     config.pulse_cadence, config.pulse_day, config.pulse_time = form.pulse_cadence, form.pulse_day, form.pulse_time
@@ -382,7 +406,8 @@ def save_setup(*, session: Session, team_id: str, form: SetupForm, now: datetime
     config.qualified_lead_definition = form.qualified_lead_definition
     # Rounds already open keep the reminder time they got; the next round opens with this one.
     config.pulse_reminder_hours = form.pulse_reminder_hours
-    config.skipped_pulse_weeks = form.skipped_pulse_weeks
+    config.skipped_pulse_weeks = sorted(edited(config.skipped_pulse_weeks or [], shown=form.shown_skipped_weeks,
+                                               submitted=form.skipped_pulse_weeks))
     config.ask_open_days = form.ask_open_days  # asks already open keep their closing time
     # Targets are read when a digest or Home is shown, so they apply to past weeks' figures too.
     config.alignment_target = form.alignment_target

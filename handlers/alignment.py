@@ -25,7 +25,7 @@ from bot.container import Crossfeed
 from bot.digest_posting import post_workspace_digest
 from bot.errors import InvalidInput, parse
 from bot.follow_up_stats import qualified_lead_definition
-from bot.setup import SetupForm, codes_in
+from bot.setup import SetupForm, codes_in, shown_weeks
 from handlers.actions import Actions
 
 
@@ -129,11 +129,15 @@ class Alignment:
     def on_setup_submitted(self, ack: Ack, body: dict, view: dict, context) -> None:
         fields = {block: _input_value(element)
                   for block, elements in view["state"]["values"].items() for element in elements.values()}
-        # What the modal showed when it opened (Slack sends the view back): only those codes can be retired.
-        opened = {b.get("block_id"): (b.get("element") or {}).get("initial_value") for b in view.get("blocks", [])}
+        # What the modal showed when it opened (Slack sends the view back): only those codes can be retired, and
+        # only the admin's own edits of the lists a command also changes are applied.
+        opened = {b.get("block_id"): b.get("element") or {} for b in view.get("blocks", [])}
         shown = dict(
-            shown_reasons=codes_in(opened.get(SetupIds.BAD_REASONS)) | codes_in(opened.get(SetupIds.GOOD_REASONS)),
-            shown_sources=codes_in(opened.get(SetupIds.SOURCES)),
+            shown_reasons=codes_in(opened.get(SetupIds.BAD_REASONS, {}).get("initial_value"))
+            | codes_in(opened.get(SetupIds.GOOD_REASONS, {}).get("initial_value")),
+            shown_sources=codes_in(opened.get(SetupIds.SOURCES, {}).get("initial_value")),
+            shown_skipped_weeks=shown_weeks(opened.get(SetupIds.SKIPPED_PULSE_WEEKS, {}).get("initial_value")),
+            shown_digest_channels=opened.get(SetupIds.DIGEST_CHANNELS, {}).get("initial_conversations") or [],
         )
         try:
             form = parse(SetupForm, {**fields, **shown})

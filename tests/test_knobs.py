@@ -211,8 +211,28 @@ def test_setup_lists_the_skipped_weeks_and_refuses_one_that_is_not_a_week(app, w
                                                                                     "2026-W53"}), user=ADMIN)
     assert saved.json["response_action"] == "update"
     assert config(app).skipped_pulse_weeks == ["2026-W52", "2026-W53", "2027-W01"]
+    view = open_setup(app, app.slack, user=ADMIN)
     saved = app.slack.submit(view, submitted(view, **{SetupIds.SKIPPED_PULSE_WEEKS: None}), user=ADMIN)
     assert config(app).skipped_pulse_weeks == []
+
+
+def test_saving_setup_keeps_what_a_command_changed_while_the_modal_was_open(app, workspace, clock):
+    app.slack.command("/alignment", "pulse skip 2026-W52", user=ADMIN)
+    view = open_setup(app, app.slack, user=ADMIN)  # shows 2026-W52 and the leaders' channel
+    # While the modal is open, another admin (or this one) changes both lists by command.
+    app.slack.command("/alignment", "pulse skip 2027-W02", user=ADMIN)
+    app.slack.command("/alignment", "digest channels <#C0BOARD|board>", user=ADMIN)
+    app.settle()
+
+    # The admin replaces 2026-W52 by 2026-W53 in the form and leaves the channels as they were shown.
+    saved = app.slack.submit(view, submitted(view, **{SetupIds.SKIPPED_PULSE_WEEKS: "2026-W53"}), user=ADMIN)
+
+    assert saved.json["response_action"] == "update"
+    assert config(app).skipped_pulse_weeks == ["2026-W53", "2027-W02"], "their edit, and the command's week"
+    assert config(app).digest_channels == ["C0BOARD"], "the command's channel, not the one the modal showed"
+    view = open_setup(app, app.slack, user=ADMIN)
+    [field] = [b for b in view["blocks"] if b.get("block_id") == SetupIds.SKIPPED_PULSE_WEEKS]
+    assert field["element"]["initial_value"] == "2026-W53, 2027-W02"
 
 
 def test_a_skipped_week_opens_no_round_its_digest_says_why_and_the_next_week_opens(app, workspace, clock):
