@@ -35,6 +35,7 @@ from bot.results.messaging import (
     VersionComparison,
 )
 from bot.text import at_most, escape_mrkdwn, web_address
+from bot.zones import workspace_zone
 from storage import messaging as store
 from storage import outbox, queries
 from storage import teams as team_store
@@ -377,6 +378,11 @@ def reminder_view(*, session: Session, team_id: str, ask_id: int, user_id: str, 
     if view is None or posted:
         return view
     if view.closed or store.has_answered(session=session, ask_id=ask_id, user_id=user_id):
+        return None
+    # A reminder held for the rep's working time may come due after they went away: not nudged then either.
+    # (Someone with no known zone is read in the workspace's; WORKSPACE_TIMEZONE isn't known here.)
+    zone = workspace_zone(team_store.workspace_config(session=session, team_id=team_id), None)
+    if people_times(session=session, team_id=team_id, user_ids=[user_id], default_zone=zone)[user_id].is_away(now):
         return None
     return view
 

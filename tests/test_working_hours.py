@@ -155,6 +155,17 @@ def test_a_rep_who_answers_while_their_reminder_is_held_is_not_reminded(app, clo
     assert (held.status, held.slack_ts) == ("sent", None), "looked at when due, and skipped"
 
 
+def test_a_rep_who_goes_away_while_their_reminder_is_held_is_not_reminded(app, clocks):
+    clock = clocks(new_york(TUESDAY, 14, 55))
+    sent_ask = ask_at_three_tomorrow(app, clock)
+    clock.turn_at(new_york(WEDNESDAY, 15))  # Tokyo's reminder is queued, held for 09:00 Thursday in Tokyo
+    clock.frozen.move_to(new_york(WEDNESDAY, 18))
+    assert app.slack.command("/pulse", f"away until {FRIDAY.isoformat()}", user=TOKYO).status == 200
+    for moment in (tokyo(THURSDAY, 9), tokyo(THURSDAY, 12)):
+        clock.turn_at(moment)
+    assert sent(app, f"ask-reminder:{sent_ask.id}:") == [NEW_YORK]
+
+
 # --- lead follow-ups ------------------------------------------------------------------------------------------------
 
 def test_a_lead_owner_in_tokyo_is_reminded_and_asked_to_rate_in_their_own_working_hours(app, clocks):
