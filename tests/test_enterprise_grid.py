@@ -13,7 +13,6 @@ from freezegun import freeze_time
 from sqlalchemy import text
 
 from storage.models import Workspace
-from tests.clock_kit import TurnedClock
 from tests.helpers import OAUTH, install, ratings
 from tests.test_many_workspaces import INSTALLED, PULSE, seed
 
@@ -92,16 +91,10 @@ def test_home_and_the_export_of_an_org_workspace_hold_only_that_workspace(app):
     assert {c.auth for c in app.fake.calls_to("files.getUploadURLExternal")} == {f"Bearer xoxb-{ORG}"}
 
 
-def test_the_clock_reaches_an_org_workspace_with_the_org_token(app):
+def test_the_clock_reaches_an_org_workspace_with_the_org_token(app, clocks):
     with freeze_time(INSTALLED):
         seed_org_workspace(app, "T5")
-    with freeze_time(PULSE - timedelta(minutes=5)) as frozen:
-        clock = TurnedClock(app.settings)
-        try:
-            frozen.move_to(PULSE)
-            clock.turn()
-        finally:
-            clock.stop()
+    clocks(PULSE - timedelta(minutes=5)).turn_at(PULSE)
 
     prompted = {(c.auth, c.params["channel"]) for c in app.fake.calls_to("chat.postMessage", succeeded=True)
                 if "pulse" in c.params["text"].casefold()}
@@ -181,22 +174,13 @@ def leads_rated(part: str) -> str:
     return part.split("*Leads rated*\\n", 1)[1].split('"', 1)[0]
 
 
-def test_a_channel_the_org_workspaces_share_gets_one_digest_with_each_workspace_s_part(app):
+def test_a_channel_the_org_workspaces_share_gets_one_digest_with_each_workspace_s_part(app, clocks):
     share_a_digest_channel(app)
-    with freeze_time(BERLIN_DUE - timedelta(minutes=5)) as frozen:
-        clocks = [TurnedClock(app.settings), TurnedClock(app.settings)]  # two clock processes, as for failover
-        try:
-            frozen.move_to(BERLIN_DUE)
-            clocks[0].turn()
-            in_berlin = {c.params["channel"] for c in app.fake.calls_to("chat.postMessage", succeeded=True)}
-            frozen.move_to(NEW_YORK_DUE)
-            for clock in clocks:
-                clock.turn()
-            frozen.move_to(NEW_YORK_DUE + timedelta(hours=1))
-            clocks[1].turn()
-        finally:
-            for clock in clocks:
-                clock.stop()
+    clock = clocks(BERLIN_DUE - timedelta(minutes=5), count=2)  # two clock processes racing, as for failover
+    clock.turn_at(BERLIN_DUE)
+    in_berlin = {c.params["channel"] for c in app.fake.calls_to("chat.postMessage", succeeded=True)}
+    clock.turn_at(NEW_YORK_DUE)
+    clock.turn_at(NEW_YORK_DUE + timedelta(hours=1))
 
     # Berlin's own channel has its digest at Berlin's time; the shared one waits for New York's week to end.
     assert "C_T6_ONLY" in in_berlin and SHARED not in in_berlin
@@ -219,20 +203,13 @@ def test_a_channel_the_org_workspaces_share_gets_one_digest_with_each_workspace_
     assert {"T5", "T6"} <= figures  # next week's changes compare each workspace's part with what it showed
 
 
-def test_posting_the_digest_by_hand_from_one_workspace_posts_the_shared_one(app):
+def test_posting_the_digest_by_hand_from_one_workspace_posts_the_shared_one(app, clocks):
     share_a_digest_channel(app)
-    with freeze_time(NEW_YORK_DUE - timedelta(hours=2)):
-        reply = org_command(app, "/alignment", "digest post", team="T5")
-        assert reply.status == 200
-        app.settle()
-        app.fake.wait_for("chat.postMessage")
-    with freeze_time(NEW_YORK_DUE - timedelta(minutes=5)) as frozen:
-        clock = TurnedClock(app.settings)
-        try:
-            frozen.move_to(NEW_YORK_DUE)
-            clock.turn()
-        finally:
-            clock.stop()
+    clock = clocks(NEW_YORK_DUE - timedelta(hours=2))
+    assert org_command(app, "/alignment", "digest post", team="T5").status == 200
+    app.settle()
+    app.fake.wait_for("chat.postMessage")
+    clock.turn_at(NEW_YORK_DUE)
 
     posts = [c for c in app.fake.calls_to("chat.postMessage", succeeded=True) if c.params["channel"] == SHARED]
     assert len(posts) == 1
