@@ -85,6 +85,8 @@ def test_upgrading_keeps_every_row_that_references_a_rebuilt_table(tmp_path):
             "INSERT INTO pulse_participation (team_id, round_id, user_id, side) VALUES ('T1', 1, 'U1', 'sales')",
             "INSERT INTO pulse_answers (team_id, round_id, respondent, question, side, score) "
             "VALUES ('T1', 1, 'k1', 0, 'sales', 4)",
+            "INSERT INTO digest_posts (team_id, channel_id, week, status, claimed_at, late) "
+            "VALUES ('T1', 'C1', '2026-W40', 'posted', '2026-10-05 14:00:00', 0)",
         ):
             connection.execute(text(statement))
     migrate(engine)
@@ -95,5 +97,7 @@ def test_upgrading_keeps_every_row_that_references_a_rebuilt_table(tmp_path):
             "2026-10-01 14:00:00", "2026-10-02 14:00:00", 0)
         assert connection.execute(text("SELECT prompted_through, reminded_through FROM pulse_rounds")).one() == (
             "2026-10-01 14:00:00", "2026-10-04 14:00:00")
+        # 0014: a digest posted before shared channels was its workspace's own.
+        assert connection.execute(text("SELECT posted_for, channel_id FROM digest_posts")).one() == ("T1", "C1")
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1  # on again for the app
     engine.dispose()
