@@ -61,7 +61,7 @@ class Uninstalls:
 def register(app: App, crossfeed: Crossfeed) -> None:
     def on_team_rename(event: dict, context) -> None:
         """The workspace's new name, kept to name it where one message speaks for several workspaces."""
-        team_id, name = context.team_id, event.get("name")
+        team_id, name = event.get("team_id") or context.team_id, event.get("name")
         if team_id and isinstance(name, str) and name.strip():
             with crossfeed.transaction() as session:
                 rename(session=session, team_id=team_id, name=name.strip())

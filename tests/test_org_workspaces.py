@@ -204,3 +204,21 @@ def test_the_manifest_subscribes_to_the_org_and_rename_events():
 
     events = yaml.safe_load((ROOT / "manifest.yml").read_text())["settings"]["event_subscriptions"]["bot_events"]
     assert {"team_access_granted", "team_access_revoked", "team_rename"} <= set(events)
+
+
+def test_with_one_bot_token_team_rename_names_the_workspace_and_org_events_are_answered(running):
+    assert running.slack.command("/leadfeedback", "ACME-1 4 great-fit").status == 200  # T1 is known
+    running.settle()
+
+    def event(inner: dict):
+        body = {"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": f"Ev{time.time_ns()}",
+                "event_time": 1, "event": inner}
+        return running.slack.post(json.dumps(body), content_type="application/json").status
+
+    statuses = [event({"type": "team_rename", "name": "Acme & Co"}),
+                event({"type": "team_access_granted", "team_ids": ["T7"]}),
+                event({"type": "team_access_revoked", "team_ids": ["T1"]})]
+    running.settle()
+
+    assert statuses == [200, 200, 200]
+    assert workspaces(running) == {"T1": (None, "Acme & Co", False)}
