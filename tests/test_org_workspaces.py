@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 
 from bot import installs
 from bot.installs import WorkspaceNotInstalled
-from storage.models import ReasonCode, Workspace, WorkspaceConfig
+from storage.models import OutboxMessage, ReasonCode, Workspace, WorkspaceConfig
+from storage.outbox import enqueue, home_refresh
 from tests.clock_kit import TurnedClock
 from tests.helpers import OAUTH, ROOT, install
 from tests.test_enterprise_grid import ORG, org_command
@@ -169,6 +170,23 @@ def test_team_access_revoked_uninstalls_those_workspaces_once_and_their_jobs_sto
         app.crossfeed.client_for("T7")
     run_the_clock_at(app, PULSE)
     assert pulse_prompts(app) == {(f"Bearer xoxb-{ORG}", "UT8S"), (f"Bearer xoxb-{ORG}", "UT8M")}, "T8's only"
+
+
+def test_a_message_queued_for_a_revoked_workspace_is_dropped_at_delivery_not_sent_with_the_orgs_token(app):
+    with freeze_time(INSTALLED + timedelta(hours=1)):
+        org_event(app, {"type": "team_access_revoked", "team_ids": ["T7"]})
+        app.fake.reset()
+        # queued just before the revocation was known (a rating's Home refresh, say)
+        with app.crossfeed.transaction() as session:
+            enqueue(session=session, team_id="T7", messages=[home_refresh("UT7S")],
+                    now=INSTALLED + timedelta(hours=1))
+        app.settle()
+        app.crossfeed.outbox.deliver_due()
+
+    with app.crossfeed.sessions() as session:
+        [message] = session.scalars(select(OutboxMessage).where(OutboxMessage.team_id == "T7")).all()
+    assert message.status == "failed" and "not installed" in message.last_error
+    assert app.fake.calls_to("views.publish") == []
 
 
 def test_a_revoked_workspace_is_deleted_after_the_retention_period_and_a_new_grant_brings_it_back(app):
