@@ -54,7 +54,7 @@ def serve_socket_mode(settings: Settings) -> None:
     if settings.metrics_port:  # no HTTP server of its own in Socket Mode
         from bot.metrics import serve_metrics
 
-        serve_metrics(settings.metrics_port)
+        serve_metrics(settings.metrics_port, token=settings.scrape_token)
     logger.info("Crossfeed is running in Socket Mode")
     with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()

@@ -17,6 +17,7 @@ from slack_bolt.oauth import OAuthFlow
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
+from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +33,12 @@ TOKEN_CACHE_SECONDS = 60
 STATE_EXPIRATION_SECONDS = 600  # an install started must be approved within 10 minutes (Bolt's default)
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
+# auth.teams.list's page size (Slack allows up to 1000 a page; the method is Tier 2, 20+ calls a minute).
+ORG_TEAMS_PAGE = 200
+# Events that say a token lost access (Bolt runs no authorize for them): no request from the workspace.
+ACCESS_GONE_EVENTS = ("app_uninstalled", "tokens_revoked", "team_access_revoked")
+# Events about the install itself, not something that happened in a workspace: their outer team_id names none.
+INSTALL_EVENTS = (*ACCESS_GONE_EVENTS, "team_access_granted")
 NOT_INSTALLED = ("Crossfeed isn't installed in this workspace (any more), so it can't answer here. "
                  "An admin can add it again from the install page.")
 
@@ -115,11 +122,24 @@ class Installations:
                 gone = store.mark_org_uninstalled(session=session, enterprise_id=enterprise_id, now=now)
             else:
                 gone = []
-        for team in gone:
+        self._forget_workspaces(gone)
+        logger.info("uninstalled from workspace %s (org %s)", team_id or ", ".join(gone), enterprise_id)
+
+    def org_access_revoked(self, *, enterprise_id: str, team_ids: list[str], now: datetime) -> None:
+        """Slack said the org-wide install may no longer speak in these workspaces of the org: each is uninstalled
+        as an uninstall marks it (jobs stop, data kept DATA_RETENTION_DAYS), unless it has an install of its own.
+        A retry changes nothing more (the first time counts)."""
+        with self.sessions.begin() as session:
+            gone = store.mark_org_uninstalled(session=session, enterprise_id=enterprise_id, now=now,
+                                              team_ids=team_ids)
+        self._forget_workspaces(gone)
+        logger.info("the org-wide install of org %s lost access to %s", enterprise_id, ", ".join(gone) or "nothing")
+
+    def _forget_workspaces(self, team_ids: list[str]) -> None:
+        for team in team_ids:
             self.forget(team)
         with self._lock:
-            self._org_workspaces = {pair for pair in self._org_workspaces if pair[0] not in gone}
-        logger.info("uninstalled from workspace %s (org %s)", team_id or ", ".join(gone), enterprise_id)
+            self._org_workspaces = {pair for pair in self._org_workspaces if pair[0] not in team_ids}
 
     def note_org_workspace(self, *, team_id: str, enterprise_id: str) -> None:
         """A request from a workspace through its org's org-wide install: recorded once per process, so that jobs
@@ -127,10 +147,44 @@ class Installations:
         with self._lock:
             if (team_id, enterprise_id) in self._org_workspaces:
                 return
+        self._note_org_workspaces(enterprise_id, [(team_id, None)])
+
+    def org_installed(self, enterprise_id: str) -> None:
+        """An org-wide install was stored: every workspace of the org it was granted is recorded in the org, named,
+        so that the clock reaches each before anyone there sends a request. If Slack won't list them, the install
+        stands all the same (each workspace is then recorded at its first request)."""
+        teams = self._granted_workspaces(enterprise_id)
+        if teams:
+            self._note_org_workspaces(enterprise_id, teams)
+        logger.info("org %s: %s workspace(s) recorded from auth.teams.list", enterprise_id, len(teams or []))
+
+    def org_access_granted(self, *, enterprise_id: str, team_ids: list[str]) -> None:
+        """Slack said the org-wide install may now speak in these workspaces of the org: each is recorded in the
+        org (named if auth.teams.list answers, else nameless). A retry records nothing new."""
+        names = dict(self._granted_workspaces(enterprise_id) or [])
+        self._note_org_workspaces(enterprise_id, [(team_id, names.get(team_id)) for team_id in team_ids])
+
+    def _note_org_workspaces(self, enterprise_id: str, teams: list[tuple[str, str | None]]) -> None:
         with self.sessions.begin() as session:
-            store.note_org_workspace(session=session, team_id=team_id, enterprise_id=enterprise_id)
+            store.note_org_workspaces(session=session, enterprise_id=enterprise_id, teams=teams)
         with self._lock:
-            self._org_workspaces.add((team_id, enterprise_id))
+            self._org_workspaces.update((team_id, enterprise_id) for team_id, _ in teams)
+        for team_id, _ in teams:
+            self.forget(team_id)  # a token read while its access was revoked is read again
+
+    def _granted_workspaces(self, enterprise_id: str) -> list[tuple[str, str | None]] | None:
+        """The workspaces of the org its org-wide install was granted, as (team id, name), from auth.teams.list
+        with the org's token; None when there is no such install or Slack didn't answer (logged)."""
+        with self.sessions() as session:
+            token = store.org_bot_token(session=session, client_id=self.client_id, enterprise_id=enterprise_id)
+        if token is None:
+            return None
+        try:
+            return granted_workspaces(self.make_client(token=token, team_id=enterprise_id))
+        except Exception:  # an error answer, a dropped connection: nothing is recorded, nothing fails
+            logger.warning("could not list the workspaces of org %s with auth.teams.list", enterprise_id,
+                           exc_info=True)
+            return None
 
     # --- the install flow ---------------------------------------------------------------------------------
 
@@ -204,15 +258,28 @@ def hide_bolt_oauth_environment(installations: Installations | None) -> dict[str
     return {name: os.environ.pop(name) for name in BOLT_OAUTH_ENVIRONMENT}
 
 
+def granted_workspaces(client: WebClient) -> list[tuple[str, str | None]]:
+    """Every workspace an org-wide install's token may speak in (auth.teams.list, page by page: slack-sdk follows
+    the cursor), as (team id, name)."""
+    teams: list[tuple[str, str | None]] = []
+    for page in client.auth_teams_list(limit=ORG_TEAMS_PAGE):
+        teams += [(team["id"], team.get("name")) for team in page.get("teams") or [] if team.get("id")]
+    return teams
+
+
 def org_workspaces_recorded(installations: Installations) -> Callable[..., None]:
     """Bolt middleware for Enterprise Grid: a request from a workspace served by its org's org-wide install
-    records the workspace in its org (once per process), so that jobs and the outbox find the org's token.
+    records the workspace in its org (once per process), so that jobs and the outbox find the org's token. An event
+    about the install itself (access granted or gone) records nothing here: its listener does what it says.
 
     It also names the workspace of an event under an org-wide install: Bolt reads an event's team from its
     `authorizations`, which for an org-wide install carry the org and no workspace, so `context.team_id` would
     be None (a Home opened, a status changed) though the event's own `team_id` says where it happened."""
 
-    def record(context, body: dict, next: Callable[[], object]) -> None:
+    def record(body: dict, context, next: Callable[[], object]) -> None:
+        event = body.get("event") if isinstance(body.get("event"), dict) else {}
+        if event.get("type") in INSTALL_EVENTS:
+            return next()  # their listeners record or remove the workspaces they name
         if context.is_enterprise_install and context.team_id is None and isinstance(body.get("team_id"), str):
             context["team_id"] = body["team_id"]
         if context.is_enterprise_install and context.enterprise_id and context.team_id:
@@ -229,6 +296,11 @@ class CrossfeedOAuthFlow(OAuthFlow):
     def __init__(self, *, installations: Installations, **kwargs):
         super().__init__(**kwargs)
         self.installations = installations
+
+    def store_installation(self, request: BoltRequest, installation: Installation) -> None:
+        super().store_installation(request, installation)
+        if installation.is_enterprise_install and installation.enterprise_id:
+            self.installations.org_installed(installation.enterprise_id)
 
     def build_install_page_html(self, url: str, request: BoltRequest) -> str:
         team = (request.query.get("team") or [None])[0]

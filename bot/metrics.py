@@ -15,20 +15,22 @@ never a user id or anything a person typed.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import wraps
 from typing import TypeVar
-from wsgiref.simple_server import WSGIServer
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import REGISTRY, Counter, Histogram, generate_latest, start_http_server
+from prometheus_client import REGISTRY, Counter, Histogram, generate_latest, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, ThreadingWSGIServer
 from prometheus_client.multiprocess import MultiProcessCollector
 from slack_sdk.http_retry import RetryHandler
 from sqlalchemy.orm import Session, sessionmaker
@@ -230,7 +232,46 @@ def exposition(*collectors) -> bytes:
     return generate_latest(_Collectors(process_metrics(), *collectors))
 
 
-def serve_metrics(port: int, host: str = "0.0.0.0") -> WSGIServer:
-    """Serve this process's metrics at http://host:port/metrics from a daemon thread (the clock's endpoint)."""
-    server, _ = start_http_server(port, addr=host, registry=_Collectors(process_metrics()))
+def scrape_allowed(authorization: str | None, token: str | None) -> bool:
+    """Whether a scrape may read the metrics: any may without METRICS_TOKEN; with it, only one that sends
+    `Authorization: Bearer <token>` (compared in constant time)."""
+    if not token:
+        return True
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+UNAUTHORIZED_BODY = b"metrics need an Authorization: Bearer header with METRICS_TOKEN\n"
+
+
+def refuse_scrape(start_response) -> list[bytes]:
+    start_response("401 Unauthorized", [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer"),
+                                        ("Content-Length", str(len(UNAUTHORIZED_BODY)))])
+    return [UNAUTHORIZED_BODY]
+
+
+def guarded(app: Callable, token: str | None) -> Callable:
+    """The WSGI app `app` behind METRICS_TOKEN (unchanged without one)."""
+    if not token:
+        return app
+
+    def guarded_app(environ: dict, start_response):
+        if not scrape_allowed(environ.get("HTTP_AUTHORIZATION"), token):
+            return refuse_scrape(start_response)
+        return app(environ, start_response)
+
+    return guarded_app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:  # a line per scrape is noise
+        pass
+
+
+def serve_metrics(port: int, host: str = "0.0.0.0", *, token: str | None = None) -> WSGIServer:
+    """Serve this process's metrics at http://host:port/metrics from a daemon thread (the clock's endpoint), behind
+    `token` (METRICS_TOKEN) when given. prometheus-client's start_http_server, with the token check in front."""
+    app = guarded(make_wsgi_app(_Collectors(process_metrics())), token)
+    server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="metrics").start()
     return server

@@ -43,9 +43,12 @@ class CrossfeedWSGI:
         self.verifier = SignatureVerifier(secret) if secret else None
         self.leads = LeadWebhook(crossfeed)
         self.outbox_backlog = metrics.OutboxBacklog(crossfeed.sessions, crossfeed.outbox.composers)
+        self.metrics_token = crossfeed.settings.scrape_token
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == METRICS_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            if not metrics.scrape_allowed(environ.get("HTTP_AUTHORIZATION"), self.metrics_token):
+                return metrics.refuse_scrape(start_response)
             return self.scrape(start_response)
         started = time.perf_counter()
         try:

@@ -42,6 +42,8 @@ class Settings(DatabaseSettings):
     slack_max_rate_limit_retries: int = Field(default=3, ge=0, le=10)
     # The port of GET /metrics for `python -m schedules` and Socket Mode (README "Observing it"); unset, none.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # When set, every GET /metrics must send `Authorization: Bearer <token>` (README "Observing it").
+    metrics_token: SecretStr | None = None
     # Keys pulse respondents (README "Security and privacy"); unset, one is derived from the Slack secrets.
     pulse_key: SecretStr | None = None
     # Signs `POST /hooks/leads` (README "Lead handoff"); unset, the endpoint refuses every lead.
@@ -114,6 +116,11 @@ class Settings(DatabaseSettings):
             raise ValueError("outbox workers need PostgreSQL (DATABASE_URL=postgresql://…); on SQLite leave it "
                              "unset: each process delivers what it queues")
         return workers
+
+    @property
+    def scrape_token(self) -> str | None:
+        """The bearer token every GET /metrics must send (METRICS_TOKEN), or None: metrics are open."""
+        return self.metrics_token.get_secret_value() if self.metrics_token else None
 
     @property
     def verifies_slack_requests(self) -> bool:

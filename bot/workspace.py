@@ -13,7 +13,13 @@ from bot.skipped_weeks import upcoming
 from bot.teams import usergroups
 from bot.zones import workspace_zone
 from storage import digest as digest_store
+from storage.installations import rename_workspace
 from storage.teams import admin_ids, digest_audience, team_members, workspace_config
+
+
+def rename(*, session: Session, team_id: str, name: str) -> None:
+    """Slack says the workspace is now called `name` (team_rename)."""
+    rename_workspace(session=session, team_id=team_id, name=name)
 
 
 def set_timezone(*, session: Session, team_id: str, name: str) -> None:

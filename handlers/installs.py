@@ -1,4 +1,5 @@
-"""Slack's app_uninstalled and tokens_revoked events (installs into many workspaces only)."""
+"""Slack's events about installs: app_uninstalled and tokens_revoked, an org-wide install's team_access_granted
+and team_access_revoked (installs into many workspaces only), and team_rename."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from slack_bolt import App
 
 from bot.container import Crossfeed
 from bot.installs import Installations
+from bot.workspace import rename
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +36,37 @@ class Uninstalls:
             self.installations.uninstalled(enterprise_id=context.enterprise_id, team_id=team_id,
                                            now=datetime.now(UTC))
 
+    def on_team_access_granted(self, event: dict, context) -> None:
+        """An org admin added workspaces of the org to the org-wide install: the clock reaches them from now on."""
+        enterprise_id = context.enterprise_id or event.get("enterprise_id")
+        team_ids = [team for team in event.get("team_ids") or [] if isinstance(team, str)]
+        if enterprise_id and team_ids:
+            self.installations.org_access_granted(enterprise_id=enterprise_id, team_ids=team_ids)
+
+    def on_team_access_revoked(self, event: dict, context) -> None:
+        """An org admin removed workspaces of the org from the org-wide install: each is uninstalled."""
+        enterprise_id = context.enterprise_id or event.get("enterprise_id")
+        team_ids = [team for team in event.get("team_ids") or [] if isinstance(team, str)]
+        if enterprise_id and team_ids:
+            self.installations.org_access_revoked(enterprise_id=enterprise_id, team_ids=team_ids,
+                                                  now=datetime.now(UTC))
+
     def register(self, app: App) -> None:
         app.event("app_uninstalled")(self.on_uninstalled)
         app.event("tokens_revoked")(self.on_tokens_revoked)
+        app.event("team_access_granted")(self.on_team_access_granted)
+        app.event("team_access_revoked")(self.on_team_access_revoked)
 
 
 def register(app: App, crossfeed: Crossfeed) -> None:
+    def on_team_rename(event: dict, context) -> None:
+        """The workspace's new name, kept to name it where one message speaks for several workspaces."""
+        team_id, name = event.get("team_id") or context.team_id, event.get("name")
+        if team_id and isinstance(name, str) and name.strip():
+            with crossfeed.transaction() as session:
+                rename(session=session, team_id=team_id, name=name.strip())
+
+    app.event("team_rename")(on_team_rename)
     if crossfeed.installations is not None:
         Uninstalls(crossfeed.installations).register(app)
         return
@@ -51,3 +78,6 @@ def register(app: App, crossfeed: Crossfeed) -> None:
 
     app.event("app_uninstalled")(note_uninstall)
     app.event("tokens_revoked")(note_uninstall)
+    # Only an org-wide install (installs into many workspaces) is granted or loses workspaces of an org.
+    app.event("team_access_granted")(lambda: None)
+    app.event("team_access_revoked")(lambda: None)

@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
         if settings.metrics_port:  # clock and worker serve nothing else, so their metrics get an endpoint of their own
             from bot.metrics import serve_metrics
 
-            serve_metrics(settings.metrics_port)
+            serve_metrics(settings.metrics_port, token=settings.scrape_token)
         stopping = stop_on_signals()
         if argv == ["worker"]:
             wakeups = OutboxWakeups(crossfeed.engine)

@@ -41,22 +41,35 @@ class WorkspaceInstallationStore(SQLAlchemyInstallationStore):
 
     def save(self, installation: Installation) -> None:
         super().save(installation)
-        # An org-wide install has no team: its workspaces are marked as their requests arrive.
+        # An org-wide install has no team: its workspaces are recorded from auth.teams.list (bot/installs.py), or
+        # as their requests arrive.
         if installation.team_id:
             with self.sessions.begin() as session:
                 mark_installed(session=session, team_id=installation.team_id,
-                               enterprise_id=installation.enterprise_id)
+                               enterprise_id=installation.enterprise_id, name=installation.team_name)
 
 
 def oauth_state_store(engine: Engine, expiration_seconds: int) -> SQLAlchemyOAuthStateStore:
     return SQLAlchemyOAuthStateStore(expiration_seconds=expiration_seconds, engine=engine, logger=logger)
 
 
-def mark_installed(*, session: Session, team_id: str, enterprise_id: str | None = None) -> None:
-    """The workspace is installed: it exists (with its defaults) and carries no uninstall mark."""
+NAME_LENGTH = Workspace.__table__.c.name.type.length
+
+
+def mark_installed(*, session: Session, team_id: str, enterprise_id: str | None = None,
+                   name: str | None = None) -> None:
+    """The workspace is installed: it exists (with its defaults) and carries no uninstall mark; `name`, when
+    Slack gave one, is kept (else the one known stays)."""
     ensure_workspace(session=session, team_id=team_id)
-    session.execute(update(Workspace).where(Workspace.team_id == team_id)
-                    .values(uninstalled_at=None, enterprise_id=enterprise_id))
+    values: dict = dict(uninstalled_at=None, enterprise_id=enterprise_id)
+    if name:
+        values["name"] = name[:NAME_LENGTH]
+    session.execute(update(Workspace).where(Workspace.team_id == team_id).values(**values))
+
+
+def rename_workspace(*, session: Session, team_id: str, name: str) -> None:
+    """Slack says the workspace is now called `name` (a workspace Crossfeed doesn't know stays unknown)."""
+    session.execute(update(Workspace).where(Workspace.team_id == team_id).values(name=name[:NAME_LENGTH]))
 
 
 def mark_uninstalled(*, session: Session, team_id: str, now: datetime) -> None:
@@ -65,22 +78,27 @@ def mark_uninstalled(*, session: Session, team_id: str, now: datetime) -> None:
                     .values(uninstalled_at=now))
 
 
-def mark_org_uninstalled(*, session: Session, enterprise_id: str, now: datetime) -> list[str]:
-    """An org-wide install was removed: each workspace of the org served by it is uninstalled at `now`, unless it
-    has an install of its own; the workspaces so marked."""
+def mark_org_uninstalled(*, session: Session, enterprise_id: str, now: datetime,
+                         team_ids: Sequence[str] | None = None) -> list[str]:
+    """An org-wide install was removed (or, with `team_ids`, its access to those workspaces revoked): each
+    workspace of the org it served (of those) is uninstalled at `now`, unless it has an install of its own; the
+    workspaces so marked."""
     bots = INSTALLATION_METADATA.tables[BOTS_TABLE]
     own_install = select(bots.c.id).where(bots.c.team_id == Workspace.team_id, bots.c.bot_token.is_not(None))
-    marked = session.scalars(update(Workspace)
-                             .where(Workspace.enterprise_id == enterprise_id, Workspace.uninstalled_at.is_(None),
-                                    ~own_install.exists())
-                             .values(uninstalled_at=now).returning(Workspace.team_id)).all()
-    return list(marked)
+    query = (update(Workspace)
+             .where(Workspace.enterprise_id == enterprise_id, Workspace.uninstalled_at.is_(None),
+                    ~own_install.exists()))
+    if team_ids is not None:
+        query = query.where(Workspace.team_id.in_(list(team_ids)))
+    return list(session.scalars(query.values(uninstalled_at=now).returning(Workspace.team_id)).all())
 
 
-def note_org_workspace(*, session: Session, team_id: str, enterprise_id: str) -> None:
-    """A workspace of an Enterprise Grid org spoke through the org-wide install: it exists, installed, in its org
-    (so that jobs find the org's token for it)."""
-    mark_installed(session=session, team_id=team_id, enterprise_id=enterprise_id)
+def note_org_workspaces(*, session: Session, enterprise_id: str,
+                        teams: Sequence[tuple[str, str | None]]) -> None:
+    """The org-wide install speaks in these workspaces of the org, (team id, name or None) each: they exist,
+    installed, in their org (so that jobs find the org's token for them), named when Slack gave a name."""
+    for team_id, name in teams:
+        mark_installed(session=session, team_id=team_id, enterprise_id=enterprise_id, name=name)
 
 
 def uninstalled_at(*, session: Session, team_id: str, lock: bool = False) -> datetime | None:
@@ -92,9 +110,11 @@ def uninstalled_at(*, session: Session, team_id: str, lock: bool = False) -> dat
 
 def bot_token_for(*, session: Session, client_id: str, team_id: str) -> str | None:
     """The newest bot token that speaks for the workspace: its own install's, or its Enterprise Grid org's
-    org-wide install's (the workspace's org as recorded when it was installed or first seen)."""
+    org-wide install's (the workspace's org as recorded when it was installed or first seen), unless the org's
+    access to the workspace was revoked since (it is marked uninstalled)."""
     bots = INSTALLATION_METADATA.tables[BOTS_TABLE]
-    org = select(Workspace.enterprise_id).where(Workspace.team_id == team_id).scalar_subquery()
+    org = (select(Workspace.enterprise_id).where(Workspace.team_id == team_id, Workspace.uninstalled_at.is_(None))
+           .scalar_subquery())
     query = (select(bots.c.bot_token)
              .where(bots.c.client_id == client_id, bots.c.bot_token.is_not(None),
                     or_(bots.c.team_id == team_id,
@@ -104,6 +124,16 @@ def bot_token_for(*, session: Session, client_id: str, team_id: str) -> str | No
              .order_by(bots.c.team_id.is_(None), bots.c.installed_at.desc(), bots.c.id.desc())
              .limit(1))
     return session.scalar(query)
+
+
+def org_bot_token(*, session: Session, client_id: str, enterprise_id: str) -> str | None:
+    """The newest bot token of the org's org-wide install, if it has one."""
+    bots = INSTALLATION_METADATA.tables[BOTS_TABLE]
+    return session.scalar(select(bots.c.bot_token)
+                          .where(bots.c.client_id == client_id, bots.c.enterprise_id == enterprise_id,
+                                 bots.c.team_id.is_(None), bots.c.is_enterprise_install.is_(True),
+                                 bots.c.bot_token.is_not(None))
+                          .order_by(bots.c.installed_at.desc(), bots.c.id.desc()).limit(1))
 
 
 def uninstalled_team_ids(*, session: Session) -> set[str]:

@@ -174,6 +174,8 @@ class FakeSlackServer(ThreadingHTTPServer):
         self.users: dict[str, dict] = {}
         self.history: dict[str, list[dict]] = {}
         self.token_teams: dict[str, str] = {}  # bot token → the workspace oauth.v2.access installed it into
+        # auth.teams.list's answer for an org-wide install's token, by org: the workspaces granted, (id, name) each
+        self.org_teams: dict[str, list[tuple[str, str]]] = {}
         self.used_codes: set[str] = set()
         self.done_before_failing: list[Call] = []  # calls that did their work, then answered an error
         self.lock = threading.Condition()  # notified on each call recorded, for wait_for
@@ -260,10 +262,13 @@ class FakeSlackHandler(BaseHTTPRequestHandler):
             for key in ("blocks", "view", "attachments"):
                 if isinstance(params.get(key), str):
                     params[key] = json.loads(params[key])
-            method = self.path.rsplit("/", 1)[-1]
+            # slack-sdk sends some methods' arguments in the query string (auth.teams.list)
+            path, _, query = self.path.partition("?")
+            params = {**dict(parse_qsl(query)), **params}
+            method = path.rsplit("/", 1)[-1]
         problems = check_blocks(method, params)
         call = Call(method, params, self.headers.get("Authorization"))
-        if method == "auth.test":
+        if method in ("auth.test", "auth.teams.list"):
             params = {**params, "token": (call.auth or "").removeprefix("Bearer ")}
         with self.server.lock:
             self.server.calls.append(call)
@@ -404,7 +409,23 @@ def _oauth_access(server, params):
             "token_type": "bot", "access_token": bot_token(team_id), "bot_user_id": BOT_USER, **installed}
 
 
+def _auth_teams_list(server, params):
+    """auth.teams.list: the workspaces the org-wide install of the token's org was granted, `limit` a page (Slack's
+    default 100), the next page's cursor in response_metadata.next_cursor ("" on the last)."""
+    with server.lock:
+        teams = list(server.org_teams.get(server.token_teams.get(params.get("token")), []))
+    cursor, limit = str(params.get("cursor") or ""), int(params.get("limit") or 100)
+    if cursor and not cursor.startswith("page-"):
+        return {"ok": False, "error": "invalid_cursor"}
+    start = int(cursor.removeprefix("page-")) if cursor else 0
+    page = teams[start:start + limit]
+    following = f"page-{start + limit}" if start + limit < len(teams) else ""
+    return {"teams": [{"id": team_id, "name": name} for team_id, name in page],
+            "response_metadata": {"next_cursor": following}}
+
+
 ANSWERS = {
+    "auth.teams.list": _auth_teams_list,
     "auth.test": _auth_test,
     "oauth.v2.access": _oauth_access,
     "chat.postMessage": _post,

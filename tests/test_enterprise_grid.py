@@ -17,6 +17,7 @@ from tests.helpers import OAUTH, install, ratings
 from tests.test_many_workspaces import INSTALLED, PULSE, seed
 
 ORG = "E1"
+NAMES = {"T5": "Acme Sales", "T6": "Acme Marketing EMEA"}  # the org's workspaces, as Slack names them
 
 
 def org_command(app, command: str, words: str, *, team: str, user: str = "U1"):
@@ -30,6 +31,7 @@ def org_command(app, command: str, words: str, *, team: str, user: str = "U1"):
 def app(start_app):
     with freeze_time(INSTALLED):
         running = start_app(**OAUTH)
+        running.fake.org_teams[ORG] = list(NAMES.items())  # what auth.teams.list says the install was granted
         page = install(running, ORG, code=f"code-org-{ORG}")
         assert page.status == 200 and "Crossfeed is installed in Org E1" in page.body
         assert install(running, "T3").status == 200  # a workspace outside the org, installed on its own
@@ -138,7 +140,6 @@ SHARED = "CSHARED"
 # Monday 7 December 09:00 in Berlin (08:00 UTC) and in New York (14:00 UTC): the digest of 2026-W49 is due in each.
 BERLIN_DUE = datetime.fromisoformat("2026-12-07T08:00:00+00:00")
 NEW_YORK_DUE = datetime.fromisoformat("2026-12-07T14:00:00+00:00")
-NAMES = {"T5": "Acme Sales", "T6": "Acme Marketing EMEA"}
 
 
 def share_a_digest_channel(app) -> None:
@@ -150,7 +151,6 @@ def share_a_digest_channel(app) -> None:
                                      ("T6", "Europe/Berlin", [SHARED, "C_T6_ONLY"])):
             config = store.workspace_config(session=session, team_id=team)
             config.timezone, config.digest_channels = zone, channels
-            session.get(Workspace, team).name = NAMES[team]  # as Slack names them (auth.teams.list)
             store.add_admins(session=session, team_id=team, user_ids=["U1"], added_by=None)
     with freeze_time(INSTALLED):
         for lead in ("T6-SECOND 5", "T6-THIRD 4"):  # T6 rates three leads in W49, T5 one

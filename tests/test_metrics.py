@@ -344,3 +344,49 @@ def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
             time.sleep(0.1)
     raise AssertionError(f"the web line did not start: {log.read_text()}")
 
+
+
+# --- METRICS_TOKEN --------------------------------------------------------------------------------------------
+
+def get(url: str, authorization: str | None = None) -> tuple[int, str, dict]:
+    request = urllib.request.Request(url, headers={"Authorization": authorization} if authorization else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(), dict(error.headers)
+
+
+def assert_only_the_token_reads(url: str) -> None:
+    for authorization in (None, "Bearer wrong", "Bearer s3cret-token-x", "Basic czNjcmV0LXRva2Vu", "s3cret-token"):
+        status, body, headers = get(url, authorization)
+        assert status == 401, authorization
+        assert body.count("\n") == 1 and "METRICS_TOKEN" in body and "crossfeed_" not in body
+        assert headers["Content-Type"] == "text/plain" and headers["WWW-Authenticate"] == "Bearer"
+    status, body, _ = get(url, "Bearer s3cret-token")
+    assert status == 200 and "process_start_time_seconds" in body
+
+
+def test_with_metrics_token_the_web_ports_metrics_need_it_and_the_rest_is_served_as_before(start_app):
+    app = start_app(metrics_token="s3cret-token")
+
+    assert_only_the_token_reads(app.url + "/metrics")
+    assert get(app.url + "/healthz")[0] == 200
+    assert app.slack.command("/leadfeedback", "ACME-1 4 great-fit").status == 200
+
+
+def test_with_metrics_token_the_clocks_endpoint_needs_it_on_every_path():
+    endpoint = serve_metrics(0, host="127.0.0.1", token="s3cret-token")
+    try:
+        url = f"http://127.0.0.1:{endpoint.server_address[1]}"
+        assert_only_the_token_reads(url + "/metrics")
+        assert get(url + "/")[0] == 401, "prometheus-client answers any path with the metrics"
+    finally:
+        endpoint.shutdown()
+        endpoint.server_close()
+
+
+def test_without_metrics_token_metrics_stay_open(running):
+    status, body, _ = get(running.url + "/metrics", "Bearer anything")
+    assert status == 200 and "process_start_time_seconds" in body
+    assert get(running.url + "/metrics")[0] == 200
