@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -76,6 +77,14 @@ BATCH = 200
 # A pass with nothing left but paused workspaces' messages waits this long at most for a pause to end (Slack's
 # Retry-After is usually 1 s for posts); longer, and the next pass (the `outbox` job each minute, a worker) takes it.
 PAUSE_WAIT_MAX = timedelta(seconds=10)
+# Proactive pacing (storage.outbox.reserve_slots): once Slack refuses a workspace's call (429), that workspace's
+# calls of the method are spaced 1/rate apart by every worker. Each call that goes through grows the rate a
+# little and each 429 cuts it, so the pace settles just under what Slack allows, with few 429s (additive-ish
+# increase, multiplicative decrease: bench/pulse_fanout.py --workspaces measures it).
+PACE_GROWTH = 0.005  # per call that went through: ~1.65× after 100 calls without a 429
+PACE_CUT = 0.8  # per 429
+PACE_MIN_RATE = 1 / 60  # Slack's slowest tier allows a call a minute
+PACE_POLL = 0.01  # seconds: the shortest wait for a slot, so a pass never spins
 EVENT_TYPE = "crossfeed_outbox"
 # How far before the message was queued the history read starts: clocks of Slack and ours differ.
 RECONCILE_MARGIN = timedelta(minutes=2)
@@ -109,6 +118,34 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
     # (workspace, method) → until when Slack asked us to slow down (Retry-After): recorded for every worker.
     pauses: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+
+Key = tuple[str, str]  # (workspace, Slack method)
+
+
+@dataclass
+class PassPace:
+    """What one pass saw of each workspace's pace: the calls that went through, and Slack's refusals."""
+
+    calls: Counter[Key] = field(default_factory=Counter)
+    last_call: dict[Key, datetime] = field(default_factory=dict)
+    refused: dict[Key, tuple[datetime, float]] = field(default_factory=dict)  # → (Retry-After's end, new rate)
+
+    def called(self, key: Key, at: datetime) -> None:
+        self.calls[key] += 1
+        self.last_call[key] = at
+
+    def limited(self, key: Key, until: datetime, rate: float) -> None:
+        self.refused[key] = (until, rate)
+
+    def paces(self, rates: dict[Key, float]) -> dict[Key, store.Pace]:
+        """What to record: a refusal's pause and new rate; for a paced workspace, its next slot one 1/rate after
+        the last call actually made (however late it went), and the calls that grow its rate."""
+        paces = {key: store.Pace(until=until, rate=rate) for key, (until, rate) in self.refused.items()}
+        for key, count in self.calls.items():
+            if key not in paces and key in rates:
+                paces[key] = store.Pace(until=self.last_call[key] + timedelta(seconds=1 / rates[key]), calls=count)
+        return paces
 
 
 Composer = Callable[[Session, ClaimedMessage], SlackPost | HomePublish | None]
@@ -346,6 +383,9 @@ class Outbox:
         self._posters: WeakKeyDictionary[WebClient, WebClient] = WeakKeyDictionary()
         self._requested = False
         self._unrecorded_homes: set[tuple[str, str]] = set()
+        self._recent_calls: dict[Key, deque[datetime]] = {}  # this sender's calls that went through, last second
+        # How a pass waits for a slot or a pause to end (tests that freeze the clock move it on instead).
+        self.wait: Callable[[threading.Event, float], object] = threading.Event.wait
         self._running = False
         self._idle = threading.Event()
         self._idle.set()
@@ -470,38 +510,50 @@ class Outbox:
 
     def _deliver_due(self, *, stopping: threading.Event | None, batch: int) -> DeliveryReport:
         report = DeliveryReport()
-        waited: set[datetime] = set()  # each pause's end waited for once in a pass
+        waited: set[datetime] = set()  # each moment waited for once in a pass (a frozen clock never reaches it)
         stopping = stopping or threading.Event()
         while not stopping.is_set():
             claimed_at = self.clock()
             with self.sessions.begin() as session:
                 claimed = store.claim_due(session=session, now=claimed_at, lease=LEASE, limit=batch)
+                slots = store.reserve_slots(session=session, claimed=claimed, now=claimed_at)
             if not claimed:
-                # Only paused workspaces' messages left: wait for the first pause to end (once each), then go on.
-                pause = min((until for until in report.pauses.values() if until not in waited), default=None)
-                if pause is None or pause - self.clock() > PAUSE_WAIT_MAX:
+                # What is due waits for its workspace's pace (or a pause): wait for the first to end, then go on.
+                with self.reads.begin() as session:
+                    moment = store.next_claimable_at(session=session, now=self.clock())
+                if moment is None or moment in waited or moment - self.clock() > PAUSE_WAIT_MAX:
                     return report
-                waited.add(pause)
-                stopping.wait(max(0.0, (pause - self.clock()).total_seconds()))
+                waited.add(moment)
+                self.wait(stopping, max(PACE_POLL, (moment - self.clock()).total_seconds()))
                 continue
             # Composed after the claim's commit, in a reading session: rendering holds up no writer.
             with self.reads.begin() as session:
                 composed = [(message, self._compose(session, message)) for message in claimed]
+            composed.sort(key=lambda pair: (slots.at[pair[0].id], pair[0].id))
             outcomes: list[Outcome] = []
             attempting = None
-            paused_before = dict(report.pauses)
+            pass_ = PassPace()
             try:
                 for message, action in composed:
                     if self.clock() - claimed_at > LEASE / 2 or stopping.is_set():
                         break  # a slow batch, or shutting down: the rest is given back
-                    until = report.pauses.get((message.team_id, store.method_of(message.kind)))
+                    key = (message.team_id, store.method_of(message.kind))
+                    until = report.pauses.get(key)
                     if until is not None and until > self.clock():
                         # Slack asked this workspace to slow down: its messages wait, the others go on.
                         outcomes.append(Outcome(message=message, release=True, retry_at=until))
                         continue
+                    if (slot := slots.at[message.id]) > self.clock():
+                        self.wait(stopping, (slot - self.clock()).total_seconds())  # its place in the workspace's pace
                     attempting = message
+                    limited_before = report.rate_limited
                     outcomes.append(self._deliver(message, action, report))
                     attempting = None
+                    if report.rate_limited > limited_before:
+                        pass_.limited(key, report.pauses[key], self._learned_rate(key, slots.rates.get(key)))
+                    elif action is not None and not isinstance(action, Exception) and outcomes[-1].error is None:
+                        pass_.called(key, self.clock())
+                        self._remember_call(key)
             finally:
                 # Also when the pass dies: what was done is recorded and what was never tried is given back;
                 # the one whose Slack call was cut short stays claimed, in doubt, until its lease runs out.
@@ -509,12 +561,27 @@ class Outbox:
                 outcomes += [Outcome(message=message, release=True) for message, _ in composed
                              if message.id not in settled]
                 with self.sessions.begin() as session:
-                    again = store.record_outcomes(session=session, outcomes=outcomes, now=self.clock())
-                    store.pause(session=session, pauses={key: until for key, until in report.pauses.items()
-                                                         if paused_before.get(key) != until})
-            if len(claimed) < batch and not again and report.pauses == paused_before:
-                return report
+                    store.record_outcomes(session=session, outcomes=outcomes, now=self.clock())
+                    store.record_pace(session=session, paces=pass_.paces(slots.rates), growth=PACE_GROWTH)
         return report
+
+    def _remember_call(self, key: tuple[str, str]) -> None:
+        now = self.clock()
+        with self._lock:
+            calls = self._recent_calls.setdefault(key, deque())
+            calls.append(now)
+            while calls and now - calls[0] > timedelta(seconds=1):
+                calls.popleft()
+
+    def _learned_rate(self, key: tuple[str, str], rate: float | None) -> float:
+        """The rate to pace a workspace's method at after Slack refused a call: the known one cut, or, the first time,
+        the calls this sender made in the second before (Slack's allowance), or one a second if it made none."""
+        if rate is not None:
+            return max(PACE_MIN_RATE, rate * PACE_CUT)
+        now = self.clock()
+        with self._lock:
+            made = sum(1 for at in self._recent_calls.get(key, ()) if now - at <= timedelta(seconds=1))
+        return float(max(made, 1))
 
     def _compose(self, session: Session, message: ClaimedMessage) -> SlackPost | HomePublish | None | Exception:
         composer = self.composers.get(message.kind)

@@ -74,7 +74,9 @@ def test_a_rate_limited_workspace_waits_alone_and_loses_nothing(app):
         assert len(attempts(app, BIG)) == 1
         # Once the pause is over (and Slack is willing), every message goes, each exactly once.
         app.fake.script.failures.clear()
-        with freeze_time(datetime.now(UTC) + timedelta(seconds=31)):
+        with freeze_time(datetime.now(UTC) + timedelta(seconds=31)) as frozen:
+            for outbox in (other.outbox, app.crossfeed.outbox):
+                outbox.wait = lambda stopping, seconds: frozen.tick(seconds)  # paced from now on: time moves
             other.outbox.deliver_due()
             app.crossfeed.outbox.deliver_due()
     finally:
