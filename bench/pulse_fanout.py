@@ -299,7 +299,7 @@ def deliver_everything(crossfeed: Crossfeed, clock: BenchClock, run: Run) -> Non
         run.retries += report.failed
         run.paused += report.rate_limited
         count, due = pending(crossfeed)
-        if count == 0:
+        if count == 0 and crossfeed.outbox.wait_idle(60):  # the commit's own background pass may hold a batch
             return
         if due is not None and (due - clock()).total_seconds() <= PAUSE_WAIT_MAX.total_seconds():
             # A workspace's pause (Slack's Retry-After): real time, since the fake's windows are real time.

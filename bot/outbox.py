@@ -23,9 +23,9 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
@@ -57,6 +57,7 @@ from bot.messaging import ask_change, ask_summary, ask_view, reminder_view
 from bot.pulse import prompt_for, reminder_state, secret_of
 from bot.replies import current_reply, reply_dm
 from bot.results.handoff import LEAD_CARD, LEAD_CLAIM
+from bot.results.pulse import PulsePrompt
 from bot.results.replies import Subject
 from bot.settings import Settings
 from bot.slack_history import WAIT_OUT_RATE_LIMITS, find_posted, may_have_posted, without_connection_retries
@@ -96,7 +97,7 @@ class SlackPost:
 
     channel: str
     text: str
-    blocks: list[Block]
+    blocks: list[Block] | list[dict]  # dicts: rendered and checked once for many posts (a round's prompts)
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,16 @@ def compose_pulse_prompt(session: Session, message: ClaimedMessage) -> SlackPost
     prompt = prompt_for(session=session, round_id=message.payload["round_id"], user_id=message.payload["user_id"])
     if prompt is None:
         return None
-    text, blocks = pulse_prompt_message(prompt)
-    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+    text, blocks = _fresh_prompt(replace(prompt, chosen=None)) if not prompt.chosen else pulse_prompt_message(prompt)
+    return SlackPost(channel=message.channel, text=text, blocks=list(blocks))
+
+
+@lru_cache(maxsize=64)
+def _fresh_prompt(prompt: PulsePrompt) -> tuple[str, tuple[dict, ...]]:
+    """A fresh prompt as Slack gets it: the same for everyone on one side of a round (it names no one), so a round's
+    thousands of DMs render and validate their blocks once (slack-sdk's to_dict was a quarter of a post's time)."""
+    text, blocks = pulse_prompt_message(replace(prompt, chosen={}))
+    return text, tuple(block.to_dict() for block in blocks)
 
 
 def compose_pulse_reminder(session: Session, message: ClaimedMessage, secret: bytes | None = None) -> SlackPost | None:
