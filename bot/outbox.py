@@ -531,6 +531,11 @@ class Outbox:
                 claimed = store.claim_due(session=session, now=claimed_at, lease=LEASE, limit=batch)
                 slots = store.reserve_slots(session=session, claimed=claimed, now=claimed_at)
             if not claimed:
+                if self._unrecorded_homes:
+                    # A pulse answerer's Home (kept in memory) mustn't wait out a paced fan-out: the background
+                    # runner publishes it, then delivers again (_run_until_quiet).
+                    self._wake()
+                    return report
                 # What is due waits for its workspace's pace (or a pause): wait for the first to end, then go on.
                 with self.reads.begin() as session:
                     moment = store.next_claimable_at(session=session, now=self.clock())
