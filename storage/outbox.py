@@ -276,13 +276,17 @@ def record_pace(*, session: Session, paces: dict[tuple[str, str], Pace], growth:
 
 
 def next_claimable_at(*, session: Session, now: datetime) -> datetime | None:
-    """When a pending message may next be claimed: its next attempt if none is due yet; else, since the due ones
-    wait for their workspace's pace, the earliest pause or slot to end. None when nothing is pending."""
+    """When a pending message that is due but waits for its workspace's pace (or a pause) may next be claimed: the
+    earliest pause or slot to end. None when none is due (one due later is the next pass's: a worker's poll, the
+    periodic job)."""
     m = OutboxMessage
     earliest = session.scalar(select(func.min(m.next_attempt_at)).where(m.status == "pending"))
-    if earliest is None or earliest > now:
-        return earliest
-    return session.scalar(select(func.min(SlackPause.until)).where(SlackPause.until > now))
+    if earliest is None:
+        return None
+    pause_end = session.scalar(select(func.min(SlackPause.until)).where(SlackPause.until > now))
+    if earliest <= now or pause_end is None:
+        return pause_end
+    return earliest if earliest <= pause_end else None  # given back by a 429 until its pause ends
 
 
 @dataclass(frozen=True)
