@@ -35,6 +35,7 @@ import itertools
 import json
 import logging
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -299,7 +300,7 @@ def deliver_everything(crossfeed: Crossfeed, clock: BenchClock, run: Run) -> Non
         run.retries += report.failed
         run.paused += report.rate_limited
         count, due = pending(crossfeed)
-        if count == 0:
+        if count == 0 and crossfeed.outbox.wait_idle(60):  # the commit's own background pass may hold a batch
             return
         if due is not None and (due - clock()).total_seconds() <= PAUSE_WAIT_MAX.total_seconds():
             # A workspace's pause (Slack's Retry-After): real time, since the fake's windows are real time.
@@ -372,6 +373,7 @@ class ManyRun:
     lost: int = 0
     duplicates: int = 0
     limited: int = 0
+    worker_cpu: float = 0.0  # CPU seconds the worker processes used, user + system
     slowest: float = 0.0  # when the last workspace's last prompt landed (s after the queueing commit)
     fastest: float = 0.0  # when the first workspace had all its prompts
 
@@ -415,6 +417,7 @@ def fan_out_many(workers: int, workspaces: int, members: int, rate: int, databas
                             database_url=url, outbox_workers=True)
         crossfeed = Crossfeed.start(settings)  # migrates; queues only (OUTBOX_WORKERS): the workers deliver
         install_workspaces(url, team_ids, members)
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         procs = [subprocess.Popen([sys.executable, "-m", "schedules", "worker"], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(workers)]
         try:
@@ -448,6 +451,8 @@ def fan_out_many(workers: int, workspaces: int, members: int, rate: int, databas
                 except subprocess.TimeoutExpired:
                     proc.kill()
             crossfeed.close()
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers have been waited for
+        run.worker_cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
         with slack.lock:
             delivered = Counter(slack.by_workspace)
         wanted = {(f"xoxb-{team}", f"U{n:04d}") for team in team_ids for n in range(members)}
@@ -465,12 +470,13 @@ def many_workspaces(args: argparse.Namespace) -> None:
     print(f"{args.workspaces} workspaces × {args.members} members, each workspace allowed {args.workspace_rate} "
           f"chat.postMessage a second (fixed 1 s windows, Retry-After: 1), PostgreSQL, `python -m schedules worker`")
     print(f"{'workers':>7} {'elapsed s':>9} {'ideal s':>7} {'ratio':>5} {'first ws done':>13} {'429s':>6} "
-          f"{'lost':>5} {'dup':>4}")
+          f"{'lost':>5} {'dup':>4} {'worker cpu ms/msg':>17}")
     failed = False
     for workers in args.workers:
         run = fan_out_many(workers, args.workspaces, args.members, args.workspace_rate, args.database_url)
         print(f"{run.workers:7d} {run.elapsed:9.1f} {run.ideal:7.1f} {run.elapsed / run.ideal:5.2f} "
-              f"{run.fastest:13.1f} {run.limited:6d} {run.lost:5d} {run.duplicates:4d}", flush=True)
+              f"{run.fastest:13.1f} {run.limited:6d} {run.lost:5d} {run.duplicates:4d} "
+              f"{run.worker_cpu * 1000 / (run.workspaces * run.members):17.2f}", flush=True)
         failed |= bool(run.lost or run.duplicates)
     if failed:
         sys.exit(1)

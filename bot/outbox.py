@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
@@ -56,6 +57,7 @@ from bot.messaging import ask_change, ask_summary, ask_view, reminder_view
 from bot.pulse import prompt_for, reminder_state, secret_of
 from bot.replies import current_reply, reply_dm
 from bot.results.handoff import LEAD_CARD, LEAD_CLAIM
+from bot.results.pulse import PulsePrompt
 from bot.results.replies import Subject
 from bot.settings import Settings
 from bot.slack_history import WAIT_OUT_RATE_LIMITS, find_posted, may_have_posted, without_connection_retries
@@ -76,6 +78,17 @@ BATCH = 200
 # A pass with nothing left but paused workspaces' messages waits this long at most for a pause to end (Slack's
 # Retry-After is usually 1 s for posts); longer, and the next pass (the `outbox` job each minute, a worker) takes it.
 PAUSE_WAIT_MAX = timedelta(seconds=10)
+# Proactive pacing (storage.outbox.reserve_slots): once Slack refuses a workspace's call (429), that workspace's
+# calls of the method are spaced 1/rate apart by every worker. Each call that goes through grows the rate a
+# little and each 429 cuts it, so the pace settles just under what Slack allows, with few 429s (additive-ish
+# increase, multiplicative decrease: bench/pulse_fanout.py --workspaces measures it).
+PACE_GROWTH = 0.005  # per call that went through: ~1.65× after 100 calls without a 429
+PACE_CUT = 0.8  # per 429
+PACE_MIN_RATE = 1 / 60  # Slack's slowest tier allows a call a minute
+# Seconds: the shortest wait when nothing is claimable yet. With many paced workspaces some slot ends every few
+# milliseconds; claiming each alone cost a claim per message (8.6 ms of worker CPU a post, 4 workers): waiting a
+# little gathers them into one claim, and pacing from each call's real time absorbs the delay.
+PACE_POLL = 0.1
 EVENT_TYPE = "crossfeed_outbox"
 # How far before the message was queued the history read starts: clocks of Slack and ours differ.
 RECONCILE_MARGIN = timedelta(minutes=2)
@@ -87,7 +100,7 @@ class SlackPost:
 
     channel: str
     text: str
-    blocks: list[Block]
+    blocks: list[Block] | list[dict]  # dicts: rendered and checked once for many posts (a round's prompts)
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,34 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
     # (workspace, method) → until when Slack asked us to slow down (Retry-After): recorded for every worker.
     pauses: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+
+Key = tuple[str, str]  # (workspace, Slack method)
+
+
+@dataclass
+class PassPace:
+    """What one pass saw of each workspace's pace: the calls that went through, and Slack's refusals."""
+
+    calls: Counter[Key] = field(default_factory=Counter)
+    last_call: dict[Key, datetime] = field(default_factory=dict)
+    refused: dict[Key, tuple[datetime, float]] = field(default_factory=dict)  # → (Retry-After's end, new rate)
+
+    def called(self, key: Key, at: datetime) -> None:
+        self.calls[key] += 1
+        self.last_call[key] = at
+
+    def limited(self, key: Key, until: datetime, rate: float) -> None:
+        self.refused[key] = (until, rate)
+
+    def paces(self, rates: dict[Key, float]) -> dict[Key, store.Pace]:
+        """What to record: a refusal's pause and new rate; for a paced workspace, its next slot one 1/rate after
+        the last call actually made (however late it went), and the calls that grow its rate."""
+        paces = {key: store.Pace(until=until, rate=rate) for key, (until, rate) in self.refused.items()}
+        for key, count in self.calls.items():
+            if key not in paces and key in rates:
+                paces[key] = store.Pace(until=self.last_call[key] + timedelta(seconds=1 / rates[key]), calls=count)
+        return paces
 
 
 Composer = Callable[[Session, ClaimedMessage], SlackPost | HomePublish | None]
@@ -145,8 +186,16 @@ def compose_pulse_prompt(session: Session, message: ClaimedMessage) -> SlackPost
     prompt = prompt_for(session=session, round_id=message.payload["round_id"], user_id=message.payload["user_id"])
     if prompt is None:
         return None
-    text, blocks = pulse_prompt_message(prompt)
-    return SlackPost(channel=message.channel, text=text, blocks=blocks)
+    text, blocks = _fresh_prompt(replace(prompt, chosen=None)) if not prompt.chosen else pulse_prompt_message(prompt)
+    return SlackPost(channel=message.channel, text=text, blocks=list(blocks))
+
+
+@lru_cache(maxsize=64)
+def _fresh_prompt(prompt: PulsePrompt) -> tuple[str, tuple[dict, ...]]:
+    """A fresh prompt as Slack gets it: the same for everyone on one side of a round (it names no one), so a round's
+    thousands of DMs render and validate their blocks once (slack-sdk's to_dict was a quarter of a post's time)."""
+    text, blocks = pulse_prompt_message(replace(prompt, chosen={}))
+    return text, tuple(block.to_dict() for block in blocks)
 
 
 def compose_pulse_reminder(session: Session, message: ClaimedMessage, secret: bytes | None = None) -> SlackPost | None:
@@ -346,6 +395,9 @@ class Outbox:
         self._posters: WeakKeyDictionary[WebClient, WebClient] = WeakKeyDictionary()
         self._requested = False
         self._unrecorded_homes: set[tuple[str, str]] = set()
+        self._recent_calls: dict[Key, deque[datetime]] = {}  # this sender's calls that went through, last second
+        # How a pass waits for a slot or a pause to end (tests that freeze the clock move it on instead).
+        self.wait: Callable[[threading.Event, float], object] = threading.Event.wait
         self._running = False
         self._idle = threading.Event()
         self._idle.set()
@@ -461,7 +513,8 @@ class Outbox:
         the message in hand is finished and recorded, the rest of the batch given back, and the pass ends.
 
         A 429 isn't waited out in the client here: it pauses that workspace's method for Retry-After (for this
-        pass and, through the database, every worker's claims) and the pass goes on with other workspaces."""
+        pass and, through the database, every worker's claims), teaches or cuts its pace, and the pass goes on with
+        other workspaces. A paced workspace's messages are sent at the slots their claim reserved."""
         waits = WAIT_OUT_RATE_LIMITS.set(False)
         try:
             return self._deliver_due(stopping=stopping, batch=batch)
@@ -470,38 +523,55 @@ class Outbox:
 
     def _deliver_due(self, *, stopping: threading.Event | None, batch: int) -> DeliveryReport:
         report = DeliveryReport()
-        waited: set[datetime] = set()  # each pause's end waited for once in a pass
+        waited: set[datetime] = set()  # each moment waited for once in a pass (a frozen clock never reaches it)
         stopping = stopping or threading.Event()
         while not stopping.is_set():
             claimed_at = self.clock()
             with self.sessions.begin() as session:
                 claimed = store.claim_due(session=session, now=claimed_at, lease=LEASE, limit=batch)
+                slots = store.reserve_slots(session=session, claimed=claimed, now=claimed_at)
             if not claimed:
-                # Only paused workspaces' messages left: wait for the first pause to end (once each), then go on.
-                pause = min((until for until in report.pauses.values() if until not in waited), default=None)
-                if pause is None or pause - self.clock() > PAUSE_WAIT_MAX:
+                if self._unrecorded_homes:
+                    # A pulse answerer's Home (kept in memory) mustn't wait out a paced fan-out: the background
+                    # runner publishes it, then delivers again (_run_until_quiet).
+                    self._wake()
                     return report
-                waited.add(pause)
-                stopping.wait(max(0.0, (pause - self.clock()).total_seconds()))
+                # What is due waits for its workspace's pace (or a pause): wait for the first to end, then go on.
+                with self.reads.begin() as session:
+                    moment = store.next_claimable_at(session=session, now=self.clock())
+                if moment is None or moment in waited or moment - self.clock() > PAUSE_WAIT_MAX:
+                    return report
+                waited.add(moment)
+                self.wait(stopping, max(PACE_POLL, (moment - self.clock()).total_seconds()))
                 continue
             # Composed after the claim's commit, in a reading session: rendering holds up no writer.
             with self.reads.begin() as session:
                 composed = [(message, self._compose(session, message)) for message in claimed]
+            composed.sort(key=lambda pair: (slots.at[pair[0].id], pair[0].id))
             outcomes: list[Outcome] = []
             attempting = None
-            paused_before = dict(report.pauses)
+            pass_ = PassPace()
             try:
                 for message, action in composed:
                     if self.clock() - claimed_at > LEASE / 2 or stopping.is_set():
                         break  # a slow batch, or shutting down: the rest is given back
-                    until = report.pauses.get((message.team_id, store.method_of(message.kind)))
+                    key = (message.team_id, store.method_of(message.kind))
+                    until = report.pauses.get(key)
                     if until is not None and until > self.clock():
                         # Slack asked this workspace to slow down: its messages wait, the others go on.
                         outcomes.append(Outcome(message=message, release=True, retry_at=until))
                         continue
+                    if (slot := slots.at[message.id]) > self.clock():
+                        self.wait(stopping, (slot - self.clock()).total_seconds())  # its place in the workspace's pace
                     attempting = message
+                    limited_before = report.rate_limited
                     outcomes.append(self._deliver(message, action, report))
                     attempting = None
+                    if report.rate_limited > limited_before:
+                        pass_.limited(key, report.pauses[key], self._learned_rate(key, slots.rates.get(key)))
+                    elif action is not None and not isinstance(action, Exception) and outcomes[-1].error is None:
+                        pass_.called(key, self.clock())
+                        self._remember_call(key)
             finally:
                 # Also when the pass dies: what was done is recorded and what was never tried is given back;
                 # the one whose Slack call was cut short stays claimed, in doubt, until its lease runs out.
@@ -509,12 +579,27 @@ class Outbox:
                 outcomes += [Outcome(message=message, release=True) for message, _ in composed
                              if message.id not in settled]
                 with self.sessions.begin() as session:
-                    again = store.record_outcomes(session=session, outcomes=outcomes, now=self.clock())
-                    store.pause(session=session, pauses={key: until for key, until in report.pauses.items()
-                                                         if paused_before.get(key) != until})
-            if len(claimed) < batch and not again and report.pauses == paused_before:
-                return report
+                    store.record_outcomes(session=session, outcomes=outcomes, now=self.clock())
+                    store.record_pace(session=session, paces=pass_.paces(slots.rates), growth=PACE_GROWTH)
         return report
+
+    def _remember_call(self, key: tuple[str, str]) -> None:
+        now = self.clock()
+        with self._lock:
+            calls = self._recent_calls.setdefault(key, deque())
+            calls.append(now)
+            while calls and now - calls[0] > timedelta(seconds=1):
+                calls.popleft()
+
+    def _learned_rate(self, key: tuple[str, str], rate: float | None) -> float:
+        """The rate to pace a workspace's method at after Slack refused a call: the known one cut, or, the first time,
+        the calls this sender made in the second before (Slack's allowance), or one a second if it made none."""
+        if rate is not None:
+            return max(PACE_MIN_RATE, rate * PACE_CUT)
+        now = self.clock()
+        with self._lock:
+            made = sum(1 for at in self._recent_calls.get(key, ()) if now - at <= timedelta(seconds=1))
+        return float(max(made, 1))
 
     def _compose(self, session: Session, message: ClaimedMessage) -> SlackPost | HomePublish | None | Exception:
         composer = self.composers.get(message.kind)

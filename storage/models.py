@@ -678,12 +678,17 @@ class SlackUserEmail(Base):
 
 
 class SlackPause(Base):
-    """Slack said "slow down" (HTTP 429 with Retry-After) to this workspace for this method: until `until`, no
-    outbox worker claims that workspace's messages that use it, and every worker moves on to other workspaces'
-    messages instead of waiting. Shared through the database, so the workers of every process honour it."""
+    """The pace of one workspace's calls of one method, shared through the database by every outbox worker.
+
+    `until`: no worker claims that workspace's messages that use the method before then. A 429 sets it to
+    Retry-After; each claim of its paced messages moves it on by their slots (one every 1/rate seconds), so
+    the workers of every process space that workspace's calls without waiting on each other.
+    `rate`: the calls a second learned for it (None: Slack never refused one, so nothing is paced): set from
+    a 429, cut by every later 429, grown a little by each call that went through (bot/outbox.py)."""
 
     __tablename__ = "slack_pauses"
 
     team_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.team_id"), primary_key=True)
     method: Mapped[str] = mapped_column(String(40), primary_key=True)
     until: Mapped[datetime] = mapped_column(UTCDateTime())
+    rate: Mapped[float | None] = mapped_column(Float)

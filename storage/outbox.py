@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import Integer, and_, case, cast, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_new, claim_rows, lease_expired
@@ -29,6 +29,10 @@ QUEUED = "crossfeed.outbox.queued"  # Session.info key: this transaction queued 
 # holding the claim), so the next attempt reads the conversation first; cleared once the message is sent.
 MAY_HAVE_POSTED = "may have posted: "
 HOME = "home"  # the kind of a person's App Home refresh
+# A claim takes at most this many seconds' worth of one paced workspace's calls (at least one).
+PACE_HORIZON = 1.0
+FAN_OUT_SPREAD = 1_000_000  # µs: the places of one batch's messages (`_due_at`)
+CLAIM_LOOKAHEAD = 10  # a claim of n messages picks them among the first n × this due ones
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,10 @@ def home_refresh(user_id: str) -> Message:
 def enqueue(*, session: Session, team_id: str, messages: Iterable[Message], now: datetime) -> None:
     """Queue messages in one INSERT; queueing a key again re-arms its row (e.g. to re-sync an edited post).
 
+    Messages due now that are queued together are due a microsecond apart, in the order given (`_due_at`): claims
+    take due messages in that order, so each workspace's first message of a fan-out comes before anyone's second,
+    and one workspace's backlog (paced to what Slack allows it) never stands in front of the others'.
+
     Re-arming keeps the last error (it may say an earlier attempt may have posted) and leaves a message that
     is being sent to its sender, who sends it once more when it sees the request count moved.
     """
@@ -59,11 +67,20 @@ def enqueue(*, session: Session, team_id: str, messages: Iterable[Message], now:
         return
     session.execute(_enqueue_statement(session.get_bind().dialect.name), [
         dict(team_id=team_id, kind=m.kind, dedupe_key=m.dedupe_key, channel=m.channel, payload=m.payload,
-             status="pending", attempts=0, requests=1, next_attempt_at=max(now, m.not_before or now),
-             created_at=now)
-        for m in by_key.values()
+             status="pending", attempts=0, requests=1,
+             next_attempt_at=_due_at(m, now, place), created_at=now)
+        for place, m in enumerate(by_key.values())
     ])
     session.info[QUEUED] = True
+
+
+def _due_at(message: Message, now: datetime, place: int) -> datetime:
+    """When a message queued `place`-th of its batch is due: its own time if held; else now, less a
+    second, plus a microsecond per place. Backdated, not put off: a clock frozen at `now` (tests) still finds them
+    all due, and nothing waits on it."""
+    if message.not_before is not None:
+        return max(now, message.not_before)
+    return now - timedelta(microseconds=FAN_OUT_SPREAD - min(place, FAN_OUT_SPREAD - 1))
 
 
 @cache
@@ -95,6 +112,17 @@ def enqueue_once(*, session: Session, team_id: str, message: Message, now: datet
 def queue_home_refresh(*, session: Session, team_id: str, user_ids: Iterable[str], now: datetime) -> None:
     """Refresh these people's App Home once this transaction commits (coalesced with any refresh pending)."""
     enqueue(session=session, team_id=team_id, messages=[home_refresh(user) for user in user_ids], now=now)
+
+
+def with_home(*, session: Session, team_id: str, user_ids: Iterable[str]) -> set[str]:
+    """Those of these people whose Home tab Crossfeed has published or queued: only theirs can be out of date
+    (anyone else's is published fresh when they first open it)."""
+    keys = {f"home:{user_id}": user_id for user_id in user_ids}
+    if not keys:
+        return set()
+    found = session.scalars(select(OutboxMessage.dedupe_key).where(
+        OutboxMessage.team_id == team_id, OutboxMessage.dedupe_key.in_(keys)))
+    return {keys[key] for key in found}
 
 
 def outbox_message_for(*, session: Session, team_id: str, dedupe_key: str) -> OutboxMessage | None:
@@ -139,31 +167,42 @@ def _due(now: datetime, lease: timedelta):
     asked to slow down for that method (a pause from a 429's Retry-After)."""
     paused = exists().where(SlackPause.team_id == OutboxMessage.team_id, SlackPause.method == _method_column(),
                             SlackPause.until > now)
-    return and_(or_(
-        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.status == "sending", lease_expired(OutboxMessage.claimed_at, now, lease)),
-    ), ~paused)
+    return and_(_ready(now, lease), ~paused)
 
 
-def pause(*, session: Session, pauses: dict[tuple[str, str], datetime]) -> None:
-    """Record Slack's "slow down" per (workspace, method) until the given time (a later pause wins)."""
-    for (team_id, method), until in sorted(pauses.items()):
-        insert = dialect_insert(session, SlackPause).values(team_id=team_id, method=method, until=until)
-        session.execute(insert.on_conflict_do_update(
-            index_elements=["team_id", "method"],
-            set_=dict(until=case((SlackPause.until > insert.excluded.until, SlackPause.until),
-                                 else_=insert.excluded.until))))
+def _ready(now: datetime, lease: timedelta):
+    return or_(and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+               and_(OutboxMessage.status == "sending", lease_expired(OutboxMessage.claimed_at, now, lease)))
 
 
 def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) -> list[ClaimedMessage]:
     """Take up to `limit` due messages for sending, in one UPDATE … RETURNING; another worker gets others.
 
+    Of a workspace whose pace for a method is learned, at most PACE_HORIZON's worth of its calls is taken (at
+    least one), their slots reserved in the same transaction (`reserve_slots`): the rest wait for a later claim
+    instead of being held by this sender while other workspaces' messages wait behind them.
+
     A message still 'sending' when its lease ran out may have reached Slack before its sender died: the claim
     says so in last_error, so the new sender reads the conversation before posting again.
     """
     m = OutboxMessage
+    # Capped among the first few due rows only (messages queued together are interleaved across workspaces by
+    # `enqueue`): ranking every due row would scan the whole backlog on every claim.
+    front = (select(m.id, m.team_id, m.next_attempt_at, _method_column().label("method"))
+             .where(_due(now, lease)).order_by(m.next_attempt_at, m.id).limit(limit * CLAIM_LOOKAHEAD).subquery())
+    rank = func.row_number().over(partition_by=(front.c.team_id, front.c.method),
+                                  order_by=(front.c.next_attempt_at, front.c.id))
+    ranked = (
+        select(front.c.id, rank.label("rank"), cast(SlackPause.rate * PACE_HORIZON, Integer).label("paced"))
+        .select_from(front.outerjoin(SlackPause, and_(SlackPause.team_id == front.c.team_id,
+                                                      SlackPause.method == front.c.method)))
+        .subquery()
+    )
+    within_pace = select(ranked.c.id).where(or_(ranked.c.paced.is_(None), ranked.c.rank <= ranked.c.paced,
+                                                ranked.c.rank == 1))
     rows = claim_rows(
-        session, m, where=_due(now, lease), order_by=(m.next_attempt_at, m.id), limit=limit,
+        session, m, where=and_(m.id.in_(within_pace), _due(now, lease)), order_by=(m.next_attempt_at, m.id),
+        limit=limit,
         values=dict(status="sending", claimed_at=now, attempts=m.attempts + 1,
                     last_error=case((and_(m.status == "sending", m.slack_ts.is_(None)),
                                      literal(MAY_HAVE_POSTED + "its sender held it past the lease")),
@@ -172,6 +211,82 @@ def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) 
                    m.requests, m.last_error, m.created_at),
     )
     return sorted((ClaimedMessage(**row._mapping) for row in rows), key=lambda c: c.id)
+
+
+@dataclass(frozen=True)
+class Slots:
+    """When each claimed message may be sent (by message id), and the rate of each paced (workspace, method)."""
+
+    at: dict[int, datetime]
+    rates: dict[tuple[str, str], float]
+
+
+def reserve_slots(*, session: Session, claimed: Sequence[ClaimedMessage], now: datetime) -> Slots:
+    """Reserve the claimed messages' slots in their workspace's pace: one every 1/rate seconds from the end of the
+    last reservation (or now). A workspace with no learned rate isn't paced: its messages may go at once.
+
+    Run in the claim's transaction: the pace rows are locked, so two workers claiming one workspace's messages at
+    once get consecutive slots, never the same one; and `until` moves past the slots reserved, so no other claim
+    takes that workspace's messages before then.
+    """
+    keys = {(c.team_id, method_of(c.kind)) for c in claimed}
+    rows = session.execute(
+        select(SlackPause.team_id, SlackPause.method, SlackPause.rate, SlackPause.until)
+        .where(SlackPause.team_id.in_({team for team, _ in keys}), SlackPause.rate.is_not(None))
+        .order_by(SlackPause.team_id, SlackPause.method)
+        .with_for_update()
+    ).all() if keys else []
+    paced = {(row.team_id, row.method): row for row in rows if (row.team_id, row.method) in keys}
+    at: dict[int, datetime] = {}
+    ends = {key: max(row.until, now) for key, row in paced.items()}  # each workspace's next free slot
+    for message in claimed:
+        key = (message.team_id, method_of(message.kind))
+        if key not in paced:
+            at[message.id] = now
+            continue
+        at[message.id] = ends[key]
+        ends[key] += timedelta(seconds=1 / paced[key].rate)
+    if ends:
+        session.execute(update(SlackPause), [dict(team_id=team, method=method, until=end)
+                                             for (team, method), end in ends.items()])
+    return Slots(at=at, rates={key: row.rate for key, row in paced.items()})
+
+
+@dataclass(frozen=True)
+class Pace:
+    """What one pass learned of a workspace's pace for a method."""
+
+    until: datetime  # no call before then: Retry-After after a 429, else one slot after the last call made
+    rate: float | None = None  # a rate learned from a 429 (None: keep the known one, grown by `calls`)
+    calls: int = 0  # calls that went through
+
+
+def record_pace(*, session: Session, paces: dict[tuple[str, str], Pace], growth: float) -> None:
+    """Record each (workspace, method)'s pace: `until` only moves later; a rate learned from a 429 replaces the
+    known one; otherwise each call that went through grows a known rate by `growth` (compounded)."""
+    for (team_id, method), pace in sorted(paces.items()):
+        insert = dialect_insert(session, SlackPause).values(team_id=team_id, method=method, until=pace.until,
+                                                            rate=pace.rate)
+        rate = insert.excluded.rate if pace.rate is not None else SlackPause.rate * (1 + growth) ** pace.calls
+        session.execute(insert.on_conflict_do_update(
+            index_elements=["team_id", "method"],
+            set_=dict(until=case((SlackPause.until > insert.excluded.until, SlackPause.until),
+                                 else_=insert.excluded.until),
+                      rate=rate)))
+
+
+def next_claimable_at(*, session: Session, now: datetime) -> datetime | None:
+    """When a pending message that is due but waits for its workspace's pace (or a pause) may next be claimed: the
+    earliest pause or slot to end. None when none is due (one due later is the next pass's: a worker's poll, the
+    periodic job)."""
+    m = OutboxMessage
+    earliest = session.scalar(select(func.min(m.next_attempt_at)).where(m.status == "pending"))
+    if earliest is None:
+        return None
+    pause_end = session.scalar(select(func.min(SlackPause.until)).where(SlackPause.until > now))
+    if earliest <= now or pause_end is None:
+        return pause_end
+    return earliest if earliest <= pause_end else None  # given back by a 429 until its pause ends
 
 
 @dataclass(frozen=True)

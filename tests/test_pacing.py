@@ -4,6 +4,7 @@ at once. Nothing is lost or sent twice, and a 429 doesn't count as a failed atte
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from bot.container import Crossfeed
 from storage import outbox as outbox_store
 from storage import teams as store
 from storage.models import OutboxMessage, SlackPause
+from tests import fake_slack as fake_module
 from tests.helpers import OAUTH, install
 
 BIG, SMALL = "T2", "T3"
@@ -74,7 +76,9 @@ def test_a_rate_limited_workspace_waits_alone_and_loses_nothing(app):
         assert len(attempts(app, BIG)) == 1
         # Once the pause is over (and Slack is willing), every message goes, each exactly once.
         app.fake.script.failures.clear()
-        with freeze_time(datetime.now(UTC) + timedelta(seconds=31)):
+        with freeze_time(datetime.now(UTC) + timedelta(seconds=31)) as frozen:
+            for outbox in (other.outbox, app.crossfeed.outbox):
+                outbox.wait = lambda stopping, seconds: frozen.tick(seconds)  # paced from now on: time moves
             other.outbox.deliver_due()
             app.crossfeed.outbox.deliver_due()
     finally:
@@ -91,3 +95,77 @@ def test_a_short_retry_after_is_waited_out_within_the_pass(app):
     report = app.crossfeed.outbox.deliver_due()
 
     assert sorted(published(app, BIG)) == ["U000", "U001", "U002"] and report.rate_limited == 1
+
+
+# --- Proactive pacing: once Slack refused a workspace, its calls are spaced to what Slack allowed -------------------
+
+
+def timed_publishes(monkeypatch) -> list[datetime]:
+    """When each successful views.publish reached the fake (the frozen clock, moved on by the outbox's waits)."""
+    times: list[datetime] = []
+    real = fake_module.ANSWERS["views.publish"]
+
+    def timed(server, params):
+        times.append(datetime.now(UTC))
+        return real(server, params)
+
+    monkeypatch.setitem(fake_module.ANSWERS, "views.publish", timed)
+    return times
+
+
+def ticking(frozen, *outboxes) -> None:
+    for outbox in outboxes:
+        outbox.wait = lambda stopping, seconds: frozen.tick(seconds)  # a wait moves the frozen clock on
+
+
+def test_after_a_429_a_workspace_is_paced_to_what_slack_allowed_while_another_is_not_held_up(app, monkeypatch):
+    times = timed_publishes(monkeypatch)
+    # Slack took three of the big workspace's calls in that second, then refused the fourth.
+    app.fake.script.fail("views.publish", times=1, status=429, retry_after=1, token=f"xoxb-{BIG}", after=3)
+    queue_homes(app, BIG, 30)
+    queue_homes(app, SMALL, 5)
+    start = datetime.now(UTC)
+
+    with freeze_time(start) as frozen:
+        ticking(frozen, app.crossfeed.outbox)
+        report = app.crossfeed.outbox.deliver_due()
+
+    calls = app.fake.calls_to("views.publish", succeeded=True)
+    when = {(call.auth, call.params["user_id"]): at for call, at in zip(calls, times, strict=True)}
+    big = sorted(at for (auth, _), at in when.items() if auth == f"Bearer xoxb-{BIG}")
+    small = [at for (auth, _), at in when.items() if auth == f"Bearer xoxb-{SMALL}"]
+    assert sorted(published(app, BIG)) == [f"U{n:03d}" for n in range(30)], "each once, none lost"
+    assert sorted(published(app, SMALL)) == [f"U{n:03d}" for n in range(5)]
+    assert small == [start] * 5, "the other workspace went at once, not paced behind the big one"
+    assert report.rate_limited == 1 and len(attempts(app, BIG)) == 31, "one 429 taught the pace: no second one"
+    with app.crossfeed.sessions() as session:
+        pace = session.get(SlackPause, (BIG, "views.publish"))
+    assert 3 <= pace.rate < 3 * 1.005 ** 27 + 1e-9, "learned from the calls Slack took, grown a little by each since"
+    paced = big[3:]
+    assert paced[0] >= start + timedelta(seconds=1), "Retry-After waited"
+    gaps = [later - earlier for earlier, later in itertools.pairwise(paced)]
+    assert min(gaps) >= timedelta(seconds=1 / pace.rate) - timedelta(microseconds=1), "never faster than the pace"
+    assert max(gaps) <= timedelta(seconds=1 / 3) + timedelta(microseconds=1), "and no slower than what it learned"
+
+
+def test_two_outboxes_share_one_workspaces_pace_and_send_each_message_once(app, monkeypatch):
+    times = timed_publishes(monkeypatch)
+    queue_homes(app, BIG, 24)
+    with app.crossfeed.sessions.begin() as session:  # learned earlier: four calls a second
+        session.add(SlackPause(team_id=BIG, method="views.publish", until=datetime.now(UTC), rate=4.0))
+    other = Crossfeed.start(app.settings, apply_migrations=False)
+    try:
+        with freeze_time(datetime.now(UTC)) as frozen:
+            ticking(frozen, other.outbox, app.crossfeed.outbox)
+            for _ in range(6):  # the two take turns, as two workers' passes would
+                other.outbox.deliver_due(batch=3)
+                app.crossfeed.outbox.deliver_due(batch=3)
+    finally:
+        other.close()
+
+    assert sorted(published(app, BIG)) == [f"U{n:03d}" for n in range(24)], "each once"
+    assert len(attempts(app, BIG)) == 24, "no 429, no repeat"
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) >= timedelta(seconds=1 / (4 * 1.005 ** 24)), "one pace for both: slots never overlap"
+    with app.crossfeed.sessions() as session:
+        assert {row.status for row in session.scalars(select(OutboxMessage))} == {"sent"}
