@@ -547,7 +547,7 @@ class Outbox:
             # Composed after the claim's commit, in a reading session: rendering holds up no writer.
             with self.reads.begin() as session:
                 composed = [(message, self._compose(session, message)) for message in claimed]
-            composed.sort(key=lambda pair: (slots.at[pair[0].id], pair[0].id))
+            composed.sort(key=lambda pair: (slots.at.get(pair[0].id, claimed_at), pair[0].id))
             outcomes: list[Outcome] = []
             attempting = None
             pass_ = PassPace()
@@ -561,8 +561,10 @@ class Outbox:
                         # Slack asked this workspace to slow down: its messages wait, the others go on.
                         outcomes.append(Outcome(message=message, release=True, retry_at=until))
                         continue
-                    if (slot := slots.at[message.id]) > self.clock():
-                        self.wait(stopping, (slot - self.clock()).total_seconds())  # its place in the workspace's pace
+                    if (slot := slots.at.get(message.id)) is not None and slot > self.clock():
+                        # Its place in the workspace's pace; never longer than a pause is waited for (a clock set
+                        # back, e.g. frozen in tests, must not hold the pass).
+                        self.wait(stopping, min((slot - self.clock()), PAUSE_WAIT_MAX).total_seconds())
                     attempting = message
                     limited_before = report.rate_limited
                     outcomes.append(self._deliver(message, action, report))

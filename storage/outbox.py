@@ -215,7 +215,8 @@ def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) 
 
 @dataclass(frozen=True)
 class Slots:
-    """When each claimed message may be sent (by message id), and the rate of each paced (workspace, method)."""
+    """When each claimed message of a paced workspace may be sent (by message id; the others go at once), and the
+    rate of each paced (workspace, method)."""
 
     at: dict[int, datetime]
     rates: dict[tuple[str, str], float]
@@ -242,8 +243,7 @@ def reserve_slots(*, session: Session, claimed: Sequence[ClaimedMessage], now: d
     for message in claimed:
         key = (message.team_id, method_of(message.kind))
         if key not in paced:
-            at[message.id] = now
-            continue
+            continue  # not paced: it goes at once, without a slot
         at[message.id] = ends[key]
         ends[key] += timedelta(seconds=1 / paced[key].rate)
     if ends:

@@ -495,16 +495,26 @@ def test_a_change_made_while_the_refresh_is_being_sent_leads_to_one_more(running
         assert [m.status for m in home_rows(session)] == ["sent"]
 
 
-def test_opening_a_pulse_round_by_the_clock_refreshes_everyone_asked(running):
+def test_opening_a_pulse_round_by_the_clock_refreshes_the_homes_people_have(running, slack):
+    """A Home already published is refreshed to show the pulse; one never published isn't (nothing to update),
+    and shows the pulse when its person first opens it."""
     from tests.helpers import OPENING, make_teams, open_round
 
     make_teams(running.crossfeed, sales=["S1", "S2"], marketing=["M1"])
+    with freeze_time(OPENING - timedelta(hours=1)):
+        for user in ("S1", "M1"):
+            assert open_home(slack, user).status == 200
+        running.settle()
     with freeze_time(OPENING + timedelta(minutes=1)):
         assert "1 round(s) opened" in open_round(running.crossfeed, OPENING + timedelta(minutes=1))
         running.settle()
+        refreshed = {user: published(running.fake, user, count=2)[-1] for user in ("S1", "M1")}
+        assert published(running.fake, "S2", count=0) == [], "no Home to refresh"
+        assert open_home(slack, "S2").status == 200
+        running.settle()
+        [first] = published(running.fake, "S2")
 
-    for user in ("S1", "S2", "M1"):
-        [view] = published(running.fake, user)
+    for view in (*refreshed.values(), first):
         assert "alignment pulse is waiting for you" in shown(view)
         assert HomeIds.ANSWER_PULSE in dict(actions(view))
 
