@@ -136,10 +136,6 @@ def org_bot_token(*, session: Session, client_id: str, enterprise_id: str) -> st
                           .order_by(bots.c.installed_at.desc(), bots.c.id.desc()).limit(1))
 
 
-def uninstalled_team_ids(*, session: Session) -> set[str]:
-    return set(session.scalars(select(Workspace.team_id).where(Workspace.uninstalled_at.is_not(None))))
-
-
 def uninstalled_before(*, session: Session, cutoff: datetime) -> Sequence[str]:
     """Workspaces uninstalled at or before `cutoff`, whose retention period has run out."""
     return session.scalars(select(Workspace.team_id).where(Workspace.uninstalled_at <= cutoff)
