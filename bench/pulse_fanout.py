@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -69,7 +69,7 @@ from storage.db import make_engine  # noqa: E402
 from storage.installations import WorkspaceInstallationStore  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
 from storage.settings import normalise_database_url  # noqa: E402
-from tests.fake_slack import check_blocks  # noqa: E402
+from tests.fake_slack import KeepAliveServer, check_blocks  # noqa: E402
 from tests.helpers import OPENING, make_teams  # noqa: E402
 
 RETRIES = 10  # the WebClient's 429 retries per call (Settings allows at most 10)
@@ -82,15 +82,14 @@ CLIENT_ID = "1111.2222"  # many-workspace mode installs each workspace as OAuth 
 # --- a fake Slack that rate-limits chat.postMessage ------------------------------------------------
 
 
-class RateLimitedSlack(ThreadingHTTPServer):
+class RateLimitedSlack(KeepAliveServer):
     """auth.test, views.publish and chat.postMessage; at most `rate` posts per one-second window (None: no
     limit)."""
 
-    daemon_threads = True
     request_queue_size = 64
 
     def __init__(self, rate: int | None, latency: float = 0.0):
-        super().__init__(("127.0.0.1", 0), RateLimitedHandler)
+        super().__init__(RateLimitedHandler)
         self.rate, self.latency = rate, latency
         self.lock = threading.Lock()
         self.posts: Counter[str] = Counter()  # channel -> successful posts
@@ -125,6 +124,8 @@ class RateLimitedSlack(ThreadingHTTPServer):
 
 class RateLimitedHandler(BaseHTTPRequestHandler):
     server: RateLimitedSlack
+    protocol_version = "HTTP/1.1"  # keep-alive, as Slack's Web API
+    disable_nagle_algorithm = True  # a kept connection's answer, written in two parts, must not wait for an ACK
 
     def log_message(self, *args) -> None:
         pass

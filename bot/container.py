@@ -23,6 +23,7 @@ from bot.installs import Installations
 from bot.metrics import SlackCallCounter
 from bot.outbox import Outbox, composers_for
 from bot.settings import Settings
+from bot.slack_connections import KeepAliveWebClient
 from bot.slack_history import WAIT_OUT_RATE_LIMITS
 from bot.slack_requests import is_slack_response_url, team_of
 from storage.db import make_engine, make_session_factory, migrate
@@ -72,8 +73,9 @@ def one_client(settings: Settings) -> ClientFor:
 
 
 def slack_client(settings: Settings, *, token: str | None, team_id: str | None) -> WebClient:
-    """A Web API client at SLACK_API_URL that waits out 429s and counts its failures under `team_id`."""
-    return WebClient(token=token, base_url=settings.slack_api_url,
+    """A Web API client at SLACK_API_URL that waits out 429s, counts its failures under `team_id` and keeps its
+    connection to Slack open between calls."""
+    return KeepAliveWebClient(token=token, base_url=settings.slack_api_url,
                      retry_handlers=[SlackCallCounter(team_id), *slack_retry_handlers(settings)])
 
 

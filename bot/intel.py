@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, field_validator
-from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput, parse
@@ -104,7 +103,7 @@ def message_permalink(client_for: ClientFor, *, team_id: str, channel: str | Non
     client = client_for(team_id)
     # Asked just before the modal opens, and a trigger_id lasts 3 seconds: a slow answer (or a rate limit's
     # Retry-After) must not cost the modal, so this one call is bounded and not retried.
-    quick = WebClient(token=client.token, base_url=client.base_url, timeout=PERMALINK_WAIT, retry_handlers=[])
+    quick = type(client)(token=client.token, base_url=client.base_url, timeout=PERMALINK_WAIT, retry_handlers=[])
     try:
         permalink = quick.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
     except Exception as error:

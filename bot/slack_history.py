@@ -67,5 +67,5 @@ def without_connection_retries(client: WebClient) -> WebClient:
     chat.postMessage may post twice; the caller instead treats it as "may have posted" and looks first.
     """
     handlers = [h for h in client.retry_handlers if not isinstance(h, ConnectionErrorRetryHandler)]
-    return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, ssl=client.ssl,
+    return type(client)(token=client.token, base_url=client.base_url, timeout=client.timeout, ssl=client.ssl,
                      proxy=client.proxy, headers=client.headers, retry_handlers=handlers)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
 import random
+import socket
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -160,11 +162,40 @@ def view_problem(view: str) -> str | None:
 SHUTDOWN_POLL = 0.01
 
 
-class FakeSlackServer(ThreadingHTTPServer):
+class KeepAliveServer(ThreadingHTTPServer):
+    """A loopback HTTP server whose connections stay open between requests when the client asks (HTTP/1.1, as
+    Slack's do); closing the server closes them too, so a client's kept connection finds the server gone."""
+
     daemon_threads = True
 
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        super().__init__(("127.0.0.1", 0), handler)
+        self.connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self.connections_opened = 0
+
+    def process_request(self, request, client_address) -> None:
+        with self._connections_lock:
+            self.connections.add(request)
+            self.connections_opened += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._connections_lock:
+            for connection in self.connections:
+                with contextlib.suppress(OSError):  # already closed by its client
+                    connection.shutdown(socket.SHUT_RDWR)
+
+
+class FakeSlackServer(KeepAliveServer):
     def __init__(self):
-        super().__init__(("127.0.0.1", 0), FakeSlackHandler)
+        super().__init__(FakeSlackHandler)
         self.calls: list[Call] = []
         self.problems: list[str] = []
         self.script = Script()
@@ -239,6 +270,8 @@ class FakeSlackServer(ThreadingHTTPServer):
 
 class FakeSlackHandler(BaseHTTPRequestHandler):
     server: FakeSlackServer
+    protocol_version = "HTTP/1.1"  # keep-alive, as Slack's Web API
+    disable_nagle_algorithm = True  # a kept connection's answer, written in two parts, must not wait for an ACK
 
     def log_message(self, *args) -> None:
         pass
