@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -54,7 +54,7 @@ from bot.intel import POST_KIND as INTEL_POST
 from bot.intel import intel_for_post
 from bot.leads import lead_rating_for_feed
 from bot.messaging import ask_change, ask_summary, ask_view, reminder_view
-from bot.pulse import prompt_for, reminder_state, secret_of
+from bot.pulse import fresh_prompts, reminder_state, secret_of
 from bot.replies import current_reply, reply_dm
 from bot.results.handoff import LEAD_CARD, LEAD_CLAIM
 from bot.results.pulse import PulsePrompt
@@ -153,6 +153,8 @@ class PassPace:
 
 
 Composer = Callable[[Session, ClaimedMessage], SlackPost | HomePublish | None]
+# Composes all of a claim's messages of one kind at once, by message id: for kinds a fan-out sends by the thousand.
+ClaimComposer = Callable[[Session, Sequence[ClaimedMessage]], dict[int, SlackPost | HomePublish | None]]
 
 
 def compose_lead_feed(session: Session, message: ClaimedMessage) -> SlackPost | None:
@@ -181,19 +183,34 @@ def compose_intel_post(session: Session, message: ClaimedMessage) -> SlackPost |
     return SlackPost(channel=message.channel, text=text, blocks=blocks)
 
 
+def compose_pulse_prompts(session: Session, messages: Sequence[ClaimedMessage]) -> dict[int, SlackPost | None]:
+    """A claim's pulse prompt DMs, read together (a round's fan-out claims them by the hundred, from as many
+    workspaces). Composed without the pulse secret: a fresh prompt shows no answers yet."""
+    prompts = fresh_prompts(session=session, asked={_asked(message) for message in messages})
+    composed: dict[int, SlackPost | None] = {}
+    for message in messages:
+        prompt = prompts.get(_asked(message))
+        if prompt is None:
+            composed[message.id] = None  # no longer asked (removed from the teams, or the round is gone)
+            continue
+        text, blocks = _fresh_prompt(replace(prompt, chosen=None))  # hashable: its answers, none, aren't a dict
+        composed[message.id] = SlackPost(channel=message.channel, text=text, blocks=list(blocks))
+    return composed
+
+
 def compose_pulse_prompt(session: Session, message: ClaimedMessage) -> SlackPost | None:
-    # Composed without the pulse secret: a fresh prompt shows no answers yet.
-    prompt = prompt_for(session=session, round_id=message.payload["round_id"], user_id=message.payload["user_id"])
-    if prompt is None:
-        return None
-    text, blocks = _fresh_prompt(replace(prompt, chosen=None)) if not prompt.chosen else pulse_prompt_message(prompt)
-    return SlackPost(channel=message.channel, text=text, blocks=list(blocks))
+    return compose_pulse_prompts(session, [message])[message.id]
 
 
-@lru_cache(maxsize=64)
+def _asked(message: ClaimedMessage) -> tuple[int, str]:
+    return message.payload["round_id"], message.payload["user_id"]
+
+
+@lru_cache(maxsize=1024)
 def _fresh_prompt(prompt: PulsePrompt) -> tuple[str, tuple[dict, ...]]:
     """A fresh prompt as Slack gets it: the same for everyone on one side of a round (it names no one), so a round's
-    thousands of DMs render and validate their blocks once (slack-sdk's to_dict was a quarter of a post's time)."""
+    thousands of DMs render and validate their blocks once (slack-sdk's to_dict was a quarter of a post's time).
+    Room for both sides of the rounds of hundreds of workspaces fanning out at once, interleaved."""
     text, blocks = pulse_prompt_message(replace(prompt, chosen={}))
     return text, tuple(block.to_dict() for block in blocks)
 
@@ -388,6 +405,7 @@ class Outbox:
         self.reads = reading(sessions)
         self.client_for = client_for
         self.composers = composers or COMPOSERS
+        self.claim_composers: dict[str, ClaimComposer] = {"pulse_prompt": compose_pulse_prompts}
         self.clock = clock or (lambda: datetime.now(UTC))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         self._lock = threading.Lock()
@@ -546,7 +564,7 @@ class Outbox:
                 continue
             # Composed after the claim's commit, in a reading session: rendering holds up no writer.
             with self.reads.begin() as session:
-                composed = [(message, self._compose(session, message)) for message in claimed]
+                composed = self._compose_claim(session, claimed)
             composed.sort(key=lambda pair: (slots.at.get(pair[0].id, claimed_at), pair[0].id))
             outcomes: list[Outcome] = []
             attempting = None
@@ -602,6 +620,24 @@ class Outbox:
         with self._lock:
             made = sum(1 for at in self._recent_calls.get(key, ()) if now - at <= timedelta(seconds=1))
         return float(max(made, 1))
+
+    def _compose_claim(self, session: Session,
+                       claimed: Sequence[ClaimedMessage]) -> list[tuple[ClaimedMessage, object]]:
+        """Each claimed message with what to do for it: composed together where its kind has a claim composer,
+        else on its own; an exception for one that could not be composed."""
+        together: dict[str, list[ClaimedMessage]] = {}
+        for message in claimed:
+            if message.kind in self.claim_composers:
+                together.setdefault(message.kind, []).append(message)
+        actions: dict[int, object] = {}
+        for kind, messages in together.items():
+            try:
+                actions.update(self.claim_composers[kind](session, messages))
+            except Exception as error:  # the other kinds still go
+                logger.exception("could not compose %d outbox messages of kind %s", len(messages), kind)
+                actions.update((message.id, error) for message in messages)
+        return [(message, actions[message.id] if message.id in actions else self._compose(session, message))
+                for message in claimed]
 
     def _compose(self, session: Session, message: ClaimedMessage) -> SlackPost | HomePublish | None | Exception:
         composer = self.composers.get(message.kind)

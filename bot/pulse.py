@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -30,9 +30,9 @@ from bot.results.pulse import (
 from bot.zones import workspace_zone, zone_named
 from storage import outbox
 from storage import pulse as store
-from storage.models import PulseRound, WorkspaceConfig
+from storage.models import PulseParticipation, PulseRound, WorkspaceConfig
 from storage.outbox import Message, home_refresh
-from storage.teams import team_members, workspace_config
+from storage.teams import team_members, workspace_config, workspace_configs
 
 DEFAULT_QUESTIONS = (
     "How aligned do you feel with {other team} this week?",
@@ -387,7 +387,11 @@ def reminder_state(*, session: Session, round_id: int, user_id: str, now: dateti
 
 
 def anonymity_threshold(*, session: Session, team_id: str) -> int:
-    return max(3, workspace_config(session=session, team_id=team_id).anonymity_threshold)
+    return _threshold(workspace_config(session=session, team_id=team_id))
+
+
+def _threshold(config: WorkspaceConfig) -> int:
+    return max(3, config.anonymity_threshold)
 
 
 def prompt_for(*, session: Session, round_id: int, user_id: str, secret: bytes | None = None) -> PulsePrompt | None:
@@ -397,14 +401,29 @@ def prompt_for(*, session: Session, round_id: int, user_id: str, secret: bytes |
     if ledger is None:
         return None
     key = respondent_key(secret, round_id, user_id) if secret else None
+    return _prompt(pulse_round, ledger, threshold=anonymity_threshold(session=session, team_id=pulse_round.team_id),
+                   chosen=store.answers_of(session=session, round_id=round_id, respondent=key) if key else {},
+                   comment=store.comment_of(session=session, round_id=round_id, respondent=key) if key else None)
+
+
+def fresh_prompts(*, session: Session, asked: Collection[tuple[int, str]]) -> dict[tuple[int, str], PulsePrompt]:
+    """The pulse as each (round id, user id) asked first sees it, with no answers: read for a whole claim of prompt
+    DMs in three queries rather than three for each. A pair no longer asked is left out."""
+    rounds = store.pulse_rounds(session=session, round_ids={round_id for round_id, _ in asked})
+    ledgers = store.participations(session=session, asked=[pair for pair in asked if pair[0] in rounds])
+    configs = workspace_configs(session=session, team_ids={pulse_round.team_id for pulse_round in rounds.values()})
+    return {pair: _prompt(rounds[pair[0]], ledger, threshold=_threshold(configs[rounds[pair[0]].team_id]), chosen={},
+                          comment=None)
+            for pair, ledger in ledgers.items()}
+
+
+def _prompt(pulse_round: PulseRound, ledger: PulseParticipation, *, threshold: int, chosen: dict[int, int],
+            comment: str | None) -> PulsePrompt:
     return PulsePrompt(
-        round_id=round_id, side=ledger.side, away=ledger.away,
+        round_id=pulse_round.id, side=ledger.side, away=ledger.away,
         questions=tuple(phrase(q, pulse_round, ledger.side) for q in pulse_round.questions),
         comment_prompt=phrase(COMMENT_PROMPT, pulse_round, ledger.side),
-        chosen=store.answers_of(session=session, round_id=round_id, respondent=key) if key else {},
-        comment=store.comment_of(session=session, round_id=round_id, respondent=key) if key else None,
-        closes_at=pulse_round.closes_at,
-        threshold=anonymity_threshold(session=session, team_id=pulse_round.team_id),
+        chosen=chosen, comment=comment, closes_at=pulse_round.closes_at, threshold=threshold,
     )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Integer, and_, case, cast, exists, func, literal, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, case, cast, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_new, claim_rows, lease_expired
@@ -264,15 +264,27 @@ class Pace:
 def record_pace(*, session: Session, paces: dict[tuple[str, str], Pace], growth: float) -> None:
     """Record each (workspace, method)'s pace: `until` only moves later; a rate learned from a 429 replaces the
     known one; otherwise each call that went through grows a known rate by `growth` (compounded)."""
-    for (team_id, method), pace in sorted(paces.items()):
+    learned = sorted((key, pace) for key, pace in paces.items() if pace.rate is not None)
+    for (team_id, method), pace in learned:  # after a 429: rare, and the row may not exist yet
         insert = dialect_insert(session, SlackPause).values(team_id=team_id, method=method, until=pace.until,
                                                             rate=pace.rate)
-        rate = insert.excluded.rate if pace.rate is not None else SlackPause.rate * (1 + growth) ** pace.calls
         session.execute(insert.on_conflict_do_update(
             index_elements=["team_id", "method"],
             set_=dict(until=case((SlackPause.until > insert.excluded.until, SlackPause.until),
                                  else_=insert.excluded.until),
-                      rate=rate)))
+                      rate=insert.excluded.rate)))
+    # Calls that went through, for paced workspaces (their rows exist): one statement for the whole pass, in key
+    # order as every pace writer locks rows.
+    grown = [dict(pace_team=team_id, pace_method=method, new_until=pace.until, factor=(1 + growth) ** pace.calls)
+             for (team_id, method), pace in sorted(paces.items()) if pace.rate is None]
+    if grown:
+        session.connection().execute(
+            update(SlackPause.__table__)
+            .where(SlackPause.team_id == bindparam("pace_team"), SlackPause.method == bindparam("pace_method"))
+            .values(until=case((SlackPause.until > bindparam("new_until"), SlackPause.until),
+                               else_=bindparam("new_until")),
+                    rate=SlackPause.rate * bindparam("factor")),
+            grown)
 
 
 def next_claimable_at(*, session: Session, now: datetime) -> datetime | None:

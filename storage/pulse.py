@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_one
@@ -28,6 +28,13 @@ def create_round(*, session: Session, team_id: str, period: str, **values) -> in
 
 def pulse_round(*, session: Session, round_id: int) -> PulseRound | None:
     return session.get(PulseRound, round_id)
+
+
+def pulse_rounds(*, session: Session, round_ids: Collection[int]) -> dict[int, PulseRound]:
+    """These rounds by id, in one query (a missing one is left out)."""
+    if not round_ids:
+        return {}
+    return {row.id: row for row in session.scalars(select(PulseRound).where(PulseRound.id.in_(round_ids)))}
 
 
 def open_round(*, session: Session, team_id: str, now: datetime) -> PulseRound | None:
@@ -159,6 +166,16 @@ def participation(*, session: Session, round_id: int, user_id: str) -> PulsePart
             PulseParticipation.round_id == round_id, PulseParticipation.user_id == user_id
         )
     )
+
+
+def participations(*, session: Session, asked: Collection[tuple[int, str]]) -> dict[tuple[int, str],
+                                                                                  PulseParticipation]:
+    """The ledger rows of these (round id, user id) pairs, in one query (a pair not asked is left out)."""
+    if not asked:
+        return {}
+    ledger = PulseParticipation
+    rows = session.scalars(select(ledger).where(tuple_(ledger.round_id, ledger.user_id).in_(list(asked))))
+    return {(row.round_id, row.user_id): row for row in rows}
 
 
 def unmarked_participants(*, session: Session, round_id: int) -> list[str]:

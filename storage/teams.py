@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -20,6 +20,13 @@ def workspace_config(*, session: Session, team_id: str) -> WorkspaceConfig:
     ensure_workspace(session=session, team_id=team_id)
     session.execute(dialect_insert(session, WorkspaceConfig).values(team_id=team_id).on_conflict_do_nothing())
     return session.get(WorkspaceConfig, team_id, populate_existing=True)
+
+
+def workspace_configs(*, session: Session, team_ids: Collection[str]) -> dict[str, WorkspaceConfig]:
+    """Each workspace's configuration in one query; one not configured yet is created with defaults as above."""
+    configs = {config.team_id: config for config in session.scalars(
+        select(WorkspaceConfig).where(WorkspaceConfig.team_id.in_(team_ids)))} if team_ids else {}
+    return {team_id: configs.get(team_id) or workspace_config(session=session, team_id=team_id) for team_id in team_ids}
 
 
 def workspace_since(*, session: Session, team_id: str) -> datetime | None:
