@@ -24,6 +24,7 @@ PULSE = datetime.fromisoformat("2026-12-02T15:00:00+00:00")
 DIGEST_DUE = datetime.fromisoformat("2026-12-07T14:00:00+00:00")
 SECRETS = {"T2": "TWO-SECRET", "T3": "THREE-SECRET"}
 PEOPLE = ["U1", "U2", "U3", "UM1"]  # the same ids in both workspaces: a Slack user id is only unique in one
+THRESHOLDS = {"T2": 4, "T3": 6}  # each workspace's anonymity threshold, which its pulse prompts state
 
 
 def seed(app, team_id: str) -> None:
@@ -31,6 +32,7 @@ def seed(app, team_id: str) -> None:
         config = store.workspace_config(session=session, team_id=team_id)
         config.timezone = "America/New_York"
         config.digest_channels = [f"C_DIGEST_{team_id}"]
+        config.anonymity_threshold = config.comment_threshold = THRESHOLDS[team_id]
         store.put_members(session=session, team_id=team_id, user_ids=["U1", "U2", "U3"], side="sales",
                           origin="explicit")
         store.put_members(session=session, team_id=team_id, user_ids=["UM1"], side="marketing", origin="explicit")
@@ -98,15 +100,19 @@ def test_the_pulse_and_the_digest_reach_each_workspace_from_its_own_install_thro
         try:
             frozen.move_to(PULSE)
             clock.turn()
-            prompts = {team: sorted(c.params["channel"] for c in calls_with(app, team)
-                                    if c.method == "chat.postMessage" and "pulse" in c.params["text"].casefold())
-                       for team in SECRETS}
+            # Both rounds' prompts are claimed, and composed, together: each still says its own workspace's.
+            prompt_calls = {team: [c for c in calls_with(app, team)
+                                   if c.method == "chat.postMessage" and "pulse" in c.params["text"].casefold()]
+                            for team in SECRETS}
+            prompts = {team: sorted(c.params["channel"] for c in calls) for team, calls in prompt_calls.items()}
             frozen.move_to(DIGEST_DUE)
             clock.turn()
         finally:
             clock.stop()
 
     assert prompts == {"T2": PEOPLE, "T3": PEOPLE}
+    for team, calls in prompt_calls.items():
+        assert all(f"at least {THRESHOLDS[team]} people" in c.text_everywhere() for c in calls), team
     said = json.dumps([c.params for c in app.fake.calls])
     assert "C_NOT_INSTALLED" not in said and "UNOTINSTALLED" not in said
     for team in SECRETS:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time
+from sqlalchemy import event
 
 from bot import outbox as outbox_module
 from bot.container import Crossfeed
@@ -111,3 +112,30 @@ def test_two_workers_delivering_at_once_send_each_prompt_once(crossfeed, fake_sl
 
     assert sum(report.sent for report in reports) == len(EVERYONE)
     assert set(delivered(fake_slack).values()) == {1} and len(delivered(fake_slack)) == len(EVERYONE)
+
+
+
+def test_composing_a_claims_prompts_reads_the_ledger_once_not_once_a_message(crossfeed, fake_slack):
+    """A fan-out's DMs are composed a claim at once: reading each message's round, ledger row and settings was most
+    of a big fan-out's time."""
+    make_teams(crossfeed, sales=SALES, marketing=MARKETING)
+    fake_slack.script.fail("chat.postMessage", times=10_000)  # hold every DM back while the round opens
+    open_round(crossfeed)
+    fake_slack.script.failures.clear()
+    statements = []
+
+    def record(connection, cursor, sql, *args) -> None:
+        statements.append(sql)
+
+    event.listen(crossfeed.engine, "before_cursor_execute", record)
+    try:
+        with freeze_time(OPENING + timedelta(hours=2)):
+            report = crossfeed.outbox.deliver_due(batch=BATCH)
+    finally:
+        event.remove(crossfeed.engine, "before_cursor_execute", record)
+
+    assert report.sent == len(EVERYONE) and sorted(delivered(fake_slack)) == EVERYONE
+    claims = 3  # 120 prompts in claims of 50
+    for table in ("pulse_rounds", "pulse_participation", "workspace_configs"):
+        reads = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT") and f"FROM {table}" in sql]
+        assert len(reads) == claims, (table, len(reads), [r[-80:] for r in reads])
