@@ -86,9 +86,6 @@ def test_a_rate_limited_workspace_waits_alone_and_loses_nothing(app):
     assert sorted(published(app, BIG)) == [f"U{n:03d}" for n in range(40)]
     with app.crossfeed.sessions() as session:
         assert {row.status for row in session.scalars(select(OutboxMessage))} == {"sent"}
-        pace = session.get(SlackPause, (BIG, "views.publish"))
-    assert pace.rate == pytest.approx(4.0 * 1.005 ** 24), "each call that went through grew the shared rate"
-    assert pace.until >= max(times), "no slot before the last call's"
 
 
 def test_a_short_retry_after_is_waited_out_within_the_pass(app):
@@ -172,3 +169,6 @@ def test_two_outboxes_share_one_workspaces_pace_and_send_each_message_once(app, 
     assert min(gaps) >= timedelta(seconds=1 / (4 * 1.005 ** 24)), "one pace for both: slots never overlap"
     with app.crossfeed.sessions() as session:
         assert {row.status for row in session.scalars(select(OutboxMessage))} == {"sent"}
+        pace = session.get(SlackPause, (BIG, "views.publish"))
+    assert pace.rate == pytest.approx(4.0 * 1.005 ** 24), "each call that went through grew the shared rate"
+    assert pace.until >= max(times), "no slot before the last call's"
