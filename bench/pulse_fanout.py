@@ -256,6 +256,7 @@ def start_crossfeed(slack_url: str, database_url: str, *, stock_retry: bool, wat
             handler.prepare_for_next_attempt = watches.sleep.wrap(handler.prepare_for_next_attempt)
     client.chat_postMessage = watches.slack.wrap(client.chat_postMessage)
     outbox.composers = {kind: watches.compose.wrap(composer) for kind, composer in outbox.composers.items()}
+    outbox.claim_composers = {kind: watches.compose.wrap(composer) for kind, composer in outbox.claim_composers.items()}
     return crossfeed
 
 

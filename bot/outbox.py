@@ -89,6 +89,7 @@ PACE_MIN_RATE = 1 / 60  # Slack's slowest tier allows a call a minute
 # milliseconds; claiming each alone cost a claim per message (8.6 ms of worker CPU a post, 4 workers): waiting a
 # little gathers them into one claim, and pacing from each call's real time absorbs the delay.
 PACE_POLL = 0.1
+RECENT_CALLS_SWEEP = timedelta(seconds=10)  # how often a sender forgets the workspaces it called over a second ago
 EVENT_TYPE = "crossfeed_outbox"
 # How far before the message was queued the history read starts: clocks of Slack and ours differ.
 RECONCILE_MARGIN = timedelta(minutes=2)
@@ -414,6 +415,7 @@ class Outbox:
         self._requested = False
         self._unrecorded_homes: set[tuple[str, str]] = set()
         self._recent_calls: dict[Key, deque[datetime]] = {}  # this sender's calls that went through, last second
+        self._recent_calls_swept = datetime.now(UTC)
         # How a pass waits for a slot or a pause to end (tests that freeze the clock move it on instead).
         self.wait: Callable[[threading.Event, float], object] = threading.Event.wait
         self._running = False
@@ -604,12 +606,15 @@ class Outbox:
         return report
 
     def _remember_call(self, key: tuple[str, str]) -> None:
-        now = self.clock()
+        now, second = self.clock(), timedelta(seconds=1)
         with self._lock:
             calls = self._recent_calls.setdefault(key, deque())
             calls.append(now)
-            while calls and now - calls[0] > timedelta(seconds=1):
+            while calls and now - calls[0] > second:
                 calls.popleft()
+            if abs(now - self._recent_calls_swept) > RECENT_CALLS_SWEEP:  # else it grows with every workspace served
+                self._recent_calls = {k: v for k, v in self._recent_calls.items() if now - v[-1] <= second}
+                self._recent_calls_swept = now
 
     def _learned_rate(self, key: tuple[str, str], rate: float | None) -> float:
         """The rate to pace a workspace's method at after Slack refused a call: the known one cut, or, the first time,

@@ -172,3 +172,16 @@ def test_two_outboxes_share_one_workspaces_pace_and_send_each_message_once(app, 
         pace = session.get(SlackPause, (BIG, "views.publish"))
     assert pace.rate == pytest.approx(4.0 * 1.005 ** 24), "each call that went through grew the shared rate"
     assert pace.until >= max(times), "no slot before the last call's"
+
+
+def test_a_sender_forgets_the_recent_calls_of_workspaces_it_no_longer_serves(crossfeed):
+    """What a 429 teaches is the calls of the second before it: a long-running worker serving thousands of
+    workspaces keeps no more than that (it would otherwise hold every workspace it ever called)."""
+    outbox = crossfeed.outbox
+    start = datetime.now(UTC)
+    outbox.clock = lambda: start
+    for n in range(50):
+        outbox._remember_call((f"T{n:03d}", "chat.postMessage"))
+    outbox.clock = lambda: start + timedelta(seconds=11)
+    outbox._remember_call(("TNEW", "chat.postMessage"))
+    assert list(outbox._recent_calls) == [("TNEW", "chat.postMessage")]
