@@ -38,8 +38,8 @@ ClientFor = Callable[[str], WebClient]
 class RetryAfterHandler(RateLimitErrorRetryHandler):
     """Waits out HTTP 429 for Slack's Retry-After plus at most 0.1 s.
 
-    slack-sdk's handler adds a random 0–1 s to every wait; for one sender fanning out DMs that
-    is lost time (`python bench/pulse_fanout.py --quick --stock-retry-handler` compares the two).
+    slack-sdk's handler adds a random 0–1 s to every wait: lost time for a request or a job that must
+    wait. (The outbox never waits in the client: it pauses the workspace and goes on.)
     """
 
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:

@@ -82,7 +82,10 @@ PAUSE_WAIT_MAX = timedelta(seconds=10)
 # calls of the method are spaced 1/rate apart by every worker. Each call that goes through grows the rate a
 # little and each 429 cuts it, so the pace settles just under what Slack allows, with few 429s (additive-ish
 # increase, multiplicative decrease: bench/pulse_fanout.py --workspaces measures it).
-PACE_GROWTH = 0.005  # per call that went through: ~1.65× after 100 calls without a 429
+# Per second's worth of calls that went through at the pace (calls ÷ rate): ~1.65× after 100 s without a 429,
+# whatever the rate. Per call, a fast workspace's pace outgrew Slack's allowance every second or so, and each
+# 429 costs a Retry-After.
+PACE_GROWTH = 0.005
 PACE_CUT = 0.8  # per 429
 PACE_MIN_RATE = 1 / 60  # Slack's slowest tier allows a call a minute
 # Seconds: the shortest wait when nothing is claimable yet. With many paced workspaces some slot ends every few
@@ -145,11 +148,12 @@ class PassPace:
 
     def paces(self, rates: dict[Key, float]) -> dict[Key, store.Pace]:
         """What to record: a refusal's pause and new rate; for a paced workspace, its next slot one 1/rate after
-        the last call actually made (however late it went), and the calls that grow its rate."""
+        the last call actually made (however late it went), and the seconds' worth of calls that grow its rate."""
         paces = {key: store.Pace(until=until, rate=rate) for key, (until, rate) in self.refused.items()}
         for key, count in self.calls.items():
             if key not in paces and key in rates:
-                paces[key] = store.Pace(until=self.last_call[key] + timedelta(seconds=1 / rates[key]), calls=count)
+                paces[key] = store.Pace(until=self.last_call[key] + timedelta(seconds=1 / rates[key]),
+                                        paced_seconds=count / rates[key])
         return paces
 
 

@@ -258,12 +258,13 @@ class Pace:
 
     until: datetime  # no call before then: Retry-After after a 429, else one slot after the last call made
     rate: float | None = None  # a rate learned from a 429 (None: keep the known one, grown by `calls`)
-    calls: int = 0  # calls that went through
+    paced_seconds: float = 0.0  # calls that went through ÷ the rate: how long the pace held without a 429
 
 
 def record_pace(*, session: Session, paces: dict[tuple[str, str], Pace], growth: float) -> None:
     """Record each (workspace, method)'s pace: `until` only moves later; a rate learned from a 429 replaces the
-    known one; otherwise each call that went through grows a known rate by `growth` (compounded)."""
+    known one; otherwise a known rate grows by `growth` for each second's worth of calls that went through at it
+    (compounded)."""
     learned = sorted((key, pace) for key, pace in paces.items() if pace.rate is not None)
     for (team_id, method), pace in learned:  # after a 429: rare, and the row may not exist yet
         insert = dialect_insert(session, SlackPause).values(team_id=team_id, method=method, until=pace.until,
@@ -275,7 +276,8 @@ def record_pace(*, session: Session, paces: dict[tuple[str, str], Pace], growth:
                       rate=insert.excluded.rate)))
     # Calls that went through, for paced workspaces (their rows exist): one statement for the whole pass, in key
     # order as every pace writer locks rows.
-    grown = [dict(pace_team=team_id, pace_method=method, new_until=pace.until, factor=(1 + growth) ** pace.calls)
+    grown = [dict(pace_team=team_id, pace_method=method, new_until=pace.until,
+                  factor=(1 + growth) ** pace.paced_seconds)
              for (team_id, method), pace in sorted(paces.items()) if pace.rate is None]
     if grown:
         session.connection().execute(
