@@ -65,7 +65,9 @@ def kept_connection(parts: SplitResult, *, timeout: float, ssl) -> http.client.H
         connection, last_used = kept
         if connection.sock is None or (time.monotonic() - last_used < IDLE_REUSE_LIMIT
                                        and not _dropped(connection)):
-            connection.timeout = timeout
+            connection.timeout = timeout  # for its next connect
+            if connection.sock is not None:
+                connection.sock.settimeout(timeout)  # this client's own (a quick call's is short)
             return connection
         connection.close()
     if parts.scheme == "https":

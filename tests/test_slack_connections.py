@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from bot import slack_connections
 from bot.container import slack_retry_handlers
 from bot.slack_connections import KeepAliveWebClient
+from tests import fake_slack as fake_module
 from tests.helpers import make_teams, open_round
 
 SALES = [f"US{i:03d}" for i in range(20)]
@@ -125,3 +126,23 @@ def test_a_forked_process_opens_its_own_connection(fake_slack):
         os._exit(0 if not slack_connections._kept.open else 1)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_call_over_a_kept_connection_keeps_its_own_client_timeout(fake_slack, monkeypatch):
+    """A quick call (a permalink asked for within a trigger's 3 s) is bounded by its own timeout, even over the
+    connection a patient client opened."""
+    patient = KeepAliveWebClient(token="xoxb-1", base_url=fake_slack.url, timeout=30)
+    quick = KeepAliveWebClient(token="xoxb-1", base_url=fake_slack.url, timeout=0.2, retry_handlers=[])
+    assert patient.auth_test()["ok"]
+    answer = fake_module.ANSWERS["auth.test"]
+
+    def slowly(server, params):
+        time.sleep(1)
+        return answer(server, params)
+
+    monkeypatch.setitem(fake_module.ANSWERS, "auth.test", slowly)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        quick.auth_test()
+    assert time.monotonic() - started < 0.9
+    assert fake_slack.connections_opened == 1
