@@ -61,13 +61,6 @@ def scheduled_time(config, week: Week) -> datetime:
     return trigger.get_next_fire_time(None, week.start)
 
 
-def next_digest_time(config, now: datetime, zone: ZoneInfo) -> datetime:
-    """When the next digest is due (this week's time if still ahead, else next week's)."""
-    this_week = week_of(now, zone)
-    due = scheduled_time(config, this_week)
-    return due if due > now else scheduled_time(config, week_starting(this_week.end.astimezone(zone).date(), zone))
-
-
 def index_change(now: WeekFigures, before: WeekFigures) -> tuple[int | None, tuple[str, ...]]:
     """The index's change over only the parts both weeks have (like with like), and those parts."""
     common = tuple(part for part in INDEX_PARTS if part in now.parts and part in before.parts)

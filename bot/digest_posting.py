@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -92,22 +93,33 @@ def post_due_digests(*, sessions: sessionmaker[Session], client_for: ClientFor, 
     return outcomes
 
 
+def audience_due(session: Session, audience: DigestAudience, *, default_zone: str | None, now: datetime,
+                 following: bool = False) -> tuple[datetime, ZoneInfo]:
+    """When the audience's digest is due in the week of `now` (or, `following`, the week after): the last of its
+    workspaces' times, each in its own zone and schedule; and that workspace's zone, whose week it labels."""
+    schedules = []
+    for team_id in audience.teams:
+        config = workspace_config(session=session, team_id=team_id)
+        zone = workspace_zone(config, default_zone)
+        week = week_of(now, zone)
+        if following:
+            week = week_starting(week.end.astimezone(zone).date(), zone)
+        schedules.append((scheduled_time(config, week), zone))
+    return max(schedules, key=lambda schedule: schedule[0])
+
+
 def _due_weeks(session: Session, audience: DigestAudience, *, settings: Settings,
                now: datetime) -> tuple[dict[str, Week], bool]:
     """team → the week its part of the digest covers, when the audience's digest is due (else nothing), and
     whether it is late. A workspace whose week ended before it started using Crossfeed has no part."""
-    schedules = []
-    for team_id in audience.teams:
-        config = workspace_config(session=session, team_id=team_id)
-        zone = workspace_zone(config, settings.workspace_timezone)
-        schedules.append((scheduled_time(config, week_of(now, zone)), zone, team_id))
-    due, zone, _ = max(schedules, key=lambda schedule: schedule[0])
+    due, zone = audience_due(session, audience, default_zone=settings.workspace_timezone, now=now)
     if now < due:
         return {}, False
     label = last_complete_week(now, zone).label
     weeks = {}
-    for _, zone, team_id in schedules:
-        week = week_starting(monday_of(label), zone)
+    for team_id in audience.teams:
+        week = week_starting(monday_of(label), workspace_zone(workspace_config(session=session, team_id=team_id),
+                                                              settings.workspace_timezone))
         since = workspace_since(session=session, team_id=team_id)
         if since is None or week.end > since:
             weeks[team_id] = week

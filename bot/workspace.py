@@ -6,7 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.digest import last_complete_week, next_digest_time, scheduled_time, targets_of, week_of
+from bot.digest import last_complete_week, targets_of
+from bot.digest_posting import audience_due, digest_audiences
 from bot.pulse import next_opening
 from bot.results.workspace import WorkspaceStatus
 from bot.skipped_weeks import upcoming
@@ -14,7 +15,7 @@ from bot.teams import usergroups
 from bot.zones import workspace_zone
 from storage import digest as digest_store
 from storage.installations import rename_workspace
-from storage.teams import admin_ids, digest_audience, team_members, workspace_config
+from storage.teams import admin_ids, team_members, workspace_config
 
 
 def rename(*, session: Session, team_id: str, name: str) -> None:
@@ -68,6 +69,30 @@ def lead_feed_channel(*, session: Session, team_id: str, default: str | None) ->
     return workspace_config(session=session, team_id=team_id).lead_feed_channel or default
 
 
+def next_digest_post(*, session: Session, team_id: str, now: datetime,
+                     default_zone: str | None) -> tuple[datetime | None, bool]:
+    """When the workspace's digest next goes to one of its channels, and whether that is overdue (due, not yet
+    posted: the clock's next run posts it). A channel shared with the org's other workspaces gets its digest when
+    the last of them is due, not at this workspace's own time."""
+    upcoming_posts = []
+    for audience in digest_audiences(session, team_id=team_id):
+        due, zone = audience_due(session, audience, default_zone=default_zone, now=now)
+        if due > now:
+            upcoming_posts.append((due, False))
+            continue
+        claim = digest_store.digest_claims(session=session, posted_for=audience.posted_for,
+                                           week=last_complete_week(now, zone).label).get(audience.channel)
+        if claim is None or claim.status != "posted":
+            upcoming_posts.append((due, True))
+        else:
+            upcoming_posts.append((audience_due(session, audience, default_zone=default_zone, now=now,
+                                                following=True)[0], False))
+    overdue = [due for due, late in upcoming_posts if late]
+    if overdue:
+        return min(overdue), True
+    return min((due for due, _ in upcoming_posts), default=None), False
+
+
 def workspace_status(*, session: Session, team_id: str, now: datetime, configured_admins: frozenset[str],
                      default_zone: str | None, default_sales_channel: str | None,
                      default_lead_feed_channel: str | None) -> WorkspaceStatus:
@@ -77,13 +102,8 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
     for member in team_members(session=session, team_id=team_id):
         sizes[member.side] += 1
     channels = list(config.digest_channels or [])
-    next_digest = next_digest_time(config, now, zone)
-    this_week_due = scheduled_time(config, week_of(now, zone))
-    claims = digest_store.digest_claims(session=session, posted_for=digest_audience(session=session, team_id=team_id),
-                                         week=last_complete_week(now, zone).label)
-    if this_week_due <= now and any(channel not in claims or claims[channel].status != "posted"
-                                    for channel in channels):
-        next_digest = this_week_due  # due, not yet posted everywhere: the clock's next run posts it
+    next_digest, digest_overdue = next_digest_post(session=session, team_id=team_id, now=now,
+                                                   default_zone=default_zone)
     return WorkspaceStatus(
         timezone=zone.key, team_sizes=sizes,
         usergroups=usergroups(session=session, team_id=team_id),
@@ -93,7 +113,7 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
         thresholds=(max(3, config.anonymity_threshold), max(3, config.comment_threshold)),
         digest_channels=channels, digest_schedule=digest_schedule_reads(config.digest_day, config.digest_time),
         next_digest=next_digest if channels else None,
-        digest_overdue=bool(channels) and next_digest <= now,
+        digest_overdue=bool(channels) and digest_overdue,
         sales_channel=config.sales_channel or default_sales_channel,
         lead_feed_channel=config.lead_feed_channel or default_lead_feed_channel,
         leaders=list(config.leader_user_ids or []),

@@ -46,13 +46,6 @@ def workspaces_by_id(*, session: Session, team_ids: Iterable[str]) -> dict[str, 
     return {w.team_id: w for w in session.scalars(select(Workspace).where(Workspace.team_id.in_(list(team_ids))))}
 
 
-def digest_audience(*, session: Session, team_id: str) -> str:
-    """Who the workspace's digest posts speak for: its Grid org when an org-wide install serves it (the org's
-    workspaces share channels), else the workspace itself."""
-    workspace = session.get(Workspace, team_id)
-    return (workspace.enterprise_id if workspace else None) or team_id
-
-
 def admin_ids(*, session: Session, team_id: str) -> list[str]:
     return list(session.scalars(select(Admin.user_id).where(Admin.team_id == team_id).order_by(Admin.id)))
 

@@ -236,3 +236,30 @@ def test_a_shared_digest_too_long_for_one_message_gives_each_workspace_its_headl
     for name in names:  # every workspace is there, with its figures, however many share the channel
         assert f'"text": "{name}"' in shown
     assert shown.count("3 leads rated") == 12 and "`/alignment digest last` there" in shown
+
+
+def test_status_tells_a_workspace_its_shared_channel_waits_for_the_last_workspace_s_time(app, clocks):
+    """Berlin's admin, an hour after Berlin's digest time: its own channel has its digest; the shared channel's
+    comes at New York's time, so the status names that time, not "overdue, posting within a minute"."""
+    share_a_digest_channel(app)
+
+    def digest_line(team: str) -> str:
+        body = json.loads(org_command(app, "/alignment", "status", team=team).body)
+        return next(field["text"] for block in body["blocks"] for field in block.get("fields") or []
+                    if field["text"].startswith("*Digest*"))
+
+    clock = clocks(BERLIN_DUE - timedelta(minutes=5))
+    clock.turn_at(BERLIN_DUE)
+    with freeze_time(BERLIN_DUE + timedelta(hours=1)):
+        in_berlin, in_new_york = digest_line("T6"), digest_line("T5")
+    clock.turn_at(NEW_YORK_DUE)
+    with freeze_time(NEW_YORK_DUE + timedelta(minutes=5)):
+        after = digest_line("T6")
+
+    assert [c.params["channel"] for c in app.fake.calls_to("chat.postMessage", succeeded=True)
+            if c.params["channel"] in (SHARED, "C_T6_ONLY")] == ["C_T6_ONLY", SHARED]
+    new_york_due = int(NEW_YORK_DUE.timestamp())
+    assert "posting within a minute" not in in_berlin and f"<!date^{new_york_due}^" in in_berlin
+    assert "posting within a minute" not in in_new_york and f"<!date^{new_york_due}^" in in_new_york
+    next_berlin_due = int((BERLIN_DUE + timedelta(days=7)).timestamp())  # both of its channels posted
+    assert f"<!date^{next_berlin_due}^" in after and "posting within a minute" not in after
