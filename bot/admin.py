@@ -47,6 +47,7 @@ from bot.workspace import (
     workspace_status,
 )
 from storage.handoff import forget_in_leads
+from storage.installations import forget_installer
 from storage.outbox import queue_home_refresh
 from storage.teams import forget_person, set_timezone_if_unset
 
@@ -255,6 +256,9 @@ class AdminService:
             # Replies first: which are theirs is read through their ratings, which go next.
             replies = forget_replies(session=session, team_id=team_id, user_id=person, now=self.now())
             deleted = forget_person(session=session, team_id=team_id, user_id=person)
+            installed = forget_installer(session=session, team_id=team_id, user_id=person)
             return {**deleted, "replies to feedback": replies,
                     **forget_in_actions(session=session, team_id=team_id, person=person, admin=user_id),
-                    **forget_in_leads(session=session, team_id=team_id, user_id=person)}
+                    **forget_in_leads(session=session, team_id=team_id, user_id=person),
+                    # Only where it applies: a workspace installed by OAuth, by this person.
+                    **({"installation records naming them as the installer": installed} if installed else {})}

@@ -126,6 +126,25 @@ def bot_token_for(*, session: Session, client_id: str, team_id: str) -> str | No
     return session.scalar(query)
 
 
+FORGOTTEN_INSTALLER = ""  # slack-sdk's installations need a user id: an installer forgotten has an empty one
+
+
+def forget_installer(*, session: Session, team_id: str, user_id: str) -> int:
+    """Remove the person as the installer of the workspace's installations (its own, and its org's org-wide ones),
+    with any user token of theirs; how many installations named them. The bot tokens stay: the app keeps working."""
+    installations = INSTALLATION_METADATA.tables[INSTALLATIONS_TABLE]
+    org = select(Workspace.enterprise_id).where(Workspace.team_id == team_id).scalar_subquery()
+    result = session.execute(
+        update(installations)
+        .where(installations.c.user_id == user_id,
+               or_(installations.c.team_id == team_id,
+                   and_(installations.c.team_id.is_(None), installations.c.is_enterprise_install.is_(True),
+                        installations.c.enterprise_id == org)))
+        .values(user_id=FORGOTTEN_INSTALLER, user_token=None, user_scopes=None, user_refresh_token=None,
+                user_token_expires_at=None))
+    return result.rowcount
+
+
 def org_bot_token(*, session: Session, client_id: str, enterprise_id: str) -> str | None:
     """The newest bot token of the org's org-wide install, if it has one."""
     bots = INSTALLATION_METADATA.tables[BOTS_TABLE]

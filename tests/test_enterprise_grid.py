@@ -263,3 +263,20 @@ def test_status_tells_a_workspace_its_shared_channel_waits_for_the_last_workspac
     assert "posting within a minute" not in in_new_york and f"<!date^{new_york_due}^" in in_new_york
     next_berlin_due = int((BERLIN_DUE + timedelta(days=7)).timestamp())  # both of its channels posted
     assert f"<!date^{next_berlin_due}^" in after and "posting within a minute" not in after
+
+
+def test_forgetting_the_org_installer_in_one_of_its_workspaces_removes_them_from_the_org_install(app):
+    """The org-wide install names who installed it; a workspace of the org forgetting that person takes them out
+    of it (through `/alignment forget`, as tested for a workspace's own install), and not out of T3's own."""
+    from storage.installations import INSTALLATION_METADATA, INSTALLATIONS_TABLE, forget_installer
+
+    installations = INSTALLATION_METADATA.tables[INSTALLATIONS_TABLE]
+    with app.crossfeed.transaction() as session:
+        forgotten = forget_installer(session=session, team_id="T5", user_id="UINSTALLER")
+    with app.crossfeed.engine.connect() as connection:
+        installers = dict(connection.execute(
+            text(f"SELECT coalesce(team_id, enterprise_id), user_id FROM {installations.name}")).all())
+
+    assert forgotten == 1 and installers == {ORG: "", "T3": "UINSTALLER"}
+    reply = org_command(app, "/leadfeedback", "T5-AFTER 4", team="T5")
+    assert reply.status == 200 and "T5-AFTER" in reply.body, "the org's bot token stays"

@@ -10,9 +10,11 @@ from datetime import datetime, timedelta
 
 import pytest
 from freezegun import freeze_time
+from sqlalchemy import select
 
 from bot.export import export_csvs
 from storage import teams as store
+from storage.installations import INSTALLATION_METADATA, INSTALLATIONS_TABLE
 from tests.clock_kit import TurnedClock
 from tests.helpers import OAUTH, install
 
@@ -138,3 +140,28 @@ def test_the_csv_export_of_each_workspace_holds_only_its_own_rows(app):
     assert "THREE-SECRET" in files["T3"]["lead_ratings.csv"] and "TWO-SECRET" not in json.dumps(files["T3"])
     assert "TWO-SECRET" in files["T2"]["lead_ratings.csv"] and "THREE-SECRET" not in json.dumps(files["T2"])
     assert_nothing_crossed(app)
+
+
+def test_forgetting_the_installer_removes_their_id_from_that_workspaces_installation_only(app):
+    """The installation slack-sdk stores names who installed: forgetting them in one workspace takes their id
+    out of its installation (the bot token stays, and the app goes on working there), not out of another's."""
+    installations = INSTALLATION_METADATA.tables[INSTALLATIONS_TABLE]
+
+    def installers() -> dict[str, set[str]]:
+        with app.crossfeed.engine.connect() as connection:
+            rows = connection.execute(select(installations.c.team_id, installations.c.user_id)).all()
+        return {team: {user for t, user in rows if t == team} for team in SECRETS}
+
+    assert installers() == {"T2": {"UINSTALLER"}, "T3": {"UINSTALLER"}}
+    with freeze_time(INSTALLED):
+        asked = app.slack.command("/alignment", "forget <@UINSTALLER>", user="UM1", team="T2")
+        assert "Delete what Crossfeed holds about <@UINSTALLER>?" in asked.body
+        app.slack.click("alignment.forget_confirm", "UINSTALLER", user="UM1", team="T2")
+        app.settle()
+        [done] = app.fake.calls_to("response_url")[-1:]
+        still_working = app.slack.command("/leadfeedback", "T2-AFTER 4", user="U2", team="T2")
+        app.settle()
+
+    assert "1 installation records naming them as the installer" in done.params["text"]
+    assert installers() == {"T2": {""}, "T3": {"UINSTALLER"}}
+    assert still_working.status == 200 and "T2-AFTER" in still_working.body
