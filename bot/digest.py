@@ -13,7 +13,7 @@ from bot.follow_up_stats import follow_up_section, qualified_lead_definition
 from bot.intel import intel_section
 from bot.loop import you_said_we_did
 from bot.messaging import version_comparison, view_of
-from bot.pulse import round_results
+from bot.pulse import round_results, threshold_in_force
 from bot.results import share
 from bot.results.actions import ActionPrompt
 from bot.results.digest import (
@@ -406,7 +406,7 @@ def build_weekly_digest(
         trend_leads = store.weekly_lead_averages(session=session, team_id=team_id,
                                                  weeks=[(w.start, w.end) for w in weeks])
         alignment = store.weekly_pulse_alignment(session=session, team_id=team_id, periods=[w.label for w in weeks])
-        threshold = max(3, config.anonymity_threshold)
+        threshold = threshold_in_force(config=config)
         trend_pulse = {
             side: tuple(
                 round(alignment[(w.label, side)][1], 2)

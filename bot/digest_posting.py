@@ -97,6 +97,12 @@ def audience_due(session: Session, audience: DigestAudience, *, default_zone: st
                  following: bool = False) -> tuple[datetime, ZoneInfo]:
     """When the audience's digest is due in the week of `now` (or, `following`, the week after): the last of its
     workspaces' times, each in its own zone and schedule; and that workspace's zone, whose week it labels."""
+    return _last_due(_schedules(session, audience, default_zone=default_zone, now=now, following=following))
+
+
+def _schedules(session: Session, audience: DigestAudience, *, default_zone: str | None, now: datetime,
+               following: bool = False) -> list[tuple[datetime, ZoneInfo, str]]:
+    """(when its digest is due, its zone, team id) for each of the audience's workspaces."""
     schedules = []
     for team_id in audience.teams:
         config = workspace_config(session=session, team_id=team_id)
@@ -104,22 +110,27 @@ def audience_due(session: Session, audience: DigestAudience, *, default_zone: st
         week = week_of(now, zone)
         if following:
             week = week_starting(week.end.astimezone(zone).date(), zone)
-        schedules.append((scheduled_time(config, week), zone))
-    return max(schedules, key=lambda schedule: schedule[0])
+        schedules.append((scheduled_time(config, week), zone, team_id))
+    return schedules
+
+
+def _last_due(schedules: list[tuple[datetime, ZoneInfo, str]]) -> tuple[datetime, ZoneInfo]:
+    due, zone, _ = max(schedules, key=lambda schedule: schedule[0])
+    return due, zone
 
 
 def _due_weeks(session: Session, audience: DigestAudience, *, settings: Settings,
                now: datetime) -> tuple[dict[str, Week], bool]:
     """team → the week its part of the digest covers, when the audience's digest is due (else nothing), and
     whether it is late. A workspace whose week ended before it started using Crossfeed has no part."""
-    due, zone = audience_due(session, audience, default_zone=settings.workspace_timezone, now=now)
+    schedules = _schedules(session, audience, default_zone=settings.workspace_timezone, now=now)
+    due, zone = _last_due(schedules)
     if now < due:
         return {}, False
     label = last_complete_week(now, zone).label
     weeks = {}
-    for team_id in audience.teams:
-        week = week_starting(monday_of(label), workspace_zone(workspace_config(session=session, team_id=team_id),
-                                                              settings.workspace_timezone))
+    for _, team_zone, team_id in schedules:
+        week = week_starting(monday_of(label), team_zone)
         since = workspace_since(session=session, team_id=team_id)
         if since is None or week.end > since:
             weeks[team_id] = week

@@ -92,7 +92,10 @@ PACE_MIN_RATE = 1 / 60  # Slack's slowest tier allows a call a minute
 # milliseconds; claiming each alone cost a claim per message (8.6 ms of worker CPU a post, 4 workers): waiting a
 # little gathers them into one claim, and pacing from each call's real time absorbs the delay.
 PACE_POLL = 0.1
-RECENT_CALLS_SWEEP = timedelta(seconds=10)  # how often a sender forgets the workspaces it called over a second ago
+# A first 429 teaches the calls this sender made in the window before it; every 10 s it forgets workspaces whose
+# last call is older than that.
+RECENT_CALLS_WINDOW = timedelta(seconds=1)
+RECENT_CALLS_SWEEP = timedelta(seconds=10)
 EVENT_TYPE = "crossfeed_outbox"
 # How far before the message was queued the history read starts: clocks of Slack and ours differ.
 RECONCILE_MARGIN = timedelta(minutes=2)
@@ -609,25 +612,26 @@ class Outbox:
                     store.record_pace(session=session, paces=pass_.paces(slots.rates), growth=PACE_GROWTH)
         return report
 
-    def _remember_call(self, key: tuple[str, str]) -> None:
-        now, second = self.clock(), timedelta(seconds=1)
+    def _remember_call(self, key: Key) -> None:
+        now = self.clock()
         with self._lock:
             calls = self._recent_calls.setdefault(key, deque())
             calls.append(now)
-            while calls and now - calls[0] > second:
+            while calls and now - calls[0] > RECENT_CALLS_WINDOW:
                 calls.popleft()
             if abs(now - self._recent_calls_swept) > RECENT_CALLS_SWEEP:  # else it grows with every workspace served
-                self._recent_calls = {k: v for k, v in self._recent_calls.items() if now - v[-1] <= second}
+                self._recent_calls = {k: v for k, v in self._recent_calls.items()
+                                      if now - v[-1] <= RECENT_CALLS_WINDOW}
                 self._recent_calls_swept = now
 
-    def _learned_rate(self, key: tuple[str, str], rate: float | None) -> float:
+    def _learned_rate(self, key: Key, rate: float | None) -> float:
         """The rate to pace a workspace's method at after Slack refused a call: the known one cut, or, the first time,
         the calls this sender made in the second before (Slack's allowance), or one a second if it made none."""
         if rate is not None:
             return max(PACE_MIN_RATE, rate * PACE_CUT)
         now = self.clock()
         with self._lock:
-            made = sum(1 for at in self._recent_calls.get(key, ()) if now - at <= timedelta(seconds=1))
+            made = sum(1 for at in self._recent_calls.get(key, ()) if now - at <= RECENT_CALLS_WINDOW)
         return float(max(made, 1))
 
     def _compose_claim(self, session: Session,

@@ -27,6 +27,7 @@ from bot.results.pulse import (
     PulseResults,
     TeamPulse,
 )
+from bot.results.setup import THRESHOLD_MIN
 from bot.zones import workspace_zone, zone_named
 from storage import outbox
 from storage import pulse as store
@@ -387,11 +388,12 @@ def reminder_state(*, session: Session, round_id: int, user_id: str, now: dateti
 
 
 def anonymity_threshold(*, session: Session, team_id: str) -> int:
-    return _threshold(workspace_config(session=session, team_id=team_id))
+    return threshold_in_force(config=workspace_config(session=session, team_id=team_id))
 
 
-def _threshold(config: WorkspaceConfig) -> int:
-    return max(3, config.anonymity_threshold)
+def threshold_in_force(*, config: WorkspaceConfig) -> int:
+    """The workspace's anonymity threshold, never below the floor."""
+    return max(THRESHOLD_MIN, config.anonymity_threshold)
 
 
 def prompt_for(*, session: Session, round_id: int, user_id: str, secret: bytes | None = None) -> PulsePrompt | None:
@@ -412,7 +414,8 @@ def fresh_prompts(*, session: Session, asked: Collection[tuple[int, str]]) -> di
     rounds = store.pulse_rounds(session=session, round_ids={round_id for round_id, _ in asked})
     ledgers = store.participations(session=session, asked=[pair for pair in asked if pair[0] in rounds])
     configs = workspace_configs(session=session, team_ids={pulse_round.team_id for pulse_round in rounds.values()})
-    return {pair: _prompt(rounds[pair[0]], ledger, threshold=_threshold(configs[rounds[pair[0]].team_id]), chosen={},
+    thresholds = {team_id: threshold_in_force(config=config) for team_id, config in configs.items()}
+    return {pair: _prompt(rounds[pair[0]], ledger, threshold=thresholds[rounds[pair[0]].team_id], chosen={},
                           comment=None)
             for pair, ledger in ledgers.items()}
 

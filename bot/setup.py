@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInput
 from bot.leads import file_typed_sources
-from bot.pulse import DEFAULT_QUESTIONS
+from bot.pulse import DEFAULT_QUESTIONS, threshold_in_force
 from bot.results.messaging import MAX_DAYS
 from bot.results.setup import (
     ASK_REMINDER_HOURS_MAX,
@@ -340,7 +340,7 @@ def setup_state(*, session: Session, team_id: str, default_zone: str | None, def
         pulse_questions=list(config.pulse_questions or DEFAULT_QUESTIONS),
         digest_day=config.digest_day, digest_time=config.digest_time,
         timezone=workspace_zone(config, default_zone).key,
-        anonymity_threshold=max(3, config.anonymity_threshold),
+        anonymity_threshold=threshold_in_force(config=config),
         bad_reasons=[CodeLine(code=r.code, label=r.label) for r in reasons if r.polarity == "bad"],
         good_reasons=[CodeLine(code=r.code, label=r.label) for r in reasons if r.polarity == "good"],
         sources=[CodeLine(code=s.code, label=s.label)

@@ -57,9 +57,13 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
     return bool(poller.poll(0))
 
 
+def _host(parts: SplitResult) -> tuple[str, str, int | None]:
+    return parts.scheme, parts.hostname or "", parts.port
+
+
 def kept_connection(parts: SplitResult, *, timeout: float, ssl) -> http.client.HTTPConnection:
     """The calling thread's open connection to the URL's host, or a new one (it connects on first use)."""
-    key = (parts.scheme, parts.hostname or "", parts.port)
+    key = _host(parts)
     kept = _kept.open.get(key)
     if kept is not None:
         connection, last_used = kept
@@ -105,7 +109,7 @@ class KeepAliveWebClient(WebClient):
         except Exception:
             connection.close()
             raise
-        _kept.open[(parts.scheme, parts.hostname or "", parts.port)] = (connection, time.monotonic())
+        _kept.open[_host(parts)] = (connection, time.monotonic())  # last used now
         if not 200 <= response.status < 300:
             raise HTTPError(url, response.status, response.reason, response.msg, io.BytesIO(body))
         if response.msg.get_content_type() == "application/gzip":  # admin.analytics.getFile

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from bot.digest import last_complete_week, targets_of
 from bot.digest_posting import audience_due, digest_audiences
-from bot.pulse import next_opening
+from bot.pulse import next_opening, threshold_in_force
+from bot.results.setup import THRESHOLD_MIN
 from bot.results.workspace import WorkspaceStatus
 from bot.skipped_weeks import upcoming
 from bot.teams import usergroups
@@ -110,10 +111,9 @@ def workspace_status(*, session: Session, team_id: str, now: datetime, configure
         admins=sorted(set(admin_ids(session=session, team_id=team_id)) | configured_admins),
         pulse_schedule=pulse_schedule_reads(config.pulse_cadence, config.pulse_day, config.pulse_time),
         next_pulse=next_opening(config, now, default_zone=default_zone),
-        thresholds=(max(3, config.anonymity_threshold), max(3, config.comment_threshold)),
+        thresholds=(threshold_in_force(config=config), max(THRESHOLD_MIN, config.comment_threshold)),
         digest_channels=channels, digest_schedule=digest_schedule_reads(config.digest_day, config.digest_time),
-        next_digest=next_digest if channels else None,
-        digest_overdue=bool(channels) and digest_overdue,
+        next_digest=next_digest, digest_overdue=digest_overdue,
         sales_channel=config.sales_channel or default_sales_channel,
         lead_feed_channel=config.lead_feed_channel or default_lead_feed_channel,
         leaders=list(config.leader_user_ids or []),

@@ -257,7 +257,7 @@ class Pace:
     """What one pass learned of a workspace's pace for a method."""
 
     until: datetime  # no call before then: Retry-After after a 429, else one slot after the last call made
-    rate: float | None = None  # a rate learned from a 429 (None: keep the known one, grown by `calls`)
+    rate: float | None = None  # a rate learned from a 429 (None: keep the known one, grown by `paced_seconds`)
     paced_seconds: float = 0.0  # calls that went through ÷ the rate: how long the pace held without a 429
 
 
@@ -270,10 +270,8 @@ def record_pace(*, session: Session, paces: dict[tuple[str, str], Pace], growth:
         insert = dialect_insert(session, SlackPause).values(team_id=team_id, method=method, until=pace.until,
                                                             rate=pace.rate)
         session.execute(insert.on_conflict_do_update(
-            index_elements=["team_id", "method"],
-            set_=dict(until=case((SlackPause.until > insert.excluded.until, SlackPause.until),
-                                 else_=insert.excluded.until),
-                      rate=insert.excluded.rate)))
+            index_elements=["team_id", "method"], set_=dict(until=_later_until(insert.excluded.until),
+                                                            rate=insert.excluded.rate)))
     # Calls that went through, for paced workspaces (their rows exist): one statement for the whole pass, in key
     # order as every pace writer locks rows.
     grown = [dict(pace_team=team_id, pace_method=method, new_until=pace.until,
@@ -283,10 +281,13 @@ def record_pace(*, session: Session, paces: dict[tuple[str, str], Pace], growth:
         session.connection().execute(
             update(SlackPause.__table__)
             .where(SlackPause.team_id == bindparam("pace_team"), SlackPause.method == bindparam("pace_method"))
-            .values(until=case((SlackPause.until > bindparam("new_until"), SlackPause.until),
-                               else_=bindparam("new_until")),
-                    rate=SlackPause.rate * bindparam("factor")),
+            .values(until=_later_until(bindparam("new_until")), rate=SlackPause.rate * bindparam("factor")),
             grown)
+
+
+def _later_until(until):
+    """A pace's `until` only moves later: the later of the stored one and `until`."""
+    return case((SlackPause.until > until, SlackPause.until), else_=until)
 
 
 def next_claimable_at(*, session: Session, now: datetime) -> datetime | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+THRESHOLD_MIN = 3  # fewer answers would let people work out who said what
 THRESHOLD_MAX = 50
 ASK_REMINDER_HOURS_MAX = 336  # two weeks: an ask stays open 14 days by default
 LEAD_SLA_MINUTES_MAX = 2400  # five 8-hour working days
