@@ -169,7 +169,7 @@ class KeepAliveServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+    def __init__(self, handler: type[KeepAliveHandler]):
         super().__init__(("127.0.0.1", 0), handler)
         self.connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -196,6 +196,16 @@ class KeepAliveServer(ThreadingHTTPServer):
             for connection in self.connections:
                 with contextlib.suppress(OSError):  # already closed by its client
                     connection.shutdown(socket.SHUT_RDWR)
+
+
+class KeepAliveHandler(BaseHTTPRequestHandler):
+    """A quiet handler of a KeepAliveServer's connections: HTTP/1.1, so a connection carries many calls."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as Slack's Web API
+    disable_nagle_algorithm = True  # a kept connection's answer, written in two parts, must not wait for an ACK
+
+    def log_message(self, *args) -> None:
+        pass
 
 
 class FakeSlackServer(KeepAliveServer):
@@ -273,13 +283,8 @@ class FakeSlackServer(KeepAliveServer):
             self.calls.clear()
 
 
-class FakeSlackHandler(BaseHTTPRequestHandler):
+class FakeSlackHandler(KeepAliveHandler):
     server: FakeSlackServer
-    protocol_version = "HTTP/1.1"  # keep-alive, as Slack's Web API
-    disable_nagle_algorithm = True  # a kept connection's answer, written in two parts, must not wait for an ACK
-
-    def log_message(self, *args) -> None:
-        pass
 
     def do_POST(self) -> None:
         data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
