@@ -569,7 +569,7 @@ class Outbox:
                 if moment is None or moment in waited or moment - self.clock() > PAUSE_WAIT_MAX:
                     return report
                 waited.add(moment)
-                self.wait(stopping, max(PACE_POLL, (moment - self.clock()).total_seconds()))
+                self._wait_until(stopping, moment)
                 continue
             # Composed after the claim's commit, in a reading session: rendering holds up no writer.
             with self.reads.begin() as session:
@@ -611,6 +611,20 @@ class Outbox:
                     store.record_outcomes(session=session, outcomes=outcomes, now=self.clock())
                     store.record_pace(session=session, paces=pass_.paces(slots.rates), growth=PACE_GROWTH)
         return report
+
+    def _wait_until(self, stopping: threading.Event, moment: datetime) -> None:
+        """Wait (at least PACE_POLL) until the clock reads `moment`. The wait runs on the monotonic clock, ours is
+        the wall clock: slewed (NTP, a VM), it may read a little short of `moment` when the wait returns, and the
+        pass would find nothing claimable yet and end, leaving the rest to the periodic job. A clock that doesn't
+        move while waited on (frozen, in tests) isn't waited on again."""
+        seconds = max(PACE_POLL, (moment - self.clock()).total_seconds())
+        while not stopping.is_set():
+            before = self.clock()
+            self.wait(stopping, seconds)
+            now = self.clock()
+            if now >= moment or now == before:
+                return
+            seconds = (moment - now).total_seconds()
 
     def _remember_call(self, key: Key) -> None:
         now = self.clock()

@@ -97,6 +97,20 @@ def test_a_short_retry_after_is_waited_out_within_the_pass(app):
     assert sorted(published(app, BIG)) == ["U000", "U001", "U002"] and report.rate_limited == 1
 
 
+def test_a_wait_that_wakes_a_little_early_still_ends_in_the_sends_it_waited_for(app):
+    # A wait runs on the monotonic clock, the pauses on the wall clock: slewed by NTP (or a VM), the wall clock
+    # may read a little short of the pause's end when the wait returns. The pass went home then, leaving the
+    # workspace's messages for the periodic job a minute later (a flaky test on a CI machine).
+    app.fake.script.fail("views.publish", times=1, status=429, retry_after=1, token=f"xoxb-{BIG}")
+    queue_homes(app, BIG, 3)
+    outbox = app.crossfeed.outbox
+    outbox.wait = lambda stopping, seconds: stopping.wait(max(0.0, seconds - 0.05))  # wakes 50 ms early
+
+    report = outbox.deliver_due()
+
+    assert sorted(published(app, BIG)) == ["U000", "U001", "U002"] and report.rate_limited == 1
+
+
 # --- Proactive pacing: once Slack refused a workspace, its calls are spaced to what Slack allowed -------------------
 
 
