@@ -184,7 +184,7 @@ def test_429s_are_counted_per_workspace_and_slack_errors_by_method_and_code(star
     app = start_app(lead_feed_channel="C_FEED")
     make_teams(app.crossfeed, sales=["U1"], marketing=["UM1"])
     before = scrape(app.url)
-    app.fake.script.fail("chat.postMessage", times=2, status=429, retry_after=0)  # paused for 0 s: tried again in the pass
+    app.fake.script.fail("chat.postMessage", times=2, status=429, retry_after=0)  # a 0 s pause: tried again
     app.fake.script.fail("chat.postMessage", error="channel_not_found")  # then a refusal: retried later
 
     app.slack.command("/leadfeedback", "ACME-1 1 spam")
