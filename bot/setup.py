@@ -21,6 +21,7 @@ from bot.results.setup import (
     LEAD_SLA_MINUTES_MAX,
     PULSE_REMINDER_HOURS_MAX,
     THRESHOLD_MAX,
+    THRESHOLD_MIN,
     CodeLine,
     SavedSetup,
     SetupState,
@@ -199,10 +200,10 @@ class SetupForm(BaseModel):
         try:
             number = int(str(value).strip())
         except ValueError:
-            raise ValueError("Enter a whole number, 3 or more.") from None
-        if not 3 <= number <= THRESHOLD_MAX:
-            raise ValueError(f"Use a number from 3 to {THRESHOLD_MAX}: fewer than 3 answers would let people "
-                             "work out who said what.")
+            raise ValueError(f"Enter a whole number, {THRESHOLD_MIN} or more.") from None
+        if not THRESHOLD_MIN <= number <= THRESHOLD_MAX:
+            raise ValueError(f"Use a number from {THRESHOLD_MIN} to {THRESHOLD_MAX}: fewer than {THRESHOLD_MIN} "
+                             "answers would let people work out who said what.")
         return number
 
     @field_validator("ask_reminder_hours", mode="before")
