@@ -64,14 +64,18 @@ def uninstalled_at(app, team_id: str):
         return session.get(Workspace, team_id).uninstalled_at
 
 
-def org_event(app, event: dict, *, retry: int = 0, event_id: str | None = None):
+def org_event(app, event: dict, *, retry: int = 0, event_id: str | None = None, bare: bool = False):
     """An Events API request to the org-wide install, signed, as Slack sends it (a retry carries the same event id
-    and X-Slack-Retry-Num)."""
+    and X-Slack-Retry-Num). `bare`: with the org's id only, no workspace and no `authorizations`, as bolt-python's
+    own tests of org apps send the install events (Slack's reference shows both shapes)."""
     body = {"type": "event_callback", "team_id": "T7", "enterprise_id": ORG, "is_enterprise_install": True,
             "api_app_id": "A1", "event_id": event_id or f"Ev{time.time_ns()}", "event_time": int(time.time()),
             "event": event,
             "authorizations": [{"enterprise_id": ORG, "team_id": None, "user_id": "UBOT", "is_bot": True,
                                 "is_enterprise_install": True}]}
+    if bare:
+        for key in ("team_id", "is_enterprise_install", "authorizations"):
+            del body[key]
     headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
     reply = app.slack.post(json.dumps(body), content_type="application/json", headers=headers)
     app.settle()
@@ -170,6 +174,19 @@ def test_team_access_revoked_uninstalls_those_workspaces_once_and_their_jobs_sto
         app.crossfeed.client_for("T7")
     run_the_clock_at(app, PULSE)
     assert pulse_prompts(app) == {(f"Bearer xoxb-{ORG}", "UT8S"), (f"Bearer xoxb-{ORG}", "UT8M")}, "T8's only"
+
+
+def test_access_granted_and_revoked_without_authorizations_reach_the_org_install_too(app, fake_slack):
+    fake_slack.org_teams[ORG] = [*GRANTED, ("T10", "Ten Field")]
+
+    granted = org_event(app, {"type": "team_access_granted", "team_ids": ["T10"]}, bare=True)
+    assert granted.status == 200 and workspaces(app)["T10"] == (ORG, "Ten Field", False)
+    assert app.crossfeed.client_for("T10").token == f"xoxb-{ORG}"
+
+    revoked = org_event(app, {"type": "team_access_revoked", "team_ids": ["T7", "T10"]}, bare=True)
+    assert revoked.status == 200
+    known = workspaces(app)
+    assert known["T7"][2] and known["T10"][2] and not known["T8"][2], "the two named are uninstalled, T8 stays"
 
 
 def test_a_message_queued_for_a_revoked_workspace_is_dropped_at_delivery_not_sent_with_the_orgs_token(app):
