@@ -37,7 +37,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,10 +49,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
-from sqlalchemy import Engine, create_engine, event, text  # noqa: E402
-from sqlalchemy.exc import OperationalError  # noqa: E402
+from sqlalchemy import Engine, event  # noqa: E402
 
 import tests.fake_slack  # noqa: E402
+from bench.databases import fresh_database  # noqa: E402
 from tests.fake_slack import FakeSlackServer  # noqa: E402
 
 SECRET = "bench-signing-secret"
@@ -389,32 +388,6 @@ def sqlite_database() -> Iterator[str]:
         yield f"sqlite:///{tmp}/bench.db"
 
 
-@contextlib.contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    """A schema of its own in the PostgreSQL database at `url`, dropped afterwards."""
-    from bot.settings import Settings
-
-    url = Settings.model_validate({"slack_bot_token": "x", "database_url": url}).database_url
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        separator = "&" if "?" in url else "?"
-        yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        for attempt in range(5):
-            try:
-                with admin.connect() as connection:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                break
-            except OperationalError:  # a session of a worker just ended may still hold a lock: try again
-                if attempt == 4:
-                    raise
-                time.sleep(1)
-        admin.dispose()
-
-
 def latency(database: str, url_of: Callable[[], contextlib.AbstractContextManager[str]], workers: int,
             counts: dict[int, int], *, default_mode: bool) -> None:
     # Slack checks Block Kit on its own servers; here the fake shares the server's two cores, so it doesn't
@@ -458,7 +431,7 @@ def main() -> None:
 
     if args.postgres:
         database = "PostgreSQL"
-        url_of = lambda: postgres_database(args.postgres)  # noqa: E731
+        url_of = lambda: fresh_database(args.postgres)  # noqa: E731
         workers = args.workers or [2, 4]
     else:
         database = "SQLite (WAL)"

@@ -35,8 +35,9 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import bindparam, create_engine, text  # noqa: E402
+from sqlalchemy import bindparam, text  # noqa: E402
 
+from bench.databases import fresh_database  # noqa: E402
 from bot.container import Crossfeed  # noqa: E402
 from bot.digest import _lead_section, build_weekly_digest, last_complete_week  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -260,19 +261,15 @@ def run(label: str, url: str, sizes: dict[str, int], runs: int) -> None:
         crossfeed.close()
 
 
-def postgres_url(given: str | None) -> tuple[str, str] | None:
-    url = given or "postgresql://postgres@127.0.0.1:5432/test"
-    if not given:
-        try:
-            socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-        except OSError:
-            return None
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    normalised = Settings.model_validate({"slack_bot_token": "x", "slack_signing_secret": "x",
-                                         "database_url": url}).database_url
-    with create_engine(normalised, isolation_level="AUTOCOMMIT").connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    return normalised + ("&" if "?" in normalised else "?") + f"options=-csearch_path%3D{schema}", schema
+def postgres_url(given: str | None) -> str | None:
+    """The PostgreSQL to measure on: the one given, else the local one when it answers."""
+    if given:
+        return given
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+    except OSError:
+        return None
+    return "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def main() -> None:
@@ -288,12 +285,8 @@ def main() -> None:
         run("SQLite", f"sqlite:///{tmp}/digest.db", sizes, args.runs)
     postgres = postgres_url(args.database_url)
     if postgres:
-        url, schema = postgres
-        try:
+        with fresh_database(postgres) as url:
             run("PostgreSQL", url, sizes, args.runs)
-        finally:
-            with create_engine(url.split("?")[0], isolation_level="AUTOCOMMIT").connect() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     else:
         print("\nPostgreSQL: not answering on 127.0.0.1:5432, skipped")
 

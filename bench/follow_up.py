@@ -28,8 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
+from bench.databases import fresh_database  # noqa: E402
 from bench.digest import NOW, TEAM, ZONE, chunks, median_ms, postgres_url, seed, typed  # noqa: E402
 from bot.container import Crossfeed  # noqa: E402
 from bot.digest import build_weekly_digest, last_complete_week  # noqa: E402
@@ -126,12 +127,8 @@ def main() -> None:
         run(f"sqlite:///{folder}/bench.db", ratings=ratings, per_week=per_week, runs=args.runs, label="SQLite")
     postgres = postgres_url(args.database_url)
     if postgres:
-        url, schema = postgres
-        try:
+        with fresh_database(postgres) as url:
             run(url, ratings=ratings, per_week=per_week, runs=args.runs, label="PostgreSQL")
-        finally:
-            with create_engine(url.split("?")[0], isolation_level="AUTOCOMMIT").connect() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     else:
         print("PostgreSQL: not answering on 127.0.0.1:5432, skipped")
 

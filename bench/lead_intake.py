@@ -42,11 +42,11 @@ from bench.ack_latency import (  # noqa: E402
     GUNICORN,
     Result,
     free_port,
-    postgres_database,
     sqlite_database,
     start_server,
     stop,
 )
+from bench.databases import fresh_database  # noqa: E402
 from bench.pulse_fanout import RateLimitedSlack  # noqa: E402
 from tests.fake_slack import FakeSlackServer  # noqa: E402
 
@@ -202,7 +202,7 @@ def main() -> None:
     count = args.leads or (2_000 if args.quick else 10_000)
     dm_count = args.dm_leads or (2_000 if args.quick else 10_000)
     if args.postgres:
-        url_of, workers, database = (lambda: postgres_database(args.postgres)), 2, "PostgreSQL"
+        url_of, workers, database = (lambda: fresh_database(args.postgres)), 2, "PostgreSQL"
     else:
         url_of, workers, database = sqlite_database, 1, "SQLite (WAL)"
     print(f"{database}")

@@ -20,41 +20,24 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `tests` is not an installed package
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
+from bench.databases import fresh_database  # noqa: E402
 from bot.container import Crossfeed  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage import outbox as store  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
 from storage.queries import ensure_workspace  # noqa: E402
-from storage.settings import normalise_database_url  # noqa: E402
 from tests import fake_slack as fake_module  # noqa: E402
 from tests.fake_slack import FakeSlackServer  # noqa: E402
 from tests.helpers import make_teams, open_round  # noqa: E402
-
-
-@contextmanager
-def throwaway_schema(url: str) -> Iterator[str]:
-    url, schema = normalise_database_url(url), f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def slow_fake(latency: float) -> FakeSlackServer:
@@ -94,7 +77,7 @@ def stop(processes: list[subprocess.Popen]) -> None:
 
 
 def throughput(url: str, fake: FakeSlackServer, members: int, workers: int, logs: Path) -> str:
-    with throwaway_schema(url) as database_url:
+    with fresh_database(url) as database_url:
         queuer = start(database_url, fake, workers=True)
         half = members // 2
         make_teams(queuer, sales=[f"US{i:05d}" for i in range(half)],
@@ -123,7 +106,7 @@ def throughput(url: str, fake: FakeSlackServer, members: int, workers: int, logs
 def wake_latency(url: str, fake: FakeSlackServer, logs: Path, *, workers: bool, times: int = 20) -> str:
     """Seconds from a commit queueing one Home refresh to the fake receiving its views.publish."""
     waits = []
-    with throwaway_schema(url) as database_url:
+    with fresh_database(url) as database_url:
         app = start(database_url, fake, workers=workers)
         processes = start_workers(1, database_url, fake, logs) if workers else []
         try:

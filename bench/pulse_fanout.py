@@ -40,10 +40,8 @@ import resource
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,9 +53,10 @@ from urllib.parse import parse_qsl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests` is not an installed package
 
 from slack_sdk.oauth.installation_store.models.installation import Installation  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
+from bench.databases import fresh_database  # noqa: E402
 from bot.container import Crossfeed  # noqa: E402
 from bot.outbox import PAUSE_WAIT_MAX  # noqa: E402
 from bot.pulse import open_due_round, queue_due_prompts  # noqa: E402
@@ -68,7 +67,6 @@ from storage.db import make_engine  # noqa: E402
 from storage.installations import WorkspaceInstallationStore  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
 from storage.outbox import QUEUED  # noqa: E402
-from storage.settings import normalise_database_url  # noqa: E402
 from tests.fake_slack import KeepAliveHandler, KeepAliveServer, check_blocks  # noqa: E402
 from tests.helpers import OPENING, make_teams  # noqa: E402
 
@@ -169,29 +167,6 @@ def fake_slack(rate: int | None, latency: float) -> Iterator[RateLimitedSlack]:
 
 
 # --- a fresh database per run --------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database(url: str | None) -> Iterator[str]:
-    """A temporary SQLite file, or a schema of its own in `url`'s PostgreSQL, removed afterwards."""
-    if url is None:
-        with tempfile.TemporaryDirectory(prefix="crossfeed-bench-") as tmp:
-            yield f"sqlite:///{tmp}/fanout.db"
-        return
-    url = normalise_database_url(url)
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in url else "?"
-        try:
-            yield f"{url}{separator}options=-csearch_path%3D{schema}"
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 # --- timing the parts ----------------------------------------------------------------------------
