@@ -146,6 +146,7 @@ class ClaimedMessage:
     requests: int  # as claimed: "sent" is recorded only if no request came in since
     last_error: str | None
     created_at: datetime
+    paced: bool = False  # its workspace's pace for the method was learned (a 429) when it was claimed
 
     @property
     def may_have_posted(self) -> bool:
@@ -160,6 +161,12 @@ def method_of(kind: str) -> str:
 
 def _method_column():
     return case((OutboxMessage.kind == HOME, literal("views.publish")), else_=literal("chat.postMessage"))
+
+
+def _paced():
+    """The message's workspace has a learned pace for its method: its slot is reserved (`reserve_slots`)."""
+    return exists().where(SlackPause.team_id == OutboxMessage.team_id, SlackPause.method == _method_column(),
+                          SlackPause.rate.is_not(None))
 
 
 def _due(now: datetime, lease: timedelta):
@@ -208,7 +215,7 @@ def claim_due(*, session: Session, now: datetime, lease: timedelta, limit: int) 
                                      literal(MAY_HAVE_POSTED + "its sender held it past the lease")),
                                     else_=m.last_error)),
         returning=(m.id, m.team_id, m.kind, m.dedupe_key, m.channel, m.payload, m.slack_ts, m.attempts,
-                   m.requests, m.last_error, m.created_at),
+                   m.requests, m.last_error, m.created_at, _paced().label("paced")),
     )
     return sorted((ClaimedMessage(**row._mapping) for row in rows), key=lambda c: c.id)
 
@@ -230,7 +237,8 @@ def reserve_slots(*, session: Session, claimed: Sequence[ClaimedMessage], now: d
     once get consecutive slots, never the same one; and `until` moves past the slots reserved, so no other claim
     takes that workspace's messages before then.
     """
-    keys = {(c.team_id, method_of(c.kind)) for c in claimed}
+    # Only workspaces the claim found paced: the common claim, of none, costs no statement here.
+    keys = {(c.team_id, method_of(c.kind)) for c in claimed if c.paced}
     rows = session.execute(
         select(SlackPause.team_id, SlackPause.method, SlackPause.rate, SlackPause.until)
         .where(SlackPause.team_id.in_({team for team, _ in keys}), SlackPause.rate.is_not(None))
