@@ -17,7 +17,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Integer, and_, bindparam, case, cast, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_new, claim_rows, lease_expired
@@ -159,13 +172,20 @@ def method_of(kind: str) -> str:
     return "views.publish" if kind == HOME else "chat.postMessage"
 
 
-def _method_column():
-    return case((OutboxMessage.kind == HOME, literal("views.publish")), else_=literal("chat.postMessage"))
+def _method_column(kind=OutboxMessage.kind):
+    """`method_of` in SQL, of the outbox's kind column (or of another expression naming it)."""
+    return case((kind == HOME, literal("views.publish")), else_=literal("chat.postMessage"))
 
 
 def _paced():
-    """The message's workspace has a learned pace for its method: its slot is reserved (`reserve_slots`)."""
-    return exists().where(SlackPause.team_id == OutboxMessage.team_id, SlackPause.method == _method_column(),
+    """For the claim's RETURNING: the message's workspace has a learned pace for its method (`reserve_slots`).
+
+    The claimed row's columns are named with their table on purpose: SQLAlchemy renders an SQLite UPDATE's
+    RETURNING without it, and inside this subquery a bare `team_id` is slack_pauses' own (every message looked
+    paced once any workspace was)."""
+    outbox = OutboxMessage.__tablename__
+    team_id, kind = literal_column(f"{outbox}.team_id"), literal_column(f"{outbox}.kind")
+    return exists().where(SlackPause.team_id == team_id, SlackPause.method == _method_column(kind),
                           SlackPause.rate.is_not(None))
 
 

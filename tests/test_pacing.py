@@ -190,6 +190,25 @@ def test_two_outboxes_share_one_workspaces_pace_and_send_each_message_once(app, 
     assert pace.until >= max(times), "no slot before the last call's"
 
 
+def test_a_claim_marks_paced_only_the_messages_of_workspaces_with_a_learned_pace(app):
+    # Only the big workspace has a learned pace for publishing Homes; the small one never got a 429.
+    now = datetime.now(UTC)
+    with app.crossfeed.sessions.begin() as session:
+        session.add(SlackPause(team_id=BIG, method="views.publish", rate=2.0, until=now - timedelta(seconds=1)))
+    queue_homes(app, BIG, 3)
+    queue_homes(app, SMALL, 3)
+
+    with app.crossfeed.sessions.begin() as session:
+        claimed = outbox_store.claim_due(session=session, now=now, lease=timedelta(minutes=5), limit=10)
+        slots = outbox_store.reserve_slots(session=session, claimed=claimed, now=now)
+
+    assert {(message.team_id, message.paced) for message in claimed} == {(BIG, True), (SMALL, False)}
+    big = sorted(slots.at[message.id] for message in claimed if message.team_id == BIG)
+    assert big == [now, now + timedelta(seconds=0.5)], "a second's worth (PACE_HORIZON), half a second apart"
+    assert all(message.id not in slots.at for message in claimed if message.team_id == SMALL)
+    assert slots.rates == {(BIG, "views.publish"): 2.0}
+
+
 def test_a_sender_forgets_the_recent_calls_of_workspaces_it_no_longer_serves(crossfeed):
     """What a 429 teaches is the calls of the second before it: a long-running worker serving thousands of
     workspaces keeps no more than that (it would otherwise hold every workspace it ever called)."""
