@@ -243,7 +243,18 @@ def bolt_install_options(installations: Installations | None, client: WebClient)
     if installations is None:
         return {}
     return dict(oauth_flow=installations.oauth_flow(client), authorize=installations.authorize(),
-                user_facing_authorize_error_message=NOT_INSTALLED)
+                before_authorize=access_granted_as_the_orgs, user_facing_authorize_error_message=NOT_INSTALLED)
+
+
+def access_granted_as_the_orgs(body: dict, context, next: Callable[[], object]) -> None:
+    """Bolt middleware run before authorize: `team_access_granted` is only ever sent to an org-wide install, so it
+    is authorized as the org's. Slack's reference shows it with `authorizations` naming a workspace and
+    `is_enterprise_install: false`, which would look for that workspace's own install and refuse the event (the
+    access-gone events skip authorize in Bolt)."""
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    if event.get("type") == "team_access_granted" and context.enterprise_id:
+        context["is_enterprise_install"] = True
+    next()
 
 
 BOLT_OAUTH_ENVIRONMENT = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")

@@ -189,6 +189,23 @@ def test_access_granted_and_revoked_without_authorizations_reach_the_org_install
     assert known["T7"][2] and known["T10"][2] and not known["T8"][2], "the two named are uninstalled, T8 stays"
 
 
+def test_access_granted_shaped_as_slacks_reference_shows_it_reaches_the_org_install(app, fake_slack):
+    # The reference's sample names a workspace in `authorizations`, with is_enterprise_install false: there is no
+    # install of that workspace's own, yet the event is the org install's.
+    fake_slack.org_teams[ORG] = [*GRANTED, ("T10", "Ten Field")]
+    body = {"type": "event_callback", "team_id": "T7", "api_app_id": "A1", "event_id": "EvREFERENCE",
+            "event_time": int(time.time()), "event": {"type": "team_access_granted", "team_ids": ["T10"]},
+            "authorizations": [{"enterprise_id": ORG, "team_id": "T7", "is_bot": False,
+                                "is_enterprise_install": False}]}
+
+    reply = app.slack.post(json.dumps(body), content_type="application/json")
+    app.settle()
+
+    assert reply.status == 200 and "isn't installed" not in reply.body
+    assert workspaces(app)["T10"] == (ORG, "Ten Field", False)
+    assert app.crossfeed.client_for("T10").token == f"xoxb-{ORG}"
+
+
 def test_a_message_queued_for_a_revoked_workspace_is_dropped_at_delivery_not_sent_with_the_orgs_token(app):
     with freeze_time(INSTALLED + timedelta(hours=1)):
         org_event(app, {"type": "team_access_revoked", "team_ids": ["T7"]})
