@@ -17,20 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import (
-    Integer,
-    and_,
-    bindparam,
-    case,
-    cast,
-    exists,
-    func,
-    literal,
-    literal_column,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Integer, and_, bindparam, case, cast, exists, func, literal, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.claims import claim_new, claim_rows, lease_expired
